@@ -1,0 +1,64 @@
+# Billing & quota service. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Django 6 needs Python >= 3.12. Take the newest interpreter that actually
+# runs: a pyenv shim on PATH can exist without its version being active, so
+# fall back to pyenv's own version folders.
+PYTHON ?= $(shell \
+	for v in 3.14 3.13 3.12; do \
+	  if python$$v -c 'import sys' >/dev/null 2>&1; then echo python$$v; exit; fi; \
+	  for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do \
+	    if [ -x "$$p" ] && "$$p" -c 'import sys' >/dev/null 2>&1; then echo $$p; exit; fi; \
+	  done; \
+	done; \
+	if python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo python3; fi)
+
+.PHONY: help install run test lint fmt migrate seed check-python clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+check-python:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: Python 3.12 or newer is required (Django 6). Found none of python3.14," >&2; \
+	  echo "       python3.13, python3.12 (on PATH or under pyenv), and python3 is older." >&2; \
+	  echo "       Install one (e.g. 'pyenv install 3.13') or run: make PYTHON=/path/to/python3.12" >&2; \
+	  exit 1; \
+	fi
+
+$(BIN)/.installed: pyproject.toml | check-python
+	@test -x $(BIN)/python || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/.installed ## Create .venv and install the app and dev tools
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate ## Load the demo data (safe to run twice)
+	$(BIN)/python manage.py seed_demo
+
+run: seed ## Install, migrate, load demo data and serve on http://127.0.0.1:8000
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install ## Run the whole suite (PostgreSQL when DATABASE_URL is set, else SQLite)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove the virtualenv and the SQLite database
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm

@@ -1,0 +1,28 @@
+from .accounts import Account
+from .alerts import Alert
+from .charges import ChargeRecord
+from .consents import OverageConsent
+from .job_slots import JobSlot
+from .meters import Meter, Plan, PlanAllowance
+from .packs import Grant, Pack, PackAllowance, Purchase
+from .usage import ClosedPeriod, GaugeLevel, UsageCounter, UsageEvent, UsageSnapshot
+
+__all__ = [
+    "Account",
+    "Alert",
+    "ChargeRecord",
+    "ClosedPeriod",
+    "GaugeLevel",
+    "Grant",
+    "JobSlot",
+    "Meter",
+    "OverageConsent",
+    "Pack",
+    "PackAllowance",
+    "Plan",
+    "PlanAllowance",
+    "Purchase",
+    "UsageCounter",
+    "UsageEvent",
+    "UsageSnapshot",
+]

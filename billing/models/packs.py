@@ -1,0 +1,165 @@
+"""The pack catalogue, purchases and the grants they create.
+
+A purchase of a pack creates one grant per meter the pack covers. Grants are
+capacity: for gauges they raise the limit while active; for counters they are
+top-up balances burned after the plan's monthly allowance (``consumed``).
+A grant that expired or was revoked never counts, whether or not a sweep ran.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .accounts import Account
+from .meters import Meter
+
+
+class Pack(models.Model):
+    class Kind(models.TextChoices):
+        ONE_TIME = "one_time", "One-time"
+        SUBSCRIPTION = "subscription", "Subscription"
+
+    class Category(models.TextChoices):
+        CAPACITY = "capacity", "Capacity pack"
+        SLOTS = "slots", "Job-slot pack"
+
+    code = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=10, choices=Category.choices, default=Category.CAPACITY)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ONE_TIME)
+    price_cents = models.PositiveIntegerField()
+    term_days = models.PositiveIntegerField(
+        default=365, help_text="How long the grants last. Capacity packs 365, slot packs 30."
+    )
+    is_active = models.BooleanField(default=True, help_text="Listed in the catalogue.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["category", "price_cents", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(term_days__gt=0), name="pack_term_positive")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_subscription(self) -> bool:
+        return self.kind == self.Kind.SUBSCRIPTION
+
+
+class PackAllowance(models.Model):
+    pack = models.ForeignKey(Pack, on_delete=models.CASCADE, related_name="allowances")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="pack_allowances")
+    amount = models.PositiveBigIntegerField(help_text="In the meter's unit.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pack", "meter"], name="pack_allowance_unique_meter"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="pack_allowance_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pack.code}: {self.meter.code} +{self.amount}"
+
+
+class Purchase(models.Model):
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        RENEWAL = "renewal", "Renewal"
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Payment declined"
+        REFUNDED = "refunded", "Refunded"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="purchases")
+    pack = models.ForeignKey(Pack, on_delete=models.PROTECT, related_name="purchases")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PURCHASE)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    price_cents = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    renewal_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="renewed_by"
+    )
+    bought_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("starts_at")), name="purchase_term_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pack} for {self.account} ({self.status})"
+
+    def is_active_at(self, moment: datetime) -> bool:
+        return self.status == self.Status.COMPLETED and self.starts_at <= moment < self.expires_at
+
+
+class GrantQuerySet(models.QuerySet["Grant"]):
+    def active_at(self, moment: datetime) -> "GrantQuerySet":
+        """Grants that count at ``moment``: started, not expired, not revoked."""
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=moment),
+            effective_at__lte=moment,
+            revoked_at__isnull=True,
+        )
+
+
+class Grant(models.Model):
+    class Source(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        ADJUSTMENT = "adjustment", "Staff adjustment"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="grants")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="grants")
+    amount = models.PositiveBigIntegerField()
+    # Counters only: how much of this top-up usage has burned so far.
+    consumed = models.PositiveBigIntegerField(default=0)
+    effective_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.PURCHASE)
+    purchase = models.ForeignKey(
+        Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="grants"
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Set by the expiry sweep once it has raised the "expired" alert and
+    # suspended slots; counting never depends on it.
+    expiry_processed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["expires_at", "pk"]
+        indexes = [models.Index(fields=["account", "meter", "expires_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="grant_amount_positive"),
+            models.CheckConstraint(condition=Q(consumed__lte=F("amount")), name="grant_consumed_within_amount"),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("effective_at")),
+                name="grant_term_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter.code} +{self.amount} for {self.account}"
+
+    @property
+    def balance(self) -> int:
+        return self.amount - self.consumed

@@ -1,0 +1,111 @@
+"""Usage facts and the running totals kept beside them.
+
+``UsageEvent`` is the raw, idempotent record of what the platform reported.
+Pages and limits never scan it: every write also bumps ``UsageCounter`` (per
+period, for counters) or ``GaugeLevel`` (running level, for gauges) in the
+same transaction, and ``UsageSnapshot`` keeps one row per account, meter and
+day for history and storage GB-months.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .accounts import Account
+from .meters import Meter
+
+
+class UsageEvent(models.Model):
+    event_id = models.CharField(max_length=128, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="usage_events")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="usage_events")
+    quantity = models.BigIntegerField()
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    properties = models.JSONField(default=dict, blank=True)
+    # sha256 of the canonical payload: a resent id with another payload is a
+    # conflict, with the same payload a harmless duplicate.
+    payload_hash = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "meter", "timestamp"])]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class UsageCounter(models.Model):
+    """Units used by an account on a counter meter in one billing period."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="usage_counters")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
+    period_start = models.DateField()
+    used = models.BigIntegerField(default=0)
+    # Part of ``used`` burned from top-up grants (after the plan allowance).
+    covered_by_grants = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "meter", "period_start"], name="usage_counter_unique_period"
+            ),
+            models.CheckConstraint(condition=Q(used__gte=0), name="usage_counter_non_negative"),
+            models.CheckConstraint(
+                condition=Q(covered_by_grants__gte=0) & Q(covered_by_grants__lte=F("used")),
+                name="usage_counter_coverage_within_used",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.meter.code} {self.period_start:%Y-%m}: {self.used}"
+
+
+class GaugeLevel(models.Model):
+    """Current level of a gauge meter (storage): the running sum of deltas."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="gauge_levels")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
+    level = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "meter"], name="gauge_level_unique"),
+            models.CheckConstraint(condition=Q(level__gte=0), name="gauge_level_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.meter.code}: {self.level}"
+
+
+class UsageSnapshot(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="snapshots")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
+    day = models.DateField()
+    used = models.BigIntegerField(help_text="Level at the end of the day (gauges) or used so far in the period.")
+    limit = models.BigIntegerField()
+    state = models.CharField(max_length=10)
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "meter", "day"], name="snapshot_unique_day")
+        ]
+        indexes = [models.Index(fields=["meter", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.meter.code} {self.day}: {self.used}/{self.limit}"
+
+
+class ClosedPeriod(models.Model):
+    """A billing period whose overage has been charged: no more events into it."""
+
+    period_start = models.DateField(unique=True)
+    closed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-period_start"]
+
+    def __str__(self) -> str:
+        return f"{self.period_start:%Y-%m}"
