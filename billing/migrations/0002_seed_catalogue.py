@@ -12,13 +12,36 @@ METERS = [
     ("job_slots", "Job slots", "slot", "allocation", None, 1, "slot", 4),
 ]
 
-FREE_ALLOWANCES = {"storage": 2 * GB, "bandwidth": 5 * GB, "transcoding": 60 * 60, "job_slots": 2}
+FREE_ALLOWANCES = {
+    "storage": 2 * GB,
+    "bandwidth": 5 * GB,
+    "transcoding": 60 * 60,
+    "job_slots": 2,
+}
 
 # code stem, name, category, meter, amount, one-time cents, subscription cents, term days
 PACKS = [
     ("storage-50gb", "Storage +50 GB", "capacity", "storage", 50 * GB, 2000, 1800, 365),
-    ("bandwidth-100gb", "Bandwidth +100 GB", "capacity", "bandwidth", 100 * GB, 700, 600, 365),
-    ("transcoding-500min", "Transcoding +500 min", "capacity", "transcoding", 500 * 60, 1200, 1000, 365),
+    (
+        "bandwidth-100gb",
+        "Bandwidth +100 GB",
+        "capacity",
+        "bandwidth",
+        100 * GB,
+        700,
+        600,
+        365,
+    ),
+    (
+        "transcoding-500min",
+        "Transcoding +500 min",
+        "capacity",
+        "transcoding",
+        500 * 60,
+        1200,
+        1000,
+        365,
+    ),
     ("slots-5", "5 job slots", "slots", "job_slots", 5, 2500, 2000, 30),
     ("slots-20", "20 job slots", "slots", "job_slots", 20, 8000, 7000, 30),
     ("slots-50", "50 job slots", "slots", "job_slots", 50, 17500, 15000, 30),
@@ -47,9 +70,13 @@ def seed(apps, schema_editor):
                 "display_order": order,
             },
         )
-    free, _ = Plan.objects.get_or_create(code="free", defaults={"name": "Free", "is_default": True})
+    free, _ = Plan.objects.get_or_create(
+        code="free", defaults={"name": "Free", "is_default": True}
+    )
     for code, amount in FREE_ALLOWANCES.items():
-        PlanAllowance.objects.get_or_create(plan=free, meter=meters[code], defaults={"amount": amount})
+        PlanAllowance.objects.get_or_create(
+            plan=free, meter=meters[code], defaults={"amount": amount}
+        )
 
     for stem, name, category, meter, amount, once, sub, term in PACKS:
         for kind, suffix, price, label in [
@@ -67,7 +94,9 @@ def seed(apps, schema_editor):
                 },
             )
             if created:
-                PackAllowance.objects.create(pack=pack, meter=meters[meter], amount=amount)
+                PackAllowance.objects.create(
+                    pack=pack, meter=meters[meter], amount=amount
+                )
 
 
 class Migration(migrations.Migration):

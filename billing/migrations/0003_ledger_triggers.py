@@ -7,7 +7,14 @@ update guard only: Django's test flush empties tables with DELETE there.)
 
 from django.db import migrations
 
-FROZEN = ["account_id", "kind", "amount_cents", "currency", "refund_of_id", "purchase_id"]
+FROZEN = [
+    "account_id",
+    "kind",
+    "amount_cents",
+    "currency",
+    "refund_of_id",
+    "purchase_id",
+]
 
 PG_FORWARD = """
 CREATE OR REPLACE FUNCTION billing_chargerecord_guard() RETURNS trigger AS $$

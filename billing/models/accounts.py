@@ -35,7 +35,8 @@ class Account(models.Model):
     )
     external_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     email = models.EmailField(
-        blank=True, help_text="For accounts the platform created before the user signed up."
+        blank=True,
+        help_text="For accounts the platform created before the user signed up.",
     )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
     hard_blocked = models.BooleanField(
@@ -65,7 +66,9 @@ class Account(models.Model):
             return self.user.email
         if self.company_id:
             owner = (
-                self.company.memberships.filter(role="owner").select_related("user").first()
+                self.company.memberships.filter(role="owner")
+                .select_related("user")
+                .first()
             )
             if owner:
                 return owner.user.email

@@ -20,7 +20,9 @@ class Alert(models.Model):
         EXPIRED = "expired", "Pack expired"
         SUSPENDED = "suspended", "Job postings suspended"
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="alerts")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="alerts"
+    )
     meter = models.ForeignKey(Meter, null=True, blank=True, on_delete=models.PROTECT)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     period_start = models.DateField()

@@ -32,15 +32,23 @@ class ChargeRecord(models.Model):
         FAILED = "failed", "Failed"
         VOID = "void", "Void"
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="charges")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="charges"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     amount_cents = models.BigIntegerField(help_text="Negative for refunds.")
     currency = models.CharField(max_length=3, default="USD")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING
+    )
     idempotency_key = models.CharField(max_length=120, unique=True)
     description = models.CharField(max_length=255, blank=True)
     purchase = models.ForeignKey(
-        Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
+        Purchase,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="charges",
     )
     refund_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
@@ -69,7 +77,9 @@ class ChargeRecord(models.Model):
                 name="charge_one_overage_per_period",
             ),
             models.UniqueConstraint(
-                fields=["refund_of"], condition=Q(kind="refund"), name="charge_single_refund"
+                fields=["refund_of"],
+                condition=Q(kind="refund"),
+                name="charge_single_refund",
             ),
             models.CheckConstraint(
                 condition=Q(kind="refund", amount_cents__lt=0, refund_of__isnull=False)

@@ -17,7 +17,9 @@ from .meters import Meter
 
 
 class OverageConsent(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="consents")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="consents"
+    )
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
     cap_cents = models.PositiveBigIntegerField()
     period_start = models.DateField()
@@ -31,7 +33,9 @@ class OverageConsent(models.Model):
     class Meta:
         ordering = ["-given_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(cap_cents__gt=0), name="consent_cap_positive"),
+            models.CheckConstraint(
+                condition=Q(cap_cents__gt=0), name="consent_cap_positive"
+            ),
             models.UniqueConstraint(
                 fields=["account", "meter"],
                 condition=Q(revoked_at__isnull=True),

@@ -26,9 +26,13 @@ class JobSlot(models.Model):
         SUSPENDED = "suspended", "Suspended"
         RELEASED = "released", "Released"
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="job_slots")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="job_slots"
+    )
     job_ref = models.CharField(max_length=128)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
     allocated_at = models.DateTimeField(default=timezone.now)
     suspended_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)

@@ -36,7 +36,9 @@ class Meter(models.Model):
     class Meta:
         ordering = ["display_order", "code"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price_quantum__gt=0), name="meter_quantum_positive")
+            models.CheckConstraint(
+                condition=models.Q(price_quantum__gt=0), name="meter_quantum_positive"
+            )
         ]
 
     def __str__(self) -> str:
@@ -62,14 +64,17 @@ class Plan(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)
     is_default = models.BooleanField(
-        default=False, help_text="New accounts get this plan. Exactly one plan is the default."
+        default=False,
+        help_text="New accounts get this plan. Exactly one plan is the default.",
     )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_default"], condition=models.Q(is_default=True), name="plan_single_default"
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="plan_single_default",
             )
         ]
 
@@ -79,12 +84,18 @@ class Plan(models.Model):
 
 class PlanAllowance(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="allowances")
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="plan_allowances")
-    amount = models.PositiveBigIntegerField(help_text="In the meter's unit, per month for counters.")
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="plan_allowances"
+    )
+    amount = models.PositiveBigIntegerField(
+        help_text="In the meter's unit, per month for counters."
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["plan", "meter"], name="plan_allowance_unique_meter")
+            models.UniqueConstraint(
+                fields=["plan", "meter"], name="plan_allowance_unique_meter"
+            )
         ]
 
     def __str__(self) -> str:

@@ -29,11 +29,14 @@ class Pack(models.Model):
     code = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
-    category = models.CharField(max_length=10, choices=Category.choices, default=Category.CAPACITY)
+    category = models.CharField(
+        max_length=10, choices=Category.choices, default=Category.CAPACITY
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ONE_TIME)
     price_cents = models.PositiveIntegerField()
     term_days = models.PositiveIntegerField(
-        default=365, help_text="How long the grants last. Capacity packs 365, slot packs 30."
+        default=365,
+        help_text="How long the grants last. Capacity packs 365, slot packs 30.",
     )
     is_active = models.BooleanField(default=True, help_text="Listed in the catalogue.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -41,7 +44,9 @@ class Pack(models.Model):
     class Meta:
         ordering = ["category", "price_cents", "code"]
         constraints = [
-            models.CheckConstraint(condition=Q(term_days__gt=0), name="pack_term_positive")
+            models.CheckConstraint(
+                condition=Q(term_days__gt=0), name="pack_term_positive"
+            )
         ]
 
     def __str__(self) -> str:
@@ -54,13 +59,19 @@ class Pack(models.Model):
 
 class PackAllowance(models.Model):
     pack = models.ForeignKey(Pack, on_delete=models.CASCADE, related_name="allowances")
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="pack_allowances")
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="pack_allowances"
+    )
     amount = models.PositiveBigIntegerField(help_text="In the meter's unit.")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["pack", "meter"], name="pack_allowance_unique_meter"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="pack_allowance_positive"),
+            models.UniqueConstraint(
+                fields=["pack", "meter"], name="pack_allowance_unique_meter"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="pack_allowance_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -77,7 +88,9 @@ class Purchase(models.Model):
         FAILED = "failed", "Payment declined"
         REFUNDED = "refunded", "Refunded"
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="purchases")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="purchases"
+    )
     pack = models.ForeignKey(Pack, on_delete=models.PROTECT, related_name="purchases")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PURCHASE)
     status = models.CharField(max_length=10, choices=Status.choices)
@@ -85,8 +98,8 @@ class Purchase(models.Model):
     price_cents = models.PositiveIntegerField()
     starts_at = models.DateTimeField()
     expires_at = models.DateTimeField()
-    renewal_of = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="renewed_by"
+    renewal_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="renewals"
     )
     bought_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -97,14 +110,19 @@ class Purchase(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "-created_at"])]
         constraints = [
-            models.CheckConstraint(condition=Q(expires_at__gt=F("starts_at")), name="purchase_term_order")
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("starts_at")), name="purchase_term_order"
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.pack} for {self.account} ({self.status})"
 
     def is_active_at(self, moment: datetime) -> bool:
-        return self.status == self.Status.COMPLETED and self.starts_at <= moment < self.expires_at
+        return (
+            self.status == self.Status.COMPLETED
+            and self.starts_at <= moment < self.expires_at
+        )
 
 
 class GrantQuerySet(models.QuerySet["Grant"]):
@@ -122,14 +140,18 @@ class Grant(models.Model):
         PURCHASE = "purchase", "Purchase"
         ADJUSTMENT = "adjustment", "Staff adjustment"
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="grants")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="grants"
+    )
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="grants")
     amount = models.PositiveBigIntegerField()
     # Counters only: how much of this top-up usage has burned so far.
     consumed = models.PositiveBigIntegerField(default=0)
     effective_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
-    source = models.CharField(max_length=12, choices=Source.choices, default=Source.PURCHASE)
+    source = models.CharField(
+        max_length=12, choices=Source.choices, default=Source.PURCHASE
+    )
     purchase = models.ForeignKey(
         Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="grants"
     )
@@ -149,10 +171,16 @@ class Grant(models.Model):
         ordering = ["expires_at", "pk"]
         indexes = [models.Index(fields=["account", "meter", "expires_at"])]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="grant_amount_positive"),
-            models.CheckConstraint(condition=Q(consumed__lte=F("amount")), name="grant_consumed_within_amount"),
             models.CheckConstraint(
-                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("effective_at")),
+                condition=Q(amount__gt=0), name="grant_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(consumed__lte=F("amount")),
+                name="grant_consumed_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True)
+                | Q(expires_at__gt=F("effective_at")),
                 name="grant_term_order",
             ),
         ]

@@ -17,8 +17,12 @@ from .meters import Meter
 
 class UsageEvent(models.Model):
     event_id = models.CharField(max_length=128, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="usage_events")
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="usage_events")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="usage_events"
+    )
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="usage_events"
+    )
     quantity = models.BigIntegerField()
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
@@ -37,7 +41,9 @@ class UsageEvent(models.Model):
 class UsageCounter(models.Model):
     """Units used by an account on a counter meter in one billing period."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="usage_counters")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="usage_counters"
+    )
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
     period_start = models.DateField()
     used = models.BigIntegerField(default=0)
@@ -47,31 +53,43 @@ class UsageCounter(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "meter", "period_start"], name="usage_counter_unique_period"
+                fields=["account", "meter", "period_start"],
+                name="usage_counter_unique_period",
             ),
-            models.CheckConstraint(condition=Q(used__gte=0), name="usage_counter_non_negative"),
             models.CheckConstraint(
-                condition=Q(covered_by_grants__gte=0) & Q(covered_by_grants__lte=F("used")),
+                condition=Q(used__gte=0), name="usage_counter_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(covered_by_grants__gte=0)
+                & Q(covered_by_grants__lte=F("used")),
                 name="usage_counter_coverage_within_used",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account} {self.meter.code} {self.period_start:%Y-%m}: {self.used}"
+        return (
+            f"{self.account} {self.meter.code} {self.period_start:%Y-%m}: {self.used}"
+        )
 
 
 class GaugeLevel(models.Model):
     """Current level of a gauge meter (storage): the running sum of deltas."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="gauge_levels")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="gauge_levels"
+    )
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
     level = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "meter"], name="gauge_level_unique"),
-            models.CheckConstraint(condition=Q(level__gte=0), name="gauge_level_non_negative"),
+            models.UniqueConstraint(
+                fields=["account", "meter"], name="gauge_level_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(level__gte=0), name="gauge_level_non_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -79,10 +97,14 @@ class GaugeLevel(models.Model):
 
 
 class UsageSnapshot(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="snapshots")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="snapshots"
+    )
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
     day = models.DateField()
-    used = models.BigIntegerField(help_text="Level at the end of the day (gauges) or used so far in the period.")
+    used = models.BigIntegerField(
+        help_text="Level at the end of the day (gauges) or used so far in the period."
+    )
     limit = models.BigIntegerField()
     state = models.CharField(max_length=10)
     taken_at = models.DateTimeField(default=timezone.now)
@@ -90,7 +112,9 @@ class UsageSnapshot(models.Model):
     class Meta:
         ordering = ["day"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "meter", "day"], name="snapshot_unique_day")
+            models.UniqueConstraint(
+                fields=["account", "meter", "day"], name="snapshot_unique_day"
+            )
         ]
         indexes = [models.Index(fields=["meter", "day"])]
 

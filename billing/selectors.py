@@ -1,0 +1,432 @@
+"""Reads: limits, states, overage estimates, balances, listings.
+
+``quota_statuses`` is the one place that turns plan allowances, live grants,
+counters, levels, consents and snapshots into used / limit / state. It is
+set-based (a fixed number of queries for any number of accounts) so the API,
+the dashboards, the alert evaluation and the snapshot command all share it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from accounts.models import Membership
+
+from .errors import NotFound, UnknownAccount, UnknownMeter
+from .models import (
+    Account,
+    ChargeRecord,
+    GaugeLevel,
+    Grant,
+    JobSlot,
+    Meter,
+    OverageConsent,
+    Pack,
+    PlanAllowance,
+    Purchase,
+    UsageCounter,
+    UsageSnapshot,
+)
+from .units import WARNING_RATIO, Period, period_of, to_cents
+
+
+class State:
+    OK = "ok"
+    WARNING = "warning"
+    EXCEEDED = "exceeded"
+    OVERAGE = "overage"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStatus:
+    meter: Meter
+    period: Period
+    used: int
+    limit: int
+    state: str
+    consent: OverageConsent | None
+    accrued_cents: int  # overage cost so far this period
+    projected_cents: int  # accrued, projected linearly to the period end
+    # Inputs kept for authorize's "what if" arithmetic.
+    allowance: int
+    storage_excess_days: Decimal  # sum of daily (level - limit)+ before today
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def excess(self) -> int:
+        return max(self.used - self.limit, 0)
+
+    @property
+    def percent(self) -> float:
+        if self.limit <= 0:
+            return 100.0 if self.used > 0 else 0.0
+        return round(self.used * 100 / self.limit, 1)
+
+    @property
+    def cap_cents(self) -> int | None:
+        return self.consent.cap_cents if self.consent else None
+
+
+def _meters() -> list[Meter]:
+    return list(Meter.objects.all())
+
+
+def get_meter(*, code: str) -> Meter:
+    try:
+        return Meter.objects.get(code=code)
+    except Meter.DoesNotExist:
+        raise UnknownMeter(f"There is no meter called {code!r}.") from None
+
+
+def get_account(*, external_id: str) -> Account:
+    try:
+        return Account.objects.select_related("plan").get(external_id=external_id)
+    except Account.DoesNotExist:
+        raise UnknownAccount(f"No account has the id {external_id!r}.") from None
+
+
+def consent_covers(consent: OverageConsent, period: Period) -> bool:
+    return consent.revoked_at is None and consent.covers(period.start)
+
+
+def _storage_cost_cents(meter: Meter, excess_unit_days: Decimal, period: Period) -> int:
+    """Storage overage: mean daily excess over the period x price per month."""
+    return to_cents(excess_unit_days / period.days * meter.unit_price_cents)
+
+
+def _counter_cost_cents(meter: Meter, excess_units: int) -> int:
+    return to_cents(Decimal(excess_units) * meter.unit_price_cents)
+
+
+def usage_state(
+    *,
+    meter: Meter,
+    used: int,
+    limit: int,
+    consent: OverageConsent | None,
+    accrued_cents: int,
+    hard_blocked: bool,
+) -> str:
+    """The state table of DESIGN §3: ok, warning, exceeded, overage, blocked."""
+    if hard_blocked:
+        return State.BLOCKED
+    if used >= limit and (used > 0 or limit > 0 or meter.kind == Meter.Kind.ALLOCATION):
+        if meter.is_hard_limit or consent is None:
+            return State.EXCEEDED
+        return State.BLOCKED if accrued_cents >= consent.cap_cents else State.OVERAGE
+    if limit > 0 and Decimal(used) >= WARNING_RATIO * limit:
+        return State.WARNING
+    return State.OK
+
+
+def quota_statuses(
+    *, accounts: Sequence[Account], at: datetime | None = None
+) -> dict[int, list[QuotaStatus]]:
+    """Used, limit, state and overage estimate per meter for each account.
+
+    Expired and revoked grants are filtered by time here, so they never count
+    whether or not the expiry sweep has run. Eight queries, whatever the
+    number of accounts.
+    """
+    at = at or timezone.now()
+    period = period_of(at)
+    today = at.date()
+    ids = [a.pk for a in accounts]
+    meters = _meters()
+
+    allowances = {
+        (plan_id, meter_id): amount
+        for plan_id, meter_id, amount in PlanAllowance.objects.filter(
+            plan_id__in={a.plan_id for a in accounts}
+        ).values_list("plan_id", "meter_id", "amount")
+    }
+    grants = {
+        (row["account_id"], row["meter_id"]): (row["total"], row["consumed"])
+        for row in Grant.objects.active_at(at)
+        .filter(account_id__in=ids)
+        .values("account_id", "meter_id")
+        .annotate(total=Sum("amount"), consumed=Sum("consumed"))
+    }
+    counters = {
+        (c.account_id, c.meter_id): c
+        for c in UsageCounter.objects.filter(
+            account_id__in=ids, period_start=period.start
+        )
+    }
+    levels = {
+        (account_id, meter_id): level
+        for account_id, meter_id, level in GaugeLevel.objects.filter(
+            account_id__in=ids
+        ).values_list("account_id", "meter_id", "level")
+    }
+    slots = dict(
+        JobSlot.objects.filter(account_id__in=ids, status=JobSlot.Status.ACTIVE)
+        .values("account_id")
+        .annotate(n=Count("pk"))
+        .values_list("account_id", "n")
+    )
+    consents = {
+        (c.account_id, c.meter_id): c
+        for c in OverageConsent.objects.filter(
+            account_id__in=ids, revoked_at__isnull=True
+        )
+        if c.covers(period.start)
+    }
+    storage_days = {
+        (row["account_id"], row["meter_id"]): Decimal(row["excess"] or 0)
+        for row in UsageSnapshot.objects.filter(
+            account_id__in=ids,
+            meter__kind=Meter.Kind.GAUGE,
+            day__gte=period.start,
+            day__lt=today,
+        )
+        .values("account_id", "meter_id")
+        .annotate(excess=Sum(Greatest(F("used") - F("limit"), Value(0))))
+    }
+
+    elapsed_days = Decimal((at - period.starts_at).total_seconds()) / 86400
+    days_left_after_today = Decimal((period.end - today).days - 1)
+    result: dict[int, list[QuotaStatus]] = {}
+    for account in accounts:
+        rows = []
+        for meter in meters:
+            if (
+                meter.kind == Meter.Kind.ALLOCATION
+                and account.kind != Account.Kind.COMPANY
+            ):
+                continue
+            key = (account.pk, meter.pk)
+            allowance = allowances.get((account.plan_id, meter.pk), 0)
+            granted, consumed = grants.get(key, (0, 0))
+            consent = consents.get(key)
+            excess_days = Decimal(0)
+            accrued = projected = 0
+            if meter.kind == Meter.Kind.GAUGE:
+                used = levels.get(key, 0)
+                limit = allowance + granted
+                excess_days = storage_days.get(key, Decimal(0))
+                current = max(used - limit, 0)
+                if not meter.is_hard_limit:
+                    accrued = _storage_cost_cents(meter, excess_days + current, period)
+                    projected = _storage_cost_cents(
+                        meter,
+                        excess_days + current * (1 + days_left_after_today),
+                        period,
+                    )
+            elif meter.kind == Meter.Kind.COUNTER:
+                counter = counters.get(key)
+                used = counter.used if counter else 0
+                covered = counter.covered_by_grants if counter else 0
+                limit = allowance + covered + (granted - consumed)
+                if not meter.is_hard_limit:
+                    accrued = _counter_cost_cents(meter, max(used - limit, 0))
+                    rate_days = max(elapsed_days, Decimal(1))
+                    projected_used = int(Decimal(used) * period.days / rate_days)
+                    projected = max(
+                        accrued,
+                        _counter_cost_cents(meter, max(projected_used - limit, 0)),
+                    )
+            else:
+                used = slots.get(account.pk, 0)
+                limit = allowance + granted
+            state = usage_state(
+                meter=meter,
+                used=used,
+                limit=limit,
+                consent=consent,
+                accrued_cents=accrued,
+                hard_blocked=account.hard_blocked,
+            )
+            rows.append(
+                QuotaStatus(
+                    meter=meter,
+                    period=period,
+                    used=used,
+                    limit=limit,
+                    state=state,
+                    consent=consent,
+                    accrued_cents=accrued,
+                    projected_cents=projected,
+                    allowance=allowance,
+                    storage_excess_days=excess_days,
+                )
+            )
+        result[account.pk] = rows
+    return result
+
+
+def account_quotas(
+    *, account: Account, at: datetime | None = None
+) -> list[QuotaStatus]:
+    return quota_statuses(accounts=[account], at=at)[account.pk]
+
+
+def quota_status(
+    *, account: Account, meter: Meter, at: datetime | None = None
+) -> QuotaStatus:
+    for status in account_quotas(account=account, at=at):
+        if status.meter.pk == meter.pk:
+            return status
+    raise UnknownMeter(f"The {meter.code} meter does not apply to this account.")
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    allowed: bool
+    reason: (
+        str | None
+    )  # None | quota_exceeded | overage_confirmation_required | blocked
+    state: str
+    remaining: int
+
+
+def authorize_usage(
+    *, account: Account, meter: Meter, quantity: int, at: datetime | None = None
+) -> Authorization:
+    """May the platform use ``quantity`` more? A read: records nothing.
+
+    Within the limit: allowed. Past it: hard limits refuse, priced meters need
+    a consent, and a consent allows only while the projected overage cost
+    including this request stays within its cap.
+    """
+    at = at or timezone.now()
+    status = quota_status(account=account, meter=meter, at=at)
+    if account.hard_blocked:
+        return Authorization(False, "blocked", State.BLOCKED, status.remaining)
+    if status.used + quantity <= status.limit:
+        return Authorization(True, None, status.state, status.remaining - quantity)
+    if meter.is_hard_limit:
+        return Authorization(False, "quota_exceeded", State.EXCEEDED, status.remaining)
+    if status.consent is None:
+        return Authorization(
+            False, "overage_confirmation_required", State.EXCEEDED, status.remaining
+        )
+    new_excess = status.used + quantity - status.limit
+    if meter.kind == Meter.Kind.GAUGE:
+        days_left = Decimal((status.period.end - at.date()).days)
+        cost = _storage_cost_cents(
+            meter, status.storage_excess_days + new_excess * days_left, status.period
+        )
+    else:
+        cost = _counter_cost_cents(meter, new_excess)
+    if cost > status.consent.cap_cents or status.state == State.BLOCKED:
+        return Authorization(False, "blocked", State.BLOCKED, status.remaining)
+    return Authorization(True, None, State.OVERAGE, status.remaining)
+
+
+def job_slot_limit(*, account: Account, at: datetime | None = None) -> int:
+    """Plan allowance plus live slot grants (expired ones never count)."""
+    at = at or timezone.now()
+    allowance = (
+        PlanAllowance.objects.filter(plan_id=account.plan_id, meter__code="job_slots")
+        .values_list("amount", flat=True)
+        .first()
+        or 0
+    )
+    granted = (
+        Grant.objects.active_at(at)
+        .filter(account=account, meter__code="job_slots")
+        .aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    return allowance + granted
+
+
+@dataclass(frozen=True, slots=True)
+class JobSlotOverview:
+    used: int
+    limit: int
+    active: list[JobSlot]
+    suspended: list[JobSlot]
+
+
+def job_slot_overview(*, account: Account) -> JobSlotOverview:
+    held = list(account.job_slots.held().order_by("allocated_at", "pk"))
+    active = [s for s in held if s.status == JobSlot.Status.ACTIVE]
+    suspended = [s for s in held if s.status == JobSlot.Status.SUSPENDED]
+    return JobSlotOverview(
+        used=len(active),
+        limit=job_slot_limit(account=account),
+        active=active,
+        suspended=suspended,
+    )
+
+
+# Money ------------------------------------------------------------------
+
+
+def outstanding_balance_cents(*, account: Account) -> int:
+    """Sum of pending charges: what the account owes right now."""
+    return (
+        account.charges.filter(status=ChargeRecord.Status.PENDING).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
+
+
+def list_charges(*, account: Account) -> QuerySet[ChargeRecord]:
+    return account.charges.select_related(
+        "refund_of", "purchase__pack", "meter"
+    ).order_by("-created_at", "-pk")
+
+
+def list_active_packs(
+    *, account: Account, at: datetime | None = None
+) -> QuerySet[Purchase]:
+    at = at or timezone.now()
+    return account.purchases.filter(
+        status=Purchase.Status.COMPLETED, expires_at__gt=at
+    ).select_related("pack")
+
+
+def list_catalogue(*, meter_code: str | None = None) -> QuerySet[Pack]:
+    packs = Pack.objects.filter(is_active=True).prefetch_related("allowances__meter")
+    if meter_code:
+        packs = packs.filter(allowances__meter__code=meter_code)
+    return packs
+
+
+# People -----------------------------------------------------------------
+
+
+def can_manage_account(*, user: object, account: Account) -> bool:
+    """Personal accounts: their user. Company accounts: owners and admins."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if account.kind == Account.Kind.USER:
+        return account.user_id == user.pk
+    return Membership.objects.filter(
+        user=user,
+        company_id=account.company_id,
+        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+    ).exists()
+
+
+def list_accounts_for_user(*, user: object) -> QuerySet[Account]:
+    """The user's personal account and every company account they belong to."""
+    return (
+        Account.objects.filter(
+            Q(user_id=user.pk) | Q(company__memberships__user_id=user.pk)
+        )
+        .distinct()
+        .order_by("kind", "name")
+    )
+
+
+def get_account_for_user(*, user: object, account_id: int) -> Account:
+    try:
+        return (
+            list_accounts_for_user(user=user).select_related("plan").get(pk=account_id)
+        )
+    except Account.DoesNotExist:
+        raise NotFound("No such account.") from None

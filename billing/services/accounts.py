@@ -1,0 +1,112 @@
+"""Billing accounts: one per user and per company, from creation."""
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Company, Membership, User
+
+from ..errors import InvalidRequest
+from ..models import Account, Plan
+
+
+def default_plan() -> Plan:
+    return Plan.objects.get(is_default=True)
+
+
+def create_personal_account(*, user: User) -> Account:
+    """Give a new user an account, claiming one the platform made for the e-mail."""
+    with transaction.atomic():
+        existing = Account.objects.filter(user=user).first()
+        if existing:
+            return existing
+        claimed = (
+            Account.objects.select_for_update()
+            .filter(kind=Account.Kind.USER, user__isnull=True, email__iexact=user.email)
+            .order_by("pk")
+            .first()
+        )
+        if claimed:
+            claimed.user = user
+            claimed.save(update_fields=["user"])
+            return claimed
+        return Account.objects.create(
+            kind=Account.Kind.USER,
+            user=user,
+            name=user.get_full_name(),
+            plan=default_plan(),
+        )
+
+
+def create_company_account(*, company: Company) -> Account:
+    account, _ = Account.objects.get_or_create(
+        company=company,
+        defaults={
+            "kind": Account.Kind.COMPANY,
+            "name": company.name,
+            "plan": default_plan(),
+        },
+    )
+    return account
+
+
+def sign_up_user(*, email: str, password: str, name: str = "") -> User:
+    with transaction.atomic():
+        return User.objects.create_user(email=email, password=password, name=name)
+
+
+def create_company(*, name: str, owner: User) -> Company:
+    with transaction.atomic():
+        company = Company.objects.create(name=name)
+        Membership.objects.create(
+            user=owner, company=company, role=Membership.Role.OWNER
+        )
+        return company
+
+
+def upsert_platform_account(
+    *, external_id: str, kind: str, name: str, email: str = ""
+) -> tuple[Account, bool]:
+    """Create or update the account the platform names ``external_id``.
+
+    A personal account for an e-mail that already signed up is linked to that
+    user's account rather than duplicated. Returns (account, created).
+    """
+    if kind not in Account.Kind.values:
+        raise InvalidRequest(f"kind must be one of {', '.join(Account.Kind.values)}.")
+    try:
+        with transaction.atomic():
+            account = (
+                Account.objects.select_for_update()
+                .filter(external_id=external_id)
+                .first()
+            )
+            if account:
+                if account.kind != kind:
+                    raise InvalidRequest("An account's kind cannot change.")
+                account.name = name
+                if email:
+                    account.email = email
+                account.save(update_fields=["name", "email"])
+                return account, False
+            if kind == Account.Kind.USER and email:
+                owned = (
+                    Account.objects.select_for_update()
+                    .filter(user__email__iexact=email, external_id__isnull=True)
+                    .first()
+                )
+                if owned:
+                    owned.external_id = external_id
+                    owned.save(update_fields=["external_id"])
+                    return owned, True
+            account = Account.objects.create(
+                external_id=external_id,
+                kind=kind,
+                name=name,
+                email=email,
+                plan=default_plan(),
+            )
+            return account, True
+    except IntegrityError:
+        # A concurrent PUT created it first: the retry takes the update path.
+        return upsert_platform_account(
+            external_id=external_id, kind=kind, name=name, email=email
+        )

@@ -1,0 +1,105 @@
+"""Expiry sweep: reminders before packs lapse, alerts and slot suspension after.
+
+Counting never waits for this sweep (expired grants are filtered by time
+everywhere); the sweep only tells people and suspends slots. Idempotent:
+alerts are deduplicated and each expired grant is processed once.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Account, Alert, Grant, Meter, Purchase
+from ..units import period_of
+from .alerts import AlertSpec, raise_alerts
+from .job_slots import reconcile_job_slots
+from .locks import lock_account
+
+REMINDERS = [(timedelta(days=1), "1d"), (timedelta(days=7), "7d")]
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    reminders: int
+    expired_grants: int
+    suspended_slots: int
+
+
+def sweep_expirations(*, now: datetime | None = None) -> Sweep:
+    now = now or timezone.now()
+    reminders = _send_reminders(now=now)
+    expired = list(
+        Grant.objects.filter(
+            expires_at__lte=now,
+            expiry_processed_at__isnull=True,
+            revoked_at__isnull=True,
+        ).select_related("meter", "purchase__pack")
+    )
+    by_account: dict[int, list[Grant]] = defaultdict(list)
+    for grant in expired:
+        by_account[grant.account_id].append(grant)
+    suspended = 0
+    for account_id, grants in sorted(by_account.items()):
+        with transaction.atomic():
+            account = lock_account(Account(pk=account_id))
+            specs = []
+            for grant in grants:
+                label = (
+                    grant.purchase.pack.name
+                    if grant.purchase_id
+                    else grant.reason or "grant"
+                )
+                specs.append(
+                    AlertSpec(
+                        account_id=account_id,
+                        meter_id=grant.meter_id,
+                        kind=Alert.Kind.EXPIRED,
+                        period_start=period_of(grant.expires_at).start,
+                        reference=f"grant:{grant.pk}",
+                        message=f"{label} expired on {grant.expires_at:%Y-%m-%d}; "
+                        f"its {grant.meter.name.lower()} capacity no longer counts.",
+                    )
+                )
+            raise_alerts(specs=specs)
+            if any(g.meter.kind == Meter.Kind.ALLOCATION for g in grants):
+                suspended += len(reconcile_job_slots(account=account, at=now).suspended)
+            Grant.objects.filter(pk__in=[g.pk for g in grants]).update(
+                expiry_processed_at=now
+            )
+    return Sweep(
+        reminders=reminders, expired_grants=len(expired), suspended_slots=suspended
+    )
+
+
+def _send_reminders(*, now: datetime) -> int:
+    """Remind 7 days and 1 day before a pack expires, unless it was renewed."""
+    upcoming = (
+        Purchase.objects.filter(
+            status=Purchase.Status.COMPLETED,
+            expires_at__gt=now,
+            expires_at__lte=now + REMINDERS[-1][0],
+        )
+        .exclude(renewals__status=Purchase.Status.COMPLETED)
+        .select_related("pack")
+    )
+    specs = []
+    for purchase in upcoming:
+        left = purchase.expires_at - now
+        window = next(label for span, label in REMINDERS if left <= span)
+        action = "Renew it" if purchase.pack.is_subscription else "Buy it again"
+        specs.append(
+            AlertSpec(
+                account_id=purchase.account_id,
+                kind=Alert.Kind.EXPIRING_SOON,
+                period_start=period_of(purchase.expires_at).start,
+                reference=f"purchase:{purchase.pk}:{window}",
+                message=f"{purchase.pack.name} expires on "
+                f"{purchase.expires_at:%Y-%m-%d %H:%M} UTC. "
+                f"{action} to keep its capacity.",
+            )
+        )
+    with transaction.atomic():
+        return len(raise_alerts(specs=specs))

@@ -1,0 +1,114 @@
+"""Allocate and release job slots; suspend and restore them as capacity changes."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..errors import NotFound, QuotaExceeded
+from ..models import Account, Alert, JobSlot
+from ..selectors import job_slot_limit
+from ..units import period_of
+from .alerts import AlertSpec, evaluate_usage_alerts, raise_alerts
+from .locks import lock_account
+
+
+@dataclass(frozen=True, slots=True)
+class SlotAllocation:
+    slot: JobSlot
+    created: bool  # False when this job_ref already held a slot
+
+
+@dataclass(frozen=True, slots=True)
+class SlotReconciliation:
+    suspended: list[str]
+    reactivated: list[str]
+
+
+def allocate_job_slot(*, account: Account, job_ref: str) -> SlotAllocation:
+    """Hold an active slot for job_ref, never beyond the account's limit.
+
+    Calls for one account queue on its row lock, so the count below cannot go
+    stale before the insert; the partial unique index on held job_refs is the
+    database backstop. Suspended jobs get capacity back before new ones.
+    """
+    with transaction.atomic():
+        account = lock_account(account)
+        reconcile_job_slots(account=account)
+        held = account.job_slots.held().filter(job_ref=job_ref).first()
+        if held is not None:
+            return SlotAllocation(slot=held, created=False)
+        used = account.job_slots.active().count()
+        limit = job_slot_limit(account=account)
+        if used >= limit:
+            raise QuotaExceeded(meter="job_slots", used=used, limit=limit)
+        slot = JobSlot.objects.create(account=account, job_ref=job_ref)
+        evaluate_usage_alerts(accounts=[account])
+    return SlotAllocation(slot=slot, created=True)
+
+
+def release_job_slot(*, account: Account, job_ref: str) -> bool:
+    """Release job_ref's slot. Idempotent: False when it was already released.
+
+    Raises NotFound when the job never held a slot on this account.
+    """
+    with transaction.atomic():
+        account = lock_account(account)
+        released = (
+            account.job_slots.held()
+            .filter(job_ref=job_ref)
+            .update(status=JobSlot.Status.RELEASED, released_at=timezone.now())
+        )
+        if not released and not account.job_slots.filter(job_ref=job_ref).exists():
+            raise NotFound(f"Job {job_ref!r} never held a slot on this account.")
+        if released:
+            reconcile_job_slots(account=account)
+    return bool(released)
+
+
+def reconcile_job_slots(
+    *, account: Account, at: datetime | None = None
+) -> SlotReconciliation:
+    """Match active slots to the limit: suspend the newest past it, restore the oldest.
+
+    Callers hold the account lock. Raises a ``suspended`` alert when slots
+    are taken away.
+    """
+    at = at or timezone.now()
+    limit = job_slot_limit(account=account, at=at)
+    active = list(account.job_slots.active().order_by("allocated_at", "pk"))
+    suspended: list[str] = []
+    reactivated: list[str] = []
+    if len(active) > limit:
+        excess = active[limit:]
+        JobSlot.objects.filter(pk__in=[s.pk for s in excess]).update(
+            status=JobSlot.Status.SUSPENDED, suspended_at=at
+        )
+        suspended = [s.job_ref for s in excess]
+        raise_alerts(
+            specs=[
+                AlertSpec(
+                    account_id=account.pk,
+                    kind=Alert.Kind.SUSPENDED,
+                    period_start=period_of(at).start,
+                    reference=at.strftime("%Y%m%d%H%M%S"),
+                    message=(
+                        f"{len(excess)} job posting(s) were suspended: your slot "
+                        f"limit is now {limit}. A slot pack restores them."
+                    ),
+                )
+            ]
+        )
+    elif len(active) < limit:
+        waiting = list(
+            account.job_slots.filter(status=JobSlot.Status.SUSPENDED).order_by(
+                "allocated_at", "pk"
+            )[: limit - len(active)]
+        )
+        if waiting:
+            JobSlot.objects.filter(pk__in=[s.pk for s in waiting]).update(
+                status=JobSlot.Status.ACTIVE, suspended_at=None
+            )
+            reactivated = [s.job_ref for s in waiting]
+    return SlotReconciliation(suspended=suspended, reactivated=reactivated)

@@ -1,0 +1,21 @@
+import pytest
+from django.db import connection
+
+
+@pytest.fixture(autouse=True)
+def _fast_test_settings(settings):
+    """Fast hashing, e-mail kept in memory, tasks run in-process."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.BILLING_SANDBOX_DECLINE = False
+    settings.TASKS = {
+        "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+    }
+
+
+@pytest.fixture
+def on_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL (set DATABASE_URL); SQLite serialises writers by design"
+        )

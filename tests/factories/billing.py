@@ -1,0 +1,136 @@
+"""Factories for billing. Accounts come from their user/company (as in the app)."""
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from billing.models import (
+    Account,
+    ChargeRecord,
+    Grant,
+    JobSlot,
+    Meter,
+    OverageConsent,
+    Pack,
+    PackAllowance,
+)
+from billing.services.accounts import default_plan
+from billing.units import period_of
+
+from .accounts import CompanyFactory, MembershipFactory, UserFactory
+
+
+def meter(code: str) -> Meter:
+    return Meter.objects.get(code=code)
+
+
+def personal_account(**user_kwargs) -> Account:
+    """A signed-up user's account (created by the sign-up signal)."""
+    return UserFactory(**user_kwargs).billing_account
+
+
+def company_account(*, owner=None) -> Account:
+    """A company account; its owner (created unless given) can manage it."""
+    company = CompanyFactory()
+    MembershipFactory(company=company, user=owner or UserFactory(), owner=True)
+    return company.billing_account
+
+
+def owner_of(account: Account):
+    if account.user_id:
+        return account.user
+    return account.company.memberships.get(role="owner").user
+
+
+class PlatformAccountFactory(DjangoModelFactory):
+    """An account the platform created through the API (named by external_id)."""
+
+    class Meta:
+        model = Account
+
+    kind = Account.Kind.USER
+    name = factory.Sequence(lambda n: f"Platform account {n}")
+    external_id = factory.Sequence(lambda n: f"acct_{n}")
+    plan = factory.LazyFunction(default_plan)
+
+
+class PackFactory(DjangoModelFactory):
+    class Meta:
+        model = Pack
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: f"pack-{n}")
+    name = factory.Sequence(lambda n: f"Pack {n}")
+    price_cents = 1000
+    term_days = 365
+
+    class Params:
+        subscription = factory.Trait(kind=Pack.Kind.SUBSCRIPTION)
+        slots = factory.Trait(category=Pack.Category.SLOTS, term_days=30)
+
+    @factory.post_generation
+    def lines(self, create, extracted, **kwargs):
+        """lines={"storage": 10**9}: one allowance line per meter code."""
+        for code, amount in (extracted or {}).items():
+            PackAllowance.objects.create(pack=self, meter=meter(code), amount=amount)
+
+
+class GrantFactory(DjangoModelFactory):
+    class Meta:
+        model = Grant
+
+    account = factory.LazyFunction(personal_account)
+    meter = factory.LazyFunction(lambda: meter("storage"))
+    amount = 10**9
+    effective_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    source = Grant.Source.ADJUSTMENT
+    reason = "test"
+
+    class Params:
+        expired = factory.Trait(
+            effective_at=factory.LazyFunction(
+                lambda: timezone.now() - timedelta(days=40)
+            ),
+            expires_at=factory.LazyFunction(
+                lambda: timezone.now() - timedelta(seconds=1)
+            ),
+        )
+        revoked = factory.Trait(revoked_at=factory.LazyFunction(timezone.now))
+
+
+class JobSlotFactory(DjangoModelFactory):
+    class Meta:
+        model = JobSlot
+
+    class Params:
+        released = factory.Trait(
+            status=JobSlot.Status.RELEASED,
+            released_at=factory.LazyFunction(timezone.now),
+        )
+
+    account = factory.LazyFunction(company_account)
+    job_ref = factory.Sequence(lambda n: f"job-{n}")
+
+
+class ConsentFactory(DjangoModelFactory):
+    class Meta:
+        model = OverageConsent
+
+    account = factory.LazyFunction(personal_account)
+    meter = factory.LazyFunction(lambda: meter("bandwidth"))
+    cap_cents = 10_000
+    period_start = factory.LazyFunction(lambda: period_of(timezone.now()).start)
+
+
+class ChargeFactory(DjangoModelFactory):
+    class Meta:
+        model = ChargeRecord
+
+    account = factory.LazyFunction(personal_account)
+    kind = ChargeRecord.Kind.ADJUSTMENT
+    amount_cents = 500
+    status = ChargeRecord.Status.PENDING
+    idempotency_key = factory.Sequence(lambda n: f"charge-{n}")
