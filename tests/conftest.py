@@ -19,3 +19,11 @@ def on_postgres():
         pytest.skip(
             "needs PostgreSQL (set DATABASE_URL); SQLite serialises writers by design"
         )
+
+
+def pytest_report_header(config):
+    """Say which database the suite runs on; .ci/run checks this line."""
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return f"database: {engine}"

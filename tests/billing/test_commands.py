@@ -1,0 +1,96 @@
+"""The periodic commands: thin, idempotent, clear about bad arguments."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from billing.models import Alert, ChargeRecord, ClosedPeriod, UsageSnapshot
+from billing.services.consents import give_overage_consent
+from billing.services.usage import record_usage_event
+from billing.units import GB, period_of
+from tests.factories.billing import GrantFactory, meter, personal_account
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_close_billing_period_defaults_to_last_month_and_charges_once():
+    account = personal_account()
+    last_month = period_of(timezone.now()).previous()
+    give_overage_consent(
+        account=account,
+        meter=meter("bandwidth"),
+        cap_cents=10_000,
+        recurring=True,
+        user=account.user,
+    )
+    # The consent was given this month; make it cover last month too.
+    account.consents.update(
+        period_start=last_month.start, given_at=last_month.starts_at
+    )
+    record_usage_event(
+        event_id="late-month",
+        account=account,
+        meter="bandwidth",
+        quantity=7 * GB,
+        timestamp=last_month.ends_at - timedelta(hours=1),
+    )
+
+    first = run("close_billing_period")
+    second = run("close_billing_period")
+
+    assert f"Closed {last_month}: 1 overage charge(s) created." in first
+    assert "already closed" in second and "0 overage charge(s)" in second
+    charge = ChargeRecord.objects.get(account=account, kind="overage")
+    assert charge.amount_cents == 18  # 2 GB past the 5 GB allowance at 9 cents a GB
+    assert ClosedPeriod.objects.filter(period_start=last_month.start).count() == 1
+
+
+def test_close_billing_period_refuses_the_running_month_and_bad_input():
+    with pytest.raises(CommandError, match="has not ended"):
+        run("close_billing_period", "--period", f"{period_of(timezone.now())}")
+    with pytest.raises(CommandError, match="2026-10"):
+        run("close_billing_period", "--period", "October")
+    assert not ClosedPeriod.objects.exists()
+
+
+def test_take_usage_snapshots_writes_yesterday_once_for_accounts_that_existed():
+    account = personal_account()
+    account.created_at = timezone.now() - timedelta(days=3)
+    account.save(update_fields=["created_at"])
+    newcomer = personal_account()  # signed up today: nothing to snapshot for yesterday
+    yesterday = timezone.now().date() - timedelta(days=1)
+
+    first = run("take_usage_snapshots")
+    second = run("take_usage_snapshots")
+
+    rows = UsageSnapshot.objects.filter(account=account, day=yesterday)
+    assert rows.count() == 3  # storage, bandwidth, transcoding for a personal account
+    assert "3 row(s)" in first and "0 row(s)" in second
+    assert not UsageSnapshot.objects.filter(account=newcomer).exists()
+
+
+def test_take_usage_snapshots_refuses_unfinished_days_and_bad_dates():
+    with pytest.raises(CommandError, match="not over yet"):
+        run("take_usage_snapshots", "--date", f"{timezone.now().date()}")
+    with pytest.raises(CommandError, match="2026-11-20"):
+        run("take_usage_snapshots", "--date", "20/11/2026")
+    assert not UsageSnapshot.objects.exists()
+
+
+def test_sweep_expirations_reports_and_is_idempotent():
+    grant = GrantFactory(expired=True)
+
+    first = run("sweep_expirations")
+    second = run("sweep_expirations")
+
+    assert "expired grants: 1" in first and "expired grants: 0" in second
+    assert Alert.objects.filter(account=grant.account, kind="expired").count() == 1
