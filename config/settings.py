@@ -154,6 +154,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own "django" logger already prints to the console; without
+    # this every record (e.g. each task run) would appear twice.
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        "django.tasks": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:
