@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers; the suite is safe in parallel (one test DB per worker).
+TEST_WORKERS ?= 2
 
 # Django 6 needs Python >= 3.12. Take the newest interpreter that actually
 # runs: a pyenv shim on PATH can exist without its version being active, so
@@ -50,7 +52,7 @@ run: seed ## Install, migrate, load demo data and serve on http://127.0.0.1:8000
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install ## Run the whole suite (PostgreSQL when DATABASE_URL is set, else SQLite)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..errors import NotFound, QuotaExceeded
-from ..models import Account, Alert, JobSlot
+from ..models import Account, Alert, JobSlot, Meter
 from ..selectors import job_slot_limit
 from ..units import period_of
 from .alerts import AlertSpec, evaluate_usage_alerts, raise_alerts
@@ -73,7 +73,7 @@ def reconcile_job_slots(
     """Match active slots to the limit: suspend the newest past it, restore the oldest.
 
     Callers hold the account lock. Raises a ``suspended`` alert when slots
-    are taken away.
+    are taken away (one per period, as every alert).
     """
     at = at or timezone.now()
     limit = job_slot_limit(account=account, at=at)
@@ -90,9 +90,9 @@ def reconcile_job_slots(
             specs=[
                 AlertSpec(
                     account_id=account.pk,
+                    meter_id=Meter.objects.get(code="job_slots").pk,
                     kind=Alert.Kind.SUSPENDED,
                     period_start=period_of(at).start,
-                    reference=at.strftime("%Y%m%d%H%M%S"),
                     message=(
                         f"{len(excess)} job posting(s) were suspended: your slot "
                         f"limit is now {limit}. A slot pack restores them."

@@ -12,9 +12,14 @@ from ..models import Account
 
 
 def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock the given accounts (pk order, no_key so FK inserts still pass)."""
+    """Lock the given accounts (pk order, no_key so FK inserts still pass).
+
+    ``of=("self",)``: only the account rows. Without it the joined plan row is
+    locked too, so every tenant on a plan queues on one row, and multi-account
+    batches deadlock on it (tests/concurrency, spanning several accounts).
+    """
     rows = (
-        Account.objects.select_for_update(no_key=True)
+        Account.objects.select_for_update(no_key=True, of=("self",))
         .select_related("plan")
         .filter(pk__in=sorted(set(account_ids)))
         .order_by("pk")

@@ -144,6 +144,12 @@ def _apply_new_capacity(*, account: Account, meters: list[Meter], at: datetime) 
             reconcile_job_slots(account=account, at=at)
 
 
+def _check_staff(user: object) -> None:
+    """Refunds and adjustments are staff decisions; None is a system caller."""
+    if user is not None and not getattr(user, "is_staff", False):
+        raise PermissionDenied("Only staff can refund charges or adjust grants.")
+
+
 def _check_can_manage(user: object, account: Account) -> None:
     if not can_manage_account(user=user, account=account):
         raise PermissionDenied(
@@ -187,6 +193,8 @@ def renew_purchase(
     """Explicitly renew a subscription pack (nothing renews by itself)."""
     account = purchase.account
     _check_can_manage(user, account)
+    if not idempotency_key:
+        raise InvalidRequest("A renewal needs its form's idempotency token.")
     with transaction.atomic():
         account = lock_account(account)
         replay = _replay(account, idempotency_key)
@@ -224,6 +232,7 @@ def refund_charge(
     A pending charge is voided instead (nothing was collected). The original
     row keeps its amount: the ledger is append-only.
     """
+    _check_staff(staff_user)
     with transaction.atomic():
         account = lock_account(charge.account)
         charge = ChargeRecord.objects.select_related("purchase").get(pk=charge.pk)
@@ -236,6 +245,7 @@ def refund_charge(
             ChargeRecord.objects.filter(
                 pk=charge.pk, status=ChargeRecord.Status.PENDING
             ).update(status=ChargeRecord.Status.VOID)
+            charge.status = ChargeRecord.Status.VOID
             result_row = charge
         elif charge.status == ChargeRecord.Status.PAID:
             result = get_gateway().refund(
@@ -293,6 +303,7 @@ def create_adjustment_grant(
     expires_at: datetime | None = None,
 ) -> Grant:
     """Staff add capacity by hand (goodwill, correction), with a reason on record."""
+    _check_staff(staff_user)
     if amount <= 0:
         raise InvalidRequest("An adjustment adds a positive amount.")
     if not reason.strip():

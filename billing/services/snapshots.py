@@ -5,7 +5,7 @@ event before the snapshot) is accurate, and idempotent through the unique
 (account, meter, day) constraint. Charts and storage GB-months read these.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -25,8 +25,10 @@ def _levels_at(meter: Meter, account_ids: list[int], day: date) -> dict[int, int
         held = JobSlot.objects.filter(
             account_id__in=account_ids, allocated_at__lt=moment
         ).exclude(
-            Q(released_at__lte=moment)
-            | Q(status=JobSlot.Status.SUSPENDED, suspended_at__lte=moment)
+            # Half-open day, as for events: a change at the end moment
+            # (midnight) belongs to the next day.
+            Q(released_at__lt=moment)
+            | Q(status=JobSlot.Status.SUSPENDED, suspended_at__lt=moment)
         )
         return dict(
             held.values("account_id")
@@ -52,6 +54,7 @@ def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     moment = day_end(day)
+    last_instant = moment - timedelta(microseconds=1)
     if moment > now:
         raise InvalidRequest(
             f"{day} is not over yet; snapshots are taken of finished days."
@@ -73,7 +76,10 @@ def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
         )
         if len(done) >= len(accounts) * len(meters):
             continue
-        statuses = quota_statuses(accounts=accounts, at=moment)
+        # Limits, consents and the period as of the day's last instant: at
+        # ``moment`` itself (next midnight) a grant ending at midnight has
+        # lapsed, and on a month's last day the next period has begun.
+        statuses = quota_statuses(accounts=accounts, at=last_instant)
         used_by_meter = {m.pk: _levels_at(m, chunk_ids, day) for m in meters}
         rows = []
         for account in accounts:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from ..errors import InvalidRequest, UsageBatchRejected
@@ -183,7 +183,18 @@ def record_usage_events(
         a.external_id: a for a in Account.objects.filter(external_id__in=external_ids)
     }
     parsed, errors = _validate_shape(events, meters=meters, accounts=accounts, now=now)
+    try:
+        return _record(parsed, list(errors), now=now)
+    except IntegrityError:
+        # Event ids are global but locks are per account: a batch for another
+        # account may have inserted one of these ids since the check. Once it
+        # has committed, a second pass sees it as a duplicate or a conflict.
+        return _record(parsed, list(errors), now=now)
 
+
+def _record(
+    parsed: list[_Parsed], errors: list[dict[str, Any]], *, now: datetime
+) -> UsageRecordResult:
     with transaction.atomic():
         locked = lock_accounts(p.account_id for p in parsed)
         closed = set(
@@ -205,15 +216,8 @@ def record_usage_events(
         new: list[_Parsed] = []
         duplicates = 0
         for p in parsed:
-            if period_of(p.timestamp).start in closed:
-                errors.append(
-                    _error(
-                        p.index,
-                        "period_closed",
-                        "That billing period is already closed.",
-                    )
-                )
-                continue
+            # A resend of a recorded event stays a harmless duplicate even
+            # after its period closed, so retries never turn into errors.
             known = seen.get(p.event_id)
             if known is not None:
                 if known == p.payload_hash:
@@ -226,6 +230,15 @@ def record_usage_events(
                             f"{p.event_id!r} was sent before with another payload.",
                         )
                     )
+                continue
+            if period_of(p.timestamp).start in closed:
+                errors.append(
+                    _error(
+                        p.index,
+                        "period_closed",
+                        "That billing period is already closed.",
+                    )
+                )
                 continue
             seen[p.event_id] = p.payload_hash
             if p.meter.kind == Meter.Kind.GAUGE:
@@ -338,21 +351,40 @@ def _add_to_counters(deltas: dict[tuple[int, int, Any], int]) -> None:
 
 
 def _add_to_gauges(deltas: dict[tuple[int, int], int], *, now: datetime) -> None:
+    """Create missing rows at 0, then add every delta in one UPDATE per meter.
+
+    Not an INSERT ... ON CONFLICT upsert: CHECK (level >= 0) is tested on the
+    proposed insert row before the conflict is seen, so a negative delta on an
+    existing level would fail. The batch was validated not to go below zero.
+    """
     if not deltas:
         return
-    adapt = connection.ops.adapt_datetimefield_value
-    rows = ", ".join(["(%s, %s, %s, %s)"] * len(deltas))
-    params: list[Any] = []
+    GaugeLevel.objects.bulk_create(
+        [
+            GaugeLevel(
+                account_id=account_id, meter_id=meter_id, level=0, updated_at=now
+            )
+            for account_id, meter_id in deltas
+        ],
+        ignore_conflicts=True,
+    )
+    by_meter: dict[int, dict[int, int]] = defaultdict(dict)
     for (account_id, meter_id), delta in deltas.items():
-        params += [account_id, meter_id, delta, adapt(now)]
-    table = GaugeLevel._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (account_id, meter_id, level, updated_at)"
-            f" VALUES {rows} ON CONFLICT (account_id, meter_id)"
-            f" DO UPDATE SET level = {table}.level + EXCLUDED.level,"
-            f" updated_at = EXCLUDED.updated_at",
-            params,
+        by_meter[meter_id][account_id] = delta
+    for meter_id, by_account in by_meter.items():
+        GaugeLevel.objects.filter(
+            meter_id=meter_id, account_id__in=list(by_account)
+        ).update(
+            level=F("level")
+            + Case(
+                *[
+                    When(account_id=account_id, then=Value(delta))
+                    for account_id, delta in by_account.items()
+                ],
+                default=Value(0),
+                output_field=BigIntegerField(),
+            ),
+            updated_at=now,
         )
 
 

@@ -1,0 +1,1078 @@
+"""Staff admin: the catalogue, accounts, and a read-only view of the facts.
+
+Meters, plans and packs are data that staff edit here. Everything else is a
+fact (usage, charges, purchases, consents, grants once made) and is
+read-only: staff change state only through admin actions and the grant
+adjustment form, which call the services in ``billing.services`` so every
+rule keeps its one home.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count, Model, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from .errors import BillingError
+from .models import (
+    Account,
+    Alert,
+    ChargeRecord,
+    ClosedPeriod,
+    GaugeLevel,
+    Grant,
+    JobSlot,
+    Meter,
+    OverageConsent,
+    Pack,
+    PackAllowance,
+    Plan,
+    PlanAllowance,
+    Purchase,
+    UsageCounter,
+    UsageEvent,
+    UsageSnapshot,
+)
+from .selectors import account_quotas, outstanding_balance_cents
+from .services.alerts import dismiss_alert
+from .services.job_slots import release_job_slot
+from .services.packs import create_adjustment_grant, refund_charge, revoke_grant
+from .units import GB, format_cents, format_quantity
+
+# Helpers ------------------------------------------------------------------
+
+
+def _money(cents: int | None, currency: str = "USD") -> str:
+    return "—" if cents is None else format_cents(cents, currency)
+
+
+def _changelist_link(model: type[Model], label: str, **filters: object) -> str:
+    url = reverse(f"admin:billing_{model._meta.model_name}_changelist")
+    query = "&".join(f"{key}={value}" for key, value in filters.items())
+    return format_html('<a href="{}?{}">{}</a>', url, query, label)
+
+
+def _change_link(obj: Model | None) -> str:
+    if obj is None:
+        return "—"
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        help_text="Kept on record with the change.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
+def _confirm_with_reason(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    warning: str,
+    apply: Callable[[Any, str], str | None],
+) -> HttpResponse | None:
+    """Ask for a reason on an intermediate page, then apply to each object.
+
+    ``apply(obj, reason)`` calls a service and returns a success line, or
+    None when there was nothing to do; BillingErrors become error messages.
+    """
+    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    if form.is_valid():
+        done = 0
+        for obj in queryset:
+            try:
+                note = apply(obj, form.cleaned_data["reason"])
+            except BillingError as error:
+                modeladmin.message_user(
+                    request, f"{obj}: {error.message}", messages.ERROR
+                )
+                continue
+            if note:
+                done += 1
+                modeladmin.message_user(request, note, messages.SUCCESS)
+        if not done:
+            modeladmin.message_user(request, "Nothing was changed.", messages.WARNING)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "warning": warning,
+        "form": form,
+        "queryset": queryset,
+        "action": action,
+        "opts": modeladmin.opts,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": modeladmin.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/billing/confirm_with_reason.html", context)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Facts: viewable, never added, edited or deleted from the admin.
+
+    Staff fix things through services (the actions below), so a change
+    always goes through the rule that owns it.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    def has_service_permission(self, request: HttpRequest) -> bool:
+        """Actions that call a service need the model's change permission."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
+# Catalogue: meters, plans, packs -----------------------------------------
+
+
+@admin.register(Meter)
+class MeterAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "unit",
+        "kind",
+        "overage_price",
+        "display_order",
+    )
+    list_editable = ("display_order",)
+    list_filter = ("kind", "unit")
+    search_fields = ("code", "name")
+    prepopulated_fields = {"code": ("name",)}
+
+    @admin.display(description="Overage price", ordering="overage_price_cents")
+    def overage_price(self, obj: Meter) -> str:
+        if obj.is_hard_limit:
+            return "hard limit"
+        return f"{_money(obj.overage_price_cents)} per {obj.quantum_label}"
+
+
+class PlanAllowanceInline(admin.TabularInline):
+    model = PlanAllowance
+    extra = 1
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PlanAllowance]:
+        return super().get_queryset(request).select_related("plan", "meter")
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    inlines = (PlanAllowanceInline,)
+    list_display = ("name", "code", "is_default", "allowance_summary", "account_count")
+    search_fields = ("code", "name")
+    prepopulated_fields = {"code": ("name",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_accounts=Count("accounts"))
+            .prefetch_related("allowances__meter")
+        )
+
+    @admin.display(description="Allowances")
+    def allowance_summary(self, obj: Plan) -> str:
+        return _allowance_summary(obj.allowances.all())
+
+    @admin.display(description="Accounts", ordering="n_accounts")
+    def account_count(self, obj: Plan) -> int:
+        return obj.n_accounts
+
+
+@admin.register(PlanAllowance)
+class PlanAllowanceAdmin(admin.ModelAdmin):
+    list_display = ("plan", "meter", "human_amount", "amount")
+    list_filter = ("plan", "meter")
+    list_select_related = ("plan", "meter")
+
+    @admin.display(description="Allowance")
+    def human_amount(self, obj: PlanAllowance) -> str:
+        return format_quantity(obj.amount, obj.meter.unit)
+
+
+def _allowance_summary(lines: Iterable[PlanAllowance | PackAllowance]) -> str:
+    return ", ".join(
+        f"{line.meter.name} {format_quantity(line.amount, line.meter.unit)}"
+        for line in lines
+    )
+
+
+class PackAllowanceInline(admin.TabularInline):
+    model = PackAllowance
+    extra = 1
+    min_num = 1
+    verbose_name = "allowance line (in the meter's unit: bytes, seconds, slots)"
+
+    def get_formset(
+        self, request: HttpRequest, obj: Pack | None = None, **kwargs: Any
+    ) -> type[forms.BaseInlineFormSet]:
+        # A pack without a line would sell nothing: enforce min_num on save.
+        kwargs.setdefault("validate_min", True)
+        return super().get_formset(request, obj, **kwargs)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PackAllowance]:
+        return super().get_queryset(request).select_related("pack", "meter")
+
+
+@admin.register(Pack)
+class PackAdmin(admin.ModelAdmin):
+    inlines = (PackAllowanceInline,)
+    list_display = (
+        "code",
+        "name",
+        "category",
+        "kind",
+        "price",
+        "term_days",
+        "allowance_summary",
+        "sold",
+        "is_active",
+    )
+    list_display_links = ("code", "name")
+    list_editable = ("is_active",)
+    list_filter = ("is_active", "category", "kind")
+    search_fields = ("code", "name", "description")
+    prepopulated_fields = {"code": ("name",)}
+    actions = ("activate", "deactivate")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "description", "category", "kind")}),
+        (
+            "Price and term",
+            {
+                "fields": ("price_cents", "term_days", "is_active"),
+                "description": (
+                    "Price in cents (1200 = $12.00). Term: capacity packs 365 days,"
+                    " slot packs 30."
+                ),
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Pack]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_sold=Count(
+                    "purchases", filter=Q(purchases__status=Purchase.Status.COMPLETED)
+                )
+            )
+            .prefetch_related("allowances__meter")
+        )
+
+    @admin.display(description="Price", ordering="price_cents")
+    def price(self, obj: Pack) -> str:
+        return _money(obj.price_cents)
+
+    @admin.display(description="Adds")
+    def allowance_summary(self, obj: Pack) -> str:
+        return _allowance_summary(obj.allowances.all())
+
+    @admin.display(description="Sold", ordering="n_sold")
+    def sold(self, obj: Pack) -> int:
+        return obj.n_sold
+
+    @admin.action(description="Put selected packs on sale", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Pack]) -> None:
+        count = queryset.update(is_active=True)
+        self.message_user(request, f"{count} pack(s) on sale.", messages.SUCCESS)
+
+    @admin.action(description="Take selected packs off sale", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Pack]) -> None:
+        count = queryset.update(is_active=False)
+        self.message_user(
+            request,
+            f"{count} pack(s) off sale. Existing purchases keep their grants.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(PackAllowance)
+class PackAllowanceAdmin(admin.ModelAdmin):
+    list_display = ("pack", "meter", "human_amount", "amount")
+    list_filter = ("meter", "pack__category")
+    list_select_related = ("pack", "meter")
+    search_fields = ("pack__code", "pack__name")
+
+    @admin.display(description="Adds")
+    def human_amount(self, obj: PackAllowance) -> str:
+        return format_quantity(obj.amount, obj.meter.unit)
+
+
+# Accounts ----------------------------------------------------------------
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = (
+            "name",
+            "kind",
+            "plan",
+            "hard_blocked",
+            "user",
+            "company",
+            "external_id",
+            "email",
+        )
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # ``kind`` is read-only on change, so stock validation skips the
+        # owner-matches-kind constraint; check it rather than hit the DB.
+        try:
+            self.instance.validate_constraints()
+        except forms.ValidationError:
+            self.add_error(
+                None,
+                "A personal account belongs to a user and a company account to a"
+                f" company; this one is {self.instance.get_kind_display().lower()}.",
+            )
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    """Accounts come from sign-up, company creation or the API, never from here."""
+
+    form = AccountForm
+
+    list_display = (
+        "name",
+        "kind",
+        "plan",
+        "external_id",
+        "owner",
+        "hard_blocked",
+        "created_at",
+    )
+    list_filter = ("kind", "plan", "hard_blocked")
+    list_select_related = ("plan", "user", "company")
+    search_fields = (
+        "name",
+        "external_id",
+        "email",
+        "user__email",
+        "company__name",
+    )
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("user", "company")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "plan", "hard_blocked")}),
+        ("Owner", {"fields": ("user", "company", "external_id", "email")}),
+        (
+            "Usage this period",
+            {"fields": ("quota_table", "outstanding_balance", "related_links")},
+        ),
+        (None, {"fields": ("created_at",)}),
+    )
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Account | None = None
+    ) -> tuple[str, ...]:
+        readonly = ("quota_table", "outstanding_balance", "related_links")
+        return (*readonly, "kind", "created_at") if obj else readonly
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Account | None = None
+    ) -> bool:
+        return False  # the ledger and the facts point at it
+
+    @admin.display(description="Owner")
+    def owner(self, obj: Account) -> str:
+        if obj.user_id:
+            return obj.user.email
+        if obj.company_id:
+            return obj.company.name
+        return obj.email or "— (unclaimed)"
+
+    @admin.display(description="Quotas")
+    def quota_table(self, obj: Account) -> str:
+        """Used / limit / state per meter, from the same selector as the API."""
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td>"
+            "<td><strong>{}</strong></td><td>{}</td></tr>",
+            (
+                (
+                    status.meter.name,
+                    format_quantity(status.used, status.meter.unit),
+                    format_quantity(status.limit, status.meter.unit),
+                    format_quantity(status.remaining, status.meter.unit),
+                    status.percent,
+                    status.state,
+                    _overage_note(status.cap_cents, status.accrued_cents),
+                )
+                for status in account_quotas(account=obj)
+            ),
+        )
+        return format_html(
+            '<table class="quota-table"><thead><tr><th>Meter</th><th>Used</th>'
+            "<th>Limit</th><th>Remaining</th><th>Used %</th><th>State</th>"
+            "<th>Overage</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="Outstanding balance")
+    def outstanding_balance(self, obj: Account) -> str:
+        return _money(outstanding_balance_cents(account=obj))
+
+    @admin.display(description="Records")
+    def related_links(self, obj: Account) -> str:
+        links = [
+            _changelist_link(Grant, "Grants", account__id__exact=obj.pk),
+            _changelist_link(ChargeRecord, "Charges", account__id__exact=obj.pk),
+            _changelist_link(Purchase, "Purchases", account__id__exact=obj.pk),
+            _changelist_link(UsageEvent, "Usage events", account__id__exact=obj.pk),
+            _changelist_link(UsageSnapshot, "Snapshots", account__id__exact=obj.pk),
+            _changelist_link(Alert, "Alerts", account__id__exact=obj.pk),
+            _changelist_link(OverageConsent, "Consents", account__id__exact=obj.pk),
+        ]
+        if obj.kind == Account.Kind.COMPANY:
+            links.append(
+                _changelist_link(JobSlot, "Job slots", account__id__exact=obj.pk)
+            )
+        add_grant = format_html(
+            '<a href="{}?account={}">Add an adjustment grant</a>',
+            reverse("admin:billing_grant_add"),
+            obj.pk,
+        )
+        return format_html_join(" · ", "{}", ((link,) for link in [*links, add_grant]))
+
+
+def _overage_note(cap_cents: int | None, accrued_cents: int) -> str:
+    if cap_cents is None:
+        return (
+            "no consent" if not accrued_cents else f"{_money(accrued_cents)} unbilled"
+        )
+    return f"{_money(accrued_cents)} of {_money(cap_cents)} cap"
+
+
+# Ledger: charges ---------------------------------------------------------
+
+
+@admin.register(ChargeRecord)
+class ChargeRecordAdmin(ReadOnlyAdmin):
+    """The append-only ledger. Refunds add a negative row through the service."""
+
+    list_display = (
+        "created_at",
+        "account",
+        "kind",
+        "amount",
+        "status",
+        "description",
+        "refund_of_link",
+        "paid_at",
+    )
+    list_filter = ("kind", "status", "created_at")
+    list_select_related = ("account", "refund_of")
+    search_fields = ("account__name", "idempotency_key", "description")
+    date_hierarchy = "created_at"
+    actions = ("refund_selected",)
+    fields = (
+        "account",
+        "kind",
+        "amount",
+        "status",
+        "description",
+        "purchase",
+        "refund_of",
+        "refunds_list",
+        "meter",
+        "period_start",
+        "idempotency_key",
+        "gateway_reference",
+        "failure_reason",
+        "created_by",
+        "created_at",
+        "paid_at",
+    )
+    readonly_fields = ("amount", "refunds_list")
+
+    @admin.display(description="Amount", ordering="amount_cents")
+    def amount(self, obj: ChargeRecord) -> str:
+        return _money(obj.amount_cents, obj.currency)
+
+    @admin.display(description="Refund of", ordering="refund_of")
+    def refund_of_link(self, obj: ChargeRecord) -> str:
+        return _change_link(obj.refund_of) if obj.refund_of_id else ""
+
+    @admin.display(description="Refunded by")
+    def refunds_list(self, obj: ChargeRecord) -> str:
+        refunds = list(obj.refunds.all())
+        if not refunds:
+            return "—"
+        return format_html_join(", ", "{}", ((_change_link(r),) for r in refunds))
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return self.has_service_permission(request)
+
+    @admin.action(description="Refund selected charges", permissions=["refund"])
+    def refund_selected(
+        self, request: HttpRequest, queryset: QuerySet[ChargeRecord]
+    ) -> HttpResponse | None:
+        def refund(charge: ChargeRecord, reason: str) -> str:
+            row = refund_charge(charge=charge, staff_user=request.user, reason=reason)
+            if row.pk == charge.pk:
+                return f"{charge}: voided (it was never paid)."
+            return f"{charge}: refunded {_money(-row.amount_cents, row.currency)}."
+
+        return _confirm_with_reason(
+            self,
+            request,
+            queryset.select_related("account"),
+            action="refund_selected",
+            title="Refund charges",
+            warning=(
+                "Paid charges get a negative refund row and the gateway refunds"
+                " them; pending ones are voided. Grants from their purchases end"
+                " now. This cannot be undone."
+            ),
+            apply=refund,
+        )
+
+
+# Capacity: grants and purchases ------------------------------------------
+
+_AMOUNT = re.compile(
+    r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE
+)
+# Suffix -> (meter unit, base units per suffix)
+_SUFFIXES = {
+    "": (None, 1),
+    "b": ("byte", 1),
+    "mb": ("byte", 10**6),
+    "gb": ("byte", GB),
+    "tb": ("byte", 10**12),
+    "s": ("second", 1),
+    "min": ("second", 60),
+    "h": ("second", 3600),
+    "slot": ("slot", 1),
+    "slots": ("slot", 1),
+}
+
+
+class AdjustmentGrantForm(forms.ModelForm):
+    """Staff capacity by hand; the service checks the rules and writes it."""
+
+    amount = forms.CharField(
+        help_text=(
+            'In the meter\'s unit, or with a suffix: "50 GB", "500 min", "2 h",'
+            ' "5 slots". GB = 10^9 bytes.'
+        )
+    )
+    reason = forms.CharField(
+        max_length=200,
+        help_text="Why: kept with the grant (goodwill, correction, ticket #).",
+    )
+
+    class Meta:
+        model = Grant
+        fields = ("account", "meter", "amount", "expires_at", "reason")
+        help_texts = {"expires_at": "Leave empty for a grant that never expires."}
+
+    def clean(self) -> dict[str, Any]:
+        """Turn "50 GB" into base units; the service judges the amount itself."""
+        cleaned = super().clean()
+        raw, meter = cleaned.get("amount"), cleaned.get("meter")
+        if raw is None:
+            return cleaned
+        match = _AMOUNT.match(raw)
+        suffix = _SUFFIXES.get(match["unit"].lower()) if match else None
+        if match is None or suffix is None:
+            self.add_error(
+                "amount", 'Write a number, optionally with a unit ("50 GB").'
+            )
+            return cleaned
+        unit, factor = suffix
+        if meter is not None and unit not in (None, meter.unit):
+            self.add_error("amount", f"{meter.name} is counted in {meter.unit}s.")
+            return cleaned
+        amount = Decimal(match["number"]) * factor
+        if amount != amount.to_integral_value():
+            self.add_error("amount", "That is not a whole number of base units.")
+            return cleaned
+        cleaned["amount"] = int(amount)
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The service validates and saves; no model instance is built here.
+        pass
+
+
+class GrantStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, str]]:
+        return [
+            ("active", "Active"),
+            ("scheduled", "Not started yet"),
+            ("expired", "Expired"),
+            ("revoked", "Revoked"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Grant]) -> QuerySet:
+        now = timezone.now()
+        match self.value():
+            case "active":
+                return queryset.active_at(now)
+            case "scheduled":
+                return queryset.filter(effective_at__gt=now, revoked_at__isnull=True)
+            case "expired":
+                return queryset.filter(expires_at__lte=now, revoked_at__isnull=True)
+            case "revoked":
+                return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+def grant_state(grant: Grant, at: datetime) -> str:
+    if grant.revoked_at is not None:
+        return "revoked"
+    if grant.expires_at is not None and grant.expires_at <= at:
+        return "expired"
+    if grant.effective_at > at:
+        return "not started"
+    return "active"
+
+
+@admin.register(Grant)
+class GrantAdmin(ReadOnlyAdmin):
+    """Grants are read-only once made; staff add adjustments and revoke."""
+
+    list_display = (
+        "account",
+        "meter",
+        "human_amount",
+        "human_consumed",
+        "source",
+        "state",
+        "effective_at",
+        "expires_at",
+        "purchase_link",
+        "reason",
+    )
+    list_filter = ("meter", "source", GrantStateFilter, "expires_at")
+    list_select_related = ("account", "meter")
+    search_fields = ("account__name", "account__external_id", "reason")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("account",)
+    actions = ("revoke_selected",)
+    fields = (
+        "account",
+        "meter",
+        "human_amount",
+        "human_consumed",
+        "state",
+        "source",
+        "purchase",
+        "reason",
+        "effective_at",
+        "expires_at",
+        "revoked_at",
+        "expiry_processed_at",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = ("human_amount", "human_consumed", "state")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return self.has_service_permission(request)
+
+    def get_fields(
+        self, request: HttpRequest, obj: Grant | None = None
+    ) -> tuple[str, ...]:
+        return AdjustmentGrantForm.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Grant | None = None
+    ) -> tuple[str, ...]:
+        return () if obj is None else self.readonly_fields
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Grant | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = AdjustmentGrantForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def add_view(
+        self,
+        request: HttpRequest,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Create through ``create_adjustment_grant``; show its refusals inline.
+
+        GETs and invalid input go to the stock view. A valid form is handed
+        to the service, so the stock view never saves a Grant itself.
+        """
+        if request.method != "POST" or not self.has_add_permission(request):
+            return super().add_view(request, form_url, extra_context)
+        form = self.get_form(request)(request.POST)
+        if not form.is_valid():
+            return super().add_view(request, form_url, extra_context)
+        data = form.cleaned_data
+        try:
+            grant = create_adjustment_grant(
+                account=data["account"],
+                meter=data["meter"],
+                amount=data["amount"],
+                reason=data["reason"],
+                staff_user=request.user,
+                expires_at=data["expires_at"],
+            )
+        except BillingError as error:
+            form.add_error(None, error.message)
+            return self._render_add_form(request, form, form_url, extra_context)
+        self.log_addition(request, grant, [{"added": {}}])
+        return self.response_add(request, grant)
+
+    def _render_add_form(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        form_url: str,
+        extra_context: dict[str, Any] | None,
+    ) -> HttpResponse:
+        """The stock add page, for a form the service refused."""
+        fieldsets = self.get_fieldsets(request)
+        admin_form = helpers.AdminForm(form, list(fieldsets), {}, model_admin=self)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Add {self.opts.verbose_name}",
+            "subtitle": None,
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)
+
+    def save_model(
+        self, request: HttpRequest, obj: Grant, form: forms.ModelForm, change: bool
+    ) -> None:
+        raise AssertionError("Grants are created by create_adjustment_grant only.")
+
+    @admin.display(description="Amount", ordering="amount")
+    def human_amount(self, obj: Grant) -> str:
+        return format_quantity(obj.amount, obj.meter.unit)
+
+    @admin.display(description="Consumed", ordering="consumed")
+    def human_consumed(self, obj: Grant) -> str:
+        if obj.meter.kind != Meter.Kind.COUNTER:
+            return "—"
+        return format_quantity(obj.consumed, obj.meter.unit)
+
+    @admin.display(description="State")
+    def state(self, obj: Grant) -> str:
+        return grant_state(obj, timezone.now())
+
+    @admin.display(description="Purchase", ordering="purchase")
+    def purchase_link(self, obj: Grant) -> str:
+        if not obj.purchase_id:
+            return "—"
+        url = reverse("admin:billing_purchase_change", args=[obj.purchase_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.purchase_id)
+
+    @admin.action(description="Revoke selected grants", permissions=["revoke"])
+    def revoke_selected(
+        self, request: HttpRequest, queryset: QuerySet[Grant]
+    ) -> HttpResponse | None:
+        def revoke(grant: Grant, reason: str) -> str | None:
+            if revoke_grant(grant=grant, reason=reason):
+                return f"{grant}: revoked."
+            self.message_user(request, f"{grant}: already revoked.", messages.INFO)
+            return None
+
+        return _confirm_with_reason(
+            self,
+            request,
+            queryset.select_related("account", "meter"),
+            action="revoke_selected",
+            title="Revoke grants",
+            warning=(
+                "The grants stop counting now. Job slots beyond the new limit are"
+                " suspended. Nothing is refunded: refund the charge for that."
+            ),
+            apply=revoke,
+        )
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "account",
+        "pack",
+        "kind",
+        "status",
+        "price",
+        "starts_at",
+        "expires_at",
+        "bought_by",
+    )
+    list_filter = ("status", "kind", "pack__category", "pack", "created_at")
+    list_select_related = ("account", "pack", "bought_by")
+    search_fields = ("account__name", "account__external_id", "idempotency_key")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Price", ordering="price_cents")
+    def price(self, obj: Purchase) -> str:
+        return _money(obj.price_cents)
+
+
+# Usage facts -------------------------------------------------------------
+
+
+class _QuantityColumns:
+    """Human quantities for rows with a ``meter`` (select_related it)."""
+
+    @staticmethod
+    def _quantity(obj: Any, field: str) -> str:
+        return format_quantity(getattr(obj, field), obj.meter.unit)
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(_QuantityColumns, ReadOnlyAdmin):
+    list_display = ("event_id", "account", "meter", "human_quantity", "timestamp")
+    list_filter = ("meter", "timestamp")
+    list_select_related = ("account", "meter")
+    search_fields = ("=event_id", "account__name", "account__external_id")
+    date_hierarchy = "timestamp"
+    show_full_result_count = False  # the biggest table: skip the second COUNT
+
+    @admin.display(description="Quantity", ordering="quantity")
+    def human_quantity(self, obj: UsageEvent) -> str:
+        return self._quantity(obj, "quantity")
+
+
+@admin.register(UsageCounter)
+class UsageCounterAdmin(_QuantityColumns, ReadOnlyAdmin):
+    list_display = ("account", "meter", "period_start", "human_used", "human_covered")
+    list_filter = ("meter", "period_start")
+    list_select_related = ("account", "meter")
+    search_fields = ("account__name", "account__external_id")
+    date_hierarchy = "period_start"
+
+    @admin.display(description="Used", ordering="used")
+    def human_used(self, obj: UsageCounter) -> str:
+        return self._quantity(obj, "used")
+
+    @admin.display(description="Covered by top-ups", ordering="covered_by_grants")
+    def human_covered(self, obj: UsageCounter) -> str:
+        return self._quantity(obj, "covered_by_grants")
+
+
+@admin.register(GaugeLevel)
+class GaugeLevelAdmin(_QuantityColumns, ReadOnlyAdmin):
+    list_display = ("account", "meter", "human_level", "updated_at")
+    list_filter = ("meter",)
+    list_select_related = ("account", "meter")
+    search_fields = ("account__name", "account__external_id")
+
+    @admin.display(description="Level", ordering="level")
+    def human_level(self, obj: GaugeLevel) -> str:
+        return self._quantity(obj, "level")
+
+
+@admin.register(UsageSnapshot)
+class UsageSnapshotAdmin(_QuantityColumns, ReadOnlyAdmin):
+    list_display = ("day", "account", "meter", "human_used", "human_limit", "state")
+    list_filter = ("meter", "state", "day")
+    list_select_related = ("account", "meter")
+    search_fields = ("account__name", "account__external_id")
+    date_hierarchy = "day"
+
+    @admin.display(description="Used", ordering="used")
+    def human_used(self, obj: UsageSnapshot) -> str:
+        return self._quantity(obj, "used")
+
+    @admin.display(description="Limit", ordering="limit")
+    def human_limit(self, obj: UsageSnapshot) -> str:
+        return self._quantity(obj, "limit")
+
+
+@admin.register(ClosedPeriod)
+class ClosedPeriodAdmin(ReadOnlyAdmin):
+    """Closed by ``close_billing_period``; reopening would allow double billing."""
+
+    list_display = ("__str__", "period_start", "closed_at")
+    date_hierarchy = "period_start"
+
+
+# Alerts, consents, job slots ---------------------------------------------
+
+
+class OpenFilter(admin.SimpleListFilter):
+    """Live (not revoked / dismissed / released) or ended, by a nullable stamp."""
+
+    title = "open"
+    parameter_name = "open"
+    stamp_field = ""
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in {"yes", "no"}:
+            return queryset.filter(
+                **{f"{self.stamp_field}__isnull": self.value() == "yes"}
+            )
+        return queryset
+
+
+class DismissedFilter(OpenFilter):
+    title = "dismissed"
+    parameter_name = "dismissed"
+    stamp_field = "dismissed_at"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, str]]:
+        return [("yes", "Not dismissed"), ("no", "Dismissed")]
+
+
+class ConsentLiveFilter(OpenFilter):
+    title = "revoked"
+    parameter_name = "live"
+    stamp_field = "revoked_at"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, str]]:
+        return [("yes", "Live"), ("no", "Revoked")]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "account",
+        "meter",
+        "kind",
+        "message",
+        "period_start",
+        "emailed_at",
+        "dismissed_at",
+    )
+    list_filter = ("kind", "meter", DismissedFilter, "created_at")
+    list_select_related = ("account", "meter")
+    search_fields = ("account__name", "account__external_id", "message")
+    date_hierarchy = "created_at"
+    actions = ("dismiss_selected",)
+
+    @admin.action(description="Dismiss selected alerts", permissions=["service"])
+    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        alerts = list(queryset.filter(dismissed_at__isnull=True))
+        for alert in alerts:
+            dismiss_alert(alert=alert)
+        self.message_user(
+            request, f"{len(alerts)} alert(s) dismissed.", messages.SUCCESS
+        )
+
+
+@admin.register(OverageConsent)
+class OverageConsentAdmin(ReadOnlyAdmin):
+    """Consents are the user's word: given and revoked only by the account's people."""
+
+    list_display = (
+        "given_at",
+        "account",
+        "meter",
+        "cap",
+        "period_start",
+        "recurring",
+        "given_by",
+        "revoked_at",
+    )
+    list_filter = ("meter", "recurring", ConsentLiveFilter, "given_at")
+    list_select_related = ("account", "meter", "given_by")
+    search_fields = ("account__name", "account__external_id", "given_by__email")
+    date_hierarchy = "given_at"
+
+    @admin.display(description="Cap", ordering="cap_cents")
+    def cap(self, obj: OverageConsent) -> str:
+        return _money(obj.cap_cents)
+
+
+@admin.register(JobSlot)
+class JobSlotAdmin(ReadOnlyAdmin):
+    list_display = (
+        "job_ref",
+        "account",
+        "status",
+        "allocated_at",
+        "suspended_at",
+        "released_at",
+    )
+    list_filter = ("status", "allocated_at")
+    list_select_related = ("account",)
+    search_fields = ("job_ref", "account__name", "account__external_id")
+    date_hierarchy = "allocated_at"
+    actions = ("release_selected",)
+
+    @admin.action(description="Release selected job slots", permissions=["service"])
+    def release_selected(
+        self, request: HttpRequest, queryset: QuerySet[JobSlot]
+    ) -> None:
+        released = 0
+        for slot in queryset.select_related("account"):
+            try:
+                released += release_job_slot(account=slot.account, job_ref=slot.job_ref)
+            except BillingError as error:
+                self.message_user(request, f"{slot}: {error.message}", messages.ERROR)
+        self.message_user(
+            request, f"{released} job slot(s) released.", messages.SUCCESS
+        )

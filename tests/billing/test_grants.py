@@ -1,0 +1,358 @@
+"""Grants and limits: live grants add capacity, top-ups burn in expiry order."""
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+from django.utils import timezone
+
+from billing.models import Grant, Pack, UsageCounter
+from billing.selectors import account_quotas, authorize_usage, job_slot_limit
+from billing.services.packs import purchase_pack
+from billing.services.usage import UsageEventInput, record_usage_events
+from billing.units import GB, period_of
+from tests.factories.billing import (
+    GrantFactory,
+    JobSlotFactory,
+    company_account,
+    meter,
+    owner_of,
+    personal_account,
+)
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2025, 4, 15, 12, 0, tzinfo=UTC)
+APRIL_1 = datetime(2025, 4, 1, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def use(account, meter_code, quantity, *, at=AT):
+    record_usage_events(
+        events=[
+            UsageEventInput(
+                id=f"g-{next(_ids)}",
+                account=account,
+                meter=meter_code,
+                quantity=quantity,
+                timestamp=at,
+            )
+        ],
+        received_at=at,
+    )
+
+
+def quota(account, meter_code, *, at=AT):
+    return next(
+        q for q in account_quotas(account=account, at=at) if q.meter.code == meter_code
+    )
+
+
+def grant(account, meter_code, amount, *, effective_at=APRIL_1, expires_at, **kwargs):
+    return GrantFactory(
+        account=account,
+        meter=meter(meter_code),
+        amount=amount,
+        effective_at=effective_at,
+        expires_at=expires_at,
+        **kwargs,
+    )
+
+
+def consumed(*grants):
+    return [Grant.objects.get(pk=g.pk).consumed for g in grants]
+
+
+def covered(account, meter_code, *, at=AT):
+    return UsageCounter.objects.get(
+        account=account, meter=meter(meter_code), period_start=period_of(at).start
+    ).covered_by_grants
+
+
+def test_storage_grant_raises_the_limit_while_it_is_active():
+    account = personal_account()
+    grant(account, "storage", 3 * GB, expires_at=datetime(2025, 5, 1, tzinfo=UTC))
+    use(account, "storage", 4 * GB)
+
+    during = quota(account, "storage", at=AT)
+    after = quota(account, "storage", at=datetime(2025, 5, 2, tzinfo=UTC))
+
+    assert (during.limit, during.state) == (5 * GB, "warning")
+    assert (after.limit, after.state) == (2 * GB, "exceeded")
+
+
+def test_storage_grants_add_up():
+    account = personal_account()
+    grant(account, "storage", 3 * GB, expires_at=None)
+    grant(account, "storage", 50 * GB, expires_at=datetime(2026, 4, 1, tzinfo=UTC))
+
+    assert quota(account, "storage").limit == 55 * GB
+
+
+def test_expired_grant_stops_counting_before_any_sweep():
+    account = personal_account()
+    lapsed = grant(
+        account,
+        "storage",
+        3 * GB,
+        effective_at=datetime(2025, 3, 1, tzinfo=UTC),
+        expires_at=datetime(2025, 4, 10, tzinfo=UTC),
+    )
+    use(account, "storage", 3 * GB, at=datetime(2025, 4, 5, tzinfo=UTC))
+
+    before = quota(account, "storage", at=datetime(2025, 4, 9, tzinfo=UTC))
+    after = quota(account, "storage", at=AT)
+    answer = authorize_usage(account=account, meter=meter("storage"), quantity=1, at=AT)
+
+    assert Grant.objects.get(pk=lapsed.pk).expiry_processed_at is None
+    assert (before.limit, before.state) == (5 * GB, "ok")
+    assert (after.limit, after.state) == (2 * GB, "exceeded")
+    assert answer.reason == "overage_confirmation_required"
+
+
+def test_grant_built_expired_does_not_count_now():
+    account = personal_account()
+    GrantFactory(account=account, meter=meter("storage"), amount=3 * GB, expired=True)
+
+    assert quota(account, "storage", at=timezone.now()).limit == 2 * GB
+
+
+def test_expired_slot_grant_stops_counting_before_any_sweep():
+    account = company_account()
+    grant(
+        account,
+        "job_slots",
+        5,
+        effective_at=datetime(2025, 3, 1, tzinfo=UTC),
+        expires_at=datetime(2025, 4, 10, tzinfo=UTC),
+    )
+    JobSlotFactory.create_batch(2, account=account)
+
+    while_live = authorize_usage(
+        account=account,
+        meter=meter("job_slots"),
+        quantity=1,
+        at=datetime(2025, 4, 9, tzinfo=UTC),
+    )
+    after = authorize_usage(
+        account=account, meter=meter("job_slots"), quantity=1, at=AT
+    )
+
+    assert while_live.allowed is True
+    assert job_slot_limit(account=account, at=AT) == 2
+    assert (after.allowed, after.reason) == (False, "quota_exceeded")
+
+
+def test_revoked_grant_never_counts():
+    account = personal_account()
+    GrantFactory(
+        account=account,
+        meter=meter("storage"),
+        amount=3 * GB,
+        effective_at=APRIL_1,
+        expires_at=None,
+        revoked=True,
+    )
+
+    assert quota(account, "storage").limit == 2 * GB
+
+
+def test_revoked_top_up_is_not_burned():
+    account = personal_account()
+    top_up = GrantFactory(
+        account=account,
+        meter=meter("bandwidth"),
+        amount=10 * GB,
+        effective_at=APRIL_1,
+        expires_at=None,
+        revoked=True,
+    )
+
+    use(account, "bandwidth", 6 * GB)
+
+    assert consumed(top_up) == [0]
+    status = quota(account, "bandwidth")
+    assert (status.limit, status.state) == (5 * GB, "exceeded")
+
+
+def test_future_dated_grant_does_not_count_yet():
+    account = personal_account()
+    grant(
+        account,
+        "storage",
+        3 * GB,
+        effective_at=datetime(2025, 4, 20, tzinfo=UTC),
+        expires_at=datetime(2025, 5, 20, tzinfo=UTC),
+    )
+
+    assert quota(account, "storage", at=AT).limit == 2 * GB
+    assert quota(account, "storage", at=datetime(2025, 4, 21, tzinfo=UTC)).limit == (
+        5 * GB
+    )
+
+
+def test_future_dated_top_up_is_not_burned_yet():
+    account = personal_account()
+    later = grant(
+        account,
+        "bandwidth",
+        10 * GB,
+        effective_at=datetime(2025, 4, 20, tzinfo=UTC),
+        expires_at=None,
+    )
+
+    use(account, "bandwidth", 6 * GB)
+
+    assert consumed(later) == [0]
+    assert quota(account, "bandwidth").state == "exceeded"
+
+
+def test_plan_allowance_burns_before_any_top_up():
+    account = personal_account()
+    top_up = grant(account, "bandwidth", 10 * GB, expires_at=None)
+
+    use(account, "bandwidth", 4 * GB)
+
+    status = quota(account, "bandwidth")
+    assert consumed(top_up) == [0]
+    assert covered(account, "bandwidth") == 0
+    assert (status.used, status.limit, status.remaining) == (4 * GB, 15 * GB, 11 * GB)
+
+    use(account, "bandwidth", 2 * GB)
+
+    assert consumed(top_up) == [GB]
+    assert quota(account, "bandwidth").limit == 15 * GB
+
+
+def test_top_ups_burn_earliest_expiry_first():
+    account = personal_account()
+    # Created in the opposite order to their expiries, so pk order would differ.
+    forever = grant(account, "bandwidth", 10 * GB, expires_at=None)
+    late = grant(
+        account, "bandwidth", 10 * GB, expires_at=datetime(2025, 12, 1, tzinfo=UTC)
+    )
+    early = grant(
+        account, "bandwidth", 10 * GB, expires_at=datetime(2025, 6, 1, tzinfo=UTC)
+    )
+
+    use(account, "bandwidth", 8 * GB)  # 5 GB allowance + 3 GB
+    assert consumed(early, late, forever) == [3 * GB, 0, 0]
+
+    use(account, "bandwidth", 10 * GB)  # early's last 7 GB, then 3 GB of late
+    assert consumed(early, late, forever) == [10 * GB, 3 * GB, 0]
+    status = quota(account, "bandwidth")
+    assert (status.used, status.limit, status.state) == (18 * GB, 35 * GB, "ok")
+
+    use(account, "bandwidth", 20 * GB)  # late's 7 GB, forever's 10 GB, 3 GB excess
+    assert consumed(early, late, forever) == [10 * GB, 10 * GB, 10 * GB]
+    assert covered(account, "bandwidth") == 30 * GB
+    status = quota(account, "bandwidth")
+    assert (status.used, status.limit, status.state) == (38 * GB, 35 * GB, "exceeded")
+
+
+def test_top_up_bought_while_over_the_limit_covers_the_excess():
+    # purchase_pack works at the current time, so this test does too.
+    account = personal_account()
+    now = timezone.now()
+    use(account, "transcoding", 3600 + 600, at=now)  # 10 minutes over
+    assert quota(account, "transcoding", at=now).state == "exceeded"
+
+    result = purchase_pack(
+        account=account,
+        pack=Pack.objects.get(code="transcoding-500min-once"),
+        user=owner_of(account),
+        idempotency_key="buy-while-over",
+    )
+
+    top_up = result.purchase.grants.get()
+    assert top_up.consumed == 600
+    assert covered(account, "transcoding", at=now) == 600
+    status = quota(account, "transcoding", at=timezone.now())
+    assert status.used == 4200
+    assert status.limit == 3600 + 500 * 60
+    assert status.state == "ok"
+
+
+def test_top_up_balance_outlives_the_month():
+    account = personal_account()
+    top_up = grant(
+        account,
+        "bandwidth",
+        10 * GB,
+        effective_at=datetime(2025, 3, 1, tzinfo=UTC),
+        expires_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    use(account, "bandwidth", 8 * GB, at=datetime(2025, 3, 20, tzinfo=UTC))
+    assert consumed(top_up) == [3 * GB]
+
+    fresh = quota(account, "bandwidth", at=AT)
+    assert (fresh.used, fresh.limit, fresh.state) == (0, 12 * GB, "ok")
+
+    use(account, "bandwidth", 6 * GB)  # new allowance 5 GB, then 1 GB of the pack
+    assert consumed(top_up) == [4 * GB]
+    status = quota(account, "bandwidth")
+    assert (status.used, status.limit, status.remaining) == (6 * GB, 12 * GB, 6 * GB)
+
+    use(account, "bandwidth", 7 * GB)  # the pack's last 6 GB, then 1 GB excess
+    assert consumed(top_up) == [10 * GB]
+    status = quota(account, "bandwidth")
+    assert (status.used, status.limit, status.state) == (13 * GB, 12 * GB, "exceeded")
+
+
+def test_top_up_expiring_mid_period_keeps_what_it_covered_but_no_more():
+    account = personal_account()
+    top_up = grant(
+        account,
+        "bandwidth",
+        10 * GB,
+        effective_at=APRIL_1,
+        expires_at=datetime(2025, 4, 20, tzinfo=UTC),
+    )
+    use(account, "bandwidth", 6 * GB)  # 1 GB from the pack
+    later = datetime(2025, 4, 25, tzinfo=UTC)
+
+    use(account, "bandwidth", GB, at=later)
+
+    assert consumed(top_up) == [GB]
+    status = quota(account, "bandwidth", at=later)
+    assert (status.used, status.limit, status.state) == (7 * GB, 6 * GB, "exceeded")
+
+
+def test_top_up_on_one_meter_does_not_cover_another():
+    account = personal_account()
+    top_up = grant(account, "transcoding", 6000, expires_at=None)
+
+    use(account, "bandwidth", 6 * GB)
+
+    assert consumed(top_up) == [0]
+    assert quota(account, "bandwidth").state == "exceeded"
+    assert quota(account, "transcoding").limit == 3600 + 6000
+
+
+def test_top_up_of_one_account_does_not_cover_another():
+    owner, other = personal_account(), personal_account()
+    top_up = grant(owner, "bandwidth", 10 * GB, expires_at=None)
+
+    use(other, "bandwidth", 6 * GB)
+
+    assert consumed(top_up) == [0]
+    assert quota(other, "bandwidth").state == "exceeded"
+
+
+def test_grant_counts_only_between_its_start_and_expiry():
+    account = personal_account()
+    grant(
+        account,
+        "bandwidth",
+        10 * GB,
+        effective_at=APRIL_1,
+        expires_at=datetime(2025, 5, 1, tzinfo=UTC),
+    )
+
+    assert quota(account, "bandwidth", at=datetime(2025, 3, 31, tzinfo=UTC)).limit == (
+        5 * GB
+    )
+    assert quota(account, "bandwidth", at=AT).limit == 15 * GB
+    assert quota(account, "bandwidth", at=datetime(2025, 5, 2, tzinfo=UTC)).limit == (
+        5 * GB
+    )
