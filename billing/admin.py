@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.models import User
+
 from .errors import BillingError
 from .models import (
     Account,
@@ -44,6 +46,7 @@ from .models import (
     UsageSnapshot,
 )
 from .selectors import account_quotas, outstanding_balance_cents
+from .services.accounts import claim_company_account
 from .services.alerts import dismiss_alert
 from .services.job_slots import release_job_slot
 from .services.packs import create_adjustment_grant, refund_charge, revoke_grant
@@ -78,6 +81,17 @@ class ReasonForm(forms.Form):
     )
 
 
+class OwnerForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        to_field_name="email",
+        widget=forms.TextInput(attrs={"size": 40}),
+        label="Owner's e-mail",
+        help_text="An existing user; they become the company's owner.",
+        error_messages={"invalid_choice": "No active user has that e-mail."},
+    )
+
+
 def _confirm_with_reason(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -86,19 +100,23 @@ def _confirm_with_reason(
     action: str,
     title: str,
     warning: str,
-    apply: Callable[[Any, str], str | None],
+    apply: Callable[[Any, Any], str | None],
+    form_class: type[forms.Form] | None = None,
+    field: str = "reason",
 ) -> HttpResponse | None:
     """Ask for a reason on an intermediate page, then apply to each object.
 
     ``apply(obj, reason)`` calls a service and returns a success line, or
     None when there was nothing to do; BillingErrors become error messages.
     """
-    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    form = (form_class or ReasonForm)(
+        request.POST if "confirm" in request.POST else None
+    )
     if form.is_valid():
         done = 0
         for obj in queryset:
             try:
-                note = apply(obj, form.cleaned_data["reason"])
+                note = apply(obj, form.cleaned_data[field])
             except BillingError as error:
                 modeladmin.message_user(
                     request, f"{obj}: {error.message}", messages.ERROR
@@ -402,6 +420,8 @@ class AccountAdmin(admin.ModelAdmin):
         readonly = ("quota_table", "outstanding_balance", "related_links")
         return (*readonly, "kind", "created_at") if obj else readonly
 
+    actions = ("claim_for_company",)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -409,6 +429,33 @@ class AccountAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Account | None = None
     ) -> bool:
         return False  # the ledger and the facts point at it
+
+    @admin.action(
+        description="Claim for a company (assign its owner)", permissions=["change"]
+    )
+    def claim_for_company(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> HttpResponse | None:
+        def claim(account: Account, owner: User) -> str:
+            company = claim_company_account(
+                account=account, owner=owner, staff_user=request.user
+            )
+            return f"{account}: now company {company.name}, owned by {owner.email}."
+
+        return _confirm_with_reason(
+            self,
+            request,
+            queryset,
+            action="claim_for_company",
+            title="Claim company accounts",
+            warning=(
+                "Each selected platform-created company account gets a company of "
+                "the same name with this user as its owner."
+            ),
+            apply=claim,
+            form_class=OwnerForm,
+            field="owner",
+        )
 
     @admin.display(description="Owner")
     def owner(self, obj: Account) -> str:

@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Company, Membership, User
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, PermissionDenied
 from ..models import Account, Plan
 
 
@@ -110,3 +110,28 @@ def upsert_platform_account(
         return upsert_platform_account(
             external_id=external_id, kind=kind, name=name, email=email
         )
+
+
+def claim_company_account(
+    *, account: Account, owner: User, staff_user: object
+) -> Company:
+    """Staff give a company account the platform created its Company and owner.
+
+    The company is inserted with ``bulk_create``, which sends no post_save, so
+    it takes this account instead of getting a fresh empty one.
+    """
+    if staff_user is not None and not getattr(staff_user, "is_staff", False):
+        raise PermissionDenied("Only staff can claim company accounts.")
+    with transaction.atomic():
+        account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
+        if account.kind != Account.Kind.COMPANY:
+            raise InvalidRequest("Only company accounts are claimed; users sign up.")
+        if account.company_id:
+            raise InvalidRequest(f"{account.name} already belongs to a company.")
+        (company,) = Company.objects.bulk_create([Company(name=account.name)])
+        Membership.objects.create(
+            user=owner, company=company, role=Membership.Role.OWNER
+        )
+        account.company = company
+        account.save(update_fields=["company"])
+    return company

@@ -1,11 +1,12 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from accounts.models import Membership
-from billing.errors import InvalidRequest
+from accounts.models import Company, Membership
+from billing.errors import InvalidRequest, PermissionDenied
 from billing.models import Account, Plan
 from billing.selectors import can_manage_account
 from billing.services.accounts import (
+    claim_company_account,
     create_company,
     sign_up_user,
     upsert_platform_account,
@@ -202,3 +203,41 @@ def test_an_unclaimed_platform_account_is_managed_by_nobody():
     account, _ = upsert_platform_account(external_id="usr_x", kind="user", name="X")
 
     assert can_manage_account(user=UserFactory(), account=account) is False
+
+
+def test_staff_claim_a_platform_company_account_for_its_owner():
+    staff = UserFactory(is_staff=True)
+    owner = UserFactory()
+    account, _ = upsert_platform_account(
+        external_id="co_77", kind="company", name="Initech"
+    )
+    companies_before = Company.objects.count()
+
+    company = claim_company_account(account=account, owner=owner, staff_user=staff)
+
+    account.refresh_from_db()
+    assert account.company == company and company.name == "Initech"
+    assert Company.objects.count() == companies_before + 1
+    assert company.billing_account == account  # no second, empty account
+    assert can_manage_account(user=owner, account=account)
+
+
+def test_a_claimed_or_personal_account_cannot_be_claimed_and_non_staff_cannot_claim():
+    staff = UserFactory(is_staff=True)
+    account, _ = upsert_platform_account(
+        external_id="co_78", kind="company", name="Hooli"
+    )
+    claim_company_account(account=account, owner=UserFactory(), staff_user=staff)
+    personal, _ = upsert_platform_account(external_id="u_1", kind="user", name="Pat")
+
+    with pytest.raises(InvalidRequest):
+        claim_company_account(account=account, owner=UserFactory(), staff_user=staff)
+    with pytest.raises(InvalidRequest):
+        claim_company_account(account=personal, owner=UserFactory(), staff_user=staff)
+    other, _ = upsert_platform_account(external_id="co_79", kind="company", name="Pied")
+    with pytest.raises(PermissionDenied):
+        claim_company_account(
+            account=other, owner=UserFactory(), staff_user=UserFactory()
+        )
+    other.refresh_from_db()
+    assert other.company_id is None

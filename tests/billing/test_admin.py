@@ -846,3 +846,27 @@ def test_release_job_slot_action(admin_client):
 
     slot.refresh_from_db()
     assert slot.status == JobSlot.Status.RELEASED
+
+
+def test_claim_action_gives_a_platform_company_account_its_owner(admin_client):
+    from billing.services.accounts import upsert_platform_account
+
+    account, _ = upsert_platform_account(
+        external_id="co_9", kind="company", name="Umbrella"
+    )
+    owner = User.objects.create_user(email="boss@umbrella.test", password="pw")
+    url = reverse("admin:billing_account_changelist")
+    form = {"action": "claim_for_company", "_selected_action": [account.pk]}
+
+    asked = admin_client.post(url, form)
+    unknown = admin_client.post(
+        url, {**form, "confirm": "yes", "owner": "nobody@x.test"}
+    )
+    done = admin_client.post(url, {**form, "confirm": "yes", "owner": owner.email})
+
+    assert "Owner&#x27;s e-mail" in asked.content.decode()
+    assert "No active user has that e-mail." in unknown.content.decode()
+    assert done.status_code == 302
+    account.refresh_from_db()
+    assert account.company.name == "Umbrella"
+    assert account.company.memberships.get().user == owner
