@@ -676,8 +676,7 @@ class AdjustmentGrantForm(forms.ModelForm):
         return cleaned
 
     def _post_clean(self) -> None:
-        # The service validates and saves; no model instance is built here.
-        pass
+        """Build no model instance: the service validates and saves the grant."""
 
 
 class GrantStateFilter(admin.SimpleListFilter):

@@ -1,5 +1,4 @@
 import pytest
-from django.db import connection
 
 
 @pytest.fixture(autouse=True)
@@ -11,14 +10,6 @@ def _fast_test_settings(settings):
     settings.TASKS = {
         "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
     }
-
-
-@pytest.fixture
-def on_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (set DATABASE_URL); SQLite serialises writers by design"
-        )
 
 
 def pytest_report_header(config):
