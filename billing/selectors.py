@@ -98,12 +98,14 @@ def consent_covers(consent: OverageConsent, period: Period) -> bool:
     return consent.revoked_at is None and consent.covers(period.start)
 
 
-def _storage_cost_cents(meter: Meter, excess_unit_days: Decimal, period: Period) -> int:
+def storage_overage_cents(
+    meter: Meter, excess_unit_days: Decimal, period: Period
+) -> int:
     """Storage overage: mean daily excess over the period x price per month."""
     return to_cents(excess_unit_days / period.days * meter.unit_price_cents)
 
 
-def _counter_cost_cents(meter: Meter, excess_units: int) -> int:
+def counter_overage_cents(meter: Meter, excess_units: int) -> int:
     return to_cents(Decimal(excess_units) * meter.unit_price_cents)
 
 
@@ -216,8 +218,10 @@ def quota_statuses(
                 excess_days = storage_days.get(key, Decimal(0))
                 current = max(used - limit, 0)
                 if not meter.is_hard_limit:
-                    accrued = _storage_cost_cents(meter, excess_days + current, period)
-                    projected = _storage_cost_cents(
+                    accrued = storage_overage_cents(
+                        meter, excess_days + current, period
+                    )
+                    projected = storage_overage_cents(
                         meter,
                         excess_days + current * (1 + days_left_after_today),
                         period,
@@ -228,12 +232,12 @@ def quota_statuses(
                 covered = counter.covered_by_grants if counter else 0
                 limit = allowance + covered + (granted - consumed)
                 if not meter.is_hard_limit:
-                    accrued = _counter_cost_cents(meter, max(used - limit, 0))
+                    accrued = counter_overage_cents(meter, max(used - limit, 0))
                     rate_days = max(elapsed_days, Decimal(1))
                     projected_used = int(Decimal(used) * period.days / rate_days)
                     projected = max(
                         accrued,
-                        _counter_cost_cents(meter, max(projected_used - limit, 0)),
+                        counter_overage_cents(meter, max(projected_used - limit, 0)),
                     )
             else:
                 used = slots.get(account.pk, 0)
@@ -313,11 +317,11 @@ def authorize_usage(
     new_excess = status.used + quantity - status.limit
     if meter.kind == Meter.Kind.GAUGE:
         days_left = Decimal((status.period.end - at.date()).days)
-        cost = _storage_cost_cents(
+        cost = storage_overage_cents(
             meter, status.storage_excess_days + new_excess * days_left, status.period
         )
     else:
-        cost = _counter_cost_cents(meter, new_excess)
+        cost = counter_overage_cents(meter, new_excess)
     if cost > status.consent.cap_cents or status.state == State.BLOCKED:
         return Authorization(False, "blocked", State.BLOCKED, status.remaining)
     return Authorization(True, None, State.OVERAGE, status.remaining)

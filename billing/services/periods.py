@@ -26,7 +26,8 @@ from ..models import (
     UsageCounter,
     UsageSnapshot,
 )
-from ..units import Period, to_cents
+from ..selectors import counter_overage_cents, storage_overage_cents
+from ..units import Period
 from .locks import lock_account
 from .snapshots import take_usage_snapshots
 from .usage import burn_top_ups
@@ -53,7 +54,7 @@ def overage_cost_cents(*, account_id: int, meter: Meter, period: Period) -> int:
             ).aggregate(total=Sum(Greatest(F("used") - F("limit"), Value(0))))["total"]
             or 0
         )
-        return to_cents(Decimal(excess_days) / period.days * meter.unit_price_cents)
+        return storage_overage_cents(meter, Decimal(excess_days), period)
     counter = (
         UsageCounter.objects.filter(
             account_id=account_id, meter=meter, period_start=period.start
@@ -70,7 +71,7 @@ def overage_cost_cents(*, account_id: int, meter: Meter, period: Period) -> int:
         or 0
     )
     excess = max(counter.used - allowance - counter.covered_by_grants, 0)
-    return to_cents(Decimal(excess) * meter.unit_price_cents)
+    return counter_overage_cents(meter, excess)
 
 
 def close_billing_period(*, period: Period, now: datetime | None = None) -> PeriodClose:
