@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from .store_urls import urlpatterns as store_urlpatterns
 from .views import user
 
 app_name = "dashboard"
@@ -14,3 +15,5 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
+
+urlpatterns += store_urlpatterns
