@@ -6,9 +6,10 @@ set-based (a fixed number of queries for any number of accounts) so the API,
 the dashboards, the alert evaluation and the snapshot command all share it.
 """
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
@@ -20,6 +21,7 @@ from accounts.models import Membership
 from .errors import NotFound, UnknownAccount, UnknownMeter
 from .models import (
     Account,
+    Alert,
     ChargeRecord,
     GaugeLevel,
     Grant,
@@ -201,10 +203,7 @@ def quota_statuses(
     for account in accounts:
         rows = []
         for meter in meters:
-            if (
-                meter.kind == Meter.Kind.ALLOCATION
-                and account.kind != Account.Kind.COMPANY
-            ):
+            if not meter_applies(meter=meter, account=account):
                 continue
             key = (account.pk, meter.pk)
             allowance = allowances.get((account.plan_id, meter.pk), 0)
@@ -379,9 +378,12 @@ def outstanding_balance_cents(*, account: Account) -> int:
 
 
 def list_charges(*, account: Account) -> QuerySet[ChargeRecord]:
-    return account.charges.select_related(
-        "refund_of", "purchase__pack", "meter"
-    ).order_by("-created_at", "-pk")
+    """The account's ledger, newest first, each row with its refunds at hand."""
+    return (
+        account.charges.select_related("refund_of", "purchase__pack", "meter")
+        .prefetch_related("refunds")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def list_active_packs(
@@ -393,10 +395,15 @@ def list_active_packs(
     ).select_related("pack")
 
 
-def list_catalogue(*, meter_code: str | None = None) -> QuerySet[Pack]:
+def list_catalogue(
+    *, meter_code: str | None = None, category: str | None = None
+) -> QuerySet[Pack]:
+    """Packs on sale, optionally those covering one meter or of one category."""
     packs = Pack.objects.filter(is_active=True).prefetch_related("allowances__meter")
     if meter_code:
         packs = packs.filter(allowances__meter__code=meter_code)
+    if category:
+        packs = packs.filter(category=category)
     return packs
 
 
@@ -434,3 +441,168 @@ def get_account_for_user(*, user: object, account_id: int) -> Account:
         )
     except Account.DoesNotExist:
         raise NotFound("No such account.") from None
+
+
+# Dashboard reads --------------------------------------------------------
+
+
+def list_meters(*, account: Account | None = None) -> list[Meter]:
+    """Meters in display order; with ``account``, only those that apply to it."""
+    return [
+        m
+        for m in _meters()
+        if account is None or meter_applies(meter=m, account=account)
+    ]
+
+
+def meter_applies(*, meter: Meter, account: Account) -> bool:
+    """Job slots exist only for companies; every other meter applies to all."""
+    return meter.kind != Meter.Kind.ALLOCATION or account.kind == Account.Kind.COMPANY
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePoint:
+    day: date
+    used: int
+    limit: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSeries:
+    meter: Meter
+    points: list[UsagePoint]
+
+
+def usage_history(
+    *, account: Account, days: int, today: date | None = None
+) -> list[UsageSeries]:
+    """Daily snapshots of the last ``days`` days, one series per meter.
+
+    Reads snapshots, never raw events: two queries whatever the traffic.
+    """
+    today = today or timezone.now().date()
+    since = today - timedelta(days=days - 1)
+    points: dict[int, list[UsagePoint]] = defaultdict(list)
+    rows = (
+        UsageSnapshot.objects.filter(account=account, day__gte=since, day__lte=today)
+        .order_by("day")
+        .values_list("meter_id", "day", "used", "limit", "state")
+    )
+    for meter_id, day, used, limit, state in rows:
+        points[meter_id].append(UsagePoint(day, used, limit, state))
+    return [
+        UsageSeries(meter=meter, points=points.get(meter.pk, []))
+        for meter in _meters()
+        if meter_applies(meter=meter, account=account)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChange:
+    meter: Meter
+    amount: int
+    limit_before: int
+    limit_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasePreview:
+    pack: Pack
+    starts_at: datetime
+    expires_at: datetime
+    changes: list[LimitChange]
+
+
+def purchase_preview(
+    *, account: Account, pack: Pack, starts_at: datetime | None = None
+) -> PurchasePreview:
+    """What buying ``pack`` changes, before the user confirms.
+
+    A grant starting now adds its amount to today's limit (a gauge's
+    capacity, a counter's top-up balance); one starting later changes
+    nothing until then.
+    """
+    now = timezone.now()
+    starts_at = starts_at or now
+    current = {s.meter.pk: s.limit for s in account_quotas(account=account, at=now)}
+    changes = []
+    for line in pack.allowances.all():
+        before = current.get(line.meter_id, 0)
+        after = before + line.amount if starts_at <= now else before
+        changes.append(LimitChange(line.meter, line.amount, before, after))
+    return PurchasePreview(
+        pack=pack,
+        starts_at=starts_at,
+        expires_at=pack.expiry_from(starts_at),
+        changes=changes,
+    )
+
+
+def renewal_start(*, purchase: Purchase, at: datetime) -> datetime:
+    """Before expiry the new term starts at the old expiry (no gap); after, now."""
+    return purchase.expires_at if purchase.expires_at > at else at
+
+
+def renewal_refusal(*, purchase: Purchase) -> str | None:
+    """Why ``purchase`` cannot be renewed, or None when it can.
+
+    Reads ``purchase.renewals.all()`` so listings can prefetch it.
+    """
+    if not purchase.pack.is_subscription:
+        return "Only subscription packs can be renewed; buy this pack again."
+    if purchase.status != Purchase.Status.COMPLETED:
+        return "Only a paid, unrefunded pack can be renewed."
+    if any(r.status == Purchase.Status.COMPLETED for r in purchase.renewals.all()):
+        return "This pack was already renewed; renew the newest term."
+    if not purchase.pack.is_active:
+        return f"{purchase.pack.name} is no longer sold and cannot be renewed."
+    return None
+
+
+def list_purchases(*, account: Account) -> QuerySet[Purchase]:
+    """Paid and refunded purchases, newest term first (declines are in the ledger)."""
+    return (
+        account.purchases.exclude(status=Purchase.Status.FAILED)
+        .select_related("pack")
+        .prefetch_related("renewals", "pack__allowances__meter")
+        .order_by("-expires_at", "-pk")
+    )
+
+
+def get_purchase_for_account(*, account: Account, purchase_id: int) -> Purchase:
+    try:
+        return account.purchases.select_related("pack", "bought_by").get(
+            pk=purchase_id
+        )
+    except Purchase.DoesNotExist:
+        raise NotFound("No such purchase on this account.") from None
+
+
+def get_pack(*, code: str, category: str | None = None) -> Pack:
+    """An active pack by code; inactive ones are not for sale."""
+    packs = Pack.objects.filter(is_active=True).prefetch_related("allowances__meter")
+    if category:
+        packs = packs.filter(category=category)
+    try:
+        return packs.get(code=code)
+    except Pack.DoesNotExist:
+        raise NotFound(f"No pack {code!r} is on sale.") from None
+
+
+def list_open_alerts(
+    *, account: Account, at: datetime | None = None
+) -> QuerySet[Alert]:
+    """Undismissed alerts of this period or later (expiry reminders look ahead)."""
+    period = period_of(at or timezone.now())
+    return account.alerts.filter(
+        dismissed_at__isnull=True, period_start__gte=period.start
+    ).order_by("-created_at")
+
+
+def get_alert_for_account(*, account: Account, alert_id: int) -> Alert:
+    try:
+        return account.alerts.get(pk=alert_id)
+    except Alert.DoesNotExist:
+        raise NotFound("No such alert on this account.") from None
+

@@ -75,6 +75,20 @@ def format_quantity(amount: int, unit: str) -> str:
     return f"{amount} slot{'s' if amount != 1 else ''}"
 
 
+def display_unit(unit: str) -> str:
+    """The unit a person reads a meter in: GB, minutes or slots."""
+    return {"byte": "GB", "second": "min"}.get(unit, "slots")
+
+
+def display_amount(amount: int, unit: str) -> float:
+    """``amount`` in ``display_unit`` (GB one decimal, whole minutes) for charts."""
+    if unit == "byte":
+        return round(amount / GB, 1)
+    if unit == "second":
+        return round(amount / 60)
+    return amount
+
+
 def format_cents(cents: int, currency: str = "USD") -> str:
     sign = "-" if cents < 0 else ""
     symbol = "$" if currency == "USD" else f"{currency} "

@@ -6,7 +6,7 @@ top-up balances burned after the plan's monthly allowance (``consumed``).
 A grant that expired or was revoked never counts, whether or not a sweep ran.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -55,6 +55,9 @@ class Pack(models.Model):
     @property
     def is_subscription(self) -> bool:
         return self.kind == self.Kind.SUBSCRIPTION
+
+    def expiry_from(self, starts_at: datetime) -> datetime:
+        return starts_at + timedelta(days=self.term_days)
 
 
 class PackAllowance(models.Model):

@@ -8,7 +8,7 @@ repeat finds the first purchase and returns it.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -21,7 +21,7 @@ from ..errors import (
     PermissionDenied,
 )
 from ..models import Account, ChargeRecord, Grant, Meter, Pack, Purchase
-from ..selectors import can_manage_account
+from ..selectors import can_manage_account, renewal_refusal, renewal_start
 from ..units import period_of
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
@@ -79,7 +79,7 @@ def _buy(
         idempotency_key=idempotency_key,
         price_cents=pack.price_cents,
         starts_at=starts_at,
-        expires_at=starts_at + timedelta(days=pack.term_days),
+        expires_at=pack.expiry_from(starts_at),
         renewal_of=renewal_of,
         bought_by=user if getattr(user, "pk", None) else None,
         created_at=now,
@@ -182,11 +182,6 @@ def purchase_pack(
         )
 
 
-def renewal_start(*, purchase: Purchase, at: datetime) -> datetime:
-    """Before expiry the new term starts at the old expiry (no gap); after, now."""
-    return purchase.expires_at if purchase.expires_at > at else at
-
-
 def renew_purchase(
     *, purchase: Purchase, user: object, idempotency_key: str
 ) -> PurchaseResult:
@@ -202,16 +197,9 @@ def renew_purchase(
             return replay
         purchase = Purchase.objects.select_related("pack").get(pk=purchase.pk)
         pack = purchase.pack
-        if not pack.is_subscription:
-            raise NotRenewable(
-                "Only subscription packs can be renewed; buy this pack again."
-            )
-        if purchase.status != Purchase.Status.COMPLETED:
-            raise NotRenewable("Only a paid, unrefunded pack can be renewed.")
-        if purchase.renewals.filter(status=Purchase.Status.COMPLETED).exists():
-            raise NotRenewable("This pack was already renewed; renew the newest term.")
-        if not pack.is_active:
-            raise NotRenewable(f"{pack.name} is no longer sold and cannot be renewed.")
+        refusal = renewal_refusal(purchase=purchase)
+        if refusal:
+            raise NotRenewable(refusal)
         now = timezone.now()
         return _buy(
             account=account,

@@ -1,54 +1,447 @@
-from dataclasses import dataclass
-from datetime import timedelta
+"""Pages of one billing account for the people in it.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+Personal and company accounts share these pages (companies add job slots in
+``company.py``). Every number comes from billing selectors and every change
+from billing services: views parse the request, call, and render.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from billing.models import Account
-from billing.selectors import QuotaStatus, list_accounts_for_user, quota_statuses
-from billing.units import format_quantity, period_of
+from billing.errors import BillingError, NotFound, PaymentDeclined
+from billing.models import Meter, Pack
+from billing.selectors import (
+    account_quotas,
+    get_alert_for_account,
+    get_meter,
+    get_pack,
+    get_purchase_for_account,
+    list_active_packs,
+    list_catalogue,
+    list_charges,
+    list_meters,
+    list_open_alerts,
+    list_purchases,
+    outstanding_balance_cents,
+    purchase_preview,
+    renewal_refusal,
+    renewal_start,
+    usage_history,
+)
+from billing.services.alerts import dismiss_alert
+from billing.services.consents import give_overage_consent, revoke_overage_consent
+from billing.services.packs import purchase_pack, renew_purchase
+from billing.services.payments import pay_outstanding_balance
+from billing.units import format_quantity
+
+from ..forms import ConsentForm, MeterFilterForm, TokenForm, history_range, new_token
+from ..http import (
+    SESSION_ACCOUNT,
+    AccountPage,
+    HtmxHttpRequest,
+    current_account_id,
+    load_account,
+    user_accounts,
+)
+from ..presenters import (
+    chart_series,
+    money,
+    period_last_day,
+    price_line,
+    purchase_row,
+    quota_card,
+)
+
+CHARGES_PER_PAGE = 20
+# Pages the account switcher can land on, by URL name.
+SWITCH_TARGETS = {
+    "user-overview",
+    "user-usage",
+    "user-packs",
+    "user-purchases",
+    "user-overage",
+    "user-billing",
+    "company-job-slots",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaCard:
-    """Display strings for one meter; every number comes from the selector."""
+def or_404[T](selector: Callable[..., T], **kwargs: Any) -> T:
+    try:
+        return selector(**kwargs)
+    except NotFound as error:
+        raise Http404(error.message) from error
 
-    name: str
-    used: str
-    limit: str
-    percent: float
-    bar: float
-    state: str
 
-    @classmethod
-    def of(cls, status: QuotaStatus) -> "QuotaCard":
-        unit = status.meter.unit
-        return cls(
-            name=status.meter.name,
-            used=format_quantity(status.used, unit),
-            limit=format_quantity(status.limit, unit),
-            percent=status.percent,
-            bar=min(status.percent, 100.0),
-            state=status.state,
+def _require_manager(page: AccountPage) -> None:
+    """Members may look; only owners and admins change anything (403)."""
+    if not page.can_manage:
+        raise PermissionDenied(
+            "Only the account's owners and admins can buy, renew, consent or pay."
         )
 
 
-def user_home(request: HttpRequest) -> HttpResponse:
-    context: dict[str, object] = {}
-    if request.user.is_authenticated:
-        now = timezone.now()
-        accounts: list[Account] = list(
-            list_accounts_for_user(user=request.user).select_related("plan")
+def _partial(request: HtmxHttpRequest, template: str, name: str) -> str:
+    """The named partial for an htmx swap, the whole page otherwise.
+
+    A history-restore request wants the whole page even though it is htmx.
+    """
+    if request.htmx and not request.htmx.history_restore_request:
+        return f"{template}#{name}"
+    return template
+
+
+def user_home(request: HtmxHttpRequest) -> HttpResponse:
+    """Signed in: the account chosen last (or the personal one). Else: sign-in pitch."""
+    if not request.user.is_authenticated:
+        return render(request, "dashboard/home.html")
+    account_id = current_account_id(request, user_accounts(request))
+    if account_id is None:
+        return render(request, "dashboard/home.html", {"no_accounts": True})
+    request.session[SESSION_ACCOUNT] = account_id
+    return redirect("dashboard:user-overview", account_id)
+
+
+@login_required
+@require_POST
+def user_switch_account(request: HtmxHttpRequest) -> HttpResponse:
+    try:
+        account_id = int(request.POST.get("account", ""))
+    except ValueError:
+        raise Http404("No such account.") from None
+    page = load_account(request, account_id)  # 404 unless the user belongs to it
+    target = request.POST.get("page", "user-overview")
+    if target not in SWITCH_TARGETS or (
+        target == "company-job-slots" and not page.is_company
+    ):
+        target = "user-overview"
+    request.session[SESSION_ACCOUNT] = page.account.pk
+    return redirect(f"dashboard:{target}", page.account.pk)
+
+
+@login_required
+def user_overview(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    now = timezone.now()
+    statuses = account_quotas(account=page.account, at=now)
+    context = {
+        "page": page,
+        "tab": "overview",
+        "cards": [quota_card(s, account=page.account) for s in statuses],
+        "period": statuses[0].period if statuses else None,
+        "period_last_day": period_last_day(statuses[0]) if statuses else None,
+        "alerts": list(list_open_alerts(account=page.account, at=now)),
+        "balance_cents": outstanding_balance_cents(account=page.account),
+        "active_packs": list(list_active_packs(account=page.account, at=now)),
+    }
+    return render(request, "dashboard/user/overview.html", context)
+
+
+@login_required
+@require_POST
+def user_dismiss_alert(
+    request: HtmxHttpRequest, account_id: int, alert_id: int
+) -> HttpResponse:
+    page = load_account(request, account_id)
+    alert = or_404(get_alert_for_account, account=page.account, alert_id=alert_id)
+    dismiss_alert(alert=alert)
+    if request.htmx:
+        return HttpResponse("")  # the banner swaps itself out
+    return redirect("dashboard:user-overview", page.account.pk)
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def user_usage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    days = history_range(request.GET.get("range"))
+    series = usage_history(account=page.account, days=days)
+    context = {
+        "page": page,
+        "tab": "usage",
+        "days": days,
+        "ranges": (30, 90, 180),
+        "charts": [chart_series(s) for s in series],
+    }
+    template = _partial(request, "dashboard/user/usage.html", "usage-charts")
+    return render(request, template, context)
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def user_packs(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    meters = [
+        m
+        for m in list_meters(account=page.account)
+        if page.is_company or m.kind != Meter.Kind.ALLOCATION
+    ]
+    form = MeterFilterForm(request.GET or None, meters=meters)
+    meter_code = form.cleaned_data["meter"] if form.is_valid() else ""
+    category = None if page.is_company else Pack.Category.CAPACITY
+    context = {
+        "page": page,
+        "tab": "packs",
+        "form": form,
+        "meter_code": meter_code,
+        "packs": list(list_catalogue(meter_code=meter_code or None, category=category)),
+    }
+    template = _partial(request, "dashboard/user/packs.html", "pack-list")
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_pack_confirm(
+    request: HtmxHttpRequest, account_id: int, code: str
+) -> HttpResponse:
+    """Confirm a purchase. The form's token makes a resubmit a replay, not a buy."""
+    page = load_account(request, account_id)
+    pack = or_404(get_pack, code=code)
+    if pack.category == Pack.Category.SLOTS and not page.is_company:
+        raise Http404("Job-slot packs are for company accounts.")
+    error = ""
+    if request.method == "POST":
+        _require_manager(page)
+        form = TokenForm(request.POST)
+        if not form.is_valid():
+            error = "This confirmation form is incomplete; please confirm again."
+        else:
+            try:
+                result = purchase_pack(
+                    account=page.account,
+                    pack=pack,
+                    user=request.user,
+                    idempotency_key=form.cleaned_data["token"],
+                )
+            except BillingError as failure:
+                error = failure.message
+            else:
+                if result.approved:
+                    return redirect(
+                        "dashboard:user-receipt", page.account.pk, result.purchase.pk
+                    )
+                error = (
+                    f"Payment declined: {result.charge.failure_reason} Nothing was "
+                    "charged and your limits are unchanged."
+                )
+    context = {
+        "page": page,
+        "tab": "packs",
+        "pack": pack,
+        "preview": purchase_preview(account=page.account, pack=pack),
+        "token": new_token(),
+        "error": error,
+    }
+    return render(request, "dashboard/user/pack_confirm.html", context)
+
+
+@login_required
+def user_receipt(
+    request: HtmxHttpRequest, account_id: int, purchase_id: int
+) -> HttpResponse:
+    page = load_account(request, account_id)
+    purchase = or_404(
+        get_purchase_for_account, account=page.account, purchase_id=purchase_id
+    )
+    context = {
+        "page": page,
+        "tab": "purchases",
+        "purchase": purchase,
+        "charges": list(purchase.charges.order_by("pk")),
+        "grants": list(purchase.grants.select_related("meter")),
+        "cards": [
+            quota_card(s, account=page.account)
+            for s in account_quotas(account=page.account)
+        ],
+    }
+    return render(request, "dashboard/user/receipt.html", context)
+
+
+@login_required
+def user_purchases(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    now = timezone.now()
+    rows = [purchase_row(p, at=now) for p in list_purchases(account=page.account)]
+    context = {
+        "page": page,
+        "tab": "purchases",
+        "active": [r for r in rows if r.status in ("active", "upcoming")],
+        "ended": [r for r in rows if r.status not in ("active", "upcoming")],
+    }
+    return render(request, "dashboard/user/purchases.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_renew(
+    request: HtmxHttpRequest, account_id: int, purchase_id: int
+) -> HttpResponse:
+    page = load_account(request, account_id)
+    purchase = or_404(
+        get_purchase_for_account, account=page.account, purchase_id=purchase_id
+    )
+    error = ""
+    if request.method == "POST":
+        _require_manager(page)
+        form = TokenForm(request.POST)
+        if not form.is_valid():
+            error = "This confirmation form is incomplete; please confirm again."
+        else:
+            try:
+                result = renew_purchase(
+                    purchase=purchase,
+                    user=request.user,
+                    idempotency_key=form.cleaned_data["token"],
+                )
+            except BillingError as failure:
+                error = failure.message
+            else:
+                if result.approved:
+                    return redirect(
+                        "dashboard:user-receipt", page.account.pk, result.purchase.pk
+                    )
+                error = (
+                    f"Payment declined: {result.charge.failure_reason} Nothing was "
+                    "charged and the pack was not renewed."
+                )
+    starts_at = renewal_start(purchase=purchase, at=timezone.now())
+    context = {
+        "page": page,
+        "tab": "purchases",
+        "purchase": purchase,
+        "refusal": renewal_refusal(purchase=purchase),
+        "starts_at": starts_at,
+        "expires_at": purchase.pack.expiry_from(starts_at),
+        "lines": list(purchase.pack.allowances.select_related("meter")),
+        "token": new_token(),
+        "error": error,
+    }
+    return render(request, "dashboard/user/renew.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    posted = None
+    if request.method == "POST":
+        _require_manager(page)
+        posted = ConsentForm(
+            request.POST, auto_id=f"{slugify(request.POST.get('meter', ''))}-%s"
         )
-        statuses = quota_statuses(accounts=accounts, at=now)
-        period = period_of(now)
-        context = {
-            "accounts": [
-                {"account": a, "quotas": [QuotaCard.of(s) for s in statuses[a.pk]]}
-                for a in accounts
-            ],
-            "period_start": period.start,
-            "period_end": period.end - timedelta(days=1),
-        }
-    return render(request, "dashboard/home.html", context)
+        if posted.is_valid():
+            try:
+                meter = get_meter(code=posted.cleaned_data["meter"])
+                give_overage_consent(
+                    account=page.account,
+                    meter=meter,
+                    cap_cents=posted.cap_cents,
+                    recurring=posted.recurring,
+                    user=request.user,
+                )
+            except BillingError as failure:
+                posted.add_error(None, failure.message)
+            else:
+                messages.success(
+                    request,
+                    f"Overage on {meter.name} confirmed, capped at "
+                    f"{money(posted.cap_cents)}.",
+                )
+                url = reverse("dashboard:user-overage", args=[page.account.pk])
+                return redirect(f"{url}#meter-{meter.code}")
+    statuses = [
+        s for s in account_quotas(account=page.account) if not s.meter.is_hard_limit
+    ]
+    meters = []
+    for status in statuses:
+        code = status.meter.code
+        if posted is not None and posted.data.get("meter") == code:
+            form = posted
+        else:
+            initial = {
+                "meter": code,
+                "cap": status.cap_cents / 100 if status.cap_cents else None,
+            }
+            form = ConsentForm(initial=initial, auto_id=f"{code}-%s")
+        meters.append(
+            {
+                "status": status,
+                "card": quota_card(status, account=page.account),
+                "price": price_line(status.meter),
+                "excess": format_quantity(status.excess, status.meter.unit),
+                "form": form,
+            }
+        )
+    context = {"page": page, "tab": "overage", "meters": meters}
+    status_code = 422 if posted is not None and posted.errors else 200
+    return render(request, "dashboard/user/overage.html", context, status=status_code)
+
+
+@login_required
+@require_POST
+def user_revoke_consent(
+    request: HtmxHttpRequest, account_id: int, meter_code: str
+) -> HttpResponse:
+    page = load_account(request, account_id)
+    _require_manager(page)
+    try:
+        meter = get_meter(code=meter_code)
+    except BillingError as failure:
+        raise Http404(failure.message) from failure
+    if revoke_overage_consent(account=page.account, meter=meter, user=request.user):
+        messages.success(
+            request,
+            f"Overage consent for {meter.name} revoked. Overage already used this "
+            "period is still billed at period close.",
+        )
+    url = reverse("dashboard:user-overage", args=[page.account.pk])
+    return redirect(f"{url}#meter-{meter.code}")
+
+
+@login_required
+def user_billing(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    paginator = Paginator(list_charges(account=page.account), CHARGES_PER_PAGE)
+    charges = paginator.get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "tab": "billing",
+        "charges": charges,
+        "balance_cents": outstanding_balance_cents(account=page.account),
+    }
+    return render(request, "dashboard/user/billing.html", context)
+
+
+@login_required
+@require_POST
+def user_pay(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    _require_manager(page)
+    try:
+        payment = pay_outstanding_balance(account=page.account, user=request.user)
+    except PaymentDeclined as declined:
+        messages.error(
+            request, f"Payment declined: {declined.message} Nothing was charged."
+        )
+    else:
+        if payment.charges:
+            messages.success(
+                request,
+                f"Paid {money(payment.paid_cents)} for {payment.charges} "
+                f"charge{'s' if payment.charges != 1 else ''}.",
+            )
+        else:
+            messages.info(request, "There was nothing to pay.")
+    return redirect("dashboard:user-billing", page.account.pk)

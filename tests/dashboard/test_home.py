@@ -29,9 +29,11 @@ def test_sign_in_with_email_then_see_own_and_company_accounts(
     )
     assert response.status_code == 302
 
-    with django_assert_max_num_queries(14):
-        page = client.get(reverse("dashboard:home")).content.decode()
-    assert account.name in page and company.name in page
+    home = client.get(reverse("dashboard:home"))
+    assert home.url == reverse("dashboard:user-overview", args=[account.pk])
+    with django_assert_max_num_queries(16):
+        page = client.get(home.url).content.decode()
+    assert account.name in page and company.name in page  # company in the switcher
     assert "1.7 GB of 2.0 GB" in page
     assert "warning" in page  # 85% of the storage limit
 
@@ -52,7 +54,7 @@ def test_home_never_shows_accounts_of_other_people(client):
     stranger_company = company_account()
     MembershipFactory(company=stranger_company.company)  # someone else's member
     client.force_login(mine.user)
-    page = client.get(reverse("dashboard:home")).content.decode()
+    page = client.get(reverse("dashboard:home"), follow=True).content.decode()
     assert other.name not in page and stranger_company.name not in page
 
 

@@ -1,0 +1,61 @@
+"""Request helpers shared by the dashboard views.
+
+``load_account`` is the one gate between a URL's account id and the pages:
+it returns the account only when the signed-in user belongs to it, and a 404
+otherwise, so an outsider cannot even learn that the account exists.
+"""
+
+from dataclasses import dataclass
+
+from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from billing.models import Account
+from billing.selectors import can_manage_account, list_accounts_for_user
+
+SESSION_ACCOUNT = "dashboard_account_id"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPage:
+    account: Account
+    accounts: list[Account]  # every account the user may switch to
+    can_manage: bool  # owner/admin of a company, or the personal account's user
+
+    @property
+    def is_company(self) -> bool:
+        return self.account.kind == Account.Kind.COMPANY
+
+
+def user_accounts(request: HttpRequest) -> list[Account]:
+    return list(
+        list_accounts_for_user(user=request.user).select_related("plan", "company")
+    )
+
+
+def load_account(request: HttpRequest, account_id: int) -> AccountPage:
+    """The user's account ``account_id`` (404 if not theirs); remembered as current."""
+    accounts = user_accounts(request)
+    account = next((a for a in accounts if a.pk == account_id), None)
+    if account is None:
+        raise Http404("No such account.")
+    if request.session.get(SESSION_ACCOUNT) != account.pk:
+        request.session[SESSION_ACCOUNT] = account.pk
+    return AccountPage(
+        account=account,
+        accounts=accounts,
+        can_manage=can_manage_account(user=request.user, account=account),
+    )
+
+
+def current_account_id(request: HttpRequest, accounts: list[Account]) -> int | None:
+    """The account chosen in the session if still the user's, else their own."""
+    chosen = request.session.get(SESSION_ACCOUNT)
+    if any(a.pk == chosen for a in accounts):
+        return chosen
+    personal = [a.pk for a in accounts if a.kind == Account.Kind.USER]
+    return (personal or [a.pk for a in accounts] or [None])[0]

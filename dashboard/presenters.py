@@ -1,0 +1,190 @@
+"""Display strings for the dashboard's cards.
+
+Every number and state comes from billing selectors; this module only words
+them for people and picks the next step a user can take.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from billing.models import Account, Meter, Pack, Purchase
+from billing.selectors import QuotaStatus, State, UsageSeries, renewal_refusal
+from billing.units import display_amount, display_unit, format_cents, format_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaCard:
+    code: str
+    name: str
+    state: str
+    used: str
+    limit: str
+    remaining: str
+    percent: float
+    bar: float
+    resets_on: date | None  # counters reset with the period; gauges do not
+    why: str
+    actions: list[Action]
+
+
+def money(cents: int) -> str:
+    return format_cents(cents, settings.BILLING_CURRENCY)
+
+
+def _why(status: QuotaStatus, account: Account) -> str:
+    meter = status.meter
+    if account.hard_blocked:
+        return "Blocked by staff: new usage is refused. Contact support to lift it."
+    if status.state == State.BLOCKED:
+        return (
+            f"Your overage cap of {money(status.cap_cents or 0)} is reached: new "
+            "usage is refused. Raise the cap or buy a pack."
+        )
+    if status.state == State.OVERAGE:
+        return (
+            f"Over the limit with your consent: {money(status.accrued_cents)} so far, "
+            f"billed at period close, never more than your cap of "
+            f"{money(status.cap_cents or 0)}."
+        )
+    if status.state == State.EXCEEDED:
+        if meter.kind == Meter.Kind.ALLOCATION:
+            return (
+                "Every job slot is in use: new postings are refused until you buy "
+                "a slot pack or close a posting."
+            )
+        if meter.is_hard_limit:
+            return "Limit reached: new usage is refused until you buy a pack."
+        return (
+            "Limit reached: uploads and new usage are paused until you buy a pack "
+            "or confirm overage."
+        )
+    if status.state == State.WARNING:
+        return "Over 80% used. A pack now keeps you clear of the limit."
+    return "Within your limit."
+
+
+def _actions(status: QuotaStatus, account: Account) -> list[Action]:
+    if account.hard_blocked or status.state in (State.OK,):
+        return []
+    meter = status.meter
+    if meter.kind == Meter.Kind.ALLOCATION:
+        url = reverse("dashboard:company-job-slots", args=[account.pk])
+        return [Action("Buy job slots", url)]
+    packs = reverse("dashboard:user-packs", args=[account.pk]) + f"?meter={meter.code}"
+    actions = [Action("Buy a pack", packs)]
+    if not meter.is_hard_limit and status.state != State.WARNING:
+        overage = reverse("dashboard:user-overage", args=[account.pk])
+        label = "Confirm overage" if status.consent is None else "Review overage"
+        actions.append(Action(label, f"{overage}#meter-{meter.code}"))
+    return actions
+
+
+def quota_card(status: QuotaStatus, *, account: Account) -> QuotaCard:
+    unit = status.meter.unit
+    resets_on = status.period.end if status.meter.kind == Meter.Kind.COUNTER else None
+    return QuotaCard(
+        code=status.meter.code,
+        name=status.meter.name,
+        state=status.state,
+        used=format_quantity(status.used, unit),
+        limit=format_quantity(status.limit, unit),
+        remaining=format_quantity(status.remaining, unit),
+        percent=status.percent,
+        bar=min(status.percent, 100.0),
+        resets_on=resets_on,
+        why=_why(status, account),
+        actions=_actions(status, account),
+    )
+
+
+def price_line(meter: Meter) -> str:
+    """'$0.09 per GB' from the meter's price of one quantum."""
+    if meter.overage_price_cents is None:
+        return "Not sold: a hard limit"
+    return f"{money(meter.overage_price_cents)} per {meter.quantum_label}"
+
+
+def period_last_day(status: QuotaStatus) -> date:
+    return status.period.end - timedelta(days=1)
+
+
+def chart_series(series: UsageSeries) -> dict[str, Any]:
+    """One meter's history for Chart.js (via json_script) and for its table."""
+    meter = series.meter
+    unit = meter.unit
+    return {
+        "code": meter.code,
+        "series_id": f"series-{meter.code}",
+        "title": meter.name,
+        "unit": display_unit(unit),
+        "empty": not series.points,
+        "data": {
+            "title": meter.name,
+            "unit": display_unit(unit),
+            "type": "line" if meter.kind != Meter.Kind.COUNTER else "bar",
+            "labels": [p.day.isoformat() for p in series.points],
+            "used": [display_amount(p.used, unit) for p in series.points],
+            "limit": [display_amount(p.limit, unit) for p in series.points],
+        },
+        "rows": [
+            {
+                "day": p.day,
+                "used": format_quantity(p.used, unit),
+                "limit": format_quantity(p.limit, unit),
+                "state": p.state,
+            }
+            for p in reversed(series.points)
+        ],
+    }
+
+
+def pack_lines(pack: Pack) -> list[str]:
+    """'+50.0 GB storage' for each meter the pack covers (allowances prefetched)."""
+    return [adds_line(line.amount, line.meter) for line in pack.allowances.all()]
+
+
+def adds_line(amount: int, meter: Meter) -> str:
+    """'+50.0 GB storage', '+5 job slots': what a pack line or grant adds."""
+    if meter.unit == Meter.Unit.SLOT:
+        return f"+{amount} job slot{'s' if amount != 1 else ''}"
+    return f"+{format_quantity(amount, meter.unit)} {meter.name.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRow:
+    purchase: Purchase
+    status: str  # active, upcoming, expired, refunded
+    lines: list[str]
+    renewed_until: datetime | None
+    refusal: str | None  # why it cannot be renewed; None when it can
+
+
+def purchase_row(purchase: Purchase, *, at: datetime) -> PurchaseRow:
+    if purchase.status == Purchase.Status.REFUNDED:
+        status = "refunded"
+    elif purchase.expires_at <= at:
+        status = "expired"
+    elif purchase.starts_at > at:
+        status = "upcoming"
+    else:
+        status = "active"
+    renewals = [
+        r for r in purchase.renewals.all() if r.status == Purchase.Status.COMPLETED
+    ]
+    return PurchaseRow(
+        purchase=purchase,
+        status=status,
+        lines=pack_lines(purchase.pack),
+        renewed_until=max((r.expires_at for r in renewals), default=None),
+        refusal=renewal_refusal(purchase=purchase),
+    )

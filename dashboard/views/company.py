@@ -1,0 +1,28 @@
+"""Company-only pages: job slots (allocations come from the platform's API)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+
+from billing.models import Pack
+from billing.selectors import job_slot_overview, list_catalogue
+
+from ..http import HtmxHttpRequest, load_account
+
+
+@login_required
+def company_job_slots(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    page = load_account(request, account_id)
+    if not page.is_company:
+        raise Http404("Job slots belong to company accounts.")
+    overview = job_slot_overview(account=page.account)
+    context = {
+        "page": page,
+        "tab": "job-slots",
+        "slots": overview,
+        "percent": round(overview.used * 100 / overview.limit, 1)
+        if overview.limit
+        else 100.0,
+        "packs": list(list_catalogue(category=Pack.Category.SLOTS)),
+    }
+    return render(request, "dashboard/company/job_slots.html", context)
