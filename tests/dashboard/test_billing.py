@@ -1,0 +1,71 @@
+"""Billing history, outstanding balance and paying it."""
+
+import pytest
+from django.urls import reverse
+
+from billing.models import ChargeRecord, Pack
+from billing.services.packs import purchase_pack, refund_charge
+from tests.factories.accounts import UserFactory
+from tests.factories.billing import ChargeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def billing_url(account):
+    return reverse("dashboard:user-billing", args=[account.pk])
+
+
+def test_history_lists_charges_with_kind_amount_status_and_balance(client, me):
+    ChargeFactory(account=me, amount_cents=1234, description="Bandwidth overage")
+    page = client.get(billing_url(me)).content.decode()
+    assert "Bandwidth overage" in page and "$12.34" in page and "Pending" in page
+    assert "Pay $12.34" in page
+
+
+def test_refunds_are_shown_against_their_original(client, me):
+    charge = purchase_pack(
+        account=me,
+        pack=Pack.objects.get(code="storage-50gb-once"),
+        user=me.user,
+        idempotency_key="to-refund",
+    ).charge
+    refund = refund_charge(charge=charge, staff_user=UserFactory(is_staff=True))
+    page = client.get(billing_url(me)).content.decode()
+    assert f"Refund of charge #{charge.pk}" in page
+    assert f"(charge #{refund.pk})" in page
+    assert "-$20.00" in page
+
+
+def test_history_is_paginated(client, me, django_assert_max_num_queries):
+    ChargeFactory.create_batch(45, account=me, status=ChargeRecord.Status.PAID)
+    with django_assert_max_num_queries(12):
+        first = client.get(billing_url(me)).content.decode()
+    assert "Page 1 of 3" in first and first.count('id="charge-') == 20
+    last = client.get(billing_url(me), {"page": 3}).content.decode()
+    assert last.count('id="charge-') == 5
+    assert "Page 3 of 3" in client.get(billing_url(me), {"page": 99}).content.decode()
+
+
+def test_paying_clears_the_balance_once(client, me):
+    ChargeFactory.create_batch(2, account=me, amount_cents=250)
+    pay = reverse("dashboard:user-pay", args=[me.pk])
+    page = client.post(pay, follow=True).content.decode()
+    assert "Paid $5.00 for 2 charges." in page
+    assert not me.charges.filter(status="pending").exists()
+    again = client.post(pay, follow=True).content.decode()  # double submit
+    assert "nothing to pay" in again
+    assert me.charges.filter(status="paid").count() == 2
+
+
+def test_declined_payment_leaves_charges_pending(client, me, settings):
+    settings.BILLING_SANDBOX_DECLINE = True
+    ChargeFactory(account=me, amount_cents=250)
+    page = client.post(
+        reverse("dashboard:user-pay", args=[me.pk]), follow=True
+    ).content.decode()
+    assert "Payment declined" in page and "Nothing was charged" in page
+    assert me.charges.get().status == "pending"
+
+
+def test_pay_is_post_only(client, me):
+    assert client.get(reverse("dashboard:user-pay", args=[me.pk])).status_code == 405

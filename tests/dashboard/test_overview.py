@@ -1,0 +1,158 @@
+"""Overview cards, alerts, the account switcher, usage history and query pins."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import Alert, UsageSnapshot
+from billing.services.usage import record_usage_event
+from billing.units import GB, period_of
+from tests.factories.billing import JobSlotFactory, company_account, meter
+
+pytestmark = pytest.mark.django_db
+
+
+def overview_url(account):
+    return reverse("dashboard:user-overview", args=[account.pk])
+
+
+def test_cards_show_used_limit_percent_state_remaining_and_reset(client, me):
+    level = 17 * GB // 10
+    record_usage_event(event_id="s", account=me, meter="storage", quantity=level)
+    page = client.get(overview_url(me)).content.decode()
+    assert "1.7 GB</strong> of 2.0 GB · 85.0%" in page
+    assert "0.3 GB left" in page
+    assert "state-warning" in page and "Over 80% used" in page
+    assert "60 min left · resets" in page  # transcoding, untouched
+
+
+def test_company_overview_has_a_job_slot_card(client, my_company):
+    JobSlotFactory.create_batch(2, account=my_company)
+    page = client.get(overview_url(my_company)).content.decode()
+    assert "2 slots</strong> of 2 slots" in page
+    assert "Every job slot is in use" in page
+    assert reverse("dashboard:company-job-slots", args=[my_company.pk]) in page
+
+
+def _alert(account, **kwargs):
+    return Alert.objects.create(
+        account=account,
+        kind=kwargs.get("kind", Alert.Kind.WARNING_80),
+        period_start=kwargs.get("period_start", period_of(timezone.now()).start),
+        dedupe_key=f"a-{account.pk}-{kwargs.get('kind', 'w')}-{Alert.objects.count()}",
+        message=kwargs.get("message", "Storage is at 85% of its limit."),
+    )
+
+
+def test_alerts_are_shown_and_dismissed_for_good(client, me):
+    alert = _alert(me)
+    assert "Storage is at 85%" in client.get(overview_url(me)).content.decode()
+    url = reverse("dashboard:user-dismiss-alert", args=[me.pk, alert.pk])
+    response = client.post(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and response.content == b""
+    assert "Storage is at 85%" not in client.get(overview_url(me)).content.decode()
+    alert.refresh_from_db()
+    assert alert.dismissed_at is not None
+
+
+def test_dismissing_without_javascript_redirects_back(client, me):
+    alert = _alert(me)
+    url = reverse("dashboard:user-dismiss-alert", args=[me.pk, alert.pk])
+    assert client.post(url).url == overview_url(me)
+
+
+def test_last_periods_state_alerts_are_not_shown(client, me):
+    _alert(me, period_start=period_of(timezone.now()).previous().start)
+    assert "Storage is at 85%" not in client.get(overview_url(me)).content.decode()
+
+
+def test_switching_account_persists_in_the_session(client, me, my_company):
+    response = client.post(
+        reverse("dashboard:user-switch"),
+        {"account": my_company.pk, "page": "user-billing"},
+    )
+    assert response.url == reverse("dashboard:user-billing", args=[my_company.pk])
+    assert client.get(reverse("dashboard:home")).url == overview_url(my_company)
+
+
+def test_switching_keeps_the_page_where_it_exists(client, me, my_company):
+    response = client.post(
+        reverse("dashboard:user-switch"),
+        {"account": me.pk, "page": "company-job-slots"},
+    )
+    assert response.url == overview_url(me)  # personal accounts have no job slots
+
+
+def test_switching_to_a_stranger_account_is_a_404(client, me):
+    stranger = company_account()
+    response = client.post(reverse("dashboard:user-switch"), {"account": stranger.pk})
+    assert response.status_code == 404
+    response = client.post(reverse("dashboard:user-switch"), {"account": "x"})
+    assert response.status_code == 404
+    assert client.get(reverse("dashboard:home")).url == overview_url(me)
+
+
+def _snapshots(account, days):
+    today = timezone.now().date()
+    storage = meter("storage")
+    UsageSnapshot.objects.bulk_create(
+        [
+            UsageSnapshot(
+                account=account,
+                meter=storage,
+                day=today - timedelta(days=n),
+                used=n * GB // 10,
+                limit=2 * GB,
+                state="ok",
+            )
+            for n in range(days)
+        ]
+    )
+
+
+def test_usage_history_reads_snapshots_for_the_range(client, me):
+    _snapshots(me, 200)
+    url = reverse("dashboard:user-usage", args=[me.pk])
+    page = client.get(url, {"range": 90}).content.decode()
+    assert page.count("<tr><td>") == 90  # the table behind the toggle
+    assert 'id="series-storage"' in page
+    partial = client.get(url, {"range": 180}, headers={"HX-Request": "true"})
+    body = partial.content.decode()
+    assert "<html" not in body and 'id="usage-charts"' in body
+    assert body.count("<tr><td>") == 180
+    assert "Vary" in partial.headers and "HX-Request" in partial.headers["Vary"]
+    assert client.get(url, {"range": 7}).content.decode().count("<tr><td>") == 30
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "limit"),
+    [
+        ("dashboard:user-overview", [], 22),
+        ("dashboard:user-usage", [], 10),
+        ("dashboard:user-packs", [], 10),
+        ("dashboard:user-buy", ["slots-5-once"], 18),
+        ("dashboard:user-purchases", [], 11),
+        ("dashboard:user-overage", [], 18),
+        ("dashboard:user-billing", [], 12),
+        ("dashboard:company-job-slots", [], 12),
+    ],
+)
+def test_page_queries_do_not_grow_with_history(
+    client, my_company, name, args, limit, django_assert_max_num_queries
+):
+    url = reverse(name, args=[my_company.pk, *args])
+    _snapshots(my_company, 30)
+    client.get(url)
+    with django_assert_max_num_queries(limit):
+        assert client.get(url).status_code == 200
+    UsageSnapshot.objects.all().delete()
+    _snapshots(my_company, 170)
+    for n in range(30):
+        record_usage_event(
+            event_id=f"e{n}", account=my_company, meter="bandwidth", quantity=GB
+        )
+    JobSlotFactory.create_batch(2, account=my_company)
+    with django_assert_max_num_queries(limit):
+        assert client.get(url).status_code == 200
