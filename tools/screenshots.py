@@ -62,6 +62,7 @@ def main(base_url: str, out_dir: str) -> None:
                 context = browser.new_context(
                     base_url=base_url, viewport={"width": width, "height": 900}
                 )
+                context.set_default_timeout(60_000)  # a busy machine is slow
                 page = context.new_page()
                 account_url = sign_in(page, email)
                 if path.startswith("company:"):

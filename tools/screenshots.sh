@@ -16,7 +16,7 @@ $PY manage.py migrate --noinput -v0
 $PY manage.py seed_demo >/dev/null
 $PY manage.py runserver "127.0.0.1:$PORT" --noreload >"$work/server.log" 2>&1 &
 server=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
   curl -fs -o /dev/null "http://127.0.0.1:$PORT/login/" && break
   sleep 0.2
 done
