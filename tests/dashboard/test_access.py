@@ -1,6 +1,7 @@
 """Tenant isolation and roles, for every account URL of the dashboard."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -180,3 +181,20 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, name, args):
     response = client.get(url)
     assert response.status_code == 302
     assert response.url.startswith(reverse("dashboard:login"))
+
+
+@pytest.mark.parametrize(("name", "args", "data"), POST_ACTIONS)
+def test_every_action_needs_the_csrf_token(me, name, args, data):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(me.user)
+    ChargeRecord.objects.create(
+        account=me,
+        kind=ChargeRecord.Kind.ADJUSTMENT,
+        amount_cents=500,
+        status=ChargeRecord.Status.PENDING,
+        idempotency_key="pending-csrf",
+    )
+    response = client.post(reverse(name, args=[me.pk, *args]), data)
+    assert response.status_code == 403
+    assert not me.purchases.exists() and not me.consents.exists()
+    assert me.charges.get().status == "pending"
