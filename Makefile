@@ -21,7 +21,7 @@ PYTHON ?= $(shell \
 	done; \
 	if python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo python3; fi)
 
-.PHONY: help install run test lint fmt migrate seed check-python clean screenshots
+.PHONY: help install run test lint fmt migrate seed check-python clean screenshots bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ lint: install ## ruff check and ruff format --check
 fmt: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench: install ## Benchmark the API under gunicorn + wrk on a fresh PostgreSQL DB
+	bench/run.sh
 
 screenshots: install ## Save PNGs of the main pages (desktop and 375 px) to docs/screenshots
 	tools/screenshots.sh

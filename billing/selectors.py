@@ -22,6 +22,7 @@ from .errors import NotFound, UnknownAccount, UnknownMeter
 from .models import (
     Account,
     Alert,
+    ApiKey,
     ChargeRecord,
     GaugeLevel,
     Grant,
@@ -572,9 +573,7 @@ def list_purchases(*, account: Account) -> QuerySet[Purchase]:
 
 def get_purchase_for_account(*, account: Account, purchase_id: int) -> Purchase:
     try:
-        return account.purchases.select_related("pack", "bought_by").get(
-            pk=purchase_id
-        )
+        return account.purchases.select_related("pack", "bought_by").get(pk=purchase_id)
     except Purchase.DoesNotExist:
         raise NotFound("No such purchase on this account.") from None
 
@@ -606,3 +605,37 @@ def get_alert_for_account(*, account: Account, alert_id: int) -> Alert:
     except Alert.DoesNotExist:
         raise NotFound("No such alert on this account.") from None
 
+
+# HTTP API ---------------------------------------------------------------
+
+
+def get_live_api_key(*, raw_key: str) -> ApiKey | None:
+    """The unrevoked key with this value, or None. Read on every request.
+
+    No cache: a revoked key must fail on the very next call, on every host.
+    """
+    if not raw_key or len(raw_key) > 200:
+        return None
+    return ApiKey.objects.live().filter(key_hash=ApiKey.hash_key(raw_key)).first()
+
+
+def get_company_account(*, external_id: str) -> Account:
+    """Job slots exist only for company accounts: anything else is unknown here."""
+    account = get_account(external_id=external_id)
+    if account.kind != Account.Kind.COMPANY:
+        raise UnknownAccount(f"No company account has the id {external_id!r}.")
+    return account
+
+
+@dataclass(frozen=True, slots=True)
+class JobSlotUsage:
+    used: int
+    limit: int
+
+
+def job_slot_usage(*, account: Account) -> JobSlotUsage:
+    """Active slots against the live limit: two queries, no slot rows loaded."""
+    return JobSlotUsage(
+        used=account.job_slots.active().count(),
+        limit=job_slot_limit(account=account),
+    )

@@ -63,3 +63,30 @@ def history_range(value: str | None) -> int:
     except ValueError:
         return 30
     return days if days in HISTORY_RANGES else 30
+
+
+class DateRangeForm(forms.Form):
+    """The staff pages' date range; by default the last 30 days."""
+
+    MAX_DAYS = 731
+
+    start = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    grain = forms.ChoiceField(
+        label="Per",
+        choices=[("day", "Day"), ("month", "Month")],
+        required=False,
+        initial="day",
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError("The start date is after the end date.")
+            if (end - start).days >= self.MAX_DAYS:
+                raise forms.ValidationError("Choose a range of at most two years.")
+        return data

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from billing.analytics import MeterUsage
 from billing.models import Account, Meter, Pack, Purchase
 from billing.selectors import QuotaStatus, State, UsageSeries, renewal_refusal
 from billing.units import display_amount, display_unit, format_cents, format_quantity
@@ -188,3 +189,65 @@ def purchase_row(purchase: Purchase, *, at: datetime) -> PurchaseRow:
         renewed_until=max((r.expires_at for r in renewals), default=None),
         refusal=renewal_refusal(purchase=purchase),
     )
+
+
+# Staff analytics --------------------------------------------------------
+
+BANDS = [
+    ("under_50", "< 50%"),
+    ("from_50_to_80", "50-80%"),
+    ("from_80_to_100", "80-100%"),
+    ("over_with_consent", "Over, with consent"),
+    ("over_without_consent", "Over, no consent"),
+]
+BAND_FIELDS = [field for field, _ in BANDS]
+
+
+def chart_spec(chart_type: str, labels: list, datasets: list[dict], **extra) -> dict:
+    """A Chart.js chart for ``json_script``; static/js/charts.js draws it."""
+    return {"type": chart_type, "labels": labels, "datasets": datasets, **extra}
+
+
+def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
+    """One meter's usage patterns in display units: chart, bands, top, days."""
+    unit = usage.meter.unit
+    shown = display_unit(unit)
+    latest = usage.latest
+    return {
+        "usage": usage,
+        "unit": shown,
+        "chart_id": f"usage-data-{usage.meter.code}",
+        "chart": chart_spec(
+            "line",
+            [r.day.isoformat() for r in usage.days],
+            [
+                {
+                    "label": f"Total used ({shown})",
+                    "data": [display_amount(r.total_used, unit) for r in usage.days],
+                }
+            ],
+            unit=shown,
+        ),
+        "bands": [
+            (label, getattr(latest, field) if latest else 0) for field, label in BANDS
+        ],
+        "unbilled": format_quantity(latest.unbilled_excess if latest else 0, unit),
+        "top": [
+            {
+                "account": t.account,
+                "used": format_quantity(t.used, unit),
+                "limit": format_quantity(t.limit, unit),
+                "state": t.state,
+            }
+            for t in usage.top
+        ],
+        "days": [
+            {
+                "day": r.day,
+                "accounts": r.accounts,
+                "total": format_quantity(r.total_used, unit),
+                "unbilled": format_quantity(r.unbilled_excess, unit),
+            }
+            for r in reversed(usage.days)
+        ],
+    }

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .store_urls import urlpatterns as store_urlpatterns
-from .views import company, user
+from .views import company, staff, user
 
 app_name = "dashboard"
 
@@ -46,6 +46,11 @@ urlpatterns = [
     path(f"{account}billing/", user.user_billing, name="user-billing"),
     path(f"{account}billing/pay/", user.user_pay, name="user-pay"),
     path(f"{account}job-slots/", company.company_job_slots, name="company-job-slots"),
+    path("staff/", staff.staff_home, name="staff-home"),
+    path("staff/revenue/", staff.staff_revenue, name="staff-revenue"),
+    path("staff/packs/", staff.staff_packs, name="staff-packs"),
+    path("staff/usage/", staff.staff_usage, name="staff-usage"),
+    path("staff/balances/", staff.staff_balances, name="staff-balances"),
 ]
 
 urlpatterns += store_urlpatterns

@@ -1,15 +1,18 @@
 from .accounts import Account
 from .alerts import Alert
+from .api_keys import ApiKey
 from .charges import ChargeRecord
 from .consents import OverageConsent
 from .job_slots import JobSlot
 from .meters import Meter, Plan, PlanAllowance
 from .packs import Grant, Pack, PackAllowance, Purchase
+from .rollups import UsageRollup
 from .usage import ClosedPeriod, GaugeLevel, UsageCounter, UsageEvent, UsageSnapshot
 
 __all__ = [
     "Account",
     "Alert",
+    "ApiKey",
     "ChargeRecord",
     "ClosedPeriod",
     "GaugeLevel",
@@ -24,5 +27,6 @@ __all__ = [
     "Purchase",
     "UsageCounter",
     "UsageEvent",
+    "UsageRollup",
     "UsageSnapshot",
 ]

@@ -14,6 +14,7 @@ from ..errors import InvalidRequest
 from ..models import Account, JobSlot, Meter, UsageEvent, UsageSnapshot
 from ..selectors import quota_statuses, usage_state
 from ..units import day_end, period_of
+from .rollups import refresh_usage_rollups
 
 CHUNK = 1000
 
@@ -50,7 +51,8 @@ def _levels_at(meter: Meter, account_ids: list[int], day: date) -> dict[int, int
 def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
     """Snapshot every account for a finished day; a rerun adds nothing.
 
-    Returns the number of rows written.
+    Returns the number of rows written. The day's staff rollups are refreshed
+    too, so analytics never aggregate raw snapshots at request time.
     """
     now = now or timezone.now()
     moment = day_end(day)
@@ -107,4 +109,5 @@ def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
                 )
         UsageSnapshot.objects.bulk_create(rows, ignore_conflicts=True)
         created += len(rows)
+    refresh_usage_rollups(start=day, end=day)
     return created

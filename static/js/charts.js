@@ -67,6 +67,49 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", draw);
-  document.addEventListener("htmx:afterSettle", draw);
+  // Staff charts: <canvas data-chart="ID"> with a full spec (type, labels,
+  // datasets, stacked, horizontal, unit) in <script id="ID">.
+  var PALETTE = ["#1d4ed8", "#0f766e", "#7c3aed", "#c2410c", "#be185d", "#4d7c0f", "#475569", "#b91c1c"];
+
+  function drawSpecs() {
+    if (typeof Chart === "undefined") return;
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      var source = document.getElementById(canvas.dataset.chart);
+      if (!source) return;
+      var spec = JSON.parse(source.textContent);
+      var previous = Chart.getChart(canvas);
+      if (previous) previous.destroy();
+      var text = cssVar("--muted", "#55606e");
+      var datasets = spec.datasets.map(function (set, i) {
+        var colour = set.label === "Refund" ? "#b91c1c" : PALETTE[i % PALETTE.length];
+        return Object.assign(
+          { borderColor: colour, backgroundColor: spec.type === "line" ? colour + "22" : colour + "cc", borderWidth: 2, pointRadius: 0, fill: spec.type === "line" },
+          set
+        );
+      });
+      var valueAxis = { beginAtZero: true, stacked: !!spec.stacked, ticks: { color: text }, title: { display: !!spec.unit, text: spec.unit, color: text } };
+      var labelAxis = { stacked: !!spec.stacked, ticks: { color: text, maxTicksLimit: 10 } };
+      new Chart(canvas, {
+        type: spec.type,
+        data: { labels: spec.labels, datasets: datasets },
+        options: {
+          indexAxis: spec.horizontal ? "y" : "x",
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: false,
+          interaction: { mode: "index", intersect: false },
+          scales: spec.horizontal ? { x: valueAxis, y: labelAxis } : { x: labelAxis, y: valueAxis },
+          plugins: { legend: { display: datasets.length > 1, position: "bottom", labels: { color: text } } },
+        },
+      });
+    });
+  }
+
+  function drawAll() {
+    draw();
+    drawSpecs();
+  }
+
+  document.addEventListener("DOMContentLoaded", drawAll);
+  document.addEventListener("htmx:afterSettle", drawAll);
 })();

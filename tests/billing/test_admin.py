@@ -31,6 +31,7 @@ from billing.models import (
     UsageSnapshot,
 )
 from billing.selectors import account_quotas
+from billing.services.api_keys import create_api_key
 from billing.services.job_slots import allocate_job_slot
 from billing.services.packs import purchase_pack
 from billing.services.snapshots import take_usage_snapshots
@@ -111,6 +112,7 @@ def populated() -> dict[str, object]:
         period_start=period_of(timezone.now()).previous().previous().start
     )
     PlatformAccountFactory()
+    create_api_key(name="ops")
     assert Alert.objects.exists()  # 5.5 of 6 GB bandwidth: the 80% alert
     assert UsageSnapshot.objects.exists()
     return {"person": person, "company": company}

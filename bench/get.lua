@@ -1,0 +1,2 @@
+-- GET the URL (healthz).
+dofile(os.getenv("BENCH_DIR") .. "/common.lua")

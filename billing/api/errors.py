@@ -1,0 +1,170 @@
+"""One error envelope for every API failure (DESIGN §4).
+
+``{"error": {"code", "message", "details"}}`` whatever went wrong: a domain
+``BillingError`` (its ``code`` is the API code), a schema error, malformed
+JSON, a missing key, an unknown URL, a wrong method, a body over 1 MiB or a
+bug. ``guard`` wraps every API URL so even failures Django or ninja answer
+outside the handlers (405, unknown paths, oversize bodies) keep the shape.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from ..errors import BillingError
+
+logger = logging.getLogger("billing.api")
+
+MAX_BODY_BYTES = 1024 * 1024  # DESIGN §4: bodies over 1 MiB get 413
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None
+) -> HttpResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return HttpResponse(
+        json.dumps(body, default=str), status=status, content_type="application/json"
+    )
+
+
+def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ninja's pydantic errors as [{"field", "code", "message"}, ...].
+
+    ``loc`` is (source, param name, *path) for bodies and (source, name) for
+    path parameters; an error inside ``events`` also gets its ``index``.
+    """
+    details = []
+    for error in errors:
+        loc = list(error.get("loc", ()))
+        source = loc[0] if loc else "body"
+        path = loc[2:] if source == "body" else loc[1:]
+        item: dict[str, Any] = {
+            "field": ".".join(str(part) for part in path) or source,
+            "location": source,
+            "code": error.get("type", "invalid"),
+            "message": error.get("msg", "Invalid value."),
+        }
+        if len(path) >= 2 and path[0] == "events" and isinstance(path[1], int):
+            item["index"] = path[1]
+        details.append(item)
+    return details
+
+
+def _on_billing_error(request: HttpRequest, exc: BillingError) -> HttpResponse:
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def _on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(
+        422,
+        "invalid_request",
+        "The request does not match the schema.",
+        _field_errors(exc.errors),
+    )
+
+
+def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, RequestDataTooBig):
+        return _too_large()
+    if isinstance(cause, ValueError):  # JSON and UTF-8 decoding errors
+        return error_response(
+            422, "invalid_request", "The request body is not valid JSON.", str(cause)
+        )
+    if isinstance(exc, AuthenticationError) or exc.status_code == 401:
+        return error_response(
+            401,
+            "unauthorized",
+            "A valid API key is required: 'Authorization: Bearer <key>'.",
+        )
+    return error_response(exc.status_code, "http_error", exc.message)
+
+
+def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _not_found(request)
+
+
+def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("API request failed: %s %s", request.method, request.path)
+    return _internal_error()
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    api.add_exception_handler(BillingError, _on_billing_error)
+    api.add_exception_handler(ValidationError, _on_validation_error)
+    api.add_exception_handler(HttpError, _on_http_error)
+    api.add_exception_handler(Http404, _on_not_found)
+    api.add_exception_handler(Exception, _on_unexpected)
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return error_response(404, "not_found", f"No API resource at {request.path}.")
+
+
+def _too_large() -> HttpResponse:
+    return error_response(
+        413,
+        "payload_too_large",
+        f"The request body is larger than {MAX_BODY_BYTES} bytes (1 MiB).",
+        {"max_bytes": MAX_BODY_BYTES},
+    )
+
+
+def _internal_error() -> HttpResponse:
+    return error_response(
+        500, "internal_error", "Something went wrong on our side; it was logged."
+    )
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def guard(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Wrap an API URL: 413 before the body is read, envelopes for 404/405/500."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if _content_length(request) > MAX_BODY_BYTES:
+            return _too_large()
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            return _not_found(request)
+        except RequestDataTooBig:
+            return _too_large()
+        except Exception:
+            logger.exception("API request failed: %s %s", request.method, request.path)
+            return _internal_error()
+        if response.status_code == 405 and not _is_json(response):
+            allowed = response.get("Allow", "")
+            enveloped = error_response(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {allowed}.",
+                {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
+            )
+            enveloped["Allow"] = allowed
+            return enveloped
+        return response
+
+    return guarded
+
+
+def _is_json(response: HttpResponseBase) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Anything under /api/v1/ that no route matched."""
+    return _not_found(request)

@@ -1,0 +1,251 @@
+"""HTTP API v1 for the platform's services (DESIGN §4).
+
+Each handler parses, calls one billing service or selector, and renders.
+Rules live in ``billing.services`` and ``billing.selectors``; the errors
+they raise carry the API code and status, and ``errors.py`` renders them.
+"""
+
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from ninja import NinjaAPI, Path, Status
+from ninja.security import HttpBearer
+
+from ..models import ApiKey
+from ..selectors import (
+    account_quotas,
+    authorize_usage,
+    get_account,
+    get_company_account,
+    get_live_api_key,
+    get_meter,
+    job_slot_overview,
+    job_slot_usage,
+)
+from ..services.accounts import upsert_platform_account
+from ..services.job_slots import allocate_job_slot, release_job_slot
+from ..services.usage import UsageEventInput, record_usage_events
+from ..units import period_of
+from .errors import install_error_handlers
+from .schemas import (
+    AccountIn,
+    AccountOut,
+    AuthorizeIn,
+    AuthorizeOut,
+    ErrorEnvelope,
+    ExternalId,
+    JobId,
+    JobSlotAllocationOut,
+    JobSlotIn,
+    JobSlotsOut,
+    QuotasOut,
+    UsageBatchIn,
+    UsageBatchOut,
+)
+
+
+class ApiKeyAuth(HttpBearer):
+    """``Authorization: Bearer <key>``. Cookies and sessions are ignored."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        return get_live_api_key(raw_key=token)
+
+
+api = NinjaAPI(
+    title="Meterly platform API",
+    version="1",
+    description=(
+        "Usage events, quotas, authorisation and job slots for the platform's "
+        'services. Every error is `{"error": {"code", "message", '
+        '"details"}}`.'
+    ),
+    urls_namespace="api-v1",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+    auth=ApiKeyAuth(),
+)
+install_error_handlers(api)
+
+# Error statuses every authenticated operation can answer with.
+ERRORS = {401: ErrorEnvelope, 413: ErrorEnvelope, 422: ErrorEnvelope}
+
+
+def _account_json(account) -> dict:
+    return {
+        "external_id": account.external_id,
+        "kind": account.kind,
+        "name": account.name,
+        "email": account.email,
+        "plan": account.plan.code,
+        "hard_blocked": account.hard_blocked,
+        "created_at": account.created_at,
+    }
+
+
+@api.put(
+    "/accounts/{external_id}",
+    response={200: AccountOut, 201: AccountOut, **ERRORS},
+    tags=["accounts"],
+    summary="Create or update an account",
+)
+def put_account(
+    request: HttpRequest, external_id: Path[ExternalId], payload: AccountIn
+):
+    """201 when created, 200 when it existed (its kind cannot change)."""
+    account, created = upsert_platform_account(
+        external_id=external_id,
+        kind=payload.kind,
+        name=payload.name,
+        email=payload.email or "",
+    )
+    return Status(201 if created else 200, _account_json(account))
+
+
+@api.get(
+    "/accounts/{external_id}/quotas",
+    response={200: QuotasOut, 404: ErrorEnvelope, **ERRORS},
+    tags=["accounts"],
+    summary="Quotas of an account for the current period",
+)
+def get_quotas(request: HttpRequest, external_id: Path[ExternalId]):
+    account = get_account(external_id=external_id)
+    at = timezone.now()
+    period = period_of(at)
+    return {
+        "account": account.external_id,
+        "period_start": period.start,
+        "period_end": period.end,
+        "quotas": [
+            {
+                "meter": status.meter.code,
+                "unit": status.meter.unit,
+                "used": status.used,
+                "limit": status.limit,
+                "remaining": status.remaining,
+                "percent": status.percent,
+                "state": status.state,
+                "overage": {
+                    "consent": status.consent is not None,
+                    "cap_cents": status.cap_cents,
+                    "accrued_cents": status.accrued_cents,
+                },
+            }
+            for status in account_quotas(account=account, at=at)
+        ],
+    }
+
+
+@api.post(
+    "/accounts/{external_id}/authorize",
+    response={200: AuthorizeOut, 404: ErrorEnvelope, **ERRORS},
+    tags=["accounts"],
+    summary="May the account use this much more?",
+)
+def authorize(
+    request: HttpRequest, external_id: Path[ExternalId], payload: AuthorizeIn
+):
+    """A read: nothing is recorded. Report the usage itself as an event."""
+    account = get_account(external_id=external_id)
+    meter = get_meter(code=payload.meter)
+    result = authorize_usage(account=account, meter=meter, quantity=payload.quantity)
+    return {
+        "allowed": result.allowed,
+        "reason": result.reason,
+        "state": result.state,
+        "remaining": result.remaining,
+    }
+
+
+@api.post(
+    "/usage/events",
+    response={200: UsageBatchOut, **ERRORS},
+    tags=["usage"],
+    summary="Record a batch of 1-1000 usage events",
+)
+def post_usage_events(request: HttpRequest, payload: UsageBatchIn):
+    """All or nothing; 422 lists every bad index. Resending an id is harmless."""
+    result = record_usage_events(
+        events=[
+            UsageEventInput(
+                id=event.id,
+                account=event.account,
+                meter=event.meter,
+                quantity=event.quantity,
+                timestamp=event.timestamp,
+                properties=event.properties or {},
+            )
+            for event in payload.events
+        ]
+    )
+    return {"accepted": result.accepted, "duplicates": result.duplicates}
+
+
+@api.post(
+    "/accounts/{external_id}/job-slots",
+    response={
+        200: JobSlotAllocationOut,
+        201: JobSlotAllocationOut,
+        404: ErrorEnvelope,
+        409: ErrorEnvelope,
+        **ERRORS,
+    },
+    tags=["job slots"],
+    summary="Allocate a job slot (idempotent per job id)",
+)
+def allocate_slot(
+    request: HttpRequest, external_id: Path[ExternalId], payload: JobSlotIn
+):
+    """201 for a new slot, 200 when the job already holds one, 409 at the limit."""
+    account = get_company_account(external_id=external_id)
+    allocation = allocate_job_slot(account=account, job_ref=payload.job_id)
+    usage = job_slot_usage(account=account)
+    body = {
+        "job_id": allocation.slot.job_ref,
+        "status": allocation.slot.status,
+        "used": usage.used,
+        "limit": usage.limit,
+    }
+    return Status(201 if allocation.created else 200, body)
+
+
+@api.delete(
+    "/accounts/{external_id}/job-slots/{job_id}",
+    response={204: None, 404: ErrorEnvelope, **ERRORS},
+    tags=["job slots"],
+    summary="Release a job slot (idempotent)",
+)
+def release_slot(
+    request: HttpRequest, external_id: Path[ExternalId], job_id: Path[JobId]
+):
+    """204 also when already released; 404 when the job never held a slot."""
+    account = get_company_account(external_id=external_id)
+    release_job_slot(account=account, job_ref=job_id)
+    return Status(204, None)
+
+
+@api.get(
+    "/accounts/{external_id}/job-slots",
+    response={200: JobSlotsOut, 404: ErrorEnvelope, **ERRORS},
+    tags=["job slots"],
+    summary="Job slots held by a company account",
+)
+def list_slots(request: HttpRequest, external_id: Path[ExternalId]):
+    account = get_company_account(external_id=external_id)
+    overview = job_slot_overview(account=account)
+    return {
+        "used": overview.used,
+        "limit": overview.limit,
+        "slots": [
+            {
+                "job_id": slot.job_ref,
+                "status": slot.status,
+                "allocated_at": slot.allocated_at,
+                "suspended_at": slot.suspended_at,
+            }
+            for slot in [*overview.active, *overview.suspended]
+        ],
+    }
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers: no database, no auth."""
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,81 @@
+"""Keep the daily per-meter usage rollups in step with the snapshots."""
+
+from datetime import date
+
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
+
+from ..models import Meter, UsageRollup, UsageSnapshot
+from ..selectors import State
+
+BAND_FIELDS = [
+    "accounts",
+    "total_used",
+    "under_50",
+    "from_50_to_80",
+    "from_80_to_100",
+    "over_with_consent",
+    "over_without_consent",
+    "unbilled_excess",
+]
+
+
+def refresh_usage_rollups(*, start: date, end: date) -> int:
+    """Recompute the rollups of days ``start``..``end`` from their snapshots.
+
+    One aggregate query and one upsert, whatever the number of accounts;
+    rerunning it rewrites the same numbers. Job slots are a hard limit with
+    no usage to bill, so only event-based meters are rolled up.
+    """
+    over = Q(used__gt=F("limit"))
+    idle = Q(used=0)  # also a plan with no allowance and no usage
+    # used / limit against 50% and 80%, in integers: 2 * used < limit, ...
+    rows = (
+        UsageSnapshot.objects.filter(day__gte=start, day__lte=end)
+        .exclude(meter__kind=Meter.Kind.ALLOCATION)
+        .values("meter_id", "day")
+        .annotate(
+            accounts=Count("pk"),
+            total_used=Coalesce(Sum("used"), 0),
+            under_50=Count("pk", filter=~over & (idle | Q(limit__gt=2 * F("used")))),
+            from_50_to_80=Count(
+                "pk",
+                filter=~over
+                & ~idle
+                & Q(limit__lte=2 * F("used"))
+                & Q(limit__gt=F("used") * 5 / 4),
+            ),
+            from_80_to_100=Count(
+                "pk", filter=~over & ~idle & Q(limit__lte=F("used") * 5 / 4)
+            ),
+            over_with_consent=Count(
+                "pk", filter=over & Q(state__in=[State.OVERAGE, State.BLOCKED])
+            ),
+            over_without_consent=Count(
+                "pk", filter=over & ~Q(state__in=[State.OVERAGE, State.BLOCKED])
+            ),
+            unbilled_excess=Coalesce(
+                Sum(
+                    Greatest(F("used") - F("limit"), Value(0)),
+                    filter=over & ~Q(state__in=[State.OVERAGE, State.BLOCKED]),
+                ),
+                0,
+            ),
+        )
+    )
+    rollups = [
+        UsageRollup(meter_id=row["meter_id"], day=row["day"], **_bands(row))
+        for row in rows
+    ]
+    UsageRollup.objects.bulk_create(
+        rollups,
+        update_conflicts=True,
+        unique_fields=["meter", "day"],
+        update_fields=BAND_FIELDS,
+        batch_size=500,
+    )
+    return len(rollups)
+
+
+def _bands(row: dict) -> dict[str, int]:
+    return {field: int(row[field] or 0) for field in BAND_FIELDS}

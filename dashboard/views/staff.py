@@ -1,0 +1,252 @@
+"""Staff analytics: revenue, popular packs, usage patterns, balances.
+
+Numbers come from ``billing.analytics``; these views parse the date range,
+call it, and render a page, an htmx partial or a CSV file. Anyone who is not
+staff gets a 404, so the area's existence is not advertised.
+"""
+
+import csv
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.vary import vary_on_headers
+
+from billing.analytics import (
+    AGING_BUCKETS,
+    REVENUE_KINDS,
+    DateRange,
+    MeterUsage,
+    outstanding_balances,
+    pack_popularity,
+    revenue_report,
+    usage_patterns,
+)
+from billing.models import ChargeRecord
+
+from ..forms import DateRangeForm
+from ..http import HtmxHttpRequest
+from ..presenters import BAND_FIELDS, chart_spec, money, staff_usage_card
+
+KIND_LABELS = dict(ChargeRecord.Kind.choices)
+
+
+def staff_required(view: Callable) -> Callable:
+    @wraps(view)
+    @login_required
+    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _range(request: HtmxHttpRequest) -> tuple[DateRangeForm, DateRange, str]:
+    """The chosen range (last 30 days by default or when the input is invalid)."""
+    today = timezone.now().date()
+    default = {"start": today - timedelta(days=29), "end": today, "grain": "day"}
+    form = DateRangeForm(
+        request.GET if "start" in request.GET else None, initial=default
+    )
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        return form, DateRange(data["start"], data["end"]), data["grain"] or "day"
+    return form, DateRange(default["start"], default["end"]), "day"
+
+
+def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
+    partial = request.htmx and not request.htmx.history_restore_request
+    form = context["form"]
+    status = 422 if form.errors else 200
+    if form.is_bound and form.is_valid():  # the tabs keep the chosen range
+        context["query"] = "?" + urlencode(
+            {k: request.GET[k] for k in ("start", "end", "grain") if k in request.GET}
+        )
+    return render(
+        request, f"{template}#report" if partial else template, context, status=status
+    )
+
+
+def _csv(
+    name: str, period: DateRange, header: list[str], rows: Iterable
+) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"{name}-{period.start}-{period.end}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+@staff_required
+def staff_home(request: HtmxHttpRequest) -> HttpResponse:
+    return redirect("dashboard:staff-revenue")
+
+
+@staff_required
+@vary_on_headers("HX-Request")
+def staff_revenue(request: HtmxHttpRequest) -> HttpResponse:
+    form, period, grain = _range(request)
+    report = revenue_report(period=period, grain=grain)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            "revenue",
+            period,
+            ["bucket", *[f"{k}_cents" for k in REVENUE_KINDS], "total_cents"],
+            (
+                [row.bucket.isoformat(), *row.by_kind.values(), row.total]
+                for row in report.rows
+            ),
+        )
+    label_format = "%Y-%m" if grain == "month" else "%Y-%m-%d"
+    chart = chart_spec(
+        "bar",
+        [row.bucket.strftime(label_format) for row in report.rows],
+        [
+            {
+                "label": KIND_LABELS[kind],
+                "data": [row.by_kind[kind] / 100 for row in report.rows],
+                "stack": "revenue",
+            }
+            for kind in REVENUE_KINDS
+            if report.totals_by_kind[kind] or kind == ChargeRecord.Kind.REFUND
+        ],
+        stacked=True,
+        unit=settings.BILLING_CURRENCY,
+    )
+    context = {
+        "tab": "revenue",
+        "form": form,
+        "period": period,
+        "report": report,
+        "kinds": [(k, KIND_LABELS[k]) for k in REVENUE_KINDS],
+        "chart": chart,
+    }
+    return _render(request, "dashboard/staff/revenue.html", context)
+
+
+@staff_required
+@vary_on_headers("HX-Request")
+def staff_packs(request: HtmxHttpRequest) -> HttpResponse:
+    form, period, _ = _range(request)
+    stats = pack_popularity(period=period)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            "packs",
+            period,
+            ["pack", "kind", "units", "renewals", "lapses"]
+            + ["revenue_cents", "share_pct"],
+            [
+                [s.pack.code, s.pack.kind, s.units, s.renewals, s.lapses]
+                + [s.revenue_cents, s.share]
+                for s in stats
+            ],
+        )
+    top = stats[:12]
+    chart = chart_spec(
+        "bar",
+        [s.pack.name for s in top],
+        [{"label": "Revenue", "data": [s.revenue_cents / 100 for s in top]}],
+        horizontal=True,
+        unit=settings.BILLING_CURRENCY,
+    )
+    context = {
+        "tab": "packs",
+        "form": form,
+        "period": period,
+        "stats": stats,
+        "chart": chart,
+    }
+    return _render(request, "dashboard/staff/packs.html", context)
+
+
+def _usage_csv(meters: list[MeterUsage], table: str, period: DateRange) -> HttpResponse:
+    if table == "bands":
+        header = ["meter", "day", *BAND_FIELDS, "unbilled_excess"]
+        rows = [
+            [m.meter.code, r.day.isoformat()]
+            + [getattr(r, band) for band in BAND_FIELDS]
+            + [r.unbilled_excess]
+            for m in meters
+            for r in m.days
+        ]
+    elif table == "top":
+        header = ["meter", "rank", "account_id", "account", "used", "limit", "state"]
+        rows = [
+            [m.meter.code, rank, t.account.pk, t.account.name]
+            + [t.used, t.limit, t.state]
+            for m in meters
+            for rank, t in enumerate(m.top, 1)
+        ]
+    else:
+        table = "daily"
+        header = ["meter", "unit", "day", "accounts", "total_used"]
+        rows = [
+            [m.meter.code, m.meter.unit, r.day.isoformat(), r.accounts, r.total_used]
+            for m in meters
+            for r in m.days
+        ]
+    return _csv(f"usage-{table}", period, header, rows)
+
+
+@staff_required
+@vary_on_headers("HX-Request")
+def staff_usage(request: HtmxHttpRequest) -> HttpResponse:
+    form, period, _ = _range(request)
+    meters = usage_patterns(period=period)
+    if request.GET.get("format") == "csv":
+        return _usage_csv(meters, request.GET.get("table", "daily"), period)
+    context = {
+        "tab": "usage",
+        "form": form,
+        "period": period,
+        "cards": [staff_usage_card(usage) for usage in meters],
+    }
+    return _render(request, "dashboard/staff/usage.html", context)
+
+
+@staff_required
+@vary_on_headers("HX-Request")
+def staff_balances(request: HtmxHttpRequest) -> HttpResponse:
+    form, period, _ = _range(request)
+    # Balances are as of the range's end (today by default).
+    at = min(period.ends_at, timezone.now())
+    csv_wanted = request.GET.get("format") == "csv"
+    report = outstanding_balances(at=at, limit=None if csv_wanted else 200)
+    if csv_wanted:
+        return _csv(
+            "balances",
+            period,
+            ["account_id", "account", "oldest_pending", "total_cents"]
+            + [f"days_{b}_cents" for b in AGING_BUCKETS],
+            [
+                [r.account_id, r.account_name, r.oldest.isoformat(), r.total]
+                + list(r.buckets.values())
+                for r in report.rows
+            ],
+        )
+    chart = chart_spec(
+        "bar",
+        [f"{b} days" for b in AGING_BUCKETS],
+        [{"label": "Outstanding", "data": [v / 100 for v in report.buckets.values()]}],
+        unit=settings.BILLING_CURRENCY,
+    )
+    context = {
+        "tab": "balances",
+        "form": form,
+        "period": period,
+        "at": at,
+        "report": report,
+        "bucket_names": AGING_BUCKETS,
+        "chart": chart,
+        "total": money(report.total),
+    }
+    return _render(request, "dashboard/staff/balances.html", context)

@@ -1,0 +1,215 @@
+"""Staff metrics on hand-computed fixtures."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from billing.analytics import (
+    DateRange,
+    outstanding_balances,
+    pack_popularity,
+    recurring_revenue_cents,
+    revenue_report,
+)
+from billing.models import Pack, Purchase, UsageRollup, UsageSnapshot
+from billing.services.packs import purchase_pack, refund_charge, renew_purchase
+from billing.services.rollups import refresh_usage_rollups
+from billing.units import GB
+from tests.factories.accounts import UserFactory
+from tests.factories.billing import ChargeFactory, meter, personal_account
+
+pytestmark = pytest.mark.django_db
+
+NOV = DateRange(date(2026, 11, 1), date(2026, 11, 30))
+
+
+def at(day: int, month: int = 11, hour: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def charge(account, cents, *, kind="overage", status="paid", when=None, **kw):
+    return ChargeFactory(
+        account=account,
+        kind=kind,
+        amount_cents=cents,
+        status=status,
+        created_at=when or at(10),
+        **kw,
+    )
+
+
+def test_revenue_counts_paid_and_pending_not_failed_or_void():
+    account = personal_account()
+    charge(account, 1000, status="paid")
+    charge(account, 300, status="pending")
+    charge(account, 5000, status="failed")
+    charge(account, 7000, status="void")
+    report = revenue_report(period=NOV)
+    assert report.total == 1300
+    assert report.totals_by_kind["overage"] == 1300
+
+
+def test_a_refund_reduces_revenue_on_its_own_day():
+    account = personal_account()
+    original = charge(account, 2000, kind="capacity_pack", when=at(3))
+    charge(
+        account,
+        -2000,
+        kind="refund",
+        when=at(20),
+        refund_of=original,
+        idempotency_key="refund-1",
+    )
+    report = revenue_report(period=NOV)
+    by_day = {row.bucket: row.total for row in report.rows}
+    assert by_day[date(2026, 11, 3)] == 2000
+    assert by_day[date(2026, 11, 20)] == -2000
+    assert report.total == 0
+    assert report.totals_by_kind["refund"] == -2000
+
+
+def test_revenue_per_month_and_change_versus_the_previous_range():
+    account = personal_account()
+    charge(account, 500, when=at(15, month=10))  # previous range
+    charge(account, 700, when=at(2))
+    charge(account, 800, when=at(30, hour=23))
+    charge(account, 900, when=at(1, month=12, hour=0))  # outside
+    report = revenue_report(period=NOV, grain="month")
+    assert [(r.bucket, r.total) for r in report.rows] == [(date(2026, 11, 1), 1500)]
+    assert report.previous_total == 500
+    assert report.change_percent == 200.0
+    daily = revenue_report(period=NOV)
+    assert len(daily.rows) == 30
+
+
+def test_recurring_revenue_normalises_active_subscriptions_to_30_days():
+    account = personal_account()
+    user = account.user
+    for code, key in (("slots-5-sub", "a"), ("storage-50gb-sub", "b")):
+        purchase_pack(
+            account=account, pack=Pack.objects.get(code=code), user=user,
+            idempotency_key=key,
+        )  # fmt: skip
+    purchase_pack(
+        account=account,
+        pack=Pack.objects.get(code="storage-50gb-once"),
+        user=user,
+        idempotency_key="c",
+    )
+    slots = Pack.objects.get(code="slots-5-sub")
+    storage = Pack.objects.get(code="storage-50gb-sub")
+    expected = slots.price_cents * 30 / slots.term_days + storage.price_cents * 30 / 365
+    assert recurring_revenue_cents(at=datetime.now(UTC)) == round(expected)
+
+
+def test_pack_popularity_units_renewals_lapses_and_share():
+    account = personal_account()
+    user = account.user
+    sub = Pack.objects.get(code="storage-50gb-sub")
+    once = Pack.objects.get(code="bandwidth-100gb-once")
+    first = purchase_pack(account=account, pack=sub, user=user, idempotency_key="s1")
+    renew_purchase(purchase=first.purchase, user=user, idempotency_key="s1-r")
+    lapsed = purchase_pack(account=account, pack=sub, user=user, idempotency_key="s2")
+    refunded = purchase_pack(account=account, pack=once, user=user, idempotency_key="o")
+    refund_charge(charge=refunded.charge, staff_user=UserFactory(is_staff=True))
+    # The second subscription's term ended yesterday without a renewal.
+    Purchase.objects.filter(pk=lapsed.purchase.pk).update(
+        starts_at=timezone.now() - timedelta(days=366),
+        expires_at=timezone.now() - timedelta(days=1),
+    )
+    today = timezone.now().date()
+    stats = {
+        s.pack.code: s
+        for s in pack_popularity(period=DateRange(today - timedelta(days=5), today))
+    }
+    storage = stats["storage-50gb-sub"]
+    assert (storage.units, storage.renewals, storage.lapses) == (2, 1, 1)
+    assert storage.revenue_cents == 3 * sub.price_cents
+    bandwidth = stats["bandwidth-100gb-once"]
+    assert (bandwidth.units, bandwidth.revenue_cents) == (1, 0)  # refunded
+    assert storage.share == 100.0
+
+
+def test_failed_purchases_are_not_sold_units(settings):
+    settings.BILLING_SANDBOX_DECLINE = True
+    account = personal_account()
+    purchase_pack(
+        account=account,
+        pack=Pack.objects.get(code="storage-50gb-once"),
+        user=account.user,
+        idempotency_key="declined",
+    )
+    today = timezone.now().date()
+    stats = {s.pack.code: s for s in pack_popularity(period=DateRange(today, today))}
+    assert stats["storage-50gb-once"].units == 0
+    assert stats["storage-50gb-once"].revenue_cents == 0
+
+
+@pytest.mark.parametrize(
+    ("age", "bucket"),
+    [
+        (timedelta(0), "0-30"),
+        (timedelta(days=30, hours=23), "0-30"),
+        (timedelta(days=31), "31-60"),
+        (timedelta(days=60, hours=23), "31-60"),
+        (timedelta(days=61), "61-90"),
+        (timedelta(days=90, hours=23), "61-90"),
+        (timedelta(days=91), "90+"),
+        (timedelta(days=400), "90+"),
+    ],
+)
+def test_aging_buckets_at_their_boundaries(age, bucket):
+    now = at(21)
+    account = personal_account()
+    charge(account, 100, status="pending", when=now - age)
+    report = outstanding_balances(at=now)
+    assert report.buckets[bucket] == 100
+    assert sum(report.buckets.values()) == 100
+    assert report.rows[0].buckets[bucket] == 100
+
+
+def test_balances_list_oldest_debt_first_and_total_only_pending():
+    now = at(21)
+    young, old = personal_account(), personal_account()
+    charge(young, 100, status="pending", when=now - timedelta(days=2))
+    charge(old, 250, status="pending", when=now - timedelta(days=70))
+    charge(old, 50, status="pending", when=now - timedelta(days=1))
+    charge(old, 999, status="paid", when=now - timedelta(days=70))
+    report = outstanding_balances(at=now)
+    assert [r.account_id for r in report.rows] == [old.pk, young.pk]
+    assert report.rows[0].total == 300
+    assert (report.total, report.accounts) == (400, 2)
+    assert outstanding_balances(at=now, limit=1).rows[0].account_id == old.pk
+
+
+def _snapshot(account, code, used, limit, state, day=date(2026, 11, 20)):
+    UsageSnapshot.objects.create(
+        account=account, meter=meter(code), day=day, used=used, limit=limit,
+        state=state,
+    )  # fmt: skip
+
+
+def test_rollups_put_each_account_in_one_utilisation_band():
+    limit = 10 * GB
+    cases = [
+        (0, "ok"),  # idle
+        (4 * GB, "ok"),  # 40%
+        (5 * GB, "ok"),  # 50% -> 50-80
+        (7 * GB, "ok"),
+        (8 * GB, "warning"),  # 80% -> 80-100
+        (10 * GB, "exceeded"),  # exactly at the limit: 80-100
+        (12 * GB, "overage"),  # consented
+        (13 * GB, "blocked"),  # cap reached, consented
+        (15 * GB, "exceeded"),  # 5 GB unbilled
+    ]
+    for used, state in cases:
+        _snapshot(personal_account(), "bandwidth", used, limit, state)
+    refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))
+    refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))  # rerun
+    rollup = UsageRollup.objects.get(meter=meter("bandwidth"))
+    assert rollup.accounts == 9
+    assert (rollup.under_50, rollup.from_50_to_80, rollup.from_80_to_100) == (2, 2, 2)
+    assert (rollup.over_with_consent, rollup.over_without_consent) == (2, 1)
+    assert rollup.unbilled_excess == 5 * GB
+    assert rollup.total_used == sum(used for used, _ in cases)

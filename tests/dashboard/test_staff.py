@@ -1,0 +1,177 @@
+"""Staff analytics pages: access, numbers on the page, CSV, query pins."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import Pack, UsageSnapshot
+from billing.services.rollups import refresh_usage_rollups
+from billing.units import GB
+from tests.factories.accounts import UserFactory
+from tests.factories.billing import ChargeFactory, meter, personal_account
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    "dashboard:staff-revenue",
+    "dashboard:staff-packs",
+    "dashboard:staff-usage",
+    "dashboard:staff-balances",
+]
+
+
+@pytest.fixture
+def staff(client):
+    user = UserFactory(is_staff=True)
+    client.force_login(user)
+    return user
+
+
+@pytest.mark.parametrize("name", [*PAGES, "dashboard:staff-home"])
+def test_non_staff_get_404_and_anonymous_are_sent_to_sign_in(client, name):
+    url = reverse(name)
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302
+    assert anonymous.url.startswith(reverse("dashboard:login"))
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+    assert client.get(url, {"format": "csv"}).status_code == 404
+
+
+def _history(accounts=3, days=40):
+    today = timezone.now().date()
+    for n in range(accounts):
+        account = personal_account()
+        UsageSnapshot.objects.bulk_create(
+            UsageSnapshot(
+                account=account,
+                meter=meter("bandwidth"),
+                day=today - timedelta(days=d),
+                used=(n + 1) * GB,
+                limit=5 * GB,
+                state="ok",
+            )
+            for d in range(days)
+        )
+        ChargeFactory.create_batch(
+            3, account=account, kind="overage", amount_cents=100, status="pending"
+        )
+    refresh_usage_rollups(start=today - timedelta(days=days), end=today)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_render_with_a_constant_number_of_queries(
+    client, staff, name, django_assert_max_num_queries
+):
+    _history(accounts=2, days=10)
+    with django_assert_max_num_queries(14):
+        assert client.get(reverse(name)).status_code == 200
+    _history(accounts=8, days=40)
+    with django_assert_max_num_queries(14):
+        response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert reverse("admin:index") in response.content.decode()
+
+
+def test_revenue_page_shows_totals_and_the_chart_data(client, staff):
+    account = personal_account()
+    ChargeFactory(
+        account=account, kind="capacity_pack", amount_cents=2000, status="paid"
+    )
+    ChargeFactory(account=account, kind="overage", amount_cents=150, status="failed")
+    page = client.get(reverse("dashboard:staff-revenue")).content.decode()
+    assert 'id="revenue-total">$20.00<' in page
+    assert 'id="revenue-data"' in page and '"Capacity pack"' in page
+
+
+def test_the_range_form_swaps_the_report_with_htmx_and_validates(client, staff):
+    today = timezone.now().date()
+    url = reverse("dashboard:staff-revenue")
+    partial = client.get(
+        url,
+        {"start": today - timedelta(days=6), "end": today, "grain": "day"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert "<html" not in partial and 'id="report"' in partial
+    assert partial.count('<tr><th scope="row">') == 7 + 1  # days and the total
+    bad = client.get(url, {"start": today, "end": today - timedelta(days=3)})
+    assert bad.status_code == 422
+    assert "start date is after the end date" in bad.content.decode()
+
+
+def _csv_rows(response):
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_every_table_exports_as_csv_for_the_range(client, staff):
+    _history(accounts=2, days=5)
+    today = timezone.now().date()
+    params = {"start": today - timedelta(days=2), "end": today, "format": "csv"}
+    revenue = _csv_rows(client.get(reverse("dashboard:staff-revenue"), params))
+    assert revenue[0][0] == "bucket" and len(revenue) == 1 + 3
+    assert revenue[-1][-1] == "600"  # today's six pending overage charges
+    packs = _csv_rows(client.get(reverse("dashboard:staff-packs"), params))
+    assert packs[0][:3] == ["pack", "kind", "units"]
+    assert {row[0] for row in packs[1:]} >= {"storage-50gb-once", "slots-100-sub"}
+    usage_url = reverse("dashboard:staff-usage")
+    daily = _csv_rows(client.get(usage_url, params))
+    assert len(daily) == 1 + 3 and daily[1][:2] == ["bandwidth", "byte"]
+    bands = _csv_rows(client.get(usage_url, {**params, "table": "bands"}))
+    assert bands[0][2] == "under_50"
+    top = _csv_rows(client.get(usage_url, {**params, "table": "top"}))
+    assert [row[4] for row in top[1:]] == [str(2 * GB), str(GB)]
+    balances = _csv_rows(client.get(reverse("dashboard:staff-balances"), params))
+    assert len(balances) == 1 + 2 and balances[1][3] == "300"
+
+
+def test_balances_link_each_account_to_django_admin(client, staff):
+    account = personal_account()
+    ChargeFactory(account=account, amount_cents=700, status="pending")
+    page = client.get(reverse("dashboard:staff-balances")).content.decode()
+    assert reverse("admin:billing_account_change", args=[account.pk]) in page
+    assert 'id="outstanding-total">$7.00<' in page
+
+
+def test_admin_links_to_the_analytics(client, staff):
+    staff.is_superuser = True
+    staff.save()
+    page = client.get(reverse("admin:index")).content.decode()
+    assert reverse("dashboard:staff-revenue") in page
+
+
+def test_a_pack_created_in_admin_is_in_the_user_catalogue(client, staff):
+    staff.is_superuser = True
+    staff.save()
+    response = client.post(
+        reverse("admin:billing_pack_add"),
+        {
+            "code": "transcoding-2000min-once",
+            "name": "Transcoding +2000 min",
+            "description": "",
+            "category": "capacity",
+            "kind": "one_time",
+            "price_cents": "3900",
+            "term_days": "365",
+            "is_active": "on",
+            "allowances-TOTAL_FORMS": "1",
+            "allowances-INITIAL_FORMS": "0",
+            "allowances-MIN_NUM_FORMS": "0",
+            "allowances-MAX_NUM_FORMS": "1000",
+            "allowances-0-meter": str(meter("transcoding").pk),
+            "allowances-0-amount": str(2000 * 60),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Pack.objects.filter(code="transcoding-2000min-once").exists()
+    buyer = personal_account()
+    client.force_login(buyer.user)
+    page = client.get(
+        reverse("dashboard:user-packs", args=[buyer.pk]), {"meter": "transcoding"}
+    ).content.decode()
+    assert "Transcoding +2000 min" in page and "$39.00" in page
