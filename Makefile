@@ -21,7 +21,7 @@ PYTHON ?= $(shell \
 	done; \
 	if python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo python3; fi)
 
-.PHONY: help install run test lint fmt migrate seed check-python clean screenshots bench
+.PHONY: help install run test lint fmt migrate seed check-python clean screenshots bench bench-staff
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,8 +62,12 @@ fmt: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## Benchmark the API under gunicorn + wrk on a fresh PostgreSQL DB
+bench: install ## Benchmarks: the API (gunicorn + wrk) and the staff pages at volume, on PostgreSQL
 	bench/run.sh
+	tools/bench_staff.sh
+
+bench-staff: install ## Only the staff pages at volume (seed_volume + timings)
+	tools/bench_staff.sh
 
 screenshots: install ## Save PNGs of the main pages (desktop and 375 px) to docs/screenshots
 	tools/screenshots.sh
