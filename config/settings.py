@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the API docs page's assets locally (no CDN)
     "accounts",
+    # Before billing: store's seed_demo extends billing's, and Django runs the
+    # command of the first app that defines it.
+    "store",
     "billing",
     "dashboard",
 ]
@@ -74,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.context_processors.billing",
+                "store.context_processors.active_theme",
             ],
         },
     },

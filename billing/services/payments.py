@@ -7,6 +7,7 @@ demos can show a decline without a card network.
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
@@ -98,3 +99,48 @@ def pay_outstanding_balance(*, account: Account, user: object) -> Payment:
             gateway_reference=result.reference,
         )
     return Payment(paid_cents=total, charges=paid)
+
+
+def charge_and_pay(
+    *,
+    account: Account,
+    kind: str,
+    amount_cents: int,
+    idempotency_key: str,
+    description: str,
+    user: object = None,
+    now: datetime | None = None,
+) -> ChargeRecord:
+    """Write a charge and collect it through the gateway, in the caller's transaction.
+
+    The charge is pending until the gateway answers, then paid or failed
+    (with the decline reason). Callers hold the account lock and make the
+    sale idempotent; the charge's unique key is the database backstop.
+    """
+    now = now or timezone.now()
+    charge = ChargeRecord.objects.create(
+        account=account,
+        kind=kind,
+        amount_cents=amount_cents,
+        currency=settings.BILLING_CURRENCY,
+        status=ChargeRecord.Status.PENDING,
+        idempotency_key=idempotency_key,
+        description=description[:255],
+        created_by=user if getattr(user, "pk", None) else None,
+        created_at=now,
+    )
+    result = get_gateway().charge(
+        amount_cents=amount_cents,
+        currency=settings.BILLING_CURRENCY,
+        reference=idempotency_key,
+    )
+    if result.approved:
+        charge.status = ChargeRecord.Status.PAID
+        charge.paid_at = now
+        charge.gateway_reference = result.reference
+        charge.save(update_fields=["status", "paid_at", "gateway_reference"])
+    else:
+        charge.status = ChargeRecord.Status.FAILED
+        charge.failure_reason = result.decline_reason[:255]
+        charge.save(update_fields=["status", "failure_reason"])
+    return charge

@@ -120,7 +120,7 @@ LOGINS = [
     Login(
         "creator@example.com",
         "Cole Creator",
-        "theme creator (themes come with the store)",
+        "theme creator: submits themes and sees earnings at /store/",
         Usage((0.1, 0.3), (0.2, 0.5), 0.3),
     ),
 ]

@@ -88,7 +88,7 @@ SELECT v.id, p.id,
        CASE WHEN g %% 97 = 0 THEN 'failed' ELSE 'completed' END,
        'vol-p-' || g, p.price_cents, ts, ts + p.term_days * interval '1 day', ts
 FROM generate_series(1, %(purchases)s) AS g
-JOIN vol v ON v.n = (g * 7919) %% %(accounts)s
+JOIN vol v ON v.n = (g::bigint * 7919) %% %(accounts)s
 JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS n, * FROM billing_pack
       WHERE is_active) p ON p.n = g %% %(packs)s
 CROSS JOIN LATERAL (
@@ -123,7 +123,7 @@ SELECT v.id, 'overage', 10 + (g * 37) %% 5000, %(currency)s,
        'vol-oc-' || g, 'Overage (volume)', '', '', ts,
        CASE WHEN g %% 8 = 0 OR g %% 33 = 0 THEN NULL ELSE ts END
 FROM generate_series(1, %(overage)s) AS g
-JOIN vol v ON v.n = (g * 104729) %% %(accounts)s
+JOIN vol v ON v.n = (g::bigint * 104729) %% %(accounts)s
 CROSS JOIN LATERAL (
     SELECT date_trunc('month', %(now)s - (g %% 365) * interval '1 day')
            + (g %% 24) * interval '1 hour' AS ts

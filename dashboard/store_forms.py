@@ -1,0 +1,173 @@
+"""Forms of the theme store pages: input parsing only; store services decide."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+
+from store.checks import TOKENS
+from store.models import Theme
+from store.services.themes import ImageUpload, ThemeContent
+
+MAX_CSS_UPLOAD_BYTES = 512 * 1024
+DEFAULT_TOKENS = {
+    "bg": "#f6f7f9",
+    "surface": "#ffffff",
+    "text": "#1b1f24",
+    "muted": "#55606e",
+    "accent": "#1d4ed8",
+    "focus": "#b45309",
+}
+
+
+class MultipleImageInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Zero or more uploaded files (Django's documented multiple-upload recipe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            MultipleImageInput(
+                attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}
+            ),
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
+class ThemeForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    price = forms.DecimalField(
+        label="Price (USD)",
+        min_value=Decimal("0"),
+        max_value=Decimal("1000"),
+        decimal_places=2,
+        initial=Decimal("0"),
+        help_text="0 makes the theme free.",
+    )
+    css = forms.CharField(
+        label="Stylesheet",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 14, "spellcheck": "false", "class": "code"}
+        ),
+        help_text="Paste CSS here, or upload a file below.",
+    )
+    css_file = forms.FileField(
+        label="…or upload a .css file",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".css,text/css"}),
+    )
+    images = MultipleImageField(
+        label="Preview images (optional)",
+        required=False,
+        help_text="PNG, JPEG, WebP or GIF; up to 4 images of 300 KB each.",
+    )
+
+    def __init__(self, *args: Any, images: list | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, label in TOKENS.items():
+            self.fields[name] = forms.CharField(
+                label=label,
+                initial=DEFAULT_TOKENS[name],
+                max_length=7,
+                widget=forms.TextInput(attrs={"type": "color"}),
+            )
+        if images:
+            self.fields["remove_images"] = forms.MultipleChoiceField(
+                label="Remove images",
+                required=False,
+                choices=[
+                    (str(i.pk), i.alt or f"Image {n}") for n, i in enumerate(images, 1)
+                ],
+                widget=forms.CheckboxSelectMultiple,
+            )
+
+    @classmethod
+    def for_theme(
+        cls, theme: Theme, data: Any = None, files: Any = None
+    ) -> "ThemeForm":
+        initial = {
+            "name": theme.name,
+            "description": theme.description,
+            "price": (Decimal(theme.price_cents) / 100).quantize(Decimal("0.01")),
+            "css": theme.css,
+            **theme.tokens,
+        }
+        return cls(data, files, initial=initial, images=list(theme.images.all()))
+
+    @property
+    def token_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in TOKENS]
+
+    @property
+    def main_fields(self) -> list[forms.BoundField]:
+        return [f for f in self.visible_fields() if f.name not in TOKENS]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload = data.get("css_file")
+        if upload:
+            if upload.size > MAX_CSS_UPLOAD_BYTES:
+                self.add_error("css_file", "Upload at most 512 KB of CSS.")
+            else:
+                try:
+                    data["css"] = upload.read().decode("utf-8")
+                except UnicodeDecodeError:
+                    self.add_error("css_file", "The file is not UTF-8 text.")
+        if not (data.get("css") or "").strip() and not self.has_error("css_file"):
+            self.add_error("css", "Paste a stylesheet or upload a .css file.")
+        return data
+
+    def content(self) -> ThemeContent:
+        data = self.cleaned_data
+        return ThemeContent(
+            name=data["name"],
+            description=data["description"],
+            price_cents=int(data["price"] * 100),
+            css=data["css"],
+            tokens={name: data[name] for name in TOKENS},
+        )
+
+    def uploads(self) -> list[ImageUpload]:
+        return [
+            ImageUpload(data=f.read(), alt=f.name.rsplit(".", 1)[0][:150])
+            for f in self.cleaned_data["images"]
+        ]
+
+    def removed_image_ids(self) -> list[int]:
+        return [int(pk) for pk in self.cleaned_data.get("remove_images", [])]
+
+    def add_service_errors(self, details: dict[str, str]) -> None:
+        """Show an InvalidTheme's field messages next to their fields."""
+        for field, message in details.items():
+            self.add_error(field if field in self.fields else None, message)
+
+
+class ApplyForm(forms.Form):
+    theme = forms.CharField(
+        widget=forms.HiddenInput, help_text='A theme id or "default".'
+    )
+
+    @property
+    def theme_id(self) -> int | None:
+        value = self.cleaned_data["theme"]
+        return None if value == "default" else int(value)
+
+    def clean_theme(self) -> str:
+        value = self.cleaned_data["theme"]
+        if value != "default" and not value.isdigit():
+            raise forms.ValidationError("Choose a theme.")
+        return value

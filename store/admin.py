@@ -1,0 +1,358 @@
+"""Staff admin for the store: review themes, compose bundles, set the revenue policy.
+
+Reviews, refunds and payouts go through ``store.services`` (admin actions),
+so each rule keeps its one home. Sales, licences and earnings lines are
+facts: read-only here.
+"""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from billing.errors import BillingError
+from billing.units import format_cents
+
+from .models import (
+    Bundle,
+    EarningLine,
+    Licence,
+    Payout,
+    RevenuePolicy,
+    RevenueTier,
+    Sale,
+    Theme,
+)
+from .revenue import Tier, validate_tiers
+from .services.sales import refund_sale
+from .services.themes import approve_theme, reject_theme
+
+
+def _money(cents: int | None) -> str:
+    return "—" if cents is None else format_cents(cents)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        help_text="Shown to the creator with the decision.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
+def _with_reason(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    warning: str,
+    apply: Any,
+) -> HttpResponse | None:
+    """Ask for a reason on an intermediate page, then call the service per object."""
+    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    if form.is_valid():
+        for obj in queryset:
+            try:
+                apply(obj, form.cleaned_data["reason"])
+            except BillingError as error:
+                modeladmin.message_user(
+                    request, f"{obj}: {error.message}", messages.ERROR
+                )
+            else:
+                modeladmin.message_user(request, f"{obj}: done.", messages.SUCCESS)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "warning": warning,
+        "form": form,
+        "queryset": queryset,
+        "action": action,
+        "opts": modeladmin.opts,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": modeladmin.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/billing/confirm_with_reason.html", context)
+
+
+@admin.register(Theme)
+class ThemeAdmin(admin.ModelAdmin):
+    list_display = ("name", "creator", "status", "price", "checks", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("name", "creator__email")
+    actions = ("approve", "reject")
+    readonly_fields = (
+        "creator",
+        "name",
+        "description",
+        "price",
+        "status",
+        "tokens",
+        "report",
+        "preview",
+        "css",
+        "review_note",
+        "reviewed_by",
+        "reviewed_at",
+        "published_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Price", ordering="price_cents")
+    def price(self, obj: Theme) -> str:
+        return "Free" if obj.is_free else _money(obj.price_cents)
+
+    @admin.display(description="Checks", boolean=True)
+    def checks(self, obj: Theme) -> bool:
+        return obj.checks_passed
+
+    @admin.display(description="Check report")
+    def report(self, obj: Theme) -> str:
+        return format_html(
+            "<table><tr><th>Check</th><th>Result</th><th>Measured</th>"
+            "<th>Threshold</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        c["title"],
+                        "pass" if c["passed"] else "FAIL",
+                        c["measured"],
+                        c["threshold"],
+                    )
+                    for c in obj.check_report
+                ),
+            ),
+        )
+
+    @admin.display(description="Live preview")
+    def preview(self, obj: Theme) -> str:
+        url = reverse("dashboard:store-theme-preview", args=[obj.pk])
+        return format_html(
+            '<a href="{}?draft=1" target="_blank">Open the preview</a>', url
+        )
+
+    @admin.action(description="Approve and list the selected themes")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Theme]) -> None:
+        for theme in queryset:
+            try:
+                approve_theme(theme=theme, staff_user=request.user)
+            except BillingError as error:
+                self.message_user(request, f"{theme}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{theme} is listed.", messages.SUCCESS)
+
+    @admin.action(description="Reject the selected themes (with a reason)")
+    def reject(
+        self, request: HttpRequest, queryset: QuerySet[Theme]
+    ) -> HttpResponse | None:
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            action="reject",
+            title="Reject themes",
+            warning="The creator sees the reason and can fix and resubmit.",
+            apply=lambda theme, reason: reject_theme(
+                theme=theme, staff_user=request.user, reason=reason
+            ),
+        )
+
+
+class BundleForm(forms.ModelForm):
+    class Meta:
+        model = Bundle
+        fields = [
+            "name",
+            "description",
+            "price_cents",
+            "themes",
+            "available_from",
+            "available_until",
+            "licence_days",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only themes with an approved version can be sold in a bundle.
+        self.fields["themes"].queryset = Theme.objects.filter(
+            published_at__isnull=False
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("available_from"), data.get("available_until")
+        if start and end and end <= start:
+            raise forms.ValidationError("The sale must end after it starts.")
+        return data
+
+
+@admin.register(Bundle)
+class BundleAdmin(admin.ModelAdmin):
+    form = BundleForm
+    list_display = (
+        "name",
+        "price",
+        "available_from",
+        "available_until",
+        "licence_days",
+    )
+    filter_horizontal = ("themes",)
+
+    @admin.display(description="Price", ordering="price_cents")
+    def price(self, obj: Bundle) -> str:
+        return _money(obj.price_cents)
+
+
+class TierFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        tiers = [
+            Tier(
+                up_to_cents=form.cleaned_data.get("up_to_cents"),
+                creator_percent=form.cleaned_data["creator_percent"],
+            )
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("creator_percent") is not None
+        ]
+        tiers.sort(key=lambda t: (t.up_to_cents is None, t.up_to_cents or 0))
+        try:
+            validate_tiers(tiers)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class RevenueTierInline(admin.TabularInline):
+    model = RevenueTier
+    formset = TierFormSet
+    extra = 1
+
+
+@admin.register(RevenuePolicy)
+class RevenuePolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "effective_from", "cap", "tier_summary")
+    inlines = (RevenueTierInline,)
+
+    @admin.display(description="Monthly cap")
+    def cap(self, obj: RevenuePolicy) -> str:
+        return (
+            "none" if obj.monthly_cap_cents is None else _money(obj.monthly_cap_cents)
+        )
+
+    @admin.display(description="Tiers")
+    def tier_summary(self, obj: RevenuePolicy) -> str:
+        return ", ".join(
+            f"{t.creator_percent.normalize():f}% "
+            + (f"up to {_money(t.up_to_cents)}" if t.up_to_cents else "beyond")
+            for t in obj.terms().tiers
+        )
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Sale)
+class SaleAdmin(ReadOnly):
+    list_display = ("created_at", "account", "kind", "item", "price", "status")
+    list_filter = ("kind", "status")
+    search_fields = ("account__name", "theme__name", "bundle__name")
+    list_select_related = ("account", "theme", "bundle")
+    actions = ("refund",)
+
+    @admin.display(description="Price", ordering="price_cents")
+    def price(self, obj: Sale) -> str:
+        return _money(obj.price_cents)
+
+    @admin.action(description="Refund the selected sales (with a reason)")
+    def refund(
+        self, request: HttpRequest, queryset: QuerySet[Sale]
+    ) -> HttpResponse | None:
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            action="refund",
+            title="Refund sales",
+            warning="The charge is refunded, the licences end and the creators' "
+            "earnings lines are reversed.",
+            apply=lambda sale, reason: refund_sale(
+                sale=sale, staff_user=request.user, reason=reason
+            ),
+        )
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("store.change_sale")
+
+    refund.allowed_permissions = ("refund",)  # type: ignore[attr-defined]
+
+
+@admin.register(Licence)
+class LicenceAdmin(ReadOnly):
+    list_display = ("theme", "account", "starts_at", "expires_at", "revoked_at")
+    list_select_related = ("theme", "account")
+    search_fields = ("theme__name", "account__name")
+
+
+@admin.register(EarningLine)
+class EarningLineAdmin(ReadOnly):
+    list_display = (
+        "created_at",
+        "creator",
+        "theme",
+        "kind",
+        "tier",
+        "creator_percent",
+        "gross_cents",
+        "creator_cents",
+        "platform_cents",
+        "held_cents",
+    )
+    list_filter = ("kind", "month")
+    list_select_related = ("creator", "theme")
+    search_fields = ("creator__email", "theme__name")
+
+
+@admin.register(Payout)
+class PayoutAdmin(admin.ModelAdmin):
+    """Record a payout after paying; the payouts-due page subtracts it."""
+
+    list_display = ("paid_at", "creator", "amount", "reference")
+    fields = ("creator", "amount_cents", "reference", "paid_at")
+
+    @admin.display(description="Amount", ordering="amount_cents")
+    def amount(self, obj: Payout) -> str:
+        return _money(obj.amount_cents)
+
+    def save_model(
+        self, request: HttpRequest, obj: Payout, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,600 @@
+"""The automated gates a theme passes before review: performance and accessibility.
+
+Pure functions, no database. The stylesheet is parsed with tinycss2 (never
+regular expressions), walked once into a ``Sheet`` summary, and every check
+reads that summary and the design tokens. Each check reports the measured
+value, the threshold and how to fix a failure, so the creator's report is
+readable check by check.
+"""
+
+import gzip
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import tinycss2
+from tinycss2.ast import Node
+from tinycss2.serializer import serialize_identifier
+
+from .colours import contrast_ratio, format_ratio
+
+KB = 1024
+MAX_MINIFIED_BYTES = 50 * KB
+MAX_GZIPPED_BYTES = 15 * KB
+MAX_RULES = 500
+MAX_SELECTORS = 1000
+MAX_IMAGE_BYTES = 300 * KB
+MAX_IMAGES = 4
+TEXT_CONTRAST = 4.5
+NON_TEXT_CONTRAST = 3.0  # focus indicator, large text (WCAG 1.4.3, 1.4.11)
+LINK_VS_TEXT_CONTRAST = 3.0  # WCAG technique G183 for links without underline
+
+# Design tokens: form field -> CSS custom property of static/css/app.css.
+TOKENS = {
+    "bg": "Background",
+    "surface": "Surface (cards)",
+    "text": "Text",
+    "muted": "Muted text",
+    "accent": "Accent and links",
+    "focus": "Focus indicator",
+}
+TOKEN_PROPERTIES = {f"--{name}" for name in TOKENS} | {"--accent-text"}
+
+PERFORMANCE = "performance"
+ACCESSIBILITY = "accessibility"
+
+_GROUPING_AT_RULES = {"media", "supports", "layer", "container", "scope"}
+_OUTLINE_REPLACEMENTS = ("box-shadow", "border", "background", "text-decoration")
+_ANIMATION_PROPERTIES = {"animation", "animation-name", "transition"}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    code: str
+    category: str
+    title: str
+    passed: bool
+    measured: str
+    threshold: str
+    fix: str
+    details: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Block:
+    """One declaration block with where it sits."""
+
+    selector: str
+    prelude: list[Node]
+    conditions: tuple[str, ...]  # enclosing at-rule preludes, e.g. "@media (...)"
+    declarations: list[Any]
+    line: int
+
+    def values(self, name: str) -> list[str]:
+        return [
+            _text(d.value).lower() for d in self.declarations if d.lower_name == name
+        ]
+
+
+@dataclass(slots=True)
+class Sheet:
+    rules: int = 0
+    selectors: int = 0
+    blocks: list[Block] = field(default_factory=list)
+    imports: list[int] = field(default_factory=list)  # source lines
+    urls: list[tuple[str, int]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    minified: str = ""
+
+
+# Parsing -------------------------------------------------------------------
+
+
+def _text(nodes: Iterable[Node]) -> str:
+    """Serialise tokens without comments, whitespace collapsed (a minifier)."""
+    parts: list[str] = []
+    for node in nodes:
+        kind = node.type
+        if kind == "comment":
+            continue
+        if kind == "whitespace":
+            if parts and parts[-1] != " ":
+                parts.append(" ")
+        elif kind in ("() block", "[] block", "{} block"):
+            opening = kind[0]
+            closing = kind[1]
+            parts.append(f"{opening}{_text(node.content).strip()}{closing}")
+        elif kind == "function":
+            inner = _text(node.arguments).strip()
+            parts.append(f"{serialize_identifier(node.name)}({inner})")
+        else:
+            parts.append(node.serialize())
+    return "".join(parts)
+
+
+def _split_selectors(prelude: list[Node]) -> list[list[Node]]:
+    groups: list[list[Node]] = [[]]
+    for node in prelude:
+        if node.type == "literal" and node.value == ",":
+            groups.append([])
+        else:
+            groups[-1].append(node)
+    return [
+        g for g in groups if any(n.type not in ("whitespace", "comment") for n in g)
+    ]
+
+
+def _collect_urls(nodes: Iterable[Node], line: int, sheet: Sheet) -> None:
+    for node in nodes:
+        if node.type == "url":
+            sheet.urls.append((node.value, node.source_line or line))
+        elif node.type == "function":
+            name = node.lower_name
+            if name in ("url", "src") or name.endswith("image-set"):
+                for arg in node.arguments:
+                    if arg.type == "string":
+                        sheet.urls.append((arg.value, arg.source_line or line))
+            _collect_urls(node.arguments, line, sheet)
+        elif node.type in ("() block", "[] block", "{} block"):
+            _collect_urls(node.content, line, sheet)
+
+
+def _error(node: Node) -> str:
+    return f"line {node.source_line}, column {node.source_column}: {node.message}"
+
+
+def _declarations(content: list[Node], sheet: Sheet) -> tuple[list[Any], list[Node]]:
+    """Declarations of a block, and nested rules (CSS nesting) to walk."""
+    declarations, nested = [], []
+    for item in tinycss2.parse_blocks_contents(
+        content, skip_comments=True, skip_whitespace=True
+    ):
+        if item.type == "declaration":
+            if not _text(item.value).strip():
+                sheet.errors.append(
+                    f"line {item.source_line}, column {item.source_column}: "
+                    f"{item.name} has no value"
+                )
+                continue
+            declarations.append(item)
+            _collect_urls(item.value, item.source_line, sheet)
+        elif item.type == "error":
+            sheet.errors.append(_error(item))
+        else:
+            nested.append(item)
+    return declarations, nested
+
+
+def _walk(
+    nodes: Iterable[Node],
+    sheet: Sheet,
+    conditions: tuple[str, ...] = (),
+    in_keyframes: bool = False,
+) -> list[str]:
+    """Fill ``sheet`` from rules; return their minified text."""
+    out: list[str] = []
+    for node in nodes:
+        if node.type == "error":
+            sheet.errors.append(_error(node))
+        elif node.type == "qualified-rule":
+            selector = _text(node.prelude).strip()
+            declarations, nested = _declarations(node.content, sheet)
+            if not in_keyframes:
+                sheet.rules += 1
+                sheet.selectors += len(_split_selectors(node.prelude))
+                sheet.blocks.append(
+                    Block(
+                        selector=selector,
+                        prelude=list(node.prelude),
+                        conditions=conditions,
+                        declarations=declarations,
+                        line=node.source_line,
+                    )
+                )
+            body = ";".join(f"{d.name}:{_text(d.value).strip()}" for d in declarations)
+            inner = "".join(_walk(nested, sheet, conditions, in_keyframes))
+            out.append(f"{selector}{{{body}{inner}}}")
+        elif node.type == "at-rule":
+            keyword = node.lower_at_keyword
+            prelude = _text(node.prelude).strip()
+            _collect_urls(node.prelude, node.source_line, sheet)
+            head = f"@{keyword} {prelude}".strip()
+            if keyword == "import":
+                sheet.imports.append(node.source_line)
+            if node.content is None:
+                out.append(f"{head};")
+                continue
+            if keyword in _GROUPING_AT_RULES or keyword.endswith("keyframes"):
+                rules = tinycss2.parse_rule_list(
+                    node.content, skip_comments=True, skip_whitespace=True
+                )
+                inner = "".join(
+                    _walk(
+                        rules,
+                        sheet,
+                        (*conditions, head),
+                        in_keyframes or keyword.endswith("keyframes"),
+                    )
+                )
+            else:  # @font-face, @page, @property: a declaration block
+                declarations, _ = _declarations(node.content, sheet)
+                sheet.blocks.append(
+                    Block(
+                        selector=f"@{keyword}",
+                        prelude=[],
+                        conditions=conditions,
+                        declarations=declarations,
+                        line=node.source_line,
+                    )
+                )
+                inner = ";".join(
+                    f"{d.name}:{_text(d.value).strip()}" for d in declarations
+                )
+            out.append(f"{head}{{{inner}}}")
+    return out
+
+
+def parse_sheet(css: str) -> Sheet:
+    sheet = Sheet()
+    rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+    sheet.minified = "".join(_walk(rules, sheet))
+    return sheet
+
+
+# Helpers for the checks ------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    return f"{n / KB:.1f} KB" if n >= KB else f"{n} B"
+
+
+def _is_zero(value: str) -> bool:
+    return value in ("0", "0px", "0em", "0rem", "0.0")
+
+
+def _removes_outline(block: Block) -> bool:
+    for declaration in block.declarations:
+        value = _text(declaration.value).strip().lower()
+        name = declaration.lower_name
+        if name == "outline" and (value.startswith("none") or _is_zero(value)):
+            return True
+        if name == "outline-style" and value == "none":
+            return True
+        if name == "outline-width" and _is_zero(value):
+            return True
+        if name == "outline-color" and value == "transparent":
+            return True
+    return False
+
+
+def _has_focus_replacement(block: Block) -> bool:
+    for declaration in block.declarations:
+        value = _text(declaration.value).strip().lower()
+        if declaration.lower_name.startswith(_OUTLINE_REPLACEMENTS) and value not in (
+            "none",
+            "0",
+            "transparent",
+        ):
+            return True
+    return False
+
+
+def _targets_links(prelude: list[Node]) -> bool:
+    """True for ``a``, ``nav a:hover``, ``:link``, ``:any-link`` selectors."""
+    previous: Node | None = None
+    for node in prelude:
+        if node.type == "ident":
+            after_colon = (
+                previous is not None
+                and previous.type == "literal"
+                and previous.value == ":"
+            )
+            after_class = (
+                previous is not None
+                and previous.type == "literal"
+                and previous.value in (".", "|")
+            )
+            if node.lower_value == "a" and not (after_colon or after_class):
+                return True
+            if after_colon and node.lower_value in ("link", "any-link"):
+                return True
+        previous = node
+    return False
+
+
+def _removes_underline(block: Block) -> bool:
+    values = block.values("text-decoration") + block.values("text-decoration-line")
+    return any(v.split()[:1] == ["none"] for v in values if v)
+
+
+def _animates(block: Block) -> list[str]:
+    found = []
+    for declaration in block.declarations:
+        if declaration.lower_name in _ANIMATION_PROPERTIES:
+            value = _text(declaration.value).strip().lower()
+            if value and value != "none" and not value.startswith(("none ", "0s")):
+                found.append(declaration.lower_name)
+    return found
+
+
+def _within(block: Block, feature: str) -> bool:
+    """Inside an at-rule whose prelude has ``feature`` (spaces ignored)."""
+    return any(feature in c.lower().replace(" ", "") for c in block.conditions)
+
+
+def _pairs(
+    tokens: dict[str, str], fg: str, backgrounds: Sequence[str]
+) -> list[tuple[str, float]]:
+    return [
+        (
+            f"{TOKENS[fg].lower()} on {TOKENS[bg].lower()}",
+            contrast_ratio(tokens[fg], tokens[bg]),
+        )
+        for bg in backgrounds
+    ]
+
+
+def _contrast_check(
+    *,
+    code: str,
+    title: str,
+    pairs: list[tuple[str, float]],
+    minimum: float,
+    fix: str,
+) -> CheckResult:
+    worst_label, worst = min(pairs, key=lambda pair: pair[1])
+    return CheckResult(
+        code=code,
+        category=ACCESSIBILITY,
+        title=title,
+        passed=all(ratio >= minimum for _, ratio in pairs),
+        measured=f"{format_ratio(worst)} ({worst_label})",
+        threshold=f"at least {minimum:g}:1",
+        fix=fix,
+        details=[f"{label}: {format_ratio(ratio)}" for label, ratio in pairs],
+    )
+
+
+# The checks ------------------------------------------------------------------
+
+
+def performance_checks(sheet: Sheet, image_sizes: Sequence[int]) -> list[CheckResult]:
+    minified = len(sheet.minified.encode())
+    gzipped = len(gzip.compress(sheet.minified.encode(), mtime=0))
+    remote = [(url, line) for url, line in sheet.urls if not url.startswith("data:")]
+    results = [
+        CheckResult(
+            code="syntax",
+            category=PERFORMANCE,
+            title="Stylesheet parses cleanly",
+            passed=not sheet.errors,
+            measured=f"{len(sheet.errors)} parse error(s)",
+            threshold="no parse errors",
+            fix="Fix the reported lines: browsers drop rules they cannot parse.",
+            details=sheet.errors[:20],
+        ),
+        CheckResult(
+            code="size_minified",
+            category=PERFORMANCE,
+            title="Stylesheet size, minified",
+            passed=minified <= MAX_MINIFIED_BYTES,
+            measured=_size(minified),
+            threshold=f"at most {_size(MAX_MINIFIED_BYTES)}",
+            fix="Remove unused rules and large embedded data: URIs; "
+            "override the design tokens instead of restyling every component.",
+        ),
+        CheckResult(
+            code="size_gzipped",
+            category=PERFORMANCE,
+            title="Stylesheet size, gzipped",
+            passed=gzipped <= MAX_GZIPPED_BYTES,
+            measured=_size(gzipped),
+            threshold=f"at most {_size(MAX_GZIPPED_BYTES)}",
+            fix="Embedded fonts and images compress poorly: drop or shrink them.",
+        ),
+        CheckResult(
+            code="rule_count",
+            category=PERFORMANCE,
+            title="Number of rules and selectors",
+            passed=sheet.rules <= MAX_RULES and sheet.selectors <= MAX_SELECTORS,
+            measured=f"{sheet.rules} rules, {sheet.selectors} selectors",
+            threshold=f"at most {MAX_RULES} rules and {MAX_SELECTORS} selectors",
+            fix="Merge duplicate rules and rely on the CSS custom properties.",
+        ),
+        CheckResult(
+            code="no_import",
+            category=PERFORMANCE,
+            title="No @import",
+            passed=not sheet.imports,
+            measured=f"{len(sheet.imports)} @import rule(s)",
+            threshold="none",
+            fix="Paste the imported CSS into the stylesheet: each @import is "
+            "another blocking request.",
+            details=[f"line {line}" for line in sheet.imports],
+        ),
+        CheckResult(
+            code="no_remote_urls",
+            category=PERFORMANCE,
+            title="No remote or external URLs",
+            passed=not remote,
+            measured=f"{len(remote)} external URL(s)",
+            threshold="none (only data: URIs)",
+            fix="Upload fonts and images with the theme by embedding them as "
+            "data: URIs (they count towards the size budget), or use system fonts.",
+            details=[f"line {line}: {url[:80]}" for url, line in remote[:20]],
+        ),
+    ]
+    largest = max(image_sizes, default=0)
+    results.append(
+        CheckResult(
+            code="preview_images",
+            category=PERFORMANCE,
+            title="Preview images",
+            passed=largest <= MAX_IMAGE_BYTES and len(image_sizes) <= MAX_IMAGES,
+            measured=(
+                f"{len(image_sizes)} image(s), largest {_size(largest)}"
+                if image_sizes
+                else "no images"
+            ),
+            threshold=f"at most {MAX_IMAGES} images of {_size(MAX_IMAGE_BYTES)} each",
+            fix="Export previews as compressed WebP or JPEG at 1280 px wide or less.",
+        )
+    )
+    return results
+
+
+def accessibility_checks(sheet: Sheet, tokens: dict[str, str]) -> list[CheckResult]:
+    backgrounds = ("bg", "surface")
+    results = [
+        _contrast_check(
+            code="contrast_text",
+            title="Text contrast",
+            pairs=_pairs(tokens, "text", backgrounds),
+            minimum=TEXT_CONTRAST,
+            fix="Darken the text colour (or lighten the backgrounds) until both "
+            "pairs reach 4.5:1.",
+        ),
+        _contrast_check(
+            code="contrast_muted",
+            title="Muted text contrast",
+            pairs=_pairs(tokens, "muted", backgrounds),
+            minimum=TEXT_CONTRAST,
+            fix="Muted text is still text: move it closer to the text colour.",
+        ),
+        _contrast_check(
+            code="contrast_large_text",
+            title="Large text and controls in the accent colour",
+            pairs=_pairs(tokens, "accent", backgrounds),
+            minimum=NON_TEXT_CONTRAST,
+            fix="Headings, the brand mark and buttons use the accent colour: "
+            "give it at least 3:1 against both backgrounds.",
+        ),
+        _contrast_check(
+            code="contrast_focus",
+            title="Focus indicator contrast",
+            pairs=_pairs(tokens, "focus", backgrounds),
+            minimum=NON_TEXT_CONTRAST,
+            fix="Pick a focus colour that stands out from both backgrounds.",
+        ),
+        _link_check(sheet, tokens),
+    ]
+
+    bare = [
+        b for b in sheet.blocks if _removes_outline(b) and not _has_focus_replacement(b)
+    ]
+    results.append(
+        CheckResult(
+            code="focus_visible",
+            category=ACCESSIBILITY,
+            title="Focus outlines kept",
+            passed=not bare,
+            measured=f"{len(bare)} rule(s) remove the outline without a replacement",
+            threshold="none",
+            fix="Keep the outline, or in the same rule give a visible "
+            "replacement (box-shadow or border in the focus colour).",
+            details=[f"line {b.line}: {b.selector}" for b in bare[:20]],
+        )
+    )
+
+    opted_out = any(
+        _within(b, "prefers-reduced-motion:reduce")
+        and any(
+            d.lower_name.startswith(("animation", "transition")) for d in b.declarations
+        )
+        for b in sheet.blocks
+    )
+    moving = [
+        b
+        for b in sheet.blocks
+        if _animates(b) and not _within(b, "prefers-reduced-motion:no-preference")
+    ]
+    results.append(
+        CheckResult(
+            code="reduced_motion",
+            category=ACCESSIBILITY,
+            title="Animations respect reduced motion",
+            passed=not moving or opted_out,
+            measured=(
+                f"{len(moving)} animated rule(s) outside prefers-reduced-motion"
+                if not opted_out
+                else f"{len(moving)} animated rule(s), switched off for reduce"
+            ),
+            threshold="every animation inside @media (prefers-reduced-motion: "
+            "no-preference), or switched off under reduce",
+            fix="Wrap animations and transitions in "
+            "@media (prefers-reduced-motion: no-preference) { … }.",
+            details=[]
+            if opted_out
+            else [f"line {b.line}: {b.selector}" for b in moving[:20]],
+        )
+    )
+
+    overridden = sorted(
+        {
+            d.lower_name
+            for b in sheet.blocks
+            for d in b.declarations
+            if d.lower_name in TOKEN_PROPERTIES
+        }
+    )
+    results.append(
+        CheckResult(
+            code="tokens_respected",
+            category=ACCESSIBILITY,
+            title="Design tokens set only through the form",
+            passed=not overridden,
+            measured=", ".join(overridden) if overridden else "none overridden",
+            threshold="the stylesheet does not redefine the token properties",
+            fix="Set background, surface, text, muted, accent and focus in the "
+            "token fields: their contrast is what is checked.",
+        )
+    )
+    return results
+
+
+def _link_check(sheet: Sheet, tokens: dict[str, str]) -> CheckResult:
+    """Links read as text (4.5:1) and stand out from body text.
+
+    Underlined links are distinguishable by shape; a stylesheet that drops
+    the underline must give 3:1 between link and body text (WCAG G183).
+    """
+    pairs = _pairs(tokens, "accent", ("bg", "surface"))
+    vs_text = contrast_ratio(tokens["accent"], tokens["text"])
+    plain = [
+        b for b in sheet.blocks if _targets_links(b.prelude) and _removes_underline(b)
+    ]
+    readable = all(ratio >= TEXT_CONTRAST for _, ratio in pairs)
+    distinct = not plain or vs_text >= LINK_VS_TEXT_CONTRAST
+    worst_label, worst = min(pairs, key=lambda pair: pair[1])
+    return CheckResult(
+        code="link_distinguishable",
+        category=ACCESSIBILITY,
+        title="Links readable and distinguishable",
+        passed=readable and distinct,
+        measured=(
+            f"{format_ratio(worst)} ({worst_label}); "
+            f"{format_ratio(vs_text)} against text, "
+            + ("underline removed" if plain else "underlined")
+        ),
+        threshold="at least 4.5:1 on both backgrounds, and underlined or "
+        "at least 3:1 against body text",
+        fix="Darken the accent colour, or keep links underlined.",
+        details=[
+            f"line {b.line}: {b.selector} removes the underline" for b in plain[:20]
+        ],
+    )
+
+
+def run_checks(
+    *, css: str, tokens: dict[str, str], image_sizes: Sequence[int] = ()
+) -> list[CheckResult]:
+    """Every gate, in report order: performance first, then accessibility."""
+    sheet = parse_sheet(css)
+    return performance_checks(sheet, image_sizes) + accessibility_checks(sheet, tokens)
+
+
+def all_passed(results: Iterable[CheckResult | dict[str, Any]]) -> bool:
+    return all(r["passed"] if isinstance(r, dict) else r.passed for r in results)

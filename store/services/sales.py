@@ -1,0 +1,337 @@
+"""Buy themes and bundles, refund sales, apply a licensed theme.
+
+A sale follows the pack purchase path: under the buyer's account lock, the
+form's idempotency token finds an earlier sale (a double submit returns it),
+else one transaction writes the sale, its charge (paid through the gateway),
+the licences and the creators' earnings lines. A declined payment keeps the
+sale and a failed charge as a record, with no licence and no earnings.
+
+Lock order: the buyer's and every creator's billing account, in pk order
+(``lock_accounts``). The creators' locks serialise their earnings lines, so
+year-to-date tiers and the monthly cap are read and written without races.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from billing.errors import AlreadyRefunded, InvalidRequest, PermissionDenied
+from billing.models import Account, ChargeRecord
+from billing.services.locks import lock_accounts
+from billing.services.packs import refund_charge
+from billing.services.payments import charge_and_pay
+from billing.units import period_of
+
+from ..errors import AlreadyOwned, NotLicensed, NotOnSale, OwnTheme
+from ..models import AppliedTheme, Bundle, EarningLine, Licence, Sale, Theme
+from ..revenue import held_back, split_by_tiers, split_by_weights
+from ..selectors import month_statement, policy_terms_at, year_to_date_gross_cents
+
+
+@dataclass(frozen=True, slots=True)
+class SaleResult:
+    sale: Sale
+    created: bool  # False when the idempotency token was seen before
+
+    @property
+    def approved(self) -> bool:
+        return self.sale.status != Sale.Status.FAILED
+
+
+def _buyer_account(user: object) -> Account:
+    if not getattr(user, "is_authenticated", False):
+        raise PermissionDenied("Sign in to buy themes.")
+    account = Account.objects.filter(user_id=user.pk).first()
+    if account is None:
+        raise InvalidRequest("You have no personal billing account to pay from.")
+    return account
+
+
+def _lock(buyer: Account, creator_ids: set[int]) -> Account:
+    """Lock buyer and creators in pk order; return the locked buyer row."""
+    creator_accounts = Account.objects.filter(user_id__in=creator_ids).values_list(
+        "pk", flat=True
+    )
+    return lock_accounts([buyer.pk, *creator_accounts])[buyer.pk]
+
+
+def _replay(account: Account, idempotency_key: str) -> SaleResult | None:
+    existing = Sale.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if existing.account_id != account.pk:
+        raise InvalidRequest("This purchase token belongs to another account.")
+    return SaleResult(sale=existing, created=False)
+
+
+def _charge(sale: Sale, *, kind: str, description: str, user: object) -> bool:
+    """Collect the sale's price; False (sale failed) when the gateway declines."""
+    if sale.price_cents == 0:
+        return True
+    charge = charge_and_pay(
+        account=sale.account,
+        kind=kind,
+        amount_cents=sale.price_cents,
+        idempotency_key=f"store:{sale.idempotency_key}",
+        description=description,
+        user=user,
+        now=sale.created_at,
+    )
+    sale.charge = charge
+    if charge.status == ChargeRecord.Status.FAILED:
+        sale.status = Sale.Status.FAILED
+    sale.save(update_fields=["charge", "status"])
+    return sale.status == Sale.Status.COMPLETED
+
+
+def purchase_theme(
+    *,
+    user: object,
+    theme: Theme,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> SaleResult:
+    """Buy a listed theme once: a perpetual licence, a charge, earnings lines.
+
+    ``now`` back-dates a sale (the demo seed); callers otherwise omit it.
+    """
+    if not idempotency_key:
+        raise InvalidRequest("A purchase needs its form's idempotency token.")
+    account = _buyer_account(user)
+    with transaction.atomic():
+        account = _lock(account, {theme.creator_id})
+        replay = _replay(account, idempotency_key)
+        if replay:
+            return replay
+        theme = Theme.objects.get(pk=theme.pk)
+        if not theme.is_listed:
+            raise NotOnSale(f"{theme.name} is not on sale.")
+        if theme.creator_id == user.pk:
+            raise OwnTheme("You made this theme: there is nothing to buy.")
+        if Sale.objects.filter(
+            account=account, theme=theme, status=Sale.Status.COMPLETED
+        ).exists():
+            raise AlreadyOwned(
+                f"You already own {theme.name}: apply it from My themes."
+            )
+        now = now or timezone.now()
+        sale = Sale.objects.create(
+            account=account,
+            kind=Sale.Kind.THEME,
+            theme=theme,
+            status=Sale.Status.COMPLETED,
+            idempotency_key=idempotency_key,
+            price_cents=theme.price_cents,
+            bought_by=user,
+            created_at=now,
+        )
+        if _charge(
+            sale,
+            kind=ChargeRecord.Kind.THEME,
+            description=f"Theme: {theme.name}",
+            user=user,
+        ):
+            Licence.objects.create(
+                account=account, theme=theme, sale=sale, starts_at=now, created_at=now
+            )
+            _record_earnings(sale=sale, parts=[(theme, sale.price_cents)], at=now)
+    return SaleResult(sale=sale, created=True)
+
+
+def purchase_bundle(
+    *,
+    user: object,
+    bundle: Bundle,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> SaleResult:
+    """Buy a bundle in its sale window: a licence per theme, split by list price."""
+    if not idempotency_key:
+        raise InvalidRequest("A purchase needs its form's idempotency token.")
+    account = _buyer_account(user)
+    themes = list(bundle.themes.filter(published_at__isnull=False).order_by("pk"))
+    with transaction.atomic():
+        account = _lock(account, {t.creator_id for t in themes})
+        replay = _replay(account, idempotency_key)
+        if replay:
+            return replay
+        bundle = Bundle.objects.get(pk=bundle.pk)
+        now = now or timezone.now()
+        state = bundle.state_at(now)
+        if state == Bundle.State.UPCOMING:
+            raise NotOnSale(
+                f"{bundle.name} goes on sale "
+                f"{bundle.available_from:%d %b %Y %H:%M} UTC."
+            )
+        if state == Bundle.State.ENDED:
+            raise NotOnSale(f"The {bundle.name} sale has ended.")
+        if not themes:
+            raise NotOnSale(f"{bundle.name} has no themes yet.")
+        if Sale.objects.filter(
+            account=account, bundle=bundle, status=Sale.Status.COMPLETED
+        ).exists():
+            raise AlreadyOwned(f"You already bought {bundle.name}.")
+        sale = Sale.objects.create(
+            account=account,
+            kind=Sale.Kind.BUNDLE,
+            bundle=bundle,
+            status=Sale.Status.COMPLETED,
+            idempotency_key=idempotency_key,
+            price_cents=bundle.price_cents,
+            bought_by=user,
+            created_at=now,
+        )
+        if _charge(
+            sale,
+            kind=ChargeRecord.Kind.BUNDLE,
+            description=f"Bundle: {bundle.name}",
+            user=user,
+        ):
+            expires_at = (
+                now + timedelta(days=bundle.licence_days)
+                if bundle.licence_days
+                else None
+            )
+            Licence.objects.bulk_create(
+                [
+                    Licence(
+                        account=account,
+                        theme=theme,
+                        sale=sale,
+                        starts_at=now,
+                        expires_at=expires_at,
+                        created_at=now,
+                    )
+                    for theme in themes
+                ]
+            )
+            shares = split_by_weights(
+                total_cents=sale.price_cents, weights=[t.price_cents for t in themes]
+            )
+            _record_earnings(
+                sale=sale, parts=list(zip(themes, shares, strict=True)), at=now
+            )
+    return SaleResult(sale=sale, created=True)
+
+
+def _record_earnings(
+    *, sale: Sale, parts: list[tuple[Theme, int]], at: datetime
+) -> None:
+    """Write each creator's lines: tiers on yearly gross, then the monthly cap.
+
+    Called under the creators' account locks, so the year-to-date gross and
+    the month's payable cannot move between this read and the insert.
+    """
+    terms = policy_terms_at(at=at)
+    month = period_of(at).start
+    position: dict[int, int] = {}
+    headroom: dict[int, int | None] = {}
+    rows: list[EarningLine] = []
+    for theme, gross in parts:
+        creator_id = theme.creator_id
+        if creator_id not in position:
+            position[creator_id] = year_to_date_gross_cents(
+                creator_id=creator_id, at=at
+            )
+            so_far = month_statement(creator_id=creator_id, at=at)
+            payable = so_far.payable_cents if so_far else 0
+            cap = terms.monthly_cap_cents
+            headroom[creator_id] = None if cap is None else cap - payable
+        lines = split_by_tiers(
+            gross_cents=gross, year_to_date_cents=position[creator_id], terms=terms
+        )
+        held = held_back(
+            creator_cents=[line.creator_cents for line in lines],
+            headroom_cents=headroom[creator_id],
+        )
+        for line, held_cents in zip(lines, held, strict=True):
+            rows.append(
+                EarningLine(
+                    creator_id=creator_id,
+                    sale=sale,
+                    theme=theme,
+                    kind=EarningLine.Kind.SALE,
+                    month=month,
+                    tier=line.tier,
+                    creator_percent=line.creator_percent,
+                    gross_cents=line.gross_cents,
+                    creator_cents=line.creator_cents,
+                    platform_cents=line.platform_cents,
+                    held_cents=held_cents,
+                    created_at=at,
+                )
+            )
+            if headroom[creator_id] is not None:
+                headroom[creator_id] -= line.creator_cents - held_cents
+        position[creator_id] += gross
+    EarningLine.objects.bulk_create(rows)
+
+
+def refund_sale(*, sale: Sale, staff_user: object, reason: str = "") -> Sale:
+    """Refund a sale: the charge is refunded, licences end, earnings lines reversed.
+
+    Each reversal is the negated twin of a sale line, dated now: it counts in
+    this month's earnings and this year's gross.
+    """
+    if staff_user is not None and not getattr(staff_user, "is_staff", False):
+        raise PermissionDenied("Only staff can refund sales.")
+    creator_ids = set(
+        EarningLine.objects.filter(sale=sale).values_list("creator_id", flat=True)
+    )
+    with transaction.atomic():
+        _lock(sale.account, creator_ids)
+        sale = Sale.objects.select_related("charge").get(pk=sale.pk)
+        if sale.status != Sale.Status.COMPLETED:
+            raise AlreadyRefunded("Only a completed sale can be refunded.")
+        if sale.charge is not None:
+            refund_charge(charge=sale.charge, staff_user=staff_user, reason=reason)
+        now = timezone.now()
+        sale.status = Sale.Status.REFUNDED
+        sale.save(update_fields=["status"])
+        sale.licences.filter(revoked_at__isnull=True).update(revoked_at=now)
+        month = period_of(now).start
+        EarningLine.objects.bulk_create(
+            [
+                EarningLine(
+                    creator_id=line.creator_id,
+                    sale=sale,
+                    theme_id=line.theme_id,
+                    kind=EarningLine.Kind.REFUND,
+                    month=month,
+                    tier=line.tier,
+                    creator_percent=line.creator_percent,
+                    gross_cents=-line.gross_cents,
+                    creator_cents=-line.creator_cents,
+                    platform_cents=-line.platform_cents,
+                    held_cents=0,
+                    reverses=line,
+                    created_at=now,
+                )
+                for line in sale.earnings.filter(kind=EarningLine.Kind.SALE)
+            ]
+        )
+    return sale
+
+
+def apply_theme(*, user: User, theme: Theme | None) -> AppliedTheme | None:
+    """Show a licensed theme on the user's dashboard; None goes back to the default."""
+    account = _buyer_account(user)
+    with transaction.atomic():
+        lock_accounts([account.pk])
+        if theme is None:
+            AppliedTheme.objects.filter(user=user).delete()
+            return None
+        licensed = (
+            Licence.objects.active_at(timezone.now())
+            .filter(account=account, theme=theme)
+            .exists()
+        )
+        if not licensed or theme.published_at is None:
+            raise NotLicensed(f"You need a live licence for {theme.name} to apply it.")
+        applied, _ = AppliedTheme.objects.update_or_create(
+            user=user, defaults={"theme": theme, "applied_at": timezone.now()}
+        )
+    return applied

@@ -1,0 +1,59 @@
+"""The store in a real browser: submit, read the report, fix, then buy and apply."""
+
+import pytest
+
+from store.models import Theme
+from store.services.themes import approve_theme
+from tests.factories.accounts import UserFactory
+from tests.factories.store import GOOD_CSS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_submit_read_the_report_fix_and_buy_an_approved_theme(page, sign_in):
+    creator = UserFactory(email="maker@example.com", name="Mara Maker")
+    buyer = UserFactory(email="buyer@example.com")
+
+    sign_in(creator.email)
+    page.goto("/store/submit/")
+    page.get_by_label("Name").fill("Harbour Lights")
+    page.get_by_label("Price (USD)").fill("7.50")
+    page.get_by_label("Stylesheet").fill("@import url(remote.css);\n" + GOOD_CSS)
+    page.get_by_label("Muted text").fill("#aaaaaa")
+    page.get_by_role("button", name="Submit for checks").click()
+
+    report = page.locator("#theme-report")
+    assert "Checks failed" in report.locator("#state-title").inner_text()
+    muted = page.locator("#check-contrast_muted")
+    assert "Fail" in muted.text_content()
+    assert "at least 4.5:1" in muted.text_content()
+    assert "How to fix" in report.inner_text()
+    assert "Fail" in page.locator("#check-no_import").text_content()
+
+    # Fix both failures and save: htmx swaps the report in place.
+    page.get_by_label("Stylesheet").fill(GOOD_CSS)
+    page.get_by_label("Muted text").fill("#55606e")
+    page.get_by_role("button", name="Save and re-run the checks").click()
+    page.locator("#state-title", has_text="In review").wait_for()
+    assert "Fail" not in page.locator("#check-contrast_muted").text_content()
+
+    theme = Theme.objects.get(name="Harbour Lights")
+    approve_theme(theme=theme, staff_user=None)
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(buyer.email)
+    page.goto("/store/")
+    page.get_by_role("link", name="Harbour Lights").click()
+    assert (
+        page.frame_locator(".preview-frame")
+        .get_by_role("heading", name="Overview")
+        .is_visible()
+    )
+    page.get_by_role("button", name="Buy for $7.50").click()
+    # Wait for the next page's message: the click does not wait for it.
+    page.locator(".messages", has_text="Harbour Lights is yours").wait_for()
+
+    page.get_by_role("button", name="Apply to my dashboard").click()
+    page.locator(".messages", has_text="is applied").wait_for()
+    stylesheet = page.locator(f'link[href^="/store/themes/{theme.pk}/theme.css"]')
+    assert stylesheet.count() == 1
