@@ -42,7 +42,7 @@ from billing.selectors import (
 )
 from billing.services.alerts import dismiss_alert
 from billing.services.consents import give_overage_consent, revoke_overage_consent
-from billing.services.packs import purchase_pack, renew_purchase
+from billing.services.packs import PurchaseResult, purchase_pack, renew_purchase
 from billing.services.payments import pay_outstanding_balance
 from billing.units import format_quantity
 
@@ -100,6 +100,34 @@ def _partial(request: HtmxHttpRequest, template: str, name: str) -> str:
     if request.htmx and not request.htmx.history_restore_request:
         return f"{template}#{name}"
     return template
+
+
+def _confirm_payment(
+    request: HtmxHttpRequest,
+    page: AccountPage,
+    pay: Callable[[str], PurchaseResult],
+    *,
+    unchanged: str,
+) -> HttpResponse | str:
+    """Run a confirmed purchase or renewal with the form's token.
+
+    Returns the redirect to the receipt, or the message to show on the
+    confirmation page (which then offers a fresh token).
+    """
+    _require_manager(page)
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return "This confirmation form is incomplete; please confirm again."
+    try:
+        result = pay(form.cleaned_data["token"])
+    except BillingError as failure:
+        return failure.message
+    if not result.approved:
+        return (
+            f"Payment declined: {result.charge.failure_reason} Nothing was charged "
+            f"and {unchanged}."
+        )
+    return redirect("dashboard:user-receipt", page.account.pk, result.purchase.pk)
 
 
 def user_home(request: HtmxHttpRequest) -> HttpResponse:
@@ -213,29 +241,20 @@ def user_pack_confirm(
         raise Http404("Job-slot packs are for company accounts.")
     error = ""
     if request.method == "POST":
-        _require_manager(page)
-        form = TokenForm(request.POST)
-        if not form.is_valid():
-            error = "This confirmation form is incomplete; please confirm again."
-        else:
-            try:
-                result = purchase_pack(
-                    account=page.account,
-                    pack=pack,
-                    user=request.user,
-                    idempotency_key=form.cleaned_data["token"],
-                )
-            except BillingError as failure:
-                error = failure.message
-            else:
-                if result.approved:
-                    return redirect(
-                        "dashboard:user-receipt", page.account.pk, result.purchase.pk
-                    )
-                error = (
-                    f"Payment declined: {result.charge.failure_reason} Nothing was "
-                    "charged and your limits are unchanged."
-                )
+        outcome = _confirm_payment(
+            request,
+            page,
+            lambda token: purchase_pack(
+                account=page.account,
+                pack=pack,
+                user=request.user,
+                idempotency_key=token,
+            ),
+            unchanged="your limits are unchanged",
+        )
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        error = outcome
     context = {
         "page": page,
         "tab": "packs",
@@ -294,28 +313,17 @@ def user_renew(
     )
     error = ""
     if request.method == "POST":
-        _require_manager(page)
-        form = TokenForm(request.POST)
-        if not form.is_valid():
-            error = "This confirmation form is incomplete; please confirm again."
-        else:
-            try:
-                result = renew_purchase(
-                    purchase=purchase,
-                    user=request.user,
-                    idempotency_key=form.cleaned_data["token"],
-                )
-            except BillingError as failure:
-                error = failure.message
-            else:
-                if result.approved:
-                    return redirect(
-                        "dashboard:user-receipt", page.account.pk, result.purchase.pk
-                    )
-                error = (
-                    f"Payment declined: {result.charge.failure_reason} Nothing was "
-                    "charged and the pack was not renewed."
-                )
+        outcome = _confirm_payment(
+            request,
+            page,
+            lambda token: renew_purchase(
+                purchase=purchase, user=request.user, idempotency_key=token
+            ),
+            unchanged="the pack was not renewed",
+        )
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        error = outcome
     starts_at = renewal_start(purchase=purchase, at=timezone.now())
     context = {
         "page": page,
