@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -133,6 +133,80 @@ def usage_state(
     return State.OK
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the database says about one (account, meter): the rules' inputs."""
+
+    allowance: int = 0
+    granted: int = 0  # sum of live grants
+    consumed: int = 0  # of those, burned by counter usage
+    used: int = 0  # period usage (counters), level (gauges), active slots
+    covered: int = 0  # counters: part of ``used`` burned from top-ups
+    consent: OverageConsent | None = None  # live and covering the period
+    excess_days: Decimal = Decimal(0)  # gauges: sum of (daily level - limit)+
+
+
+# Gauges: the daily excess over the limit, summed over the period's snapshots.
+_SNAPSHOT_EXCESS = Sum(Greatest(F("used") - F("limit"), Value(0)))
+
+
+def _quota_status(
+    *, account: Account, meter: Meter, facts: _Facts, at: datetime
+) -> QuotaStatus:
+    """The arithmetic of DESIGN §3 for one meter: limit, overage, state.
+
+    Every reader of limits and states (all meters or one) goes through here,
+    so the rules exist once whatever way the facts were loaded.
+    """
+    period = period_of(at)
+    accrued = projected = 0
+    excess_days = Decimal(0)
+    used = facts.used
+    if meter.kind == Meter.Kind.GAUGE:
+        limit = facts.allowance + facts.granted
+        excess_days = facts.excess_days
+        current = max(used - limit, 0)
+        if not meter.is_hard_limit:
+            days_left_after_today = Decimal((period.end - at.date()).days - 1)
+            accrued = storage_overage_cents(meter, excess_days + current, period)
+            projected = storage_overage_cents(
+                meter, excess_days + current * (1 + days_left_after_today), period
+            )
+    elif meter.kind == Meter.Kind.COUNTER:
+        limit = facts.allowance + facts.covered + (facts.granted - facts.consumed)
+        if not meter.is_hard_limit:
+            accrued = counter_overage_cents(meter, max(used - limit, 0))
+            elapsed_days = Decimal((at - period.starts_at).total_seconds()) / 86400
+            rate_days = max(elapsed_days, Decimal(1))
+            projected_used = int(Decimal(used) * period.days / rate_days)
+            projected = max(
+                accrued,
+                counter_overage_cents(meter, max(projected_used - limit, 0)),
+            )
+    else:
+        limit = facts.allowance + facts.granted
+    state = usage_state(
+        meter=meter,
+        used=used,
+        limit=limit,
+        consent=facts.consent,
+        accrued_cents=accrued,
+        hard_blocked=account.hard_blocked,
+    )
+    return QuotaStatus(
+        meter=meter,
+        period=period,
+        used=used,
+        limit=limit,
+        state=state,
+        consent=facts.consent,
+        accrued_cents=accrued,
+        projected_cents=projected,
+        allowance=facts.allowance,
+        storage_excess_days=excess_days,
+    )
+
+
 def quota_statuses(
     *, accounts: Sequence[Account], at: datetime | None = None
 ) -> dict[int, list[QuotaStatus]]:
@@ -144,7 +218,6 @@ def quota_statuses(
     """
     at = at or timezone.now()
     period = period_of(at)
-    today = at.date()
     ids = [a.pk for a in accounts]
     meters = _meters()
 
@@ -162,10 +235,10 @@ def quota_statuses(
         .annotate(total=Sum("amount"), consumed=Sum("consumed"))
     }
     counters = {
-        (c.account_id, c.meter_id): c
-        for c in UsageCounter.objects.filter(
+        (account_id, meter_id): (used, covered)
+        for account_id, meter_id, used, covered in UsageCounter.objects.filter(
             account_id__in=ids, period_start=period.start
-        )
+        ).values_list("account_id", "meter_id", "used", "covered_by_grants")
     }
     levels = {
         (account_id, meter_id): level
@@ -184,7 +257,7 @@ def quota_statuses(
         for c in OverageConsent.objects.filter(
             account_id__in=ids, revoked_at__isnull=True
         )
-        if c.covers(period.start)
+        if consent_covers(c, period)
     }
     storage_days = {
         (row["account_id"], row["meter_id"]): Decimal(row["excess"] or 0)
@@ -192,14 +265,12 @@ def quota_statuses(
             account_id__in=ids,
             meter__kind=Meter.Kind.GAUGE,
             day__gte=period.start,
-            day__lt=today,
+            day__lt=at.date(),
         )
         .values("account_id", "meter_id")
-        .annotate(excess=Sum(Greatest(F("used") - F("limit"), Value(0))))
+        .annotate(excess=_SNAPSHOT_EXCESS)
     }
 
-    elapsed_days = Decimal((at - period.starts_at).total_seconds()) / 86400
-    days_left_after_today = Decimal((period.end - today).days - 1)
     result: dict[int, list[QuotaStatus]] = {}
     for account in accounts:
         rows = []
@@ -207,63 +278,23 @@ def quota_statuses(
             if not meter_applies(meter=meter, account=account):
                 continue
             key = (account.pk, meter.pk)
-            allowance = allowances.get((account.plan_id, meter.pk), 0)
             granted, consumed = grants.get(key, (0, 0))
-            consent = consents.get(key)
-            excess_days = Decimal(0)
-            accrued = projected = 0
             if meter.kind == Meter.Kind.GAUGE:
-                used = levels.get(key, 0)
-                limit = allowance + granted
-                excess_days = storage_days.get(key, Decimal(0))
-                current = max(used - limit, 0)
-                if not meter.is_hard_limit:
-                    accrued = storage_overage_cents(
-                        meter, excess_days + current, period
-                    )
-                    projected = storage_overage_cents(
-                        meter,
-                        excess_days + current * (1 + days_left_after_today),
-                        period,
-                    )
+                used, covered = levels.get(key, 0), 0
             elif meter.kind == Meter.Kind.COUNTER:
-                counter = counters.get(key)
-                used = counter.used if counter else 0
-                covered = counter.covered_by_grants if counter else 0
-                limit = allowance + covered + (granted - consumed)
-                if not meter.is_hard_limit:
-                    accrued = counter_overage_cents(meter, max(used - limit, 0))
-                    rate_days = max(elapsed_days, Decimal(1))
-                    projected_used = int(Decimal(used) * period.days / rate_days)
-                    projected = max(
-                        accrued,
-                        counter_overage_cents(meter, max(projected_used - limit, 0)),
-                    )
+                used, covered = counters.get(key, (0, 0))
             else:
-                used = slots.get(account.pk, 0)
-                limit = allowance + granted
-            state = usage_state(
-                meter=meter,
+                used, covered = slots.get(account.pk, 0), 0
+            facts = _Facts(
+                allowance=allowances.get((account.plan_id, meter.pk), 0),
+                granted=granted,
+                consumed=consumed,
                 used=used,
-                limit=limit,
-                consent=consent,
-                accrued_cents=accrued,
-                hard_blocked=account.hard_blocked,
+                covered=covered,
+                consent=consents.get(key),
+                excess_days=storage_days.get(key, Decimal(0)),
             )
-            rows.append(
-                QuotaStatus(
-                    meter=meter,
-                    period=period,
-                    used=used,
-                    limit=limit,
-                    state=state,
-                    consent=consent,
-                    accrued_cents=accrued,
-                    projected_cents=projected,
-                    allowance=allowance,
-                    storage_excess_days=excess_days,
-                )
-            )
+            rows.append(_quota_status(account=account, meter=meter, facts=facts, at=at))
         result[account.pk] = rows
     return result
 
@@ -274,13 +305,178 @@ def account_quotas(
     return quota_statuses(accounts=[account], at=at)[account.pk]
 
 
+def _meter_facts(*, account: Account, meter: Meter, at: datetime) -> _Facts:
+    """The facts of one (account, meter) in one query of scalar subqueries.
+
+    Loads only what the meter's kind needs; the same filters as
+    ``quota_statuses`` (live grants, this period's counter, snapshots before
+    today). A live consent is read by a second query only when one exists.
+    """
+    period = period_of(at)
+    mine = {"account_id": account.pk, "meter_id": meter.pk}
+    grants = Grant.objects.active_at(at).filter(**mine).order_by().values("meter_id")
+    columns = {
+        "allowance": Subquery(
+            PlanAllowance.objects.filter(
+                plan_id=account.plan_id, meter_id=meter.pk
+            ).values("amount")[:1]
+        ),
+        "granted": Subquery(grants.annotate(t=Sum("amount")).values("t")),
+        "consumed": Subquery(grants.annotate(t=Sum("consumed")).values("t")),
+        "consent_id": Subquery(
+            OverageConsent.objects.filter(**mine, revoked_at__isnull=True)
+            .order_by()
+            .values("pk")[:1]
+        ),
+    }
+    if meter.kind == Meter.Kind.COUNTER:
+        counter = UsageCounter.objects.filter(**mine, period_start=period.start)
+        columns["used"] = Subquery(counter.values("used")[:1])
+        columns["covered"] = Subquery(counter.values("covered_by_grants")[:1])
+    elif meter.kind == Meter.Kind.GAUGE:
+        columns["used"] = Subquery(
+            GaugeLevel.objects.filter(**mine).values("level")[:1]
+        )
+        columns["excess_days"] = Subquery(
+            UsageSnapshot.objects.filter(
+                **mine, day__gte=period.start, day__lt=at.date()
+            )
+            .order_by()
+            .values("meter_id")
+            .annotate(t=_SNAPSHOT_EXCESS)
+            .values("t")
+        )
+    else:
+        columns["used"] = Subquery(
+            JobSlot.objects.filter(account_id=account.pk, status=JobSlot.Status.ACTIVE)
+            .order_by()
+            .values("account_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+    row = Meter.objects.filter(pk=meter.pk).values(**columns).get()
+    consent = None
+    if row["consent_id"] is not None:
+        live = OverageConsent.objects.get(pk=row["consent_id"])
+        consent = live if consent_covers(live, period) else None
+    return _Facts(
+        allowance=row["allowance"] or 0,
+        granted=row["granted"] or 0,
+        consumed=row["consumed"] or 0,
+        used=row["used"] or 0,
+        covered=row.get("covered") or 0,
+        consent=consent,
+        excess_days=Decimal(row.get("excess_days") or 0),
+    )
+
+
 def quota_status(
     *, account: Account, meter: Meter, at: datetime | None = None
 ) -> QuotaStatus:
-    for status in account_quotas(account=account, at=at):
-        if status.meter.pk == meter.pk:
-            return status
-    raise UnknownMeter(f"The {meter.code} meter does not apply to this account.")
+    """One meter's status without computing the others (one or two queries)."""
+    if not meter_applies(meter=meter, account=account):
+        raise UnknownMeter(f"The {meter.code} meter does not apply to this account.")
+    at = at or timezone.now()
+    facts = _meter_facts(account=account, meter=meter, at=at)
+    return _quota_status(account=account, meter=meter, facts=facts, at=at)
+
+
+def possible_usage_states(
+    *, accounts: Sequence[Account], at: datetime | None = None
+) -> dict[tuple[int, int], frozenset[str]]:
+    """For each (account, meter) that may not be ``ok``: the states it may be in.
+
+    A cheap screen before ``quota_statuses`` (no sums, snapshots or money).
+    A limit is the plan allowance plus what live grants and burned top-ups
+    add, never less, and ``usage_state`` against the allowance alone bounds
+    the real state: ok there is ok for certain; warning there is ok or
+    warning; exceeded there is anything up to exceeded, or overage and
+    blocked where a consent is live. Where nothing adds to the allowance (no
+    live grant, nothing burned) and no consent is live, that state is exact.
+    Pairs missing from the result are ``ok``. Six queries at most.
+    """
+    at = at or timezone.now()
+    if not accounts:
+        return {}
+    period = period_of(at)
+    ids = [a.pk for a in accounts]
+    meters = _meters()
+    allowances = {
+        (plan_id, meter_id): amount
+        for plan_id, meter_id, amount in PlanAllowance.objects.filter(
+            plan_id__in={a.plan_id for a in accounts}
+        ).values_list("plan_id", "meter_id", "amount")
+    }
+    used: dict[tuple[int, int], int] = {}
+    topped_up = set(
+        Grant.objects.active_at(at)
+        .filter(account_id__in=ids)
+        .values_list("account_id", "meter_id")
+        .distinct()
+    )
+    for account_id, meter_id, amount, covered in UsageCounter.objects.filter(
+        account_id__in=ids, period_start=period.start
+    ).values_list("account_id", "meter_id", "used", "covered_by_grants"):
+        used[(account_id, meter_id)] = amount
+        if covered:
+            topped_up.add((account_id, meter_id))
+    used.update(
+        ((account_id, meter_id), level)
+        for account_id, meter_id, level in GaugeLevel.objects.filter(
+            account_id__in=ids
+        ).values_list("account_id", "meter_id", "level")
+    )
+    companies = [a.pk for a in accounts if a.kind == Account.Kind.COMPANY]
+    slots: dict[int, int] = {}
+    if companies and any(m.kind == Meter.Kind.ALLOCATION for m in meters):
+        slots = dict(
+            JobSlot.objects.filter(
+                account_id__in=companies, status=JobSlot.Status.ACTIVE
+            )
+            .values("account_id")
+            .annotate(n=Count("pk"))
+            .values_list("account_id", "n")
+        )
+    consented = {
+        (c.account_id, c.meter_id)
+        for c in OverageConsent.objects.filter(
+            account_id__in=ids, revoked_at__isnull=True
+        )
+        if consent_covers(c, period)
+    }
+
+    result: dict[tuple[int, int], frozenset[str]] = {}
+    for account in accounts:
+        for meter in meters:
+            if not meter_applies(meter=meter, account=account):
+                continue
+            key = (account.pk, meter.pk)
+            floor_state = usage_state(
+                meter=meter,
+                used=(
+                    slots.get(account.pk, 0)
+                    if meter.kind == Meter.Kind.ALLOCATION
+                    else used.get(key, 0)
+                ),
+                limit=allowances.get((account.plan_id, meter.pk), 0),
+                consent=None,
+                accrued_cents=0,
+                hard_blocked=account.hard_blocked,
+            )
+            if floor_state == State.OK:
+                continue
+            if floor_state == State.BLOCKED:  # a staff hard block: whatever the limit
+                result[key] = frozenset({State.BLOCKED})
+            elif floor_state == State.WARNING:
+                result[key] = frozenset({State.OK, State.WARNING})
+            else:
+                states = {State.EXCEEDED}
+                if key in topped_up:
+                    states |= {State.OK, State.WARNING}
+                if key in consented and not meter.is_hard_limit:
+                    states |= {State.OVERAGE, State.BLOCKED}
+                result[key] = frozenset(states)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

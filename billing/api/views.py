@@ -19,7 +19,6 @@ from ..selectors import (
     get_live_api_key,
     get_meter,
     job_slot_overview,
-    job_slot_usage,
 )
 from ..services.accounts import upsert_platform_account
 from ..services.job_slots import allocate_job_slot, release_job_slot
@@ -197,12 +196,11 @@ def allocate_slot(
     """201 for a new slot, 200 when the job already holds one, 409 at the limit."""
     account = get_company_account(external_id=external_id)
     allocation = allocate_job_slot(account=account, job_ref=payload.job_id)
-    usage = job_slot_usage(account=account)
     body = {
         "job_id": allocation.slot.job_ref,
         "status": allocation.slot.status,
-        "used": usage.used,
-        "limit": usage.limit,
+        "used": allocation.used,
+        "limit": allocation.limit,
     }
     return Status(201 if allocation.created else 200, body)
 

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Account, Alert
-from ..selectors import State, quota_statuses
-from ..units import format_quantity
+from ..selectors import State, possible_usage_states, quota_statuses
+from ..units import format_quantity, period_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +93,41 @@ _STATE_ALERTS = {
 def evaluate_usage_alerts(
     *, accounts: Sequence[Account], at: datetime | None = None
 ) -> list[str]:
-    """Raise the alert for each meter's state (80%, exceeded, blocked) once a period."""
+    """Raise the alert for each meter's state (80%, exceeded, blocked) once a period.
+
+    Full statuses are computed only for accounts with a meter that may need
+    an alert not raised yet: a screen (``possible_usage_states``) drops the
+    meters that are surely ok, and those whose every possible alert for this
+    period already exists. A batch touching a thousand accounts thus costs a
+    few set-based queries, not a thousand accounts' arithmetic.
+    """
     at = at or timezone.now()
+    period_start = period_of(at).start
+    possible = possible_usage_states(accounts=accounts, at=at)
+    keys: dict[str, int] = {}
+    for (account_id, meter_id), states in possible.items():
+        for state in states & _STATE_ALERTS.keys():
+            spec = AlertSpec(
+                account_id=account_id,
+                meter_id=meter_id,
+                kind=_STATE_ALERTS[state][0],
+                period_start=period_start,
+                message="",
+            )
+            keys[spec.dedupe_key] = account_id
+    if not keys:
+        return []
+    raised = set(
+        Alert.objects.filter(dedupe_key__in=list(keys)).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    pending = {account_id for key, account_id in keys.items() if key not in raised}
+    candidates = [account for account in accounts if account.pk in pending]
+    if not candidates:
+        return []
     specs = []
-    for account_id, statuses in quota_statuses(accounts=accounts, at=at).items():
+    for account_id, statuses in quota_statuses(accounts=candidates, at=at).items():
         for status in statuses:
             if status.state not in _STATE_ALERTS:
                 continue

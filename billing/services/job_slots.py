@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..errors import NotFound, QuotaExceeded
@@ -18,12 +19,15 @@ from .locks import lock_account
 class SlotAllocation:
     slot: JobSlot
     created: bool  # False when this job_ref already held a slot
+    used: int  # active slots after the call, counted under the lock
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)
 class SlotReconciliation:
     suspended: list[str]
     reactivated: list[str]
+    active: int = 0  # active slots afterwards
 
 
 def allocate_job_slot(*, account: Account, job_ref: str) -> SlotAllocation:
@@ -35,17 +39,16 @@ def allocate_job_slot(*, account: Account, job_ref: str) -> SlotAllocation:
     """
     with transaction.atomic():
         account = lock_account(account)
-        reconcile_job_slots(account=account)
+        limit = job_slot_limit(account=account)
+        used = reconcile_job_slots(account=account, limit=limit).active
         held = account.job_slots.held().filter(job_ref=job_ref).first()
         if held is not None:
-            return SlotAllocation(slot=held, created=False)
-        used = account.job_slots.active().count()
-        limit = job_slot_limit(account=account)
+            return SlotAllocation(slot=held, created=False, used=used, limit=limit)
         if used >= limit:
             raise QuotaExceeded(meter="job_slots", used=used, limit=limit)
         slot = JobSlot.objects.create(account=account, job_ref=job_ref)
         evaluate_usage_alerts(accounts=[account])
-    return SlotAllocation(slot=slot, created=True)
+    return SlotAllocation(slot=slot, created=True, used=used + 1, limit=limit)
 
 
 def release_job_slot(*, account: Account, job_ref: str) -> bool:
@@ -68,24 +71,31 @@ def release_job_slot(*, account: Account, job_ref: str) -> bool:
 
 
 def reconcile_job_slots(
-    *, account: Account, at: datetime | None = None
+    *, account: Account, at: datetime | None = None, limit: int | None = None
 ) -> SlotReconciliation:
     """Match active slots to the limit: suspend the newest past it, restore the oldest.
 
-    Callers hold the account lock. Raises a ``suspended`` alert when slots
-    are taken away (one per period, as every alert).
+    Callers hold the account lock (and may pass the limit they just read
+    under it). Raises a ``suspended`` alert when slots are taken away (one
+    per period, as every alert). One counting query when nothing changes.
     """
     at = at or timezone.now()
-    limit = job_slot_limit(account=account, at=at)
-    active = list(account.job_slots.active().order_by("allocated_at", "pk"))
+    if limit is None:
+        limit = job_slot_limit(account=account, at=at)
+    counts = account.job_slots.aggregate(
+        active=Count("pk", filter=Q(status=JobSlot.Status.ACTIVE)),
+        suspended=Count("pk", filter=Q(status=JobSlot.Status.SUSPENDED)),
+    )
+    active = counts["active"]
     suspended: list[str] = []
     reactivated: list[str] = []
-    if len(active) > limit:
-        excess = active[limit:]
+    if active > limit:
+        excess = list(account.job_slots.active().order_by("allocated_at", "pk")[limit:])
         JobSlot.objects.filter(pk__in=[s.pk for s in excess]).update(
             status=JobSlot.Status.SUSPENDED, suspended_at=at
         )
         suspended = [s.job_ref for s in excess]
+        active -= len(excess)
         raise_alerts(
             specs=[
                 AlertSpec(
@@ -100,15 +110,18 @@ def reconcile_job_slots(
                 )
             ]
         )
-    elif len(active) < limit:
+    elif active < limit and counts["suspended"]:
         waiting = list(
             account.job_slots.filter(status=JobSlot.Status.SUSPENDED).order_by(
                 "allocated_at", "pk"
-            )[: limit - len(active)]
+            )[: limit - active]
         )
         if waiting:
             JobSlot.objects.filter(pk__in=[s.pk for s in waiting]).update(
                 status=JobSlot.Status.ACTIVE, suspended_at=None
             )
             reactivated = [s.job_ref for s in waiting]
-    return SlotReconciliation(suspended=suspended, reactivated=reactivated)
+            active += len(waiting)
+    return SlotReconciliation(
+        suspended=suspended, reactivated=reactivated, active=active
+    )

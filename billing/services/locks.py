@@ -8,20 +8,30 @@ takes the database write lock at BEGIN instead.
 
 from collections.abc import Iterable
 
+from django.db.models import Q
+
 from ..models import Account
 
 
-def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
+def lock_accounts(
+    account_ids: Iterable[int], *, external_ids: Iterable[str] = ()
+) -> dict[int, Account]:
     """Lock the given accounts (pk order, no_key so FK inserts still pass).
 
-    ``of=("self",)``: only the account rows. Without it the joined plan row is
-    locked too, so every tenant on a plan queues on one row, and multi-account
-    batches deadlock on it (tests/concurrency, spanning several accounts).
+    ``external_ids`` names more accounts by the platform's id, so a caller can
+    look accounts up and lock them in one statement. ``of=("self",)``: only
+    the account rows. Without it the joined plan row is locked too, so every
+    tenant on a plan queues on one row, and multi-account batches deadlock on
+    it (tests/concurrency, spanning several accounts).
     """
+    wanted = Q(pk__in=sorted(set(account_ids)))
+    external_ids = sorted(set(external_ids))
+    if external_ids:
+        wanted |= Q(external_id__in=external_ids)
     rows = (
         Account.objects.select_for_update(no_key=True, of=("self",))
         .select_related("plan")
-        .filter(pk__in=sorted(set(account_ids)))
+        .filter(wanted)
         .order_by("pk")
     )
     return {account.pk: account for account in rows}
