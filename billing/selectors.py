@@ -592,11 +592,22 @@ def list_active_packs(
     ).select_related("pack")
 
 
+def pack_applies(*, pack: Pack, account: Account) -> bool:
+    """Job-slot packs are for companies; capacity packs for every account."""
+    return pack.category != Pack.Category.SLOTS or account.kind == Account.Kind.COMPANY
+
+
 def list_catalogue(
-    *, meter_code: str | None = None, category: str | None = None
+    *,
+    account: Account | None = None,
+    meter_code: str | None = None,
+    category: str | None = None,
 ) -> QuerySet[Pack]:
-    """Packs on sale, optionally those covering one meter or of one category."""
+    """Packs on sale (for ``account``: those it may buy), optionally covering one
+    meter or of one category."""
     packs = Pack.objects.filter(is_active=True).prefetch_related("allowances__meter")
+    if account is not None and account.kind != Account.Kind.COMPANY:
+        packs = packs.exclude(category=Pack.Category.SLOTS)
     if meter_code:
         packs = packs.filter(allowances__meter__code=meter_code)
     if category:

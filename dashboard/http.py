@@ -5,9 +5,12 @@ it returns the account only when the signed-in user belongs to it, and a 404
 otherwise, so an outsider cannot even learn that the account exists.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
-from django.http import Http404, HttpRequest
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
 from billing.models import Account
@@ -59,3 +62,17 @@ def current_account_id(request: HttpRequest, accounts: list[Account]) -> int | N
         return chosen
     personal = [a.pk for a in accounts if a.kind == Account.Kind.USER]
     return (personal or [a.pk for a in accounts] or [None])[0]
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Staff only: others get a 404 (the area is not advertised), anonymous
+    visitors are sent to sign in."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from billing.errors import BillingError
@@ -30,6 +31,7 @@ from .models import (
     Theme,
 )
 from .revenue import Tier, validate_tiers
+from .selectors import list_sellable_themes
 from .services.sales import refund_sale
 from .services.themes import approve_theme, reject_theme
 
@@ -191,10 +193,7 @@ class BundleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Only themes with an approved version can be sold in a bundle.
-        self.fields["themes"].queryset = Theme.objects.filter(
-            published_at__isnull=False
-        )
+        self.fields["themes"].queryset = list_sellable_themes()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -246,11 +245,30 @@ class RevenueTierInline(admin.TabularInline):
     formset = TierFormSet
     extra = 1
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _policy_editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _policy_editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _policy_editable(obj) and super().has_delete_permission(request, obj)
+
 
 @admin.register(RevenuePolicy)
 class RevenuePolicyAdmin(admin.ModelAdmin):
+    """Policies are history: once in effect one is read-only, so past months'
+    earnings, caps and payouts can never be rewritten. New terms are a new
+    policy with a later ``effective_from``."""
+
     list_display = ("name", "effective_from", "cap", "tier_summary")
     inlines = (RevenueTierInline,)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _policy_editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _policy_editable(obj) and super().has_delete_permission(request, obj)
 
     @admin.display(description="Monthly cap")
     def cap(self, obj: RevenuePolicy) -> str:
@@ -265,6 +283,11 @@ class RevenuePolicyAdmin(admin.ModelAdmin):
             + (f"up to {_money(t.up_to_cents)}" if t.up_to_cents else "beyond")
             for t in obj.terms().tiers
         )
+
+
+def _policy_editable(policy: RevenuePolicy | None) -> bool:
+    """Only a policy that has not taken effect yet may change."""
+    return policy is None or policy.effective_from > timezone.now()
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -349,6 +372,14 @@ class PayoutAdmin(admin.ModelAdmin):
     @admin.display(description="Amount", ordering="amount_cents")
     def amount(self, obj: Payout) -> str:
         return _money(obj.amount_cents)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Append-only: a recorded payout is money that left; correct it with
+        # a new row, never by editing or deleting this one.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def save_model(
         self, request: HttpRequest, obj: Payout, form: Any, change: bool

@@ -51,6 +51,11 @@ def list_listed_themes() -> QuerySet[Theme]:
     )
 
 
+def list_sellable_themes() -> QuerySet[Theme]:
+    """Themes that may be sold, alone or in a bundle: approved ones only."""
+    return Theme.objects.listed()
+
+
 def get_theme_for_viewer(*, user: object, theme_id: int) -> Theme:
     """Listed themes for everyone; unlisted ones only for their creator and staff."""
     theme = Theme.objects.select_related("creator").filter(pk=theme_id).first()

@@ -21,7 +21,12 @@ from ..errors import (
     PermissionDenied,
 )
 from ..models import Account, ChargeRecord, Grant, Meter, Pack, Purchase
-from ..selectors import can_manage_account, renewal_refusal, renewal_start
+from ..selectors import (
+    can_manage_account,
+    pack_applies,
+    renewal_refusal,
+    renewal_start,
+)
 from ..units import period_of
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
@@ -157,6 +162,11 @@ def _check_can_manage(user: object, account: Account) -> None:
         )
 
 
+def _check_pack_applies(pack: Pack, account: Account) -> None:
+    if not pack_applies(pack=pack, account=account):
+        raise InvalidRequest(f"{pack.name} is for company accounts only.")
+
+
 def purchase_pack(
     *, account: Account, pack: Pack, user: object, idempotency_key: str
 ) -> PurchaseResult:
@@ -171,6 +181,7 @@ def purchase_pack(
             return replay
         if not pack.is_active:
             raise InvalidRequest(f"{pack.name} is not on sale.")
+        _check_pack_applies(pack, account)
         now = timezone.now()
         return _buy(
             account=account,
@@ -200,6 +211,7 @@ def renew_purchase(
         refusal = renewal_refusal(purchase=purchase)
         if refusal:
             raise NotRenewable(refusal)
+        _check_pack_applies(pack, account)
         now = timezone.now()
         return _buy(
             account=account,

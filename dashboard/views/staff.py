@@ -6,14 +6,12 @@ staff gets a 404, so the area's existence is not advertised.
 """
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
@@ -31,21 +29,10 @@ from billing.analytics import (
 from billing.models import ChargeRecord
 
 from ..forms import DateRangeForm
-from ..http import HtmxHttpRequest
+from ..http import HtmxHttpRequest, staff_required
 from ..presenters import BAND_FIELDS, chart_spec, money, staff_usage_card
 
 KIND_LABELS = dict(ChargeRecord.Kind.choices)
-
-
-def staff_required(view: Callable) -> Callable:
-    @wraps(view)
-    @login_required
-    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _range(request: HtmxHttpRequest) -> tuple[DateRangeForm, DateRange, str]:

@@ -8,12 +8,12 @@ token, so a double click or a retry makes one sale and one charge.
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -39,7 +39,7 @@ from store.services.sales import apply_theme, purchase_bundle, purchase_theme
 from store.services.themes import build_stylesheet, submit_theme, update_theme
 
 from ..forms import TokenForm, new_token
-from ..http import HtmxHttpRequest
+from ..http import HtmxHttpRequest, staff_required
 from ..store_forms import ApplyForm, ThemeForm
 
 
@@ -235,7 +235,7 @@ def store_library(request: HtmxHttpRequest) -> HttpResponse:
                     if theme
                     else "Back to the default theme.",
                 )
-        return redirect(request.POST.get("next") or reverse("dashboard:store-library"))
+        return redirect(_safe_next(request) or reverse("dashboard:store-library"))
     context = {"tab": "library", "owned": list_owned_themes(user=request.user)}
     return render(request, "dashboard/store/library.html", context)
 
@@ -317,8 +317,18 @@ def store_earnings(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "dashboard/store/earnings.html", context)
 
 
-@staff_member_required
+@staff_required
 @require_GET
 def store_payouts(request: HtmxHttpRequest) -> HttpResponse:
     context = {"tab": "payouts", "rows": payouts_due(), "today": timezone.now()}
     return render(request, "dashboard/store/payouts.html", context)
+
+
+def _safe_next(request: HtmxHttpRequest) -> str | None:
+    """The posted ``next`` only when it stays on this site (no open redirect)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None

@@ -21,7 +21,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from billing.errors import BillingError, NotFound, PaymentDeclined
-from billing.models import Meter, Pack
 from billing.selectors import (
     account_quotas,
     get_alert_for_account,
@@ -35,6 +34,7 @@ from billing.selectors import (
     list_open_alerts,
     list_purchases,
     outstanding_balance_cents,
+    pack_applies,
     purchase_preview,
     renewal_refusal,
     renewal_start,
@@ -210,20 +210,16 @@ def user_usage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def user_packs(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     page = load_account(request, account_id)
-    meters = [
-        m
-        for m in list_meters(account=page.account)
-        if page.is_company or m.kind != Meter.Kind.ALLOCATION
-    ]
+    meters = list_meters(account=page.account)
     form = MeterFilterForm(request.GET or None, meters=meters)
     meter_code = form.cleaned_data["meter"] if form.is_valid() else ""
-    category = None if page.is_company else Pack.Category.CAPACITY
+    packs = list_catalogue(account=page.account, meter_code=meter_code or None)
     context = {
         "page": page,
         "tab": "packs",
         "form": form,
         "meter_code": meter_code,
-        "packs": list(list_catalogue(meter_code=meter_code or None, category=category)),
+        "packs": list(packs),
     }
     template = _partial(request, "dashboard/user/packs.html", "pack-list")
     return render(request, template, context)
@@ -237,7 +233,7 @@ def user_pack_confirm(
     """Confirm a purchase. The form's token makes a resubmit a replay, not a buy."""
     page = load_account(request, account_id)
     pack = or_404(get_pack, code=code)
-    if pack.category == Pack.Category.SLOTS and not page.is_company:
+    if not pack_applies(pack=pack, account=page.account):
         raise Http404("Job-slot packs are for company accounts.")
     error = ""
     if request.method == "POST":

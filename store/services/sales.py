@@ -28,7 +28,12 @@ from billing.units import period_of
 from ..errors import AlreadyOwned, NotLicensed, NotOnSale, OwnTheme
 from ..models import AppliedTheme, Bundle, EarningLine, Licence, Sale, Theme
 from ..revenue import held_back, split_by_tiers, split_by_weights
-from ..selectors import month_statement, policy_terms_at, year_to_date_gross_cents
+from ..selectors import (
+    list_sellable_themes,
+    month_statement,
+    policy_terms_at,
+    year_to_date_gross_cents,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +157,9 @@ def purchase_bundle(
     if not idempotency_key:
         raise InvalidRequest("A purchase needs its form's idempotency token.")
     account = _buyer_account(user)
-    themes = list(bundle.themes.filter(published_at__isnull=False).order_by("pk"))
+    creators = set(bundle.themes.values_list("creator_id", flat=True))
     with transaction.atomic():
-        account = _lock(account, {t.creator_id for t in themes})
+        account = _lock(account, creators)
         replay = _replay(account, idempotency_key)
         if replay:
             return replay
@@ -168,8 +173,21 @@ def purchase_bundle(
             )
         if state == Bundle.State.ENDED:
             raise NotOnSale(f"The {bundle.name} sale has ended.")
+        # Read under the lock: a theme staff pulled a moment ago is not sold.
+        bundled = list(bundle.themes.order_by("pk"))
+        sellable = set(
+            list_sellable_themes()
+            .filter(pk__in=[t.pk for t in bundled])
+            .values_list("pk", flat=True)
+        )
+        themes = [t for t in bundled if t.pk in sellable]
         if not themes:
             raise NotOnSale(f"{bundle.name} has no themes yet.")
+        if len(themes) < len(bundled):
+            raise NotOnSale(
+                f"{bundle.name} is paused: one of its themes is not on sale "
+                "right now (in review or withdrawn)."
+            )
         if Sale.objects.filter(
             account=account, bundle=bundle, status=Sale.Status.COMPLETED
         ).exists():

@@ -158,6 +158,13 @@ def test_buying_a_slot_pack_is_charged_as_a_slot_pack():
     assert _limit(account, "job_slots") == FREE_SLOTS + 5
 
 
+def test_slot_packs_are_refused_for_personal_accounts():
+    account = personal_account()
+    with pytest.raises(InvalidRequest, match="company accounts only"):
+        _buy(account, Pack.objects.get(code="slots-5-once"))
+    assert not account.purchases.exists() and not account.charges.exists()
+
+
 def test_the_same_token_twice_makes_one_purchase_and_one_charge():
     account = personal_account()
     pack = _storage_pack()

@@ -22,6 +22,7 @@ from store.services.sales import (
     purchase_theme,
     refund_sale,
 )
+from store.services.themes import reject_theme
 from tests.factories.accounts import UserFactory
 from tests.factories.store import BundleFactory, PayoutFactory, ThemeFactory
 
@@ -151,6 +152,17 @@ def test_upcoming_and_ended_bundles_say_so():
             bundle=BundleFactory(ended=True, themes=[ThemeFactory()]),
             idempotency_key="e",
         )
+
+
+def test_a_bundle_with_a_withdrawn_theme_is_paused_and_sells_nothing():
+    listed, pulled = ThemeFactory(), ThemeFactory()
+    bundle = BundleFactory(themes=[listed, pulled])
+    reject_theme(theme=pulled, staff_user=UserFactory(is_staff=True), reason="Stolen")
+    buyer = UserFactory()
+    with pytest.raises(NotOnSale, match="paused"):
+        purchase_bundle(user=buyer, bundle=bundle, idempotency_key="p")
+    assert not Licence.objects.filter(account__user=buyer).exists()
+    assert not ChargeRecord.objects.filter(account__user=buyer).exists()
 
 
 def test_bundle_revenue_is_split_by_list_price_to_the_cent():

@@ -199,6 +199,23 @@ def test_earnings_page_shows_sales_and_tier(
 
 def test_payouts_page_is_for_staff_only(client, buyer):
     url = reverse("dashboard:store-payouts")
-    assert client.get(url).status_code == 302
+    assert client.get(url).status_code == 404  # a signed-in non-staff user
+    client.logout()
+    anonymous = client.get(url)
+    assert anonymous.url.startswith(reverse("dashboard:login"))
     client.force_login(UserFactory(is_staff=True))
     assert client.get(url).status_code == 200
+
+
+def test_applying_a_theme_never_redirects_off_site(client, buyer):
+    response = client.post(
+        reverse("dashboard:store-library"),
+        {"theme": "default", "next": "https://evil.example/"},
+    )
+    assert response.status_code == 302
+    assert response.url == reverse("dashboard:store-library")
+    response = client.post(
+        reverse("dashboard:store-library"),
+        {"theme": "default", "next": reverse("dashboard:store-themes")},
+    )
+    assert response.url == reverse("dashboard:store-themes")

@@ -1,0 +1,41 @@
+"""Money history in the store admin cannot be rewritten."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from store.models import Payout, RevenuePolicy
+from tests.factories.store import PayoutFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_policy_in_effect_is_read_only_a_future_one_is_editable(admin_client):
+    current = RevenuePolicy.objects.order_by("effective_from").first()
+    url = reverse("admin:store_revenuepolicy_change", args=[current.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    response = admin_client.post(url, {"name": "Rewritten", "monthly_cap_cents": 1})
+    assert response.status_code == 403
+    current.refresh_from_db()
+    assert current.name != "Rewritten"
+    future = RevenuePolicy.objects.create(
+        name="Next year", effective_from=timezone.now() + timedelta(days=40)
+    )
+    page = admin_client.get(
+        reverse("admin:store_revenuepolicy_change", args=[future.pk])
+    )
+    assert 'name="_save"' in page.content.decode()
+
+
+def test_recorded_payouts_cannot_be_edited_or_deleted(admin_client):
+    payout = PayoutFactory(amount_cents=1000)
+    change = reverse("admin:store_payout_change", args=[payout.pk])
+    assert admin_client.post(change, {"amount_cents": 1}).status_code == 403
+    delete = reverse("admin:store_payout_delete", args=[payout.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    payout.refresh_from_db()
+    assert payout.amount_cents == 1000
+    assert Payout.objects.count() == 1
