@@ -78,6 +78,13 @@ class QuotaStatus:
     def cap_cents(self) -> int | None:
         return self.consent.cap_cents if self.consent else None
 
+    @property
+    def projected_billable_cents(self) -> int:
+        """What period close would charge at this rate: never above the cap."""
+        if self.consent is None:
+            return 0
+        return min(self.projected_cents, self.consent.cap_cents)
+
 
 def _meters() -> list[Meter]:
     return list(Meter.objects.all())
@@ -548,6 +555,12 @@ class JobSlotOverview:
     active: list[JobSlot]
     suspended: list[JobSlot]
 
+    @property
+    def percent(self) -> float:
+        if self.limit <= 0:
+            return 100.0 if self.used > 0 else 0.0
+        return round(self.used * 100 / self.limit, 1)
+
 
 def job_slot_overview(*, account: Account) -> JobSlotOverview:
     held = list(account.job_slots.held().order_by("allocated_at", "pk"))
@@ -745,6 +758,17 @@ def purchase_preview(
         expires_at=pack.expiry_from(starts_at),
         changes=changes,
     )
+
+
+def purchase_state(*, purchase: Purchase, at: datetime) -> str:
+    """active, upcoming (a renewal that starts later), expired or refunded."""
+    if purchase.status == Purchase.Status.REFUNDED:
+        return "refunded"
+    if purchase.expires_at <= at:
+        return "expired"
+    if purchase.starts_at > at:
+        return "upcoming"
+    return "active"
 
 
 def renewal_start(*, purchase: Purchase, at: datetime) -> datetime:

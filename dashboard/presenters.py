@@ -13,7 +13,13 @@ from django.urls import reverse
 
 from billing.analytics import MeterUsage
 from billing.models import Account, Meter, Pack, Purchase
-from billing.selectors import QuotaStatus, State, UsageSeries, renewal_refusal
+from billing.selectors import (
+    QuotaStatus,
+    State,
+    UsageSeries,
+    purchase_state,
+    renewal_refusal,
+)
 from billing.units import display_amount, display_unit, format_cents, format_quantity
 
 
@@ -171,14 +177,7 @@ class PurchaseRow:
 
 
 def purchase_row(purchase: Purchase, *, at: datetime) -> PurchaseRow:
-    if purchase.status == Purchase.Status.REFUNDED:
-        status = "refunded"
-    elif purchase.expires_at <= at:
-        status = "expired"
-    elif purchase.starts_at > at:
-        status = "upcoming"
-    else:
-        status = "active"
+    status = purchase_state(purchase=purchase, at=at)
     renewals = [
         r for r in purchase.renewals.all() if r.status == Purchase.Status.COMPLETED
     ]

@@ -20,9 +20,6 @@ def company_job_slots(request: HtmxHttpRequest, account_id: int) -> HttpResponse
         "page": page,
         "tab": "job-slots",
         "slots": overview,
-        "percent": round(overview.used * 100 / overview.limit, 1)
-        if overview.limit
-        else 100.0,
         "packs": list(list_catalogue(category=Pack.Category.SLOTS)),
     }
     return render(request, "dashboard/company/job_slots.html", context)

@@ -51,7 +51,9 @@ def _range(request: HtmxHttpRequest) -> tuple[DateRangeForm, DateRange, str]:
 def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
     partial = request.htmx and not request.htmx.history_restore_request
     form = context["form"]
-    status = 422 if form.errors else 200
+    # htmx swaps only 2xx answers: an invalid range is shown inside the
+    # report it replaces; a full page still says 422.
+    status = 422 if form.errors and not partial else 200
     if form.is_bound and form.is_valid():  # the tabs keep the chosen range
         context["query"] = "?" + urlencode(
             {k: request.GET[k] for k in ("start", "end", "grain") if k in request.GET}

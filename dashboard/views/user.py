@@ -183,6 +183,9 @@ def user_dismiss_alert(
 ) -> HttpResponse:
     page = load_account(request, account_id)
     alert = or_404(get_alert_for_account, account=page.account, alert_id=alert_id)
+    # Alerts are the account's, not the viewer's: hiding one hides it for the
+    # owners who must act on it, so only they may.
+    _require_manager(page)
     dismiss_alert(alert=alert)
     if request.htmx:
         return HttpResponse("")  # the banner swaps itself out

@@ -198,3 +198,16 @@ def test_every_action_needs_the_csrf_token(me, name, args, data):
     assert response.status_code == 403
     assert not me.purchases.exists() and not me.consents.exists()
     assert me.charges.get().status == "pending"
+
+
+def test_a_member_sees_alerts_but_cannot_dismiss_them(client, member_company):
+    alert = _alert(member_company)
+    page = client.get(reverse("dashboard:user-overview", args=[member_company.pk]))
+    assert alert.message in page.content.decode()
+    dismiss = reverse(
+        "dashboard:user-dismiss-alert", args=[member_company.pk, alert.pk]
+    )
+    assert dismiss not in page.content.decode()
+    assert client.post(dismiss).status_code == 403
+    alert.refresh_from_db()
+    assert alert.dismissed_at is None

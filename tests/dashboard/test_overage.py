@@ -90,3 +90,13 @@ def test_job_slots_are_not_offered_overage(client, my_company):
     page = client.get(overage_url(my_company)).content.decode()
     assert 'id="meter-bandwidth"' in page
     assert 'id="meter-job_slots"' not in page
+
+
+def test_the_projection_shown_never_exceeds_the_cap(client, me):
+    exceed_bandwidth(me)  # 1 GB over: $0.09 accrued already
+    ConsentFactory(account=me, meter=meter("bandwidth"), cap_cents=5)
+    page = client.get(overage_url(me)).content.decode()
+    section = page.split('id="meter-bandwidth"')[1].split("</section>")[0]
+    projected = section.split("Projected by period end</dt><dd>")[1]
+    assert projected.startswith("$0.05 ")
+    assert "uncapped it would be $0." in projected

@@ -6,10 +6,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import Alert, UsageSnapshot
+from billing.models import Alert, Pack, UsageSnapshot
+from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
-from tests.factories.billing import JobSlotFactory, company_account, meter
+from tests.factories.accounts import UserFactory
+from tests.factories.billing import JobSlotFactory, company_account, meter, owner_of
 
 pytestmark = pytest.mark.django_db
 
@@ -154,5 +156,20 @@ def test_page_queries_do_not_grow_with_history(
             event_id=f"e{n}", account=my_company, meter="bandwidth", quantity=GB
         )
     JobSlotFactory.create_batch(2, account=my_company)
+    owner, staff = owner_of(my_company), UserFactory(is_staff=True)
+    for n, code in enumerate(["slots-5-sub", "storage-50gb-sub", "slots-20-once"]):
+        bought = purchase_pack(
+            account=my_company,
+            pack=Pack.objects.get(code=code),
+            user=owner,
+            idempotency_key=f"grow-{n}",
+        )
+        if code.endswith("-sub"):
+            renew_purchase(
+                purchase=bought.purchase, user=owner, idempotency_key=f"renew-{n}"
+            )
+        else:
+            refund_charge(charge=bought.charge, staff_user=staff)
+        _alert(my_company, kind=Alert.Kind.EXPIRING_SOON, message=f"Pack {n} expires")
     with django_assert_max_num_queries(limit):
         assert client.get(url).status_code == 200

@@ -101,6 +101,15 @@ def test_the_range_form_swaps_the_report_with_htmx_and_validates(client, staff):
     bad = client.get(url, {"start": today, "end": today - timedelta(days=3)})
     assert bad.status_code == 422
     assert "start date is after the end date" in bad.content.decode()
+    swapped = client.get(
+        url,
+        {"start": today, "end": today - timedelta(days=3)},
+        headers={"HX-Request": "true"},
+    )
+    assert swapped.status_code == 200  # htmx only swaps 2xx
+    body = swapped.content.decode()
+    assert body.lstrip().startswith('<section id="report"')
+    assert "start date is after the end date" in body
 
 
 def _csv_rows(response):
