@@ -314,10 +314,17 @@ def _aging(at: datetime) -> dict[str, Q]:
 
 
 def outstanding_balances(*, at: datetime, limit: int | None = 200) -> BalancesReport:
-    """Accounts owing pending charges, by age bucket, oldest debt first."""
+    """Accounts owing charges at ``at``, by age bucket, oldest debt first.
+
+    Owed at ``at``: created by then and still pending, or paid only later
+    (``paid_at``), so a past date shows what was owed then. Voided charges are
+    left out (when they were voided is not recorded).
+    """
     pending = ChargeRecord.objects.filter(
-        status=ChargeRecord.Status.PENDING, created_at__lte=at
-    )
+        Q(status=ChargeRecord.Status.PENDING)
+        | Q(status=ChargeRecord.Status.PAID, paid_at__gt=at),
+        created_at__lte=at,
+    ).exclude(kind=ChargeRecord.Kind.REFUND)
     aging = _aging(at)
     sums = {
         f"b{n}": Sum("amount_cents", filter=q) for n, q in enumerate(aging.values())

@@ -224,13 +224,22 @@ def renew_purchase(
         )
 
 
+SALE_KINDS = (ChargeRecord.Kind.THEME, ChargeRecord.Kind.BUNDLE)
+
+
 def refund_charge(
-    *, charge: ChargeRecord, staff_user: object, reason: str = ""
+    *,
+    charge: ChargeRecord,
+    staff_user: object,
+    reason: str = "",
+    for_sale: bool = False,
 ) -> ChargeRecord:
     """Refund a charge: a negative row pointing at it, and its purchase's grants end.
 
     A pending charge is voided instead (nothing was collected). The original
-    row keeps its amount: the ledger is append-only.
+    row keeps its amount: the ledger is append-only. Theme and bundle charges
+    are refunded only through their sale (``for_sale``), which also ends the
+    licences and reverses the creator's earnings.
     """
     _check_staff(staff_user)
     with transaction.atomic():
@@ -238,6 +247,11 @@ def refund_charge(
         charge = ChargeRecord.objects.select_related("purchase").get(pk=charge.pk)
         if charge.kind == ChargeRecord.Kind.REFUND:
             raise InvalidRequest("A refund cannot be refunded.")
+        if charge.kind in SALE_KINDS and not for_sale:
+            raise InvalidRequest(
+                "Refund theme and bundle purchases from the store's Sales page, so "
+                "the licence and the creator's earnings are reversed too."
+            )
         if charge.refunds.exists() or charge.status == ChargeRecord.Status.VOID:
             raise AlreadyRefunded("This charge was already refunded or voided.")
         now = timezone.now()

@@ -305,7 +305,9 @@ def refund_sale(*, sale: Sale, staff_user: object, reason: str = "") -> Sale:
         if sale.status != Sale.Status.COMPLETED:
             raise AlreadyRefunded("Only a completed sale can be refunded.")
         if sale.charge is not None:
-            refund_charge(charge=sale.charge, staff_user=staff_user, reason=reason)
+            refund_charge(
+                charge=sale.charge, staff_user=staff_user, reason=reason, for_sale=True
+            )
         now = timezone.now()
         sale.status = Sale.Status.REFUNDED
         sale.save(update_fields=["status"])

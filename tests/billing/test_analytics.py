@@ -86,7 +86,7 @@ def test_revenue_per_month_and_change_versus_the_previous_range():
 def test_recurring_revenue_normalises_active_subscriptions_to_30_days():
     account = personal_account()
     user = account.user
-    for code, key in (("slots-5-sub", "a"), ("storage-50gb-sub", "b")):
+    for code, key in (("bandwidth-100gb-sub", "a"), ("storage-50gb-sub", "b")):
         purchase_pack(
             account=account, pack=Pack.objects.get(code=code), user=user,
             idempotency_key=key,
@@ -97,9 +97,9 @@ def test_recurring_revenue_normalises_active_subscriptions_to_30_days():
         user=user,
         idempotency_key="c",
     )
-    slots = Pack.objects.get(code="slots-5-sub")
+    bandwidth = Pack.objects.get(code="bandwidth-100gb-sub")
     storage = Pack.objects.get(code="storage-50gb-sub")
-    expected = slots.price_cents * 30 / slots.term_days + storage.price_cents * 30 / 365
+    expected = (bandwidth.price_cents + storage.price_cents) * 30 / 365
     assert recurring_revenue_cents(at=datetime.now(UTC)) == round(expected)
 
 
@@ -213,3 +213,13 @@ def test_rollups_put_each_account_in_one_utilisation_band():
     assert (rollup.over_with_consent, rollup.over_without_consent) == (2, 1)
     assert rollup.unbilled_excess == 5 * GB
     assert rollup.total_used == sum(used for used, _ in cases)
+
+
+def test_balances_on_a_past_date_count_charges_paid_only_later():
+    now = at(21)
+    account = personal_account()
+    charge(account, 400, status="paid", when=now - timedelta(days=10), paid_at=now)
+    charge(account, 100, status="paid", when=now - timedelta(days=10),
+           paid_at=now - timedelta(days=8))  # fmt: skip
+    assert outstanding_balances(at=now - timedelta(days=5)).total == 400
+    assert outstanding_balances(at=now).total == 0

@@ -772,3 +772,13 @@ def test_a_renewal_needs_its_idempotency_token():
         renew_purchase(purchase=bought.purchase, user=account.user, idempotency_key="")
 
     assert Purchase.objects.filter(account=account).count() == 1
+
+
+def test_theme_charges_are_refunded_only_through_their_sale():
+    account = personal_account()
+    charge = ChargeFactory(
+        account=account, kind=ChargeRecord.Kind.THEME, status="paid", amount_cents=900
+    )
+    with pytest.raises(InvalidRequest, match="store's Sales page"):
+        refund_charge(charge=charge, staff_user=UserFactory(is_staff=True))
+    assert not charge.refunds.exists()
