@@ -809,6 +809,11 @@ def get_purchase_for_account(*, account: Account, purchase_id: int) -> Purchase:
         raise NotFound("No such purchase on this account.") from None
 
 
+def get_purchase_by_token(*, account: Account, token: str) -> Purchase | None:
+    """The purchase a confirmation form's idempotency token already made, if any."""
+    return account.purchases.filter(idempotency_key=token).first()
+
+
 def get_pack(*, code: str, category: str | None = None) -> Pack:
     """An active pack by code; inactive ones are not for sale."""
     packs = Pack.objects.filter(is_active=True).prefetch_related("allowances__meter")
@@ -828,6 +833,30 @@ def list_open_alerts(
     return account.alerts.filter(
         dismissed_at__isnull=True, period_start__gte=period.start
     ).order_by("-created_at")
+
+
+# A state alert is news only while its meter is still in that state: an
+# "exceeded" banner under a card that says ok (a pack was bought since) misleads.
+_ALERT_STATES = {
+    Alert.Kind.WARNING_80: State.WARNING,
+    Alert.Kind.EXCEEDED: State.EXCEEDED,
+    Alert.Kind.BLOCKED: State.BLOCKED,
+}
+
+
+def current_alerts(
+    *, account: Account, statuses: Sequence[QuotaStatus], at: datetime | None = None
+) -> list[Alert]:
+    """Open alerts still true now: state alerts whose meter is still in that
+    state, and every reminder (expiring, expired, suspended) until dismissed."""
+    state_of = {status.meter.pk: status.state for status in statuses}
+    return [
+        alert
+        for alert in list_open_alerts(account=account, at=at)
+        if alert.kind not in _ALERT_STATES
+        or alert.meter_id is None
+        or state_of.get(alert.meter_id) == _ALERT_STATES[alert.kind]
+    ]
 
 
 def get_alert_for_account(*, account: Account, alert_id: int) -> Alert:

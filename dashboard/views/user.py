@@ -21,17 +21,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from billing.errors import BillingError, NotFound, PaymentDeclined
+from billing.models import Purchase
 from billing.selectors import (
     account_quotas,
+    current_alerts,
     get_alert_for_account,
     get_meter,
     get_pack,
+    get_purchase_by_token,
     get_purchase_for_account,
     list_active_packs,
     list_catalogue,
     list_charges,
     list_meters,
-    list_open_alerts,
     list_purchases,
     outstanding_balance_cents,
     pack_applies,
@@ -102,6 +104,20 @@ def _partial(request: HtmxHttpRequest, template: str, name: str) -> str:
     return template
 
 
+def _intent_token(request: HtmxHttpRequest, key: str, *, rotate: bool = False) -> str:
+    """The confirmation form's token for one purchase intent, kept in the session.
+
+    Going Back to a confirmation page, even one the browser fetches again,
+    shows the same token, so confirming again replays the first purchase
+    instead of buying twice. "Buy it again" (or a decline) starts a new one.
+    """
+    tokens = request.session.get("purchase_tokens", {})
+    if rotate or key not in tokens:
+        tokens[key] = new_token()
+        request.session["purchase_tokens"] = tokens
+    return tokens[key]
+
+
 def _confirm_payment(
     request: HtmxHttpRequest,
     page: AccountPage,
@@ -169,7 +185,7 @@ def user_overview(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
         "cards": [quota_card(s, account=page.account) for s in statuses],
         "period": statuses[0].period if statuses else None,
         "period_last_day": period_last_day(statuses[0]) if statuses else None,
-        "alerts": list(list_open_alerts(account=page.account, at=now)),
+        "alerts": current_alerts(account=page.account, statuses=statuses, at=now),
         "balance_cents": outstanding_balance_cents(account=page.account),
         "active_packs": list(list_active_packs(account=page.account, at=now)),
     }
@@ -254,12 +270,18 @@ def user_pack_confirm(
         if isinstance(outcome, HttpResponse):
             return outcome
         error = outcome
+    key = f"buy:{page.account.pk}:{pack.code}"
+    token = _intent_token(request, key, rotate=bool(error) or "again" in request.GET)
+    bought = get_purchase_by_token(account=page.account, token=token)
+    if bought is not None and bought.status == Purchase.Status.FAILED:
+        token, bought = _intent_token(request, key, rotate=True), None
     context = {
         "page": page,
         "tab": "packs",
         "pack": pack,
         "preview": purchase_preview(account=page.account, pack=pack),
-        "token": new_token(),
+        "token": token,
+        "bought": bought,  # this intent already bought: offer "Buy it again"
         "error": error,
     }
     return render(request, "dashboard/user/pack_confirm.html", context)
@@ -332,7 +354,9 @@ def user_renew(
         "starts_at": starts_at,
         "expires_at": purchase.pack.expiry_from(starts_at),
         "lines": list(purchase.pack.allowances.select_related("meter")),
-        "token": new_token(),
+        "token": _intent_token(
+            request, f"renew:{page.account.pk}:{purchase.pk}", rotate=bool(error)
+        ),
         "error": error,
     }
     return render(request, "dashboard/user/renew.html", context)

@@ -48,6 +48,22 @@ def _alert(account, **kwargs):
     )
 
 
+def test_a_state_alert_shows_only_while_the_meter_is_in_that_state(client, me):
+    Alert.objects.create(
+        account=me,
+        meter=meter("bandwidth"),
+        kind=Alert.Kind.EXCEEDED,
+        period_start=period_of(timezone.now()).start,
+        dedupe_key="exceeded-bw",
+        message="Bandwidth has reached its limit.",
+    )
+    page = client.get(overview_url(me)).content.decode()
+    assert "Bandwidth has reached its limit." not in page  # 0 of 5 GB now
+    record_usage_event(event_id="bw", account=me, meter="bandwidth", quantity=6 * GB)
+    page = client.get(overview_url(me)).content.decode()
+    assert "Bandwidth has reached its limit." in page
+
+
 def test_alerts_are_shown_and_dismissed_for_good(client, me):
     alert = _alert(me)
     assert "Storage is at 85%" in client.get(overview_url(me)).content.decode()

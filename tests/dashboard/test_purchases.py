@@ -197,3 +197,31 @@ def test_personal_catalogue_has_no_slot_packs_company_has_both(client, me, my_co
     company = client.get(reverse("dashboard:user-packs", args=[my_company.pk]))
     assert "20 job slots" in company.content.decode()
     assert "Storage +50 GB" in company.content.decode()
+
+
+def _token(page: str) -> str:
+    return page.split('name="token" value="')[1].split('"')[0]
+
+
+def test_back_after_buying_shows_the_purchase_and_resubmitting_buys_nothing(client, me):
+    token = _token(client.get(buy_url(me)).content.decode())
+    receipt = client.post(buy_url(me), {"token": token}).url
+    # The browser goes Back and fetches the confirmation page again.
+    again = client.get(buy_url(me)).content.decode()
+    assert "You bought this pack" in again and 'name="token"' not in again
+    assert receipt in again
+    # ...or resubmits the form it still shows.
+    assert client.post(buy_url(me), {"token": token}).url == receipt
+    assert Purchase.objects.filter(account=me).count() == 1
+    # "Buy it again" is a new intent with a new token.
+    fresh = _token(client.get(buy_url(me), {"again": 1}).content.decode())
+    assert fresh != token
+    client.post(buy_url(me), {"token": fresh})
+    assert Purchase.objects.filter(account=me).count() == 2
+
+
+def test_the_confirmation_page_keeps_its_token_until_used(client, me):
+    first = _token(client.get(buy_url(me)).content.decode())
+    assert _token(client.get(buy_url(me)).content.decode()) == first
+    other = _token(client.get(buy_url(me, "bandwidth-100gb-once")).content.decode())
+    assert other != first

@@ -235,12 +235,15 @@ def test_range_switch_swaps_the_chart_without_a_reload(sign_in):
 
 def test_dismissing_an_alert_uses_htmx_and_sticks(sign_in):
     account = personal_account(email="alert@example.com")
+    record_usage_event(
+        event_id="s-alert", account=account, meter="storage", quantity=17 * GB // 10
+    )  # the banner is news only while storage is at 80% or more
     alert = Alert.objects.create(
         account=account,
         meter=Meter.objects.get(code="storage"),
         kind=Alert.Kind.WARNING_80,
         period_start=period_of(timezone.now()).start,
-        dedupe_key=f"e2e-{account.pk}-warning",
+        dedupe_key=f"e2e-{account.pk}-warning-test",
         message="Storage is 85% used (1.7 GB of 2.0 GB).",
     )
     page = sign_in("alert@example.com")
