@@ -104,6 +104,29 @@ def get_account(*, external_id: str) -> Account:
         raise UnknownAccount(f"No account has the id {external_id!r}.") from None
 
 
+def billable_consents(
+    *, period: Period, account_ids: Sequence[int] | None = None
+) -> dict[tuple[int, int], OverageConsent]:
+    """The consent that bills each (account, meter)'s overage for ``period``.
+
+    A consent live at any moment of the period counts, even if revoked since:
+    overage used under it stays billable at close (up to its cap); the newest
+    one wins. Period close charges by it, and the overage page shows it.
+    """
+    consents = OverageConsent.objects.filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__gte=period.starts_at),
+        given_at__lt=period.ends_at,
+        period_start__lte=period.start,
+    ).select_related("meter", "account")
+    if account_ids is not None:
+        consents = consents.filter(account_id__in=account_ids)
+    covering: dict[tuple[int, int], OverageConsent] = {}
+    for consent in consents.order_by("given_at", "pk"):
+        if consent.covers(period.start):
+            covering[(consent.account_id, consent.meter_id)] = consent
+    return covering
+
+
 def consent_covers(consent: OverageConsent, period: Period) -> bool:
     return consent.revoked_at is None and consent.covers(period.start)
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum, Value
+from django.db.models import F, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -21,12 +21,15 @@ from ..models import (
     ChargeRecord,
     ClosedPeriod,
     Meter,
-    OverageConsent,
     PlanAllowance,
     UsageCounter,
     UsageSnapshot,
 )
-from ..selectors import counter_overage_cents, storage_overage_cents
+from ..selectors import (
+    billable_consents,
+    counter_overage_cents,
+    storage_overage_cents,
+)
 from ..units import Period
 from .locks import lock_account
 from .snapshots import take_usage_snapshots
@@ -85,15 +88,7 @@ def close_billing_period(*, period: Period, now: datetime | None = None) -> Peri
         day += timedelta(days=1)
     _, created = ClosedPeriod.objects.get_or_create(period_start=period.start)
 
-    consents = OverageConsent.objects.filter(
-        Q(revoked_at__isnull=True) | Q(revoked_at__gte=period.starts_at),
-        given_at__lt=period.ends_at,
-        period_start__lte=period.start,
-    ).select_related("meter", "account")
-    covering: dict[tuple[int, int], OverageConsent] = {}
-    for consent in consents.order_by("given_at"):
-        if consent.covers(period.start):
-            covering[(consent.account_id, consent.meter_id)] = consent  # newest wins
+    covering = billable_consents(period=period)
 
     charges = 0
     last_moment = period.ends_at - timedelta(microseconds=1)

@@ -100,3 +100,24 @@ def test_the_projection_shown_never_exceeds_the_cap(client, me):
     projected = section.split("Projected by period end</dt><dd>")[1]
     assert projected.startswith("$0.05 ")
     assert "uncapped it would be $0." in projected
+
+
+def test_a_cap_below_the_overage_already_used_is_explained(client, me):
+    exceed_bandwidth(me)  # $0.09 of overage already used
+    page = client.post(
+        overage_url(me),
+        {"meter": "bandwidth", "cap": "0.05", "scope": "period"},
+        follow=True,
+    ).content.decode()
+    assert "at most $0.05 is billed" in page and "stays refused" in page
+
+
+def test_after_revoking_the_page_says_what_is_still_billed(client, me):
+    exceed_bandwidth(me)
+    client.post(overage_url(me), {"meter": "bandwidth", "cap": "5", "scope": "period"})
+    client.post(reverse("dashboard:user-revoke-consent", args=[me.pk, "bandwidth"]))
+    section = (
+        client.get(overage_url(me)).content.decode().split('id="meter-bandwidth"')[1]
+    )
+    assert "billed at period close up to $5.00" in section
+    assert "not billed" not in section.split("</section>")[0]
