@@ -17,6 +17,10 @@ from django.utils import timezone
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
+    def get_by_natural_key(self, username: str | None) -> "User":
+        """Sign-in matches the e-mail whatever its case (OK@Example.com = ok@...)."""
+        return self.get(email__iexact=username)
+
     def _create_user(self, email: str, password: str | None, **extra: object) -> "User":
         if not email:
             raise ValueError("An e-mail address is required.")

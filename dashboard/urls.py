@@ -15,7 +15,7 @@ urlpatterns = [
         auth_views.LoginView.as_view(template_name="registration/login.html"),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", user.user_logout, name="logout"),
     path("accounts/switch/", user.user_switch_account, name="user-switch"),
     path(account, user.user_overview, name="user-overview"),
     path(

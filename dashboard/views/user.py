@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LogoutView
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -157,6 +158,14 @@ def user_home(request: HtmxHttpRequest) -> HttpResponse:
         return render(request, "dashboard/home.html", {"no_accounts": True})
     request.session[SESSION_ACCOUNT] = account_id
     return redirect("dashboard:user-overview", account_id)
+
+
+@require_http_methods(["GET", "POST"])
+def user_logout(request: HtmxHttpRequest) -> HttpResponse:
+    """Signing out is a POST (CSRF-safe); a GET asks first instead of failing."""
+    if request.method == "POST":
+        return LogoutView.as_view()(request)
+    return render(request, "registration/logout_confirm.html")
 
 
 @login_required

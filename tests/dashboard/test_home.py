@@ -61,6 +61,17 @@ def test_home_never_shows_accounts_of_other_people(client):
 def test_sign_out_is_a_post(client):
     account = personal_account()
     client.force_login(account.user)
-    assert client.get(reverse("dashboard:logout")).status_code == 405
+    asked = client.get(reverse("dashboard:logout"))
+    assert asked.status_code == 200 and "Sign out?" in asked.content.decode()
+    assert "_auth_user_id" in client.session  # a GET signs no one out
     assert client.post(reverse("dashboard:logout")).status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_sign_in_ignores_the_case_of_the_email(client):
+    personal_account(email="ana@example.com")
+    response = client.post(
+        reverse("dashboard:login"), {"username": "Ana@Example.COM", "password": "pw"}
+    )
+    assert response.status_code == 302
+    assert "_auth_user_id" in client.session
