@@ -7,12 +7,14 @@ the dashboards, the alert evaluation and the snapshot command all share it.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -411,6 +413,21 @@ def quota_status(
     return _quota_status(account=account, meter=meter, facts=facts, at=at)
 
 
+def any_of(
+    values: Iterable[int | str], *, db_type: str = "bigint"
+) -> RawSQL | list[int | str]:
+    """The right side of an ``__in`` filter over many values.
+
+    On PostgreSQL the values go as one array parameter: Django compiles and
+    adapts an IN list of a thousand placeholders in ~10 ms, far longer than
+    the query runs. Elsewhere, the plain list.
+    """
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return RawSQL(f"SELECT unnest(%s::{db_type}[])", (values,))
+    return values
+
+
 def possible_usage_states(
     *, accounts: Sequence[Account], at: datetime | None = None
 ) -> dict[tuple[int, int], frozenset[str]]:
@@ -440,12 +457,12 @@ def possible_usage_states(
     used: dict[tuple[int, int], int] = {}
     topped_up = set(
         Grant.objects.active_at(at)
-        .filter(account_id__in=ids)
+        .filter(account_id__in=any_of(ids))
         .values_list("account_id", "meter_id")
         .distinct()
     )
     for account_id, meter_id, amount, covered in UsageCounter.objects.filter(
-        account_id__in=ids, period_start=period.start
+        account_id__in=any_of(ids), period_start=period.start
     ).values_list("account_id", "meter_id", "used", "covered_by_grants"):
         used[(account_id, meter_id)] = amount
         if covered:
@@ -453,7 +470,7 @@ def possible_usage_states(
     used.update(
         ((account_id, meter_id), level)
         for account_id, meter_id, level in GaugeLevel.objects.filter(
-            account_id__in=ids
+            account_id__in=any_of(ids)
         ).values_list("account_id", "meter_id", "level")
     )
     companies = [a.pk for a in accounts if a.kind == Account.Kind.COMPANY]
@@ -461,7 +478,7 @@ def possible_usage_states(
     if companies and any(m.kind == Meter.Kind.ALLOCATION for m in meters):
         slots = dict(
             JobSlot.objects.filter(
-                account_id__in=companies, status=JobSlot.Status.ACTIVE
+                account_id__in=any_of(companies), status=JobSlot.Status.ACTIVE
             )
             .values("account_id")
             .annotate(n=Count("pk"))
@@ -470,7 +487,7 @@ def possible_usage_states(
     consented = {
         (c.account_id, c.meter_id)
         for c in OverageConsent.objects.filter(
-            account_id__in=ids, revoked_at__isnull=True
+            account_id__in=any_of(ids), revoked_at__isnull=True
         )
         if consent_covers(c, period)
     }

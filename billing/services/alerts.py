@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Account, Alert
-from ..selectors import State, possible_usage_states, quota_statuses
+from ..selectors import State, any_of, possible_usage_states, quota_statuses
 from ..units import format_quantity, period_of
 
 
@@ -118,7 +118,7 @@ def evaluate_usage_alerts(
     if not keys:
         return []
     raised = set(
-        Alert.objects.filter(dedupe_key__in=list(keys)).values_list(
+        Alert.objects.filter(dedupe_key__in=any_of(keys, db_type="text")).values_list(
             "dedupe_key", flat=True
         )
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 
 from ..models import Account
+from ..selectors import any_of
 
 
 def lock_accounts(
@@ -24,10 +25,10 @@ def lock_accounts(
     tenant on a plan queues on one row, and multi-account batches deadlock on
     it (tests/concurrency, spanning several accounts).
     """
-    wanted = Q(pk__in=sorted(set(account_ids)))
+    wanted = Q(pk__in=any_of(sorted(set(account_ids))))
     external_ids = sorted(set(external_ids))
     if external_ids:
-        wanted |= Q(external_id__in=external_ids)
+        wanted |= Q(external_id__in=any_of(external_ids, db_type="text"))
     rows = (
         Account.objects.select_for_update(no_key=True, of=("self",))
         .select_related("plan")

@@ -30,6 +30,7 @@ from ..models import (
     UsageCounter,
     UsageEvent,
 )
+from ..selectors import any_of
 from ..units import FUTURE_TOLERANCE, MAX_EVENT_QUANTITY, Period, period_of
 from .alerts import evaluate_usage_alerts
 from .locks import lock_accounts
@@ -302,7 +303,8 @@ def _gauge_levels(parsed: Iterable[_Parsed]) -> dict[tuple[int, int], int]:
     return {
         (account_id, meter_id): level
         for account_id, meter_id, level in GaugeLevel.objects.filter(
-            account_id__in={a for a, _ in pairs}, meter_id__in={m for _, m in pairs}
+            account_id__in=any_of({a for a, _ in pairs}),
+            meter_id__in={m for _, m in pairs},
         ).values_list("account_id", "meter_id", "level")
     }
 
@@ -437,7 +439,7 @@ def _write(new: list[_Parsed], *, now: datetime, accounts: list[Account]) -> Non
         set(
             Grant.objects.active_at(now)
             .filter(
-                account_id__in={a for a, _, _ in counter_deltas},
+                account_id__in=any_of({a for a, _, _ in counter_deltas}),
                 meter_id__in={m for _, m, _ in counter_deltas},
                 consumed__lt=F("amount"),
             )
