@@ -34,6 +34,7 @@ from .models import (
     ClosedPeriod,
     GaugeLevel,
     Grant,
+    GrantBurn,
     JobSlot,
     Meter,
     OverageConsent,
@@ -47,6 +48,7 @@ from .models import (
     UsageRollup,
     UsageSnapshot,
 )
+from .refunds import refund_proposal
 from .selectors import account_quotas, outstanding_balance_cents
 from .services.accounts import claim_company_account
 from .services.alerts import dismiss_alert
@@ -82,6 +84,39 @@ class ReasonForm(forms.Form):
         help_text="Kept on record with the change.",
         widget=forms.TextInput(attrs={"size": 60}),
     )
+
+
+class RefundForm(forms.Form):
+    """One charge's refund: the amount and the two texts, kept apart."""
+
+    amount = forms.DecimalField(
+        label="Amount to refund",
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        help_text="Pre-filled with the full price; left empty, the full price.",
+    )
+    # Sent by the pro-rata button only, with the amount shown on it.
+    pro_rata_cents = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label="Reason shown to the customer",
+        max_length=255,
+        help_text="Shown with the refund in the customer's billing history.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+    staff_note = forms.CharField(
+        label="Staff note",
+        required=False,
+        help_text="Internal: shown in admin only, never to the customer.",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
+
+    def amount_cents(self) -> int | None:
+        """The pro-rata button's amount, else the typed one, in cents."""
+        if self.cleaned_data.get("pro_rata_cents") is not None:
+            return self.cleaned_data["pro_rata_cents"]
+        amount = self.cleaned_data.get("amount")
+        return None if amount is None else int(amount * 100)
 
 
 class OwnerForm(forms.Form):
@@ -558,6 +593,8 @@ class ChargeRecordAdmin(ReadOnlyAdmin):
         "amount",
         "status",
         "description",
+        "customer_reason",
+        "staff_note",
         "purchase",
         "refund_of",
         "refunds_list",
@@ -585,34 +622,71 @@ class ChargeRecordAdmin(ReadOnlyAdmin):
         refunds = list(obj.refunds.all())
         if not refunds:
             return "—"
-        return format_html_join(", ", "{}", ((_change_link(r),) for r in refunds))
+        return format_html_join(
+            ", ",
+            "{}{}",
+            (
+                (
+                    _change_link(r),
+                    f" (staff note: {r.staff_note})" if r.staff_note else "",
+                )
+                for r in refunds
+            ),
+        )
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return self.has_service_permission(request)
 
-    @admin.action(description="Refund selected charges", permissions=["refund"])
+    @admin.action(description="Refund a charge…", permissions=["refund"])
     def refund_selected(
         self, request: HttpRequest, queryset: QuerySet[ChargeRecord]
     ) -> HttpResponse | None:
-        def refund(charge: ChargeRecord, reason: str) -> str:
-            row = refund_charge(charge=charge, staff_user=request.user, reason=reason)
-            if row.pk == charge.pk:
-                return f"{charge}: voided (it was never paid)."
-            return f"{charge}: refunded {_money(-row.amount_cents, row.currency)}."
-
-        return _confirm_with_reason(
-            self,
-            request,
-            queryset.select_related("account"),
-            action="refund_selected",
-            title="Refund charges",
-            warning=(
-                "Paid charges get a negative refund row and the gateway refunds"
-                " them; pending ones are voided. Grants from their purchases end"
-                " now. This cannot be undone."
-            ),
-            apply=refund,
+        """Ask for the amount and both texts for one charge, then call the service."""
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one charge to refund.", messages.WARNING
+            )
+            return None
+        charge = queryset.select_related("account").get()
+        confirmed = "confirm" in request.POST
+        form = RefundForm(
+            request.POST if confirmed else None,
+            initial={"amount": Decimal(charge.amount_cents).scaleb(-2)},
         )
+        if confirmed and form.is_valid():
+            try:
+                row = refund_charge(
+                    charge=charge,
+                    staff_user=request.user,
+                    amount_cents=form.amount_cents(),
+                    customer_reason=form.cleaned_data["reason"],
+                    staff_note=form.cleaned_data["staff_note"],
+                )
+            except BillingError as error:
+                self.message_user(request, f"{charge}: {error.message}", messages.ERROR)
+                return None
+            if row.pk == charge.pk:
+                note = f"{charge}: voided (it was never paid)."
+            else:
+                note = f"{charge}: refunded {_money(-row.amount_cents, row.currency)}."
+            self.message_user(request, note, messages.SUCCESS)
+            return None
+        proposal = refund_proposal(charge=charge, at=timezone.now())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Refund a charge",
+            "subtitle": None,
+            "charge": charge,
+            "proposal": proposal,
+            "full_price": _money(proposal.full_cents, charge.currency),
+            "pro_rata_price": _money(proposal.pro_rata_cents, charge.currency),
+            "form": form,
+            "opts": self.opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media + form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/billing/refund_charge.html", context)
 
 
 # Capacity: grants and purchases ------------------------------------------
@@ -997,6 +1071,16 @@ class ClosedPeriodAdmin(ReadOnlyAdmin):
 
     list_display = ("__str__", "period_start", "closed_at")
     date_hierarchy = "period_start"
+
+
+@admin.register(GrantBurn)
+class GrantBurnAdmin(ReadOnlyAdmin):
+    """Top-up units burned per period: a cache of the event-time fold,
+    rewritten by usage writes and ``rebuild_usage``."""
+
+    list_display = ("grant", "account", "period_start", "units")
+    list_filter = ("period_start",)
+    list_select_related = ("grant__meter", "account")
 
 
 @admin.register(UsageRollup)

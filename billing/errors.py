@@ -76,3 +76,10 @@ class NotRenewable(BillingError):
 class AlreadyRefunded(BillingError):
     code = "already_refunded"
     status = 409
+
+
+class IdempotencyConflict(BillingError):
+    """A token seen before, now sent for something else: refused, never replayed."""
+
+    code = "idempotency_conflict"
+    status = 409

@@ -37,15 +37,21 @@ from .models import (
     UsageCounter,
     UsageSnapshot,
 )
-from .units import WARNING_RATIO, Period, period_of, to_cents
+from .quotas.rules import (
+    CONSENTED_STATES,
+    State,
+    counter_overage_cents,
+    storage_overage_cents,
+    usage_state,
+)
+from .units import Period, period_of
 
-
-class State:
-    OK = "ok"
-    WARNING = "warning"
-    EXCEEDED = "exceeded"
-    OVERAGE = "overage"
-    BLOCKED = "blocked"
+__all__ = [
+    "State",
+    "counter_overage_cents",
+    "storage_overage_cents",
+    "usage_state",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,9 @@ class QuotaStatus:
     projected_cents: int  # accrued, projected linearly to the period end
     # Inputs kept for authorize's "what if" arithmetic.
     allowance: int
-    storage_excess_days: Decimal  # sum of daily (level - limit)+ before today
+    # Excess used under a live consent so far: counter units, or storage
+    # unit-days before today.
+    consented_excess: Decimal
 
     @property
     def remaining(self) -> int:
@@ -106,63 +114,8 @@ def get_account(*, external_id: str) -> Account:
         raise UnknownAccount(f"No account has the id {external_id!r}.") from None
 
 
-def billable_consents(
-    *, period: Period, account_ids: Sequence[int] | None = None
-) -> dict[tuple[int, int], OverageConsent]:
-    """The consent that bills each (account, meter)'s overage for ``period``.
-
-    A consent live at any moment of the period counts, even if revoked since:
-    overage used under it stays billable at close (up to its cap); the newest
-    one wins. Period close charges by it, and the overage page shows it.
-    """
-    consents = OverageConsent.objects.filter(
-        Q(revoked_at__isnull=True) | Q(revoked_at__gte=period.starts_at),
-        given_at__lt=period.ends_at,
-        period_start__lte=period.start,
-    ).select_related("meter", "account")
-    if account_ids is not None:
-        consents = consents.filter(account_id__in=account_ids)
-    covering: dict[tuple[int, int], OverageConsent] = {}
-    for consent in consents.order_by("given_at", "pk"):
-        if consent.covers(period.start):
-            covering[(consent.account_id, consent.meter_id)] = consent
-    return covering
-
-
 def consent_covers(consent: OverageConsent, period: Period) -> bool:
     return consent.revoked_at is None and consent.covers(period.start)
-
-
-def storage_overage_cents(
-    meter: Meter, excess_unit_days: Decimal, period: Period
-) -> int:
-    """Storage overage: mean daily excess over the period x price per month."""
-    return to_cents(excess_unit_days / period.days * meter.unit_price_cents)
-
-
-def counter_overage_cents(meter: Meter, excess_units: int) -> int:
-    return to_cents(Decimal(excess_units) * meter.unit_price_cents)
-
-
-def usage_state(
-    *,
-    meter: Meter,
-    used: int,
-    limit: int,
-    consent: OverageConsent | None,
-    accrued_cents: int,
-    hard_blocked: bool,
-) -> str:
-    """The state table of DESIGN §3: ok, warning, exceeded, overage, blocked."""
-    if hard_blocked:
-        return State.BLOCKED
-    if used >= limit and (used > 0 or limit > 0 or meter.kind == Meter.Kind.ALLOCATION):
-        if meter.is_hard_limit or consent is None:
-            return State.EXCEEDED
-        return State.BLOCKED if accrued_cents >= consent.cap_cents else State.OVERAGE
-    if limit > 0 and Decimal(used) >= WARNING_RATIO * limit:
-        return State.WARNING
-    return State.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +128,17 @@ class _Facts:
     used: int = 0  # period usage (counters), level (gauges), active slots
     covered: int = 0  # counters: part of ``used`` burned from top-ups
     consent: OverageConsent | None = None  # live and covering the period
-    excess_days: Decimal = Decimal(0)  # gauges: sum of (daily level - limit)+
+    # Counters: uncovered units used under a live consent; gauges: unit-days
+    # of excess on consented days before today (from the snapshots).
+    consented_excess: Decimal = Decimal(0)
 
 
-# Gauges: the daily excess over the limit, summed over the period's snapshots.
-_SNAPSHOT_EXCESS = Sum(Greatest(F("used") - F("limit"), Value(0)))
+# Gauges: the excess of the period's consented days (a day counts when a
+# consent was live at its last instant, which the snapshot's state records).
+_SNAPSHOT_CONSENTED_EXCESS = Sum(
+    Greatest(F("used") - F("limit"), Value(0)),
+    filter=Q(state__in=CONSENTED_STATES),
+)
 
 
 def _quota_status(
@@ -192,28 +151,30 @@ def _quota_status(
     """
     period = period_of(at)
     accrued = projected = 0
-    excess_days = Decimal(0)
     used = facts.used
     if meter.kind == Meter.Kind.GAUGE:
         limit = facts.allowance + facts.granted
-        excess_days = facts.excess_days
-        current = max(used - limit, 0)
+        current = max(used - limit, 0) if facts.consent is not None else 0
         if not meter.is_hard_limit:
             days_left_after_today = Decimal((period.end - at.date()).days - 1)
-            accrued = storage_overage_cents(meter, excess_days + current, period)
+            accrued = storage_overage_cents(
+                meter, facts.consented_excess + current, period
+            )
             projected = storage_overage_cents(
-                meter, excess_days + current * (1 + days_left_after_today), period
+                meter,
+                facts.consented_excess + current * (1 + days_left_after_today),
+                period,
             )
     elif meter.kind == Meter.Kind.COUNTER:
         limit = facts.allowance + facts.covered + (facts.granted - facts.consumed)
         if not meter.is_hard_limit:
-            accrued = counter_overage_cents(meter, max(used - limit, 0))
+            accrued = counter_overage_cents(meter, int(facts.consented_excess))
             elapsed_days = Decimal((at - period.starts_at).total_seconds()) / 86400
             rate_days = max(elapsed_days, Decimal(1))
             projected_used = int(Decimal(used) * period.days / rate_days)
-            projected = max(
-                accrued,
-                counter_overage_cents(meter, max(projected_used - limit, 0)),
+            future_excess = max(projected_used - max(used, limit), 0)
+            projected = accrued + (
+                counter_overage_cents(meter, future_excess) if facts.consent else 0
             )
     else:
         limit = facts.allowance + facts.granted
@@ -235,7 +196,7 @@ def _quota_status(
         accrued_cents=accrued,
         projected_cents=projected,
         allowance=facts.allowance,
-        storage_excess_days=excess_days,
+        consented_excess=facts.consented_excess,
     )
 
 
@@ -267,10 +228,18 @@ def quota_statuses(
         .annotate(total=Sum("amount"), consumed=Sum("consumed"))
     }
     counters = {
-        (account_id, meter_id): (used, covered)
-        for account_id, meter_id, used, covered in UsageCounter.objects.filter(
-            account_id__in=ids, period_start=period.start
-        ).values_list("account_id", "meter_id", "used", "covered_by_grants")
+        (account_id, meter_id): (used, covered, consented)
+        for account_id, meter_id, used, covered, consented in (
+            UsageCounter.objects.filter(
+                account_id__in=ids, period_start=period.start
+            ).values_list(
+                "account_id",
+                "meter_id",
+                "used",
+                "covered_by_grants",
+                "consented_excess",
+            )
+        )
     }
     levels = {
         (account_id, meter_id): level
@@ -300,7 +269,7 @@ def quota_statuses(
             day__lt=at.date(),
         )
         .values("account_id", "meter_id")
-        .annotate(excess=_SNAPSHOT_EXCESS)
+        .annotate(excess=_SNAPSHOT_CONSENTED_EXCESS)
     }
 
     result: dict[int, list[QuotaStatus]] = {}
@@ -311,10 +280,12 @@ def quota_statuses(
                 continue
             key = (account.pk, meter.pk)
             granted, consumed = grants.get(key, (0, 0))
+            consented = storage_days.get(key, Decimal(0))
             if meter.kind == Meter.Kind.GAUGE:
                 used, covered = levels.get(key, 0), 0
             elif meter.kind == Meter.Kind.COUNTER:
-                used, covered = counters.get(key, (0, 0))
+                used, covered, units = counters.get(key, (0, 0, 0))
+                consented = Decimal(units)
             else:
                 used, covered = slots.get(account.pk, 0), 0
             facts = _Facts(
@@ -324,7 +295,7 @@ def quota_statuses(
                 used=used,
                 covered=covered,
                 consent=consents.get(key),
-                excess_days=storage_days.get(key, Decimal(0)),
+                consented_excess=consented,
             )
             rows.append(_quota_status(account=account, meter=meter, facts=facts, at=at))
         result[account.pk] = rows
@@ -365,17 +336,18 @@ def _meter_facts(*, account: Account, meter: Meter, at: datetime) -> _Facts:
         counter = UsageCounter.objects.filter(**mine, period_start=period.start)
         columns["used"] = Subquery(counter.values("used")[:1])
         columns["covered"] = Subquery(counter.values("covered_by_grants")[:1])
+        columns["consented"] = Subquery(counter.values("consented_excess")[:1])
     elif meter.kind == Meter.Kind.GAUGE:
         columns["used"] = Subquery(
             GaugeLevel.objects.filter(**mine).values("level")[:1]
         )
-        columns["excess_days"] = Subquery(
+        columns["consented"] = Subquery(
             UsageSnapshot.objects.filter(
                 **mine, day__gte=period.start, day__lt=at.date()
             )
             .order_by()
             .values("meter_id")
-            .annotate(t=_SNAPSHOT_EXCESS)
+            .annotate(t=_SNAPSHOT_CONSENTED_EXCESS)
             .values("t")
         )
     else:
@@ -398,7 +370,7 @@ def _meter_facts(*, account: Account, meter: Meter, at: datetime) -> _Facts:
         used=row["used"] or 0,
         covered=row.get("covered") or 0,
         consent=consent,
-        excess_days=Decimal(row.get("excess_days") or 0),
+        consented_excess=Decimal(row.get("consented") or 0),
     )
 
 
@@ -557,14 +529,17 @@ def authorize_usage(
         return Authorization(
             False, "overage_confirmation_required", State.EXCEEDED, status.remaining
         )
-    new_excess = status.used + quantity - status.limit
+    # Only this request's own excess is new: usage past the limit from
+    # before the consent stays unbilled and does not count against the cap.
     if meter.kind == Meter.Kind.GAUGE:
+        new_excess = status.used + quantity - status.limit
         days_left = Decimal((status.period.end - at.date()).days)
         cost = storage_overage_cents(
-            meter, status.storage_excess_days + new_excess * days_left, status.period
+            meter, status.consented_excess + new_excess * days_left, status.period
         )
     else:
-        cost = counter_overage_cents(meter, new_excess)
+        added = min(quantity, status.used + quantity - status.limit)
+        cost = counter_overage_cents(meter, int(status.consented_excess) + added)
     if cost > status.consent.cap_cents or status.state == State.BLOCKED:
         return Authorization(False, "blocked", State.BLOCKED, status.remaining)
     return Authorization(True, None, State.OVERAGE, status.remaining)

@@ -10,6 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 GB = 10**9
 MAX_EVENT_QUANTITY = 10**15
+# A counter or level never goes past this: the columns are 64-bit.
+MAX_USAGE_TOTAL = 10**18
 FUTURE_TOLERANCE = timedelta(minutes=5)
 WARNING_RATIO = Decimal("0.8")
 
@@ -44,6 +46,9 @@ class Period:
 
     def previous(self) -> "Period":
         return period_of(self.starts_at - timedelta(days=1))
+
+    def next(self) -> "Period":
+        return Period(self.end)
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m}"

@@ -161,6 +161,9 @@ BILLING_PAYMENT_GATEWAY = os.environ.get(
 )
 # The sandbox gateway approves every payment unless told to decline.
 BILLING_SANDBOX_DECLINE = env_bool("BILLING_SANDBOX_DECLINE", False)
+# Hours after a month ends before ``close_billing_period`` (no --period)
+# closes it, so late usage events can still arrive.
+BILLING_CLOSE_GRACE_HOURS = int(os.environ.get("BILLING_CLOSE_GRACE_HOURS", "72"))
 
 LOGGING = {
     "version": 1,

@@ -324,14 +324,31 @@ def month_statement(*, creator_id: int, at: datetime) -> MonthEarnings | None:
     return next((r for r in rows if r.month == this_month), None)
 
 
-def year_to_date_gross_cents(*, creator_id: int, at: datetime) -> int:
-    start = datetime(at.year, 1, 1, tzinfo=at.tzinfo)
+def tier_basis_cents(*, creator_id: int, year: int, at: datetime) -> int:
+    """Gross counted towards ``year``'s tiers, as recorded up to ``at``.
+
+    A refund counts in the year of the sale it reverses, whenever it came:
+    a December sale refunded in January must not widen January's tiers.
+    """
+    first, after = date(year, 1, 1), date(year + 1, 1, 1)
+    # Every line of the year was recorded in it or later (a refund follows
+    # its sale), so month >= first narrows the (creator, month) index scan.
+    counted = Q(kind=EarningLine.Kind.SALE, month__lt=after) | Q(
+        kind=EarningLine.Kind.REFUND,
+        reverses__month__gte=first,
+        reverses__month__lt=after,
+    )
     return (
         EarningLine.objects.filter(
-            creator_id=creator_id, month__gte=start.date(), created_at__lte=at
+            counted, creator_id=creator_id, month__gte=first, created_at__lte=at
         ).aggregate(total=Sum("gross_cents"))["total"]
         or 0
     )
+
+
+def year_to_date_gross_cents(*, creator_id: int, at: datetime) -> int:
+    """The tier basis of ``at``'s calendar year (UTC) so far."""
+    return tier_basis_cents(creator_id=creator_id, year=period_of(at).start.year, at=at)
 
 
 @dataclass(frozen=True, slots=True)

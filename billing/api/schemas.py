@@ -15,6 +15,7 @@ from ninja import Schema
 from pydantic import Field, StrictInt, field_validator
 
 from ..services.usage import MAX_BATCH
+from ..units import MAX_EVENT_QUANTITY
 
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 # PostgreSQL text and jsonb cannot hold NUL: refuse it at the edge (a 422,
@@ -106,7 +107,7 @@ class QuotasOut(Schema):
 
 class AuthorizeIn(Schema):
     meter: str = _text(1, 40)
-    quantity: StrictInt = Field(gt=0)
+    quantity: StrictInt = Field(gt=0, le=MAX_EVENT_QUANTITY)
 
 
 class AuthorizeOut(Schema):

@@ -5,7 +5,7 @@ from .charges import ChargeRecord
 from .consents import OverageConsent
 from .job_slots import JobSlot
 from .meters import Meter, Plan, PlanAllowance
-from .packs import Grant, Pack, PackAllowance, Purchase
+from .packs import Grant, GrantBurn, Pack, PackAllowance, Purchase
 from .rollups import UsageRollup
 from .usage import ClosedPeriod, GaugeLevel, UsageCounter, UsageEvent, UsageSnapshot
 
@@ -17,6 +17,7 @@ __all__ = [
     "ClosedPeriod",
     "GaugeLevel",
     "Grant",
+    "GrantBurn",
     "JobSlot",
     "Meter",
     "OverageConsent",

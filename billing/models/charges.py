@@ -57,6 +57,10 @@ class ChargeRecord(models.Model):
     period_start = models.DateField(null=True, blank=True)
     gateway_reference = models.CharField(max_length=100, blank=True)
     failure_reason = models.CharField(max_length=255, blank=True)
+    # Refunds keep two texts apart: the reason the customer reads next to the
+    # refund, and the staff's internal note, shown in admin only.
+    customer_reason = models.CharField(max_length=255, blank=True)
+    staff_note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -130,11 +130,23 @@ class Purchase(models.Model):
 
 class GrantQuerySet(models.QuerySet["Grant"]):
     def active_at(self, moment: datetime) -> "GrantQuerySet":
-        """Grants that count at ``moment``: started, not expired, not revoked."""
+        """Grants that count at ``moment``: started, not expired, not yet revoked.
+
+        A refund or revocation ends a grant at its own instant: before it the
+        grant counted, so history read at an earlier moment keeps it.
+        """
         return self.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=moment),
+            Q(revoked_at__isnull=True) | Q(revoked_at__gt=moment),
             effective_at__lte=moment,
-            revoked_at__isnull=True,
+        )
+
+    def live_during(self, starts_at: datetime, ends_at: datetime) -> "GrantQuerySet":
+        """Grants that counted at some instant of ``[starts_at, ends_at)``."""
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=starts_at),
+            Q(revoked_at__isnull=True) | Q(revoked_at__gt=starts_at),
+            effective_at__lt=ends_at,
         )
 
 
@@ -194,3 +206,41 @@ class Grant(models.Model):
     @property
     def balance(self) -> int:
         return self.amount - self.consumed
+
+    @property
+    def ends_at(self) -> datetime | None:
+        """When the grant stops counting: expiry or revocation, the earlier."""
+        ends = [m for m in (self.expires_at, self.revoked_at) if m is not None]
+        return min(ends) if ends else None
+
+    def is_live_at(self, moment: datetime) -> bool:
+        ends_at = self.ends_at
+        return self.effective_at <= moment and (ends_at is None or moment < ends_at)
+
+
+class GrantBurn(models.Model):
+    """Units of a counter top-up burned by one period's usage (a cache).
+
+    The fold over a period's events (``billing.quotas``) writes these; a
+    grant's balance entering a period is its amount less the burns of the
+    periods before it. ``Grant.consumed`` is their sum.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="burns")
+    period_start = models.DateField()
+    units = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grant", "period_start"], name="grant_burn_unique_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(units__gt=0), name="grant_burn_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "period_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.grant_id} {self.period_start:%Y-%m}: {self.units}"

@@ -16,7 +16,9 @@ from .meters import Meter
 
 
 class UsageEvent(models.Model):
-    event_id = models.CharField(max_length=128, unique=True)
+    # Ids are the platform's and scoped to their account: two accounts may
+    # send the same id (unique together below).
+    event_id = models.CharField(max_length=128)
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="usage_events"
     )
@@ -24,7 +26,12 @@ class UsageEvent(models.Model):
         Meter, on_delete=models.PROTECT, related_name="usage_events"
     )
     quantity = models.BigIntegerField()
+    # The instant the usage counts at. Normally what the platform sent; a
+    # storage delta dated in a closed period counts from the open period's
+    # first instant instead, and the sent value is kept in
+    # ``reported_timestamp``.
     timestamp = models.DateTimeField()
+    reported_timestamp = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     properties = models.JSONField(default=dict, blank=True)
     # sha256 of the canonical payload: a resent id with another payload is a
@@ -33,6 +40,11 @@ class UsageEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["account", "meter", "timestamp"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "event_id"], name="usage_event_unique_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.event_id
@@ -49,6 +61,9 @@ class UsageCounter(models.Model):
     used = models.BigIntegerField(default=0)
     # Part of ``used`` burned from top-up grants (after the plan allowance).
     covered_by_grants = models.BigIntegerField(default=0)
+    # Of the excess no top-up covers, the units used while an overage
+    # consent was live: what period close may bill (up to the cap).
+    consented_excess = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -63,6 +78,11 @@ class UsageCounter(models.Model):
                 condition=Q(covered_by_grants__gte=0)
                 & Q(covered_by_grants__lte=F("used")),
                 name="usage_counter_coverage_within_used",
+            ),
+            models.CheckConstraint(
+                condition=Q(consented_excess__gte=0)
+                & Q(consented_excess__lte=F("used")),
+                name="usage_counter_consented_within_used",
             ),
         ]
 
@@ -107,6 +127,10 @@ class UsageSnapshot(models.Model):
     )
     limit = models.BigIntegerField()
     state = models.CharField(max_length=10)
+    # Excess that will not be billed: used without a live consent, or
+    # beyond the consent's cap. Gauges: that day's bytes; counters: the
+    # period's units so far.
+    unbilled_excess = models.BigIntegerField(default=0)
     taken_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,4 +1,10 @@
-"""Give and revoke overage consent: the recorded yes that overage needs."""
+"""Give and revoke overage consent: the recorded yes that overage needs.
+
+A consent covers usage from the instant it is given until it is revoked (or
+its period ends): excess used outside that window is never billed.
+"""
+
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -8,15 +14,23 @@ from ..models import Account, Meter, OverageConsent
 from ..selectors import can_manage_account
 from ..units import period_of
 from .alerts import evaluate_usage_alerts
+from .counters import refold_counters_from
 from .locks import lock_account
 
 
 def give_overage_consent(
-    *, account: Account, meter: Meter, cap_cents: int, recurring: bool, user: object
+    *,
+    account: Account,
+    meter: Meter,
+    cap_cents: int,
+    recurring: bool,
+    user: object,
+    at: datetime | None = None,
 ) -> OverageConsent:
     """Consent to overage on one meter up to ``cap_cents``, this period or every one.
 
-    Replaces any live consent for the meter: the newest cap is the one that holds.
+    Replaces any live consent for the meter at the same instant, so a new cap
+    continues the old consent without a gap.
     """
     if not can_manage_account(user=user, account=account):
         raise PermissionDenied(
@@ -26,34 +40,47 @@ def give_overage_consent(
         raise InvalidRequest(f"{meter.name} is a hard limit: overage is not sold.")
     if isinstance(cap_cents, bool) or not isinstance(cap_cents, int) or cap_cents <= 0:
         raise InvalidRequest("The spending cap must be a positive amount.")
-    now = timezone.now()
+    at = at or timezone.now()
     with transaction.atomic():
         account = lock_account(account)
         OverageConsent.objects.filter(
             account=account, meter=meter, revoked_at__isnull=True
-        ).update(revoked_at=now)
+        ).update(revoked_at=at)
         consent = OverageConsent.objects.create(
             account=account,
             meter=meter,
             cap_cents=cap_cents,
-            period_start=period_of(now).start,
+            period_start=period_of(at).start,
             recurring=recurring,
             given_by=user if getattr(user, "pk", None) else None,
-            given_at=now,
+            given_at=at,
         )
-        evaluate_usage_alerts(accounts=[account], at=now)
+        _refresh(account=account, meter=meter, at=at)
     return consent
 
 
-def revoke_overage_consent(*, account: Account, meter: Meter, user: object) -> bool:
-    """Stop future overage. Overage already used under the consent is still billed."""
+def revoke_overage_consent(
+    *, account: Account, meter: Meter, user: object, at: datetime | None = None
+) -> bool:
+    """Stop overage from now on; what was used while it was live stays billable."""
     if not can_manage_account(user=user, account=account):
         raise PermissionDenied(
             "Only the account's owners and admins can change consent."
         )
+    at = at or timezone.now()
     with transaction.atomic():
-        lock_account(account)
+        account = lock_account(account)
         revoked = OverageConsent.objects.filter(
             account=account, meter=meter, revoked_at__isnull=True
-        ).update(revoked_at=timezone.now())
+        ).update(revoked_at=at)
+        if revoked:
+            _refresh(account=account, meter=meter, at=at)
     return bool(revoked)
+
+
+def _refresh(*, account: Account, meter: Meter, at: datetime) -> None:
+    """Usage already recorded past ``at`` (a platform clock slightly ahead)
+    changes side; states follow the new consent."""
+    if meter.kind == Meter.Kind.COUNTER:
+        refold_counters_from(account=account, meter=meter, period=period_of(at), now=at)
+    evaluate_usage_alerts(accounts=[account], at=at)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from ..errors import (
     AlreadyRefunded,
+    IdempotencyConflict,
     InvalidRequest,
     NotRenewable,
     PermissionDenied,
@@ -27,11 +28,11 @@ from ..selectors import (
     renewal_refusal,
     renewal_start,
 )
-from ..units import period_of
+from ..units import format_cents, period_of
+from .counters import refold_counters_from
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
 from .payments import get_gateway
-from .usage import burn_top_ups
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,29 @@ def _charge_kind(pack: Pack, *, renewal: bool) -> str:
     return ChargeRecord.Kind.CAPACITY_PACK
 
 
-def _replay(account: Account, idempotency_key: str) -> PurchaseResult | None:
+def _replay(
+    account: Account,
+    idempotency_key: str,
+    *,
+    pack_id: int,
+    renewal_of_id: int | None = None,
+) -> PurchaseResult | None:
+    """The first result for this token, if it was used for the same request.
+
+    A purchase token names one pack bought outright; a renewal token one
+    purchase renewed. The same token for anything else is a conflict, so a
+    stale or tampered form never returns (or charges for) another purchase.
+    """
     existing = Purchase.objects.filter(idempotency_key=idempotency_key).first()
     if existing is None:
         return None
     if existing.account_id != account.pk:
         raise InvalidRequest("This purchase token belongs to another account.")
+    if (existing.pack_id, existing.renewal_of_id) != (pack_id, renewal_of_id):
+        raise IdempotencyConflict(
+            "This confirmation form was already used for another purchase, so"
+            " nothing was charged. Please check the details and confirm again."
+        )
     charge = (
         existing.charges.exclude(kind=ChargeRecord.Kind.REFUND).order_by("pk").first()
     )
@@ -139,11 +157,12 @@ def _buy(
 
 
 def _apply_new_capacity(*, account: Account, meters: list[Meter], at: datetime) -> None:
-    """Let fresh capacity cover this period's excess and restore suspended slots."""
+    """Let changed capacity reach the caches: a top-up starting now covers
+    this period's excess so far; slots follow a new slot limit."""
     for meter in meters:
         if meter.kind == Meter.Kind.COUNTER:
-            burn_top_ups(
-                account_ids=[account.pk], meter_id=meter.pk, period=period_of(at), at=at
+            refold_counters_from(
+                account=account, meter=meter, period=period_of(at), now=at
             )
         elif meter.kind == Meter.Kind.ALLOCATION:
             reconcile_job_slots(account=account, at=at)
@@ -170,13 +189,17 @@ def _check_pack_applies(pack: Pack, account: Account) -> None:
 def purchase_pack(
     *, account: Account, pack: Pack, user: object, idempotency_key: str
 ) -> PurchaseResult:
-    """Buy a pack once per idempotency token, whatever the number of submits."""
+    """Buy a pack once per idempotency token, whatever the number of submits.
+
+    The token replays its first result for the same pack; for another pack
+    it is refused (``idempotency_conflict``) and nothing is charged.
+    """
     _check_can_manage(user, account)
     if not idempotency_key:
         raise InvalidRequest("A purchase needs its form's idempotency token.")
     with transaction.atomic():
         account = lock_account(account)
-        replay = _replay(account, idempotency_key)
+        replay = _replay(account, idempotency_key, pack_id=pack.pk)
         if replay:
             return replay
         if not pack.is_active:
@@ -196,14 +219,23 @@ def purchase_pack(
 def renew_purchase(
     *, purchase: Purchase, user: object, idempotency_key: str
 ) -> PurchaseResult:
-    """Explicitly renew a subscription pack (nothing renews by itself)."""
+    """Explicitly renew a subscription pack (nothing renews by itself).
+
+    The token replays its first renewal of this purchase; sent to renew
+    another purchase it is refused (``idempotency_conflict``).
+    """
     account = purchase.account
     _check_can_manage(user, account)
     if not idempotency_key:
         raise InvalidRequest("A renewal needs its form's idempotency token.")
     with transaction.atomic():
         account = lock_account(account)
-        replay = _replay(account, idempotency_key)
+        replay = _replay(
+            account,
+            idempotency_key,
+            pack_id=purchase.pack_id,
+            renewal_of_id=purchase.pk,
+        )
         if replay:
             return replay
         purchase = Purchase.objects.select_related("pack").get(pk=purchase.pk)
@@ -231,17 +263,29 @@ def refund_charge(
     *,
     charge: ChargeRecord,
     staff_user: object,
+    amount_cents: int | None = None,
+    customer_reason: str = "",
+    staff_note: str = "",
     reason: str = "",
     for_sale: bool = False,
 ) -> ChargeRecord:
     """Refund a charge: a negative row pointing at it, and its purchase's grants end.
 
-    A pending charge is voided instead (nothing was collected). The original
-    row keeps its amount: the ledger is append-only. Theme and bundle charges
-    are refunded only through their sale (``for_sale``), which also ends the
-    licences and reverses the creator's earnings.
+    ``amount_cents`` (1 to the amount charged) defaults to the full price;
+    either way the grants end now. A pending charge is voided whole instead
+    (nothing was collected). ``customer_reason`` (``reason`` is its older
+    name) is shown to the customer, ``staff_note`` only in admin. The
+    original row keeps its amount: the ledger is append-only. Theme and
+    bundle charges are refunded only through their sale (``for_sale``), which
+    also ends the licences and reverses the creator's earnings.
     """
     _check_staff(staff_user)
+    if amount_cents is not None and (
+        isinstance(amount_cents, bool) or not isinstance(amount_cents, int)
+    ):
+        raise InvalidRequest("A refund amount is a whole number of cents.")
+    customer_reason = (customer_reason or reason).strip()[:255]
+    staff_note = staff_note.strip()
     with transaction.atomic():
         account = lock_account(charge.account)
         charge = ChargeRecord.objects.select_related("purchase").get(pk=charge.pk)
@@ -254,41 +298,61 @@ def refund_charge(
             )
         if charge.refunds.exists() or charge.status == ChargeRecord.Status.VOID:
             raise AlreadyRefunded("This charge was already refunded or voided.")
+        if charge.status == ChargeRecord.Status.FAILED:
+            raise InvalidRequest(
+                "A failed charge collected nothing; there is nothing to refund."
+            )
+        full = charge.amount_cents
+        if amount_cents is None:
+            amount_cents = full
+        elif not 1 <= amount_cents <= full:
+            raise InvalidRequest(
+                f"A refund of this charge is between {format_cents(1, charge.currency)}"
+                f" and {format_cents(full, charge.currency)} (the amount charged),"
+                f" not {format_cents(amount_cents, charge.currency)}."
+            )
         now = timezone.now()
         if charge.status == ChargeRecord.Status.PENDING:
+            if amount_cents != full:
+                raise InvalidRequest(
+                    "Nothing was collected on a pending charge: it is voided"
+                    " whole, not refunded in part."
+                )
+            # Like a decline's failure_reason, the texts arrive with the
+            # status change; the amount and references stay frozen.
             ChargeRecord.objects.filter(
                 pk=charge.pk, status=ChargeRecord.Status.PENDING
-            ).update(status=ChargeRecord.Status.VOID)
+            ).update(
+                status=ChargeRecord.Status.VOID,
+                customer_reason=customer_reason,
+                staff_note=staff_note,
+            )
             charge.status = ChargeRecord.Status.VOID
+            charge.customer_reason, charge.staff_note = customer_reason, staff_note
             result_row = charge
-        elif charge.status == ChargeRecord.Status.PAID:
+        else:
             result = get_gateway().refund(
-                amount_cents=charge.amount_cents,
+                amount_cents=amount_cents,
                 currency=charge.currency,
                 reference=charge.gateway_reference or charge.idempotency_key,
             )
+            label = "Partial refund" if amount_cents < full else "Refund"
             result_row = ChargeRecord.objects.create(
                 account=account,
                 kind=ChargeRecord.Kind.REFUND,
-                amount_cents=-charge.amount_cents,
+                amount_cents=-amount_cents,
                 currency=charge.currency,
                 status=ChargeRecord.Status.PAID,
                 idempotency_key=f"refund:{charge.pk}",
-                description=(
-                    f"Refund of {charge.description}: {reason}"
-                    if reason
-                    else f"Refund of {charge.description}"
-                )[:255],
+                description=f"{label} of {charge.description}"[:255],
+                customer_reason=customer_reason,
+                staff_note=staff_note,
                 refund_of=charge,
                 purchase=charge.purchase,
                 gateway_reference=result.reference,
                 created_by=staff_user if getattr(staff_user, "pk", None) else None,
                 paid_at=now,
                 created_at=now,
-            )
-        else:
-            raise InvalidRequest(
-                "A failed charge collected nothing; there is nothing to refund."
             )
         if charge.purchase_id:
             Purchase.objects.filter(pk=charge.purchase_id).update(

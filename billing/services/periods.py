@@ -1,39 +1,33 @@
-"""Close a billing period: snapshots complete, then one overage charge per meter.
+"""Close billing periods: snapshots complete, then one overage charge per meter.
 
-Overage is charged only where a consent covered the period, and never more
-than its cap; excess without consent stays unbilled (shown to staff). The
-(account, meter, period) unique constraint and the existence check under the
-account lock make a rerun create nothing.
+Money at close comes from the facts by their own instants (``billing.quotas``),
+never from a cache: consented excess, capped by the period's latest consent.
+Excess without consent, or beyond the cap, stays unbilled (shown to staff).
+The (account, meter, period) unique constraint and the existence check under
+the account lock make a rerun create nothing.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum, Value
-from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.db.models import Min
 
 from ..errors import PeriodNotOver
 from ..models import (
+    Account,
     ChargeRecord,
     ClosedPeriod,
     Meter,
-    PlanAllowance,
-    UsageCounter,
-    UsageSnapshot,
+    OverageConsent,
+    UsageEvent,
 )
-from ..selectors import (
-    billable_consents,
-    counter_overage_cents,
-    storage_overage_cents,
-)
-from ..units import Period
+from ..quotas.facts import covering_consents_filter, period_overage_from_facts
+from ..units import Period, period_of
+from .counters import refold_counter
 from .locks import lock_account
 from .snapshots import take_usage_snapshots
-from .usage import burn_top_ups
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,92 +37,103 @@ class PeriodClose:
     already_closed: bool
 
 
-def overage_cost_cents(*, account_id: int, meter: Meter, period: Period) -> int:
-    """A period's excess cost: counters by excess units, storage by GB-month."""
-    if meter.is_hard_limit:
-        return 0
-    if meter.kind == Meter.Kind.GAUGE:
-        excess_days = (
-            UsageSnapshot.objects.filter(
-                account_id=account_id,
-                meter=meter,
-                day__gte=period.start,
-                day__lt=period.end,
-            ).aggregate(total=Sum(Greatest(F("used") - F("limit"), Value(0))))["total"]
-            or 0
-        )
-        return storage_overage_cents(meter, Decimal(excess_days), period)
-    counter = (
-        UsageCounter.objects.filter(
-            account_id=account_id, meter=meter, period_start=period.start
-        )
-        .select_related("account")
-        .first()
-    )
-    if counter is None:
-        return 0
-    allowance = (
-        PlanAllowance.objects.filter(plan_id=counter.account.plan_id, meter=meter)
-        .values_list("amount", flat=True)
-        .first()
-        or 0
-    )
-    excess = max(counter.used - allowance - counter.covered_by_grants, 0)
-    return counter_overage_cents(meter, excess)
-
-
-def close_billing_period(*, period: Period, now: datetime | None = None) -> PeriodClose:
-    """Charge the period's consented overage once; later events into it are refused."""
-    now = now or timezone.now()
+def close_billing_period(*, period: Period, now: datetime) -> PeriodClose:
+    """Charge the period's consented overage once; later counter events into
+    it are refused, later storage deltas count from the next period."""
     if period.ends_at > now:
         raise PeriodNotOver(f"{period} has not ended yet; close it after {period.end}.")
     day = period.start
     while day < period.end:
         take_usage_snapshots(day=day, now=now)
         day += timedelta(days=1)
-    _, created = ClosedPeriod.objects.get_or_create(period_start=period.start)
-
-    covering = billable_consents(period=period)
-
+    _, created = ClosedPeriod.objects.get_or_create(
+        period_start=period.start, defaults={"closed_at": now}
+    )
+    pairs = sorted(
+        set(
+            OverageConsent.objects.filter(covering_consents_filter(period))
+            .exclude(meter__overage_price_cents__isnull=True)
+            .values_list("account_id", "meter_id")
+        )
+    )
+    meters = {m.pk: m for m in Meter.objects.all()}
     charges = 0
-    last_moment = period.ends_at - timedelta(microseconds=1)
-    for (account_id, _meter_id), consent in sorted(covering.items()):
+    for account_id, meter_id in pairs:
+        meter = meters[meter_id]
         with transaction.atomic():
-            account = lock_account(consent.account)
-            meter = consent.meter
-            exists = ChargeRecord.objects.filter(
-                account=account,
-                kind=ChargeRecord.Kind.OVERAGE,
-                meter=meter,
-                period_start=period.start,
-            ).exists()
-            if exists:
-                continue
+            account = lock_account(Account(pk=account_id))
             if meter.kind == Meter.Kind.COUNTER:
-                burn_top_ups(
-                    account_ids=[account_id],
-                    meter_id=meter.pk,
-                    period=period,
-                    at=last_moment,
-                )
-            cost = overage_cost_cents(account_id=account_id, meter=meter, period=period)
-            amount = min(cost, consent.cap_cents)
-            if amount <= 0:
-                continue
-            ChargeRecord.objects.create(
-                account=account,
-                kind=ChargeRecord.Kind.OVERAGE,
-                amount_cents=amount,
-                currency=settings.BILLING_CURRENCY,
-                status=ChargeRecord.Status.PENDING,
-                idempotency_key=f"overage:{account_id}:{meter.code}:{period}",
-                description=f"{meter.name} overage, {period}"
-                + (" (capped)" if amount < cost else ""),
-                meter=meter,
-                period_start=period.start,
-                created_at=now,
-            )
-            charges += 1
+                refold_counter(account=account, meter=meter, period=period, now=now)
+            if _charge_overage(account=account, meter=meter, period=period, now=now):
+                charges += 1
     return PeriodClose(
         period=period, charges_created=charges, already_closed=not created
     )
+
+
+def _charge_overage(
+    *, account: Account, meter: Meter, period: Period, now: datetime
+) -> bool:
+    exists = ChargeRecord.objects.filter(
+        account=account,
+        kind=ChargeRecord.Kind.OVERAGE,
+        meter=meter,
+        period_start=period.start,
+    ).exists()
+    if exists:
+        return False
+    figures = period_overage_from_facts(
+        account=account, meter=meter, period=period, known_at=now
+    )
+    amount = figures.billable_cents
+    if amount <= 0:
+        return False
+    ChargeRecord.objects.create(
+        account=account,
+        kind=ChargeRecord.Kind.OVERAGE,
+        amount_cents=amount,
+        currency=settings.BILLING_CURRENCY,
+        status=ChargeRecord.Status.PENDING,
+        idempotency_key=f"overage:{account.pk}:{meter.code}:{period}",
+        description=f"{meter.name} overage, {period}"
+        + (" (capped)" if figures.beyond_cap_cents else ""),
+        meter=meter,
+        period_start=period.start,
+        created_at=now,
+    )
+    return True
+
+
+def due_periods(*, now: datetime) -> list[Period]:
+    """Months not yet closed whose end plus the grace period has passed.
+
+    The grace (``BILLING_CLOSE_GRACE_HOURS``) gives late events time to
+    arrive before the bill is final. Starts after the last closed month, or
+    at the first month with usage or a consent.
+    """
+    grace = timedelta(hours=settings.BILLING_CLOSE_GRACE_HOURS)
+    last_closed = ClosedPeriod.objects.order_by("-period_start").first()
+    if last_closed is not None:
+        first = Period(last_closed.period_start).next()
+    else:
+        starts = [
+            UsageEvent.objects.aggregate(t=Min("timestamp"))["t"],
+            OverageConsent.objects.aggregate(t=Min("given_at"))["t"],
+        ]
+        starts = [s for s in starts if s is not None]
+        if not starts:
+            return []
+        first = period_of(min(starts))
+    closed = set(ClosedPeriod.objects.values_list("period_start", flat=True))
+    due = []
+    period = first
+    while period.ends_at + grace <= now:
+        if period.start not in closed:
+            due.append(period)
+        period = period.next()
+    return due
+
+
+def close_due_periods(*, now: datetime) -> list[PeriodClose]:
+    """Close every month that is due (idempotent: a rerun closes nothing new)."""
+    return [close_billing_period(period=p, now=now) for p in due_periods(now=now)]

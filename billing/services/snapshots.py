@@ -1,22 +1,49 @@
-"""Daily usage snapshots: one row per account, meter and day.
+"""Daily usage snapshots: one row per account, meter and day (a cache).
 
-Taken from the event facts as of the day's end, so a backfill (or a late
-event before the snapshot) is accurate, and idempotent through the unique
-(account, meter, day) constraint. Charts and storage GB-months read these.
+Each row is a function of the facts as of the day's last instant: level or
+period usage from the events' own timestamps, the limit from grants live
+then (a grant refunded later still counted), the state from the consent
+live then. Taking a day twice adds nothing; ``refresh_usage_snapshots``
+rewrites days a late event changed, and a rebuild rewrites them all with
+the same numbers. Charts and storage GB-months read these.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from ..errors import InvalidRequest
-from ..models import Account, JobSlot, Meter, UsageEvent, UsageSnapshot
-from ..selectors import quota_statuses, usage_state
+from ..models import (
+    Account,
+    Grant,
+    JobSlot,
+    Meter,
+    OverageConsent,
+    PlanAllowance,
+    UsageEvent,
+    UsageSnapshot,
+)
+from ..quotas.facts import counter_fold, covering_consents_filter
+from ..quotas.rules import (
+    CONSENTED_STATES,
+    LAST_INSTANT,
+    ConsentWindow,
+    counter_figures,
+    counter_overage_cents,
+    live_consent,
+    storage_overage_cents,
+    unbilled_units,
+    usage_state,
+)
 from ..units import day_end, period_of
 from .rollups import refresh_usage_rollups
 
 CHUNK = 1000
+SNAPSHOT_FIELDS = ["used", "limit", "state", "unbilled_excess", "taken_at"]
 
 
 def _levels_at(meter: Meter, account_ids: list[int], day: date) -> dict[int, int]:
@@ -48,6 +75,134 @@ def _levels_at(meter: Meter, account_ids: list[int], day: date) -> dict[int, int
     )
 
 
+def snapshot_rows(
+    *, accounts: Sequence[Account], meters: Sequence[Meter], day: date, now: datetime
+) -> list[UsageSnapshot]:
+    """The snapshot rows of ``day`` for ``accounts``, from the facts.
+
+    Storage reads the period's earlier snapshots for the consented excess so
+    far (callers write days in order). Counters with a top-up or consent in
+    the period are folded per account; the rest need no fold.
+    """
+    period = period_of(day)
+    last = day_end(day) - LAST_INSTANT
+    ids = [a.pk for a in accounts]
+    allowances = {
+        (plan_id, meter_id): amount
+        for plan_id, meter_id, amount in PlanAllowance.objects.filter(
+            plan_id__in={a.plan_id for a in accounts}
+        ).values_list("plan_id", "meter_id", "amount")
+    }
+    granted = {
+        (row["account_id"], row["meter_id"]): row["total"]
+        for row in Grant.objects.active_at(last)
+        .filter(account_id__in=ids)
+        .values("account_id", "meter_id")
+        .annotate(total=Sum("amount"))
+    }
+    folded_pairs = set(
+        Grant.objects.live_during(period.starts_at, period.ends_at)
+        .filter(
+            account_id__in=ids, meter__kind=Meter.Kind.COUNTER, effective_at__lte=last
+        )
+        .values_list("account_id", "meter_id")
+    )
+    consents: dict[tuple[int, int], list[ConsentWindow]] = defaultdict(list)
+    for (
+        account_id,
+        meter_id,
+        given_at,
+        revoked_at,
+        cap,
+    ) in OverageConsent.objects.filter(
+        covering_consents_filter(period), account_id__in=ids, given_at__lte=last
+    ).values_list("account_id", "meter_id", "given_at", "revoked_at", "cap_cents"):
+        consents[(account_id, meter_id)].append(
+            ConsentWindow(given_at, revoked_at, cap)
+        )
+        folded_pairs.add((account_id, meter_id))
+    prior_consented = {
+        (row["account_id"], row["meter_id"]): row["total"] or 0
+        for row in UsageSnapshot.objects.filter(
+            account_id__in=ids,
+            meter__kind=Meter.Kind.GAUGE,
+            day__gte=period.start,
+            day__lt=day,
+            state__in=CONSENTED_STATES,
+            used__gt=F("limit"),
+        )
+        .values("account_id", "meter_id")
+        .annotate(total=Sum(F("used") - F("limit")))
+    }
+    rows = []
+    for meter in meters:
+        used_by_account = _levels_at(meter, ids, day)
+        for account in accounts:
+            if meter.kind == Meter.Kind.ALLOCATION and account.kind != "company":
+                continue
+            key = (account.pk, meter.pk)
+            used = used_by_account.get(account.pk, 0)
+            allowance = allowances.get((account.plan_id, meter.pk), 0)
+            limit = allowance + (granted.get(key) or 0)
+            consent = live_consent(consents.get(key, []), last)
+            accrued = unbilled = 0
+            if meter.kind == Meter.Kind.COUNTER:
+                if key in folded_pairs and not meter.is_hard_limit:
+                    fold = counter_fold(
+                        account=account,
+                        meter=meter,
+                        period=period,
+                        known_at=last,
+                        until=day_end(day),
+                        allowance=allowance,
+                    )
+                    limit, consent = fold.limit, fold.consent
+                    accrued = counter_overage_cents(meter, fold.consented_excess)
+                    unbilled = unbilled_units(
+                        meter, counter_figures(meter, fold), period
+                    )
+                else:
+                    unbilled = max(used - limit, 0)
+            elif meter.kind == Meter.Kind.GAUGE:
+                excess = max(used - limit, 0)
+                prior = Decimal(prior_consented.get(key, 0))
+                if consent is not None and not meter.is_hard_limit:
+                    accrued = storage_overage_cents(meter, prior + excess, period)
+                    cap_days = (
+                        Decimal(consent.cap_cents)
+                        * period.days
+                        / meter.unit_price_cents
+                        if meter.unit_price_cents
+                        else Decimal(0)
+                    )
+                    billed = max(
+                        min(prior + excess, cap_days) - min(prior, cap_days), 0
+                    )
+                    unbilled = int(excess - billed)
+                else:
+                    unbilled = excess
+            rows.append(
+                UsageSnapshot(
+                    account=account,
+                    meter=meter,
+                    day=day,
+                    used=used,
+                    limit=limit,
+                    state=usage_state(
+                        meter=meter,
+                        used=used,
+                        limit=limit,
+                        consent=consent,
+                        accrued_cents=accrued,
+                        hard_blocked=False,
+                    ),
+                    unbilled_excess=unbilled,
+                    taken_at=now,
+                )
+            )
+    return rows
+
+
 def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
     """Snapshot every account for a finished day; a rerun adds nothing.
 
@@ -55,16 +210,14 @@ def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
     too, so analytics never aggregate raw snapshots at request time.
     """
     now = now or timezone.now()
-    moment = day_end(day)
-    last_instant = moment - timedelta(microseconds=1)
-    if moment > now:
+    if day_end(day) > now:
         raise InvalidRequest(
             f"{day} is not over yet; snapshots are taken of finished days."
         )
     meters = list(Meter.objects.all())
     created = 0
     ids = list(
-        Account.objects.filter(created_at__lt=moment)
+        Account.objects.filter(created_at__lt=day_end(day))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -78,36 +231,51 @@ def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
         )
         if len(done) >= len(accounts) * len(meters):
             continue
-        # Limits, consents and the period as of the day's last instant: at
-        # ``moment`` itself (next midnight) a grant ending at midnight has
-        # lapsed, and on a month's last day the next period has begun.
-        statuses = quota_statuses(accounts=accounts, at=last_instant)
-        used_by_meter = {m.pk: _levels_at(m, chunk_ids, day) for m in meters}
-        rows = []
-        for account in accounts:
-            for status in statuses[account.pk]:
-                if (account.pk, status.meter.pk) in done:
-                    continue
-                used = used_by_meter[status.meter.pk].get(account.pk, 0)
-                rows.append(
-                    UsageSnapshot(
-                        account=account,
-                        meter=status.meter,
-                        day=day,
-                        used=used,
-                        limit=status.limit,
-                        state=usage_state(
-                            meter=status.meter,
-                            used=used,
-                            limit=status.limit,
-                            consent=status.consent,
-                            accrued_cents=status.accrued_cents,
-                            hard_blocked=account.hard_blocked,
-                        ),
-                        taken_at=now,
-                    )
-                )
+        todo = [a for a in accounts if any((a.pk, m.pk) not in done for m in meters)]
+        rows = [
+            row
+            for row in snapshot_rows(accounts=todo, meters=meters, day=day, now=now)
+            if (row.account.pk, row.meter.pk) not in done
+        ]
         UsageSnapshot.objects.bulk_create(rows, ignore_conflicts=True)
         created += len(rows)
     refresh_usage_rollups(start=day, end=day)
     return created
+
+
+def refresh_usage_snapshots(
+    *,
+    accounts: Sequence[Account],
+    meters: Sequence[Meter],
+    first_day: date,
+    now: datetime,
+    only_existing: bool = True,
+) -> int:
+    """Rewrite the snapshots of ``first_day`` up to yesterday from the facts.
+
+    A late event changes every day from its own: the rows are recomputed in
+    day order (storage's consented excess builds on the days before).
+    """
+    last_day = now.date() - timedelta(days=1)
+    day, written = first_day, 0
+    while day <= last_day:
+        rows = snapshot_rows(accounts=accounts, meters=meters, day=day, now=now)
+        if only_existing:
+            existing = set(
+                UsageSnapshot.objects.filter(
+                    account_id__in=[a.pk for a in accounts],
+                    meter_id__in=[m.pk for m in meters],
+                    day=day,
+                ).values_list("account_id", "meter_id")
+            )
+            rows = [r for r in rows if (r.account.pk, r.meter.pk) in existing]
+        if rows:
+            UsageSnapshot.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["account", "meter", "day"],
+                update_fields=SNAPSHOT_FIELDS,
+            )
+            written += len(rows)
+        day += timedelta(days=1)
+    return written

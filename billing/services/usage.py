@@ -12,11 +12,12 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.utils import timezone
 
 from ..errors import InvalidRequest, UsageBatchRejected
@@ -26,14 +27,25 @@ from ..models import (
     GaugeLevel,
     Grant,
     Meter,
-    PlanAllowance,
+    OverageConsent,
     UsageCounter,
     UsageEvent,
+    UsageSnapshot,
 )
+from ..quotas.facts import covering_consents_filter
 from ..selectors import any_of
-from ..units import FUTURE_TOLERANCE, MAX_EVENT_QUANTITY, Period, period_of
+from ..units import (
+    FUTURE_TOLERANCE,
+    MAX_EVENT_QUANTITY,
+    MAX_USAGE_TOTAL,
+    Period,
+    period_of,
+)
 from .alerts import evaluate_usage_alerts
+from .counters import refold_counters_from
 from .locks import lock_accounts
+from .rollups import refresh_usage_rollups
+from .snapshots import refresh_usage_snapshots
 
 MAX_BATCH = 1000
 
@@ -64,6 +76,14 @@ class _Parsed:
     timestamp: datetime
     properties: dict[str, Any]
     payload_hash: str
+    # Set when a storage delta dated in a closed period is counted from the
+    # open period's first instant instead: what the platform sent.
+    reported_timestamp: datetime | None = None
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """Event ids are scoped to their account."""
+        return (self.account_id, self.event_id)
 
 
 def _payload_hash(event: UsageEventInput, account_ref: str) -> str:
@@ -188,11 +208,9 @@ def record_usage_events(
     try:
         return _record(events, meters=meters, now=now)
     except IntegrityError:
-        # Portable path: event ids are global but locks are per account, so a
-        # batch for another account may have inserted one of these ids since
-        # the check. Once it has committed, a second pass sees it as a
-        # duplicate or a conflict. (The PostgreSQL path waits for that batch
-        # inside its INSERT ... ON CONFLICT instead.)
+        # Ids are scoped to their account and batches queue on the account
+        # locks, so this is a safety net: should an insert still collide, a
+        # second pass sees the committed row as a duplicate or a conflict.
         return _record(events, meters=meters, now=now)
 
 
@@ -214,41 +232,56 @@ def _record(
         parsed, errors = _validate_shape(
             events, meters=meters, accounts=accounts, now=now
         )
-        closed = set(
-            ClosedPeriod.objects.filter(
-                period_start__in={period_of(p.timestamp).start for p in parsed}
-            ).values_list("period_start", flat=True)
+        window = _Window(
+            floor=period_of(now).previous().starts_at,
+            closed=set(
+                ClosedPeriod.objects.filter(
+                    period_start__in={period_of(p.timestamp).start for p in parsed}
+                ).values_list("period_start", flat=True)
+            ),
         )
-        unique_ids = len({p.event_id for p in parsed}) == len(parsed)
+        unique_ids = len({p.key for p in parsed}) == len(parsed)
         if _fast_path() and unique_ids and not errors:
-            new, duplicates = _insert_first(parsed, errors, closed=closed, now=now)
+            new, duplicates = _insert_first(parsed, errors, window=window, now=now)
         else:
-            new, duplicates = _check_then_insert(parsed, errors, closed=closed, now=now)
+            new, duplicates = _check_then_insert(parsed, errors, window=window, now=now)
         if new:
-            _write(new, now=now, accounts=list(locked.values()))
+            _write(new, now=now, accounts=locked)
     return UsageRecordResult(accepted=len(new), duplicates=duplicates)
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Which instants still take usage: not before the previous calendar
+    month, and not in a closed period (storage deltas there move forward)."""
+
+    floor: datetime
+    closed: set[Any]
 
 
 def _classify(
     parsed: list[_Parsed],
     errors: list[dict[str, Any]],
     *,
-    seen: dict[str, str],
-    closed: set[Any],
+    seen: dict[tuple[int, str], str],
+    window: _Window,
     levels: dict[tuple[int, int], int],
+    counters: dict[tuple[int, int, Any], int],
 ) -> tuple[list[_Parsed], int]:
     """The per-event checks after the shape, in batch order; raises on errors.
 
-    ``seen`` maps ids recorded before this batch to their payload hash;
-    ``levels`` holds gauge levels before this batch.
+    ``seen`` maps (account, id) recorded before this batch to the payload
+    hash; ``levels`` and ``counters`` hold totals before this batch.
     """
     seen = dict(seen)
+    levels = dict(levels)
+    counters = dict(counters)
     new: list[_Parsed] = []
     duplicates = 0
     for p in parsed:
         # A resend of a recorded event stays a harmless duplicate even
         # after its period closed, so retries never turn into errors.
-        known = seen.get(p.event_id)
+        known = seen.get(p.key)
         if known is not None:
             if known == p.payload_hash:
                 duplicates += 1
@@ -261,16 +294,20 @@ def _classify(
                     )
                 )
             continue
-        if period_of(p.timestamp).start in closed:
+        period = period_of(p.timestamp)
+        if p.timestamp < window.floor or (
+            period.start in window.closed and p.meter.kind == Meter.Kind.COUNTER
+        ):
             errors.append(
-                _error(
-                    p.index,
-                    "period_closed",
-                    "That billing period is already closed.",
-                )
+                _error(p.index, "period_closed", "That billing period is closed.")
             )
             continue
-        seen[p.event_id] = p.payload_hash
+        if period.start in window.closed:
+            # A storage level stays true: the delta counts from the open
+            # period's first instant, and the closed bill does not change.
+            p.reported_timestamp = p.timestamp
+            p.timestamp = period.ends_at
+        seen[p.key] = p.payload_hash
         if p.meter.kind == Meter.Kind.GAUGE:
             key = (p.account_id, p.meter.pk)
             level = levels.get(key, 0) + p.quantity
@@ -283,7 +320,17 @@ def _classify(
                     )
                 )
                 continue
+            if level > MAX_USAGE_TOTAL:
+                errors.append(_overflow(p))
+                continue
             levels[key] = level
+        else:
+            key3 = (p.account_id, p.meter.pk, period_of(p.timestamp).start)
+            total = counters.get(key3, 0) + p.quantity
+            if total > MAX_USAGE_TOTAL:
+                errors.append(_overflow(p))
+                continue
+            counters[key3] = total
         new.append(p)
     if errors:
         raise UsageBatchRejected(
@@ -291,6 +338,15 @@ def _classify(
             details=sorted(errors, key=lambda e: e["index"]),
         )
     return new, duplicates
+
+
+def _overflow(p: _Parsed) -> dict[str, Any]:
+    return _error(
+        p.index,
+        "usage_overflow",
+        f"This event takes {p.meter.code} past 10^18 {p.meter.unit}s;"
+        " nothing was recorded.",
+    )
 
 
 def _gauge_levels(parsed: Iterable[_Parsed]) -> dict[tuple[int, int], int]:
@@ -309,21 +365,55 @@ def _gauge_levels(parsed: Iterable[_Parsed]) -> dict[tuple[int, int], int]:
     }
 
 
+def _counter_totals(parsed: Iterable[_Parsed]) -> dict[tuple[int, int, Any], int]:
+    """Period totals of the batch's counters before it (accounts are locked)."""
+    keys = {
+        (p.account_id, p.meter.pk, period_of(p.timestamp).start)
+        for p in parsed
+        if p.meter.kind == Meter.Kind.COUNTER
+    }
+    if not keys:
+        return {}
+    return {
+        (account_id, meter_id, start): used
+        for account_id, meter_id, start, used in UsageCounter.objects.filter(
+            account_id__in=any_of({k[0] for k in keys}),
+            meter_id__in={k[1] for k in keys},
+            period_start__in={k[2] for k in keys},
+        ).values_list("account_id", "meter_id", "period_start", "used")
+    }
+
+
+def _seen(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """Payload hashes of the (account, id) pairs already recorded."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    return {
+        (account_id, event_id): payload_hash
+        for account_id, event_id, payload_hash in UsageEvent.objects.filter(
+            account_id__in=any_of({a for a, _ in pairs}),
+            event_id__in=any_of({e for _, e in pairs}, db_type="text"),
+        ).values_list("account_id", "event_id", "payload_hash")
+        if (account_id, event_id) in pairs
+    }
+
+
 def _check_then_insert(
     parsed: list[_Parsed],
     errors: list[dict[str, Any]],
     *,
-    closed: set[Any],
+    window: _Window,
     now: datetime,
 ) -> tuple[list[_Parsed], int]:
     """Portable path: read the known ids, check, then one bulk insert."""
-    seen = dict(
-        UsageEvent.objects.filter(
-            event_id__in=[p.event_id for p in parsed]
-        ).values_list("event_id", "payload_hash")
-    )
     new, duplicates = _classify(
-        parsed, errors, seen=seen, closed=closed, levels=_gauge_levels(parsed)
+        parsed,
+        errors,
+        seen=_seen(p.key for p in parsed),
+        window=window,
+        levels=_gauge_levels(parsed),
+        counters=_counter_totals(parsed),
     )
     UsageEvent.objects.bulk_create(
         [
@@ -333,6 +423,7 @@ def _check_then_insert(
                 meter_id=p.meter.pk,
                 quantity=p.quantity,
                 timestamp=p.timestamp,
+                reported_timestamp=p.reported_timestamp,
                 received_at=now,
                 properties=p.properties,
                 payload_hash=p.payload_hash,
@@ -348,7 +439,7 @@ def _insert_first(
     parsed: list[_Parsed],
     errors: list[dict[str, Any]],
     *,
-    closed: set[Any],
+    window: _Window,
     now: datetime,
 ) -> tuple[list[_Parsed], int]:
     """PostgreSQL path for a batch of distinct ids: insert, then check.
@@ -356,11 +447,11 @@ def _insert_first(
     One ``INSERT ... SELECT FROM unnest ... ON CONFLICT DO NOTHING`` tells
     which ids are new; only the others are read back to tell duplicates from
     conflicts. Any error raises, and the rollback removes the inserted rows.
-    Rows go in id order, so two batches sharing ids wait on each other's
-    unique-index entries in one order and cannot deadlock; a concurrent
-    batch's id counts as seen once that batch commits (as on the retry).
+    Rows go in (account, id) order, so two batches sharing ids wait on each
+    other's unique-index entries in one order and cannot deadlock. A storage
+    delta moved out of a closed period is fixed up after the checks.
     """
-    rows = sorted(parsed, key=lambda p: p.event_id)
+    rows = sorted(parsed, key=lambda p: p.key)
     table = UsageEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -371,7 +462,8 @@ def _insert_first(
             " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[],"
             " %s::timestamptz[], %s::text[], %s::text[])"
             " AS e(id, account_id, meter_id, quantity, ts, properties, hash)"
-            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            " ON CONFLICT (account_id, event_id) DO NOTHING"
+            " RETURNING account_id, event_id",
             [
                 now,
                 [p.event_id for p in rows],
@@ -383,17 +475,22 @@ def _insert_first(
                 [p.payload_hash for p in rows],
             ],
         )
-        inserted = {row[0] for row in cursor.fetchall()}
-    seen: dict[str, str] = {}
-    if len(inserted) < len(parsed):
-        seen = dict(
-            UsageEvent.objects.filter(
-                event_id__in=[p.event_id for p in parsed if p.event_id not in inserted]
-            ).values_list("event_id", "payload_hash")
-        )
-    return _classify(
-        parsed, errors, seen=seen, closed=closed, levels=_gauge_levels(parsed)
+        inserted = {(row[0], row[1]) for row in cursor.fetchall()}
+    seen = _seen(p.key for p in parsed if p.key not in inserted)
+    new, duplicates = _classify(
+        parsed,
+        errors,
+        seen=seen,
+        window=window,
+        levels=_gauge_levels(parsed),
+        counters=_counter_totals(parsed),
     )
+    moved = [p for p in new if p.reported_timestamp is not None]
+    for p in moved:
+        UsageEvent.objects.filter(account_id=p.account_id, event_id=p.event_id).update(
+            timestamp=p.timestamp, reported_timestamp=p.reported_timestamp
+        )
+    return new, duplicates
 
 
 def record_usage_event(
@@ -420,8 +517,9 @@ def record_usage_event(
     )
 
 
-def _write(new: list[_Parsed], *, now: datetime, accounts: list[Account]) -> None:
-    """Counters, gauge levels, top-up burn and alerts for the new events."""
+def _write(new: list[_Parsed], *, now: datetime, accounts: dict[int, Account]) -> None:
+    """Counters and gauge levels, the caches a late or covered event changes,
+    and alerts for the new events."""
     counter_deltas: dict[tuple[int, int, Any], int] = defaultdict(int)
     gauge_deltas: dict[tuple[int, int], int] = defaultdict(int)
     for p in new:
@@ -433,34 +531,98 @@ def _write(new: list[_Parsed], *, now: datetime, accounts: list[Account]) -> Non
             gauge_deltas[(p.account_id, p.meter.pk)] += p.quantity
     _add_to_counters(counter_deltas)
     _add_to_gauges(gauge_deltas, now=now)
-    # burn_top_ups changes nothing where no live grant has a balance left:
-    # one query finds the (account, meter) pairs that have one.
-    with_top_ups = (
-        set(
-            Grant.objects.active_at(now)
-            .filter(
-                account_id__in=any_of({a for a, _, _ in counter_deltas}),
-                meter_id__in={m for _, m, _ in counter_deltas},
-                consumed__lt=F("amount"),
-            )
-            .values_list("account_id", "meter_id")
-            .distinct()
+    meters = {p.meter.pk: p.meter for p in new}
+    _refold_counters(counter_deltas, accounts=accounts, meters=meters, now=now)
+    _correct_snapshots(new, accounts=accounts, now=now)
+    evaluate_usage_alerts(accounts=list(accounts.values()), at=now)
+
+
+def _refold_counters(
+    deltas: dict[tuple[int, int, Any], int],
+    *,
+    accounts: dict[int, Account],
+    meters: dict[int, Meter],
+    now: datetime,
+) -> None:
+    """Refold the periods whose top-ups or consents make the fold matter.
+
+    One query finds them; pairs without either (most traffic) need nothing:
+    their covered and consented figures stay 0.
+    """
+    if not deltas:
+        return
+    pairs = {(a, m) for a, m, _ in deltas}
+    earliest = min(start for _, _, start in deltas)
+    first = Period(earliest)
+    candidates = set(
+        Grant.objects.filter(
+            account_id__in=any_of({a for a, _ in pairs}),
+            meter_id__in={m for _, m in pairs},
         )
-        if counter_deltas
-        else set()
+        .live_during(first.starts_at, now + FUTURE_TOLERANCE)
+        .values_list("account_id", "meter_id")
+    ) | set(
+        OverageConsent.objects.filter(
+            account_id__in=any_of({a for a, _ in pairs}),
+            meter_id__in={m for _, m in pairs},
+        )
+        .filter(covering_consents_filter(first) | Q(given_at__gte=first.starts_at))
+        .values_list("account_id", "meter_id")
     )
-    groups: dict[tuple[Any, int], set[int]] = defaultdict(set)
-    for account_id, meter_id, period_start in counter_deltas:
-        if (account_id, meter_id) in with_top_ups:
-            groups[(period_start, meter_id)].add(account_id)
-    for (period_start, meter_id), account_ids in groups.items():
-        burn_top_ups(
-            account_ids=account_ids,
-            meter_id=meter_id,
-            period=Period(period_start),
-            at=now,
+    starts: dict[tuple[int, int], Any] = {}
+    for account_id, meter_id, start in deltas:
+        key = (account_id, meter_id)
+        if key in candidates:
+            starts[key] = min(start, starts.get(key, start))
+    for (account_id, meter_id), start in sorted(starts.items()):
+        refold_counters_from(
+            account=accounts[account_id],
+            meter=meters[meter_id],
+            period=Period(start),
+            now=now,
         )
-    evaluate_usage_alerts(accounts=accounts, at=now)
+
+
+def _correct_snapshots(
+    new: list[_Parsed], *, accounts: dict[int, Account], now: datetime
+) -> None:
+    """A late event rewrites the snapshots from its day on (they are caches
+    of the facts by day); the staff rollups of those days follow after
+    commit, outside the ingest transaction."""
+    today = now.date()
+    first: dict[tuple[int, int], Any] = {}
+    meters: dict[int, Meter] = {}
+    for p in new:
+        day = p.timestamp.date()
+        if day < today:
+            key = (p.account_id, p.meter.pk)
+            first[key] = min(day, first.get(key, day))
+            meters[p.meter.pk] = p.meter
+    if not first:
+        return
+    taken = set(
+        UsageSnapshot.objects.filter(
+            account_id__in=any_of({a for a, _ in first}),
+            meter_id__in={m for _, m in first},
+            day__gte=min(first.values()),
+        )
+        .values_list("account_id", "meter_id")
+        .distinct()
+    )
+    earliest = None
+    for (account_id, meter_id), day in sorted(first.items()):
+        if (account_id, meter_id) not in taken:
+            continue
+        refresh_usage_snapshots(
+            accounts=[accounts[account_id]],
+            meters=[meters[meter_id]],
+            first_day=day,
+            now=now,
+        )
+        earliest = day if earliest is None else min(earliest, day)
+    if earliest is not None:
+        end = today - timedelta(days=1)
+        transaction.on_commit(partial(refresh_usage_rollups, start=earliest, end=end))
 
 
 def _add_to_counters(deltas: dict[tuple[int, int, Any], int]) -> None:
@@ -477,8 +639,9 @@ def _add_to_counters(deltas: dict[tuple[int, int, Any], int]) -> None:
         if _fast_path():
             cursor.execute(
                 f"INSERT INTO {table}"
-                " (account_id, meter_id, period_start, used, covered_by_grants)"
-                " SELECT a, m, p, d, 0 FROM unnest(%s::bigint[], %s::bigint[],"
+                " (account_id, meter_id, period_start, used, covered_by_grants,"
+                " consented_excess)"
+                " SELECT a, m, p, d, 0, 0 FROM unnest(%s::bigint[], %s::bigint[],"
                 " %s::date[], %s::bigint[]) AS c(a, m, p, d)" + upsert,
                 [
                     [k[0] for k in keys],
@@ -493,10 +656,11 @@ def _add_to_counters(deltas: dict[tuple[int, int, Any], int]) -> None:
         for account_id, meter_id, period_start in keys:
             params += [account_id, meter_id, adapt(period_start)]
             params.append(deltas[(account_id, meter_id, period_start)])
-        rows = ", ".join(["(%s, %s, %s, %s, 0)"] * len(keys))
+        rows = ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(keys))
         cursor.execute(
             f"INSERT INTO {table}"
-            " (account_id, meter_id, period_start, used, covered_by_grants)"
+            " (account_id, meter_id, period_start, used, covered_by_grants,"
+            " consented_excess)"
             f" VALUES {rows}" + upsert,
             params,
         )
@@ -555,50 +719,3 @@ def _add_to_gauges(deltas: dict[tuple[int, int], int], *, now: datetime) -> None
             ),
             updated_at=now,
         )
-
-
-def burn_top_ups(
-    *, account_ids: Iterable[int], meter_id: int, period: Period, at: datetime
-) -> None:
-    """Cover a counter's usage past the plan allowance from top-up grants.
-
-    Earliest expiry burns first; what no live grant covers stays excess.
-    Callers hold the accounts' locks. Also run after a top-up is bought, so a
-    pack bought while over the limit covers the excess already used.
-    """
-    account_ids = list(account_ids)
-    counters = {
-        c.account_id: c
-        for c in UsageCounter.objects.filter(
-            account_id__in=account_ids, meter_id=meter_id, period_start=period.start
-        ).select_related("account")
-    }
-    if not counters:
-        return
-    allowances = dict(
-        PlanAllowance.objects.filter(
-            meter_id=meter_id,
-            plan_id__in={c.account.plan_id for c in counters.values()},
-        ).values_list("plan_id", "amount")
-    )
-    uncovered = {
-        account_id: c.used - allowances.get(c.account.plan_id, 0) - c.covered_by_grants
-        for account_id, c in counters.items()
-    }
-    needy = [account_id for account_id, amount in uncovered.items() if amount > 0]
-    if not needy:
-        return
-    grants = (
-        Grant.objects.active_at(at)
-        .filter(account_id__in=needy, meter_id=meter_id, consumed__lt=F("amount"))
-        .order_by(F("expires_at").asc(nulls_last=True), "pk")
-    )
-    for grant in grants:
-        take = min(grant.balance, uncovered[grant.account_id])
-        if take <= 0:
-            continue
-        Grant.objects.filter(pk=grant.pk).update(consumed=F("consumed") + take)
-        UsageCounter.objects.filter(pk=counters[grant.account_id].pk).update(
-            covered_by_grants=F("covered_by_grants") + take
-        )
-        uncovered[grant.account_id] -= take

@@ -23,9 +23,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from billing.errors import BillingError, NotFound, PaymentDeclined
 from billing.models import Purchase
+from billing.quotas.current import period_overage
 from billing.selectors import (
     account_quotas,
-    billable_consents,
     current_alerts,
     get_alert_for_account,
     get_meter,
@@ -40,7 +40,6 @@ from billing.selectors import (
     outstanding_balance_cents,
     pack_applies,
     purchase_preview,
-    quota_status,
     renewal_refusal,
     renewal_start,
     usage_history,
@@ -401,25 +400,26 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
                     f"Overage on {meter.name} confirmed, capped at "
                     f"{money(posted.cap_cents)}.",
                 )
-                now = quota_status(account=page.account, meter=meter)
-                if now.accrued_cents >= posted.cap_cents:
+                figures = period_overage(
+                    account=page.account, meter=meter, at=timezone.now()
+                )
+                if figures.consented_cents >= posted.cap_cents:
                     messages.warning(
                         request,
-                        f"The overage already used ({money(now.accrued_cents)}) "
+                        f"The overage already used under your consent "
+                        f"({money(figures.consented_cents)}) "
                         f"reaches this cap: at most {money(posted.cap_cents)} is "
                         "billed, and new usage stays refused until you raise the "
                         "cap or buy a pack.",
                     )
                 url = reverse("dashboard:user-overage", args=[page.account.pk])
                 return redirect(f"{url}#meter-{meter.code}")
+    now = timezone.now()
     statuses = [
-        s for s in account_quotas(account=page.account) if not s.meter.is_hard_limit
+        s
+        for s in account_quotas(account=page.account, at=now)
+        if not s.meter.is_hard_limit
     ]
-    billable = (
-        billable_consents(period=statuses[0].period, account_ids=[page.account.pk])
-        if statuses
-        else {}
-    )
     meters = []
     for status in statuses:
         code = status.meter.code
@@ -437,10 +437,11 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
                 "card": quota_card(status, account=page.account),
                 "price": price_line(status.meter),
                 "excess": format_quantity(status.excess, status.meter.unit),
-                # A consent revoked this period still bills what was used under it.
-                "revoked": None
-                if status.consent
-                else billable.get((page.account.pk, status.meter.pk)),
+                # One home with period close: billable, beyond the cap, and
+                # used without a live consent.
+                "figures": period_overage(
+                    account=page.account, meter=status.meter, at=now
+                ),
                 "form": form,
             }
         )

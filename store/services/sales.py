@@ -288,11 +288,41 @@ def _record_earnings(
     EarningLine.objects.bulk_create(rows)
 
 
+def _reverse_earnings(*, sale: Sale, at: datetime) -> None:
+    """Write the negated twin of each of the sale's lines, dated ``at``.
+
+    A reversal is paid out in ``at``'s month (deducted from that payout) but
+    counts in the tier basis of its sale's year (``tier_basis_cents``), so a
+    refund never widens a later year's tiers.
+    """
+    month = period_of(at).start
+    EarningLine.objects.bulk_create(
+        [
+            EarningLine(
+                creator_id=line.creator_id,
+                sale=sale,
+                theme_id=line.theme_id,
+                kind=EarningLine.Kind.REFUND,
+                month=month,
+                tier=line.tier,
+                creator_percent=line.creator_percent,
+                gross_cents=-line.gross_cents,
+                creator_cents=-line.creator_cents,
+                platform_cents=-line.platform_cents,
+                held_cents=0,
+                reverses=line,
+                created_at=at,
+            )
+            for line in sale.earnings.filter(kind=EarningLine.Kind.SALE)
+        ]
+    )
+
+
 def refund_sale(*, sale: Sale, staff_user: object, reason: str = "") -> Sale:
     """Refund a sale: the charge is refunded, licences end, earnings lines reversed.
 
-    Each reversal is the negated twin of a sale line, dated now: it counts in
-    this month's earnings and this year's gross.
+    The reversals land in this month's earnings and reduce the tier basis of
+    the year the sale was made in, not this year's.
     """
     if staff_user is not None and not getattr(staff_user, "is_staff", False):
         raise PermissionDenied("Only staff can refund sales.")
@@ -312,27 +342,7 @@ def refund_sale(*, sale: Sale, staff_user: object, reason: str = "") -> Sale:
         sale.status = Sale.Status.REFUNDED
         sale.save(update_fields=["status"])
         sale.licences.filter(revoked_at__isnull=True).update(revoked_at=now)
-        month = period_of(now).start
-        EarningLine.objects.bulk_create(
-            [
-                EarningLine(
-                    creator_id=line.creator_id,
-                    sale=sale,
-                    theme_id=line.theme_id,
-                    kind=EarningLine.Kind.REFUND,
-                    month=month,
-                    tier=line.tier,
-                    creator_percent=line.creator_percent,
-                    gross_cents=-line.gross_cents,
-                    creator_cents=-line.creator_cents,
-                    platform_cents=-line.platform_cents,
-                    held_cents=0,
-                    reverses=line,
-                    created_at=now,
-                )
-                for line in sale.earnings.filter(kind=EarningLine.Kind.SALE)
-            ]
-        )
+        _reverse_earnings(sale=sale, at=now)
     return sale
 
 

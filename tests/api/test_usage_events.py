@@ -42,7 +42,12 @@ def test_a_batch_is_recorded_and_counted(api):
             "events": [
                 ev("e1", 2 * GB),
                 ev("e2", 3 * GB, meter="storage", properties={"video": "v1"}),
-                ev("e3", 60, meter="transcoding", timestamp="2020-01-01T00:00:00Z"),
+                ev(
+                    "e3",
+                    60,
+                    meter="transcoding",
+                    timestamp=period_of(timezone.now()).starts_at.isoformat(),
+                ),
             ]
         },
     )

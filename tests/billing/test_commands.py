@@ -1,9 +1,10 @@
 """The periodic commands: thin, idempotent, clear about bad arguments."""
 
 import io
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -22,36 +23,46 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_close_billing_period_defaults_to_last_month_and_charges_once():
-    account = personal_account()
-    last_month = period_of(timezone.now()).previous()
-    give_overage_consent(
-        account=account,
-        meter=meter("bandwidth"),
-        cap_cents=10_000,
-        recurring=True,
-        user=account.user,
-    )
-    # The consent was given this month; make it cover last month too.
-    account.consents.update(
-        period_start=last_month.start, given_at=last_month.starts_at
-    )
-    record_usage_event(
-        event_id="late-month",
-        account=account,
-        meter="bandwidth",
-        quantity=7 * GB,
-        timestamp=last_month.ends_at - timedelta(hours=1),
-    )
+def test_close_billing_period_closes_a_month_once_its_grace_has_passed():
+    with time_machine.travel(datetime(2027, 1, 10, 12, tzinfo=UTC), tick=False):
+        account = personal_account()
+        give_overage_consent(
+            account=account,
+            meter=meter("bandwidth"),
+            cap_cents=10_000,
+            recurring=True,
+            user=account.user,
+        )
+    with time_machine.travel(datetime(2027, 1, 20, 12, tzinfo=UTC), tick=False):
+        record_usage_event(
+            event_id="mid-month",
+            account=account,
+            meter="bandwidth",
+            quantity=7 * GB,
+            timestamp=datetime(2027, 1, 20, tzinfo=UTC),
+        )
+    # January ends at 1 Feb 00:00; the default grace is 72 hours.
+    with time_machine.travel(datetime(2027, 2, 3, 23, 59, tzinfo=UTC), tick=False):
+        too_early = run("close_billing_period")
+    with time_machine.travel(datetime(2027, 2, 4, 0, 0, tzinfo=UTC), tick=False):
+        first = run("close_billing_period")
+        second = run("close_billing_period")
 
-    first = run("close_billing_period")
-    second = run("close_billing_period")
-
-    assert f"Closed {last_month}: 1 overage charge(s) created." in first
-    assert "already closed" in second and "0 overage charge(s)" in second
+    assert "No month is due to close yet." in too_early
+    assert "Closed 2027-01: 1 overage charge(s) created." in first
+    assert "No month is due to close yet." in second
     charge = ChargeRecord.objects.get(account=account, kind="overage")
     assert charge.amount_cents == 18  # 2 GB past the 5 GB allowance at 9 cents a GB
-    assert ClosedPeriod.objects.filter(period_start=last_month.start).count() == 1
+    assert ClosedPeriod.objects.filter(period_start=date(2027, 1, 1)).count() == 1
+
+
+def test_close_billing_period_with_a_period_closes_at_once_and_reruns_close_nothing():
+    with time_machine.travel(datetime(2027, 2, 1, 0, 5, tzinfo=UTC), tick=False):
+        first = run("close_billing_period", "--period", "2027-01")
+        second = run("close_billing_period", "--period", "2027-01")
+
+    assert "Closed 2027-01: 0 overage charge(s) created." in first
+    assert "already closed" in second
 
 
 def test_close_billing_period_refuses_the_running_month_and_bad_input():

@@ -1,7 +1,7 @@
 """Grants and limits: live grants add capacity, top-ups burn in expiry order."""
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -143,7 +143,7 @@ def test_expired_slot_grant_stops_counting_before_any_sweep():
     assert (after.allowed, after.reason) == (False, "quota_exceeded")
 
 
-def test_revoked_grant_never_counts():
+def test_revoked_grant_counts_until_its_revocation_and_never_after():
     account = personal_account()
     GrantFactory(
         account=account,
@@ -151,10 +151,11 @@ def test_revoked_grant_never_counts():
         amount=3 * GB,
         effective_at=APRIL_1,
         expires_at=None,
-        revoked=True,
+        revoked_at=AT,
     )
 
-    assert quota(account, "storage").limit == 2 * GB
+    assert quota(account, "storage", at=AT - timedelta(seconds=1)).limit == 5 * GB
+    assert quota(account, "storage", at=AT).limit == 2 * GB
 
 
 def test_revoked_top_up_is_not_burned():
@@ -165,7 +166,7 @@ def test_revoked_top_up_is_not_burned():
         amount=10 * GB,
         effective_at=APRIL_1,
         expires_at=None,
-        revoked=True,
+        revoked_at=AT - timedelta(hours=1),
     )
 
     use(account, "bandwidth", 6 * GB)

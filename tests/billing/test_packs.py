@@ -479,7 +479,7 @@ def test_refunding_a_paid_charge_adds_a_negative_row_pointing_at_it():
     assert refund.refund_of == bought.charge
     assert refund.status == ChargeRecord.Status.PAID
     assert refund.account == account
-    assert "Customer request" in refund.description
+    assert refund.customer_reason == "Customer request"
     original = ChargeRecord.objects.get(pk=bought.charge.pk)
     assert original.amount_cents == 2000
     assert original.status == ChargeRecord.Status.PAID

@@ -331,7 +331,8 @@ def test_closing_a_period_from_many_threads_charges_overage_once(run_concurrentl
     )
 
     outcomes = run_concurrently(
-        lambda i: close_billing_period(period=last_month), threads=8
+        lambda i: close_billing_period(period=last_month, now=timezone.now()),
+        threads=8,
     )
 
     outcomes.assert_only()

@@ -1,6 +1,10 @@
 """Confirming and revoking overage from the dashboard."""
 
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from billing.models import OverageConsent
@@ -15,13 +19,25 @@ def overage_url(account):
     return reverse("dashboard:user-overage", args=[account.pk])
 
 
-def exceed_bandwidth(account, gb=6):
+def exceed_bandwidth(account, gb=6, *, event_id=None):
     record_usage_event(
-        event_id=f"bw-{account.pk}",
+        event_id=event_id or f"bw-{account.pk}",
         account=account,
         meter="bandwidth",
         quantity=gb * GB,
     )
+
+
+@contextmanager
+def at(client, account, day, hour=12):
+    """Act at an instant in March 2027, signed in then (sessions expire)."""
+    with time_machine.travel(datetime(2027, 3, day, hour, tzinfo=UTC), tick=False):
+        client.force_login(account.user)
+        yield
+
+
+def consent_form(cap, scope="period"):
+    return {"meter": "bandwidth", "cap": cap, "scope": scope}
 
 
 def test_exceeded_meter_explains_the_pause_and_prices_the_overage(client, me):
@@ -30,7 +46,10 @@ def test_exceeded_meter_explains_the_pause_and_prices_the_overage(client, me):
     assert "state-exceeded" in page
     assert "paused until you buy a pack" in page
     assert "$0.09 per GB" in page
-    assert "not billed: you have not consented ($0.09 at the overage price)" in page
+    # 1 GB past the 5 GB allowance at $0.09 a GB, used without consent.
+    section = page.split('id="meter-bandwidth"')[1].split("</section>")[0]
+    assert "Not billed</dt><dd>$0.09" in section
+    assert "without a live consent: never billed" in section
 
 
 def test_consent_turns_exceeded_into_overage(client, me):
@@ -93,31 +112,60 @@ def test_job_slots_are_not_offered_overage(client, my_company):
 
 
 def test_the_projection_shown_never_exceeds_the_cap(client, me):
-    exceed_bandwidth(me)  # 1 GB over: $0.09 accrued already
-    ConsentFactory(account=me, meter=meter("bandwidth"), cap_cents=5)
-    page = client.get(overage_url(me)).content.decode()
+    with at(client, me, 20, 10):
+        client.post(overage_url(me), consent_form("0.05"))
+    with at(client, me, 20, 12):
+        exceed_bandwidth(me)  # 1 GB over under consent: $0.09, past the cap
+        page = client.get(overage_url(me)).content.decode()
     section = page.split('id="meter-bandwidth"')[1].split("</section>")[0]
     projected = section.split("Projected by period end</dt><dd>")[1]
+    # 19.5 days into March: 6 GB -> 6e9 * 31 / 19.5 = 9,538,461,538 bytes by
+    # the end; 3.538 GB more excess at $0.09 = 31.85c -> 32c, plus the 9c
+    # already used: 41c uncapped, 5c shown.
     assert projected.startswith("$0.05 ")
-    assert "uncapped it would be $0." in projected
+    assert "uncapped it would be $0.41" in projected
+    assert "Beyond the cap</dt><dd>$0.04" in section
 
 
 def test_a_cap_below_the_overage_already_used_is_explained(client, me):
-    exceed_bandwidth(me)  # $0.09 of overage already used
-    page = client.post(
-        overage_url(me),
-        {"meter": "bandwidth", "cap": "0.05", "scope": "period"},
-        follow=True,
-    ).content.decode()
+    with at(client, me, 2):
+        client.post(overage_url(me), consent_form("5"))
+    with at(client, me, 3):
+        exceed_bandwidth(me)  # $0.09 of overage used under the consent
+    with at(client, me, 4):
+        page = client.post(
+            overage_url(me), consent_form("0.05"), follow=True
+        ).content.decode()
     assert "at most $0.05 is billed" in page and "stays refused" in page
 
 
+def test_usage_before_the_consent_is_not_billed_and_the_page_says_so(client, me):
+    with at(client, me, 2):
+        exceed_bandwidth(me)  # 1 GB over before any consent
+    with at(client, me, 3):
+        client.post(overage_url(me), consent_form("5"))
+        exceed_bandwidth(me, 1, event_id="after")  # 1 GB more, consented
+        page = client.get(overage_url(me)).content.decode()
+    section = page.split('id="meter-bandwidth"')[1].split("</section>")[0]
+    assert 'Billable so far</dt><dd class="figure-sm">$0.09' in section
+    assert "Not billed</dt><dd>$0.09" in section
+
+
 def test_after_revoking_the_page_says_what_is_still_billed(client, me):
-    exceed_bandwidth(me)
-    client.post(overage_url(me), {"meter": "bandwidth", "cap": "5", "scope": "period"})
-    client.post(reverse("dashboard:user-revoke-consent", args=[me.pk, "bandwidth"]))
-    section = (
-        client.get(overage_url(me)).content.decode().split('id="meter-bandwidth"')[1]
-    )
-    assert "billed at period close up to $5.00" in section
-    assert "not billed" not in section.split("</section>")[0]
+    with at(client, me, 2):
+        client.post(overage_url(me), consent_form("5"))
+    with at(client, me, 3):
+        exceed_bandwidth(me)  # 1 GB over while the consent is live: $0.09
+    with at(client, me, 4):
+        client.post(reverse("dashboard:user-revoke-consent", args=[me.pk, "bandwidth"]))
+    with at(client, me, 5):
+        exceed_bandwidth(me, 2, event_id="after-revoke")  # never billed: $0.18
+        section = (
+            client.get(overage_url(me))
+            .content.decode()
+            .split('id="meter-bandwidth"')[1]
+            .split("</section>")[0]
+        )
+    assert 'Billable so far</dt><dd class="figure-sm">$0.09' in section
+    assert "earlier consent this period" in section
+    assert "Not billed</dt><dd>$0.18" in section

@@ -1,13 +1,14 @@
 """Factories for the store. Themes are valid and pass every check by default."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from store.checks import run_checks
-from store.models import Bundle, Payout, Theme
+from store.models import Bundle, Payout, RevenuePolicy, RevenueTier, Theme
 from store.services.themes import build_stylesheet
 
 from .accounts import UserFactory
@@ -114,3 +115,27 @@ class PayoutFactory(DjangoModelFactory):
 
     creator = factory.SubFactory(UserFactory)
     amount_cents = 1000
+
+
+class RevenuePolicyFactory(DjangoModelFactory):
+    """A policy in effect from now: ``tiers=[(up_to_cents, percent), ...]``.
+
+    Without tiers it pays 70% of everything; no monthly cap unless given.
+    """
+
+    class Meta:
+        model = RevenuePolicy
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Policy {n}")
+    effective_from = factory.LazyFunction(timezone.now)
+    monthly_cap_cents = None
+
+    @factory.post_generation
+    def tiers(self, create, extracted, **kwargs):
+        if not create:
+            return
+        RevenueTier.objects.bulk_create(
+            RevenueTier(policy=self, up_to_cents=up_to, creator_percent=Decimal(pct))
+            for up_to, pct in extracted or [(None, 70)]
+        )

@@ -2,33 +2,41 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from billing.errors import BillingError
-from billing.services.periods import close_billing_period
-from billing.units import parse_period, period_of
+from billing.services.periods import close_billing_period, close_due_periods
+from billing.units import parse_period
 
 
 class Command(BaseCommand):
-    help = "Charge consented overage for a finished month (default: last month)."
+    help = (
+        "Charge consented overage for finished months. Without --period, closes"
+        " every month whose end plus BILLING_CLOSE_GRACE_HOURS has passed."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--period", help="YYYY-MM; defaults to the previous month (UTC)."
+            "--period", help="YYYY-MM: close that month now (a staff decision)."
         )
 
     def handle(self, *args, period=None, **options):
+        now = timezone.now()
         try:
-            target = (
-                parse_period(period) if period else period_of(timezone.now()).previous()
-            )
-        except ValueError:
-            raise CommandError(
-                f"--period must look like 2026-10, not {period!r}."
-            ) from None
-        try:
-            result = close_billing_period(period=target)
+            if period:
+                try:
+                    target = parse_period(period)
+                except ValueError:
+                    raise CommandError(
+                        f"--period must look like 2026-10, not {period!r}."
+                    ) from None
+                results = [close_billing_period(period=target, now=now)]
+            else:
+                results = close_due_periods(now=now)
         except BillingError as error:
             raise CommandError(error.message) from None
-        note = " (was already closed)" if result.already_closed else ""
-        self.stdout.write(
-            f"Closed {result.period}{note}: "
-            f"{result.charges_created} overage charge(s) created."
-        )
+        if not results:
+            self.stdout.write("No month is due to close yet.")
+        for result in results:
+            note = " (was already closed)" if result.already_closed else ""
+            self.stdout.write(
+                f"Closed {result.period}{note}: "
+                f"{result.charges_created} overage charge(s) created."
+            )

@@ -27,7 +27,6 @@ from billing.models import (
     ChargeRecord,
     Grant,
     JobSlot,
-    OverageConsent,
     Pack,
     Purchase,
     UsageEvent,
@@ -220,8 +219,9 @@ class DemoSeed:
 
     def run(self) -> None:
         self._people()
-        self._usage_history()
+        # Consents first: usage counts as consented only after they were given.
         self._consents()
+        self._usage_history()
         lapsed = self._lapsed_globex_pack()
         self._early_job_postings()
         self._close_periods_and_snapshot()
@@ -290,8 +290,12 @@ class DemoSeed:
             events += self._events_for(key, self.accounts[key], profile)
         events.sort(key=lambda pair: pair[0])
         for start in range(0, len(events), MAX_BATCH):
+            batch = events[start : start + MAX_BATCH]
+            # Each batch arrives when its last event happened, as the
+            # platform would have sent it, so no event is late or too old.
             record_usage_events(
-                events=[event for _, event in events[start : start + MAX_BATCH]]
+                events=[event for _, event in batch],
+                received_at=min(batch[-1][0], self.now),
             )
 
     def _events_for(
@@ -394,37 +398,44 @@ class DemoSeed:
     # Consents, packs, slots -------------------------------------------------
 
     def _consents(self) -> None:
+        """Two recurring consents given months ago, and blocked@'s consent
+        from the start of this month with a cap its usage has passed."""
         bandwidth = get_meter(code="bandwidth")
         months = _periods_between(self.first_day, self.today)
-        # give_overage_consent always consents for the current period; these
-        # two were given months ago, so their rows are written as the service
-        # would have written them then. Closing those months bills them.
-        for key, meter, cap_cents, period, user_email in [
-            ("overage@example.com", bandwidth, 500, months[1], "overage@example.com"),
+        for key, meter, cap_cents, recurring, at, user_email in [
+            (
+                "overage@example.com",
+                bandwidth,
+                500,
+                True,
+                months[1].starts_at + timedelta(days=2, hours=10),
+                "overage@example.com",
+            ),
             (
                 "Globex",
                 get_meter(code="transcoding"),
                 2000,
-                months[2],
+                True,
+                months[2].starts_at + timedelta(days=2, hours=10),
                 "globex-owner@example.com",
             ),
+            (
+                "blocked@example.com",
+                bandwidth,
+                100,
+                False,
+                months[-1].starts_at,
+                "blocked@example.com",
+            ),
         ]:
-            OverageConsent.objects.create(
+            give_overage_consent(
                 account=self.accounts[key],
                 meter=meter,
                 cap_cents=cap_cents,
-                period_start=period.start,
-                recurring=True,
-                given_by=self.users[user_email],
-                given_at=period.starts_at + timedelta(days=2, hours=10),
+                recurring=recurring,
+                user=self.users[user_email],
+                at=at,
             )
-        give_overage_consent(
-            account=self.accounts["blocked@example.com"],
-            meter=bandwidth,
-            cap_cents=100,
-            recurring=False,
-            user=self.users["blocked@example.com"],
-        )
 
     def _lapsed_globex_pack(self) -> Purchase:
         """Globex's 5-slot subscription ran 40 to 10 days ago.

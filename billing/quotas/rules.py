@@ -1,0 +1,321 @@
+"""Pure quota and overage arithmetic: no database, no clock.
+
+Every figure is a function of facts and the instants they happened at:
+usage, top-ups (grants) with their start and end, consents with the time
+they were given and revoked. Loaders in ``facts`` (from the facts) and the
+selectors (from the caches) both end here, so the overage page, the staff
+figures and period close cannot disagree.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from ..units import WARNING_RATIO, Period, to_cents
+
+LAST_INSTANT = timedelta(microseconds=1)
+
+
+class State:
+    OK = "ok"
+    WARNING = "warning"
+    EXCEEDED = "exceeded"
+    OVERAGE = "overage"
+    BLOCKED = "blocked"
+
+
+CONSENTED_STATES = (State.OVERAGE, State.BLOCKED)
+
+
+def usage_state(
+    *,
+    meter,
+    used: int,
+    limit: int,
+    consent: object | None,
+    accrued_cents: int,
+    hard_blocked: bool,
+) -> str:
+    """ok, warning, exceeded, overage or blocked for one meter.
+
+    ``consent`` is the consent live at the instant judged; ``accrued_cents``
+    the consented overage cost so far, which blocks once it reaches the cap.
+    """
+    if hard_blocked:
+        return State.BLOCKED
+    if used >= limit and (used > 0 or limit > 0 or meter.kind == "allocation"):
+        if meter.is_hard_limit or consent is None:
+            return State.EXCEEDED
+        return State.BLOCKED if accrued_cents >= consent.cap_cents else State.OVERAGE
+    if limit > 0 and Decimal(used) >= WARNING_RATIO * limit:
+        return State.WARNING
+    return State.OK
+
+
+def storage_overage_cents(
+    meter, excess_unit_days: Decimal | int, period: Period
+) -> int:
+    """Storage overage: mean daily excess over the period x price per month."""
+    return to_cents(Decimal(excess_unit_days) / period.days * meter.unit_price_cents)
+
+
+def counter_overage_cents(meter, excess_units: int) -> int:
+    return to_cents(Decimal(excess_units) * meter.unit_price_cents)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentWindow:
+    """A consent as the rules see it: live on ``[given_at, revoked_at)``.
+
+    Only consents that cover the period in question are ever passed in; a
+    consent for one period is live through that period's last instant.
+    """
+
+    given_at: datetime
+    revoked_at: datetime | None
+    cap_cents: int
+
+    def live_at(self, moment: datetime) -> bool:
+        return self.given_at <= moment and (
+            self.revoked_at is None or moment < self.revoked_at
+        )
+
+
+def live_consent(
+    consents: Iterable[ConsentWindow], moment: datetime
+) -> ConsentWindow | None:
+    live = [c for c in consents if c.live_at(moment)]
+    return max(live, key=lambda c: c.given_at) if live else None
+
+
+def period_cap_cents(consents: Iterable[ConsentWindow], until: datetime) -> int | None:
+    """The cap that bills a period: the latest consent given before ``until``,
+    live or revoked since (raising a cap makes capped excess billable)."""
+    given = [c for c in consents if c.given_at < until]
+    return max(given, key=lambda c: c.given_at).cap_cents if given else None
+
+
+@dataclass(frozen=True, slots=True)
+class TopUp:
+    """A counter grant as the fold sees it."""
+
+    grant_id: int
+    opening: int  # balance entering the period (amount less earlier burns)
+    starts_at: datetime
+    ends_at: datetime | None  # expiry or revocation, the earlier
+    expires_at: datetime | None  # burn order: earliest expiry first
+
+    def live_at(self, moment: datetime) -> bool:
+        return self.starts_at <= moment and (
+            self.ends_at is None or moment < self.ends_at
+        )
+
+    @property
+    def order(self) -> tuple:
+        return (self.expires_at is None, self.expires_at or datetime.max, self.grant_id)
+
+
+def counter_boundaries(
+    period: Period,
+    top_ups: Iterable[TopUp],
+    consents: Iterable[ConsentWindow],
+    extra: Iterable[datetime] = (),
+) -> list[datetime]:
+    """Instants where a top-up or consent starts or ends, within the period.
+
+    Between two of them nothing but usage changes, so the fold over the
+    sum of a segment's events equals the fold over the events one by one.
+    """
+    instants = {period.starts_at, period.ends_at, *extra}
+    for top_up in top_ups:
+        instants |= {top_up.starts_at, top_up.ends_at}
+    for consent in consents:
+        instants |= {consent.given_at, consent.revoked_at}
+    return sorted(
+        t for t in instants if t is not None and period.starts_at <= t <= period.ends_at
+    )
+
+
+@dataclass(slots=True)
+class CounterFold:
+    """A counter's period, folded in event time up to ``until``."""
+
+    used: int = 0
+    covered: int = 0  # units burned from top-ups this period
+    burned: dict[int, int] = field(default_factory=dict)  # grant id -> units
+    consented_excess: int = 0  # uncovered units used while a consent was live
+    unconsented_excess: int = 0  # uncovered units used without one
+    limit: int = 0  # allowance + burned + balances live at the end
+    consent: ConsentWindow | None = None  # live at the last instant
+    cap_cents: int | None = None  # the period's latest consent's cap
+
+    @property
+    def excess(self) -> int:
+        return self.consented_excess + self.unconsented_excess
+
+
+def fold_counter(
+    *,
+    period: Period,
+    allowance: int,
+    top_ups: Sequence[TopUp],
+    consents: Sequence[ConsentWindow],
+    segments: Sequence[tuple[datetime, int]],
+    until: datetime | None = None,
+) -> CounterFold:
+    """Walk a counter's period in event time (``segments``: start, usage).
+
+    Usage burns the monthly allowance, then the top-ups live at that instant
+    (earliest expiry first); the rest is excess, consented when a consent
+    was live. A top-up that starts inside the period first covers the
+    period's excess so far, the consented part first. A top-up never covers
+    usage of a period it was not live in: only what ``top_ups`` opens with.
+    """
+    until = until or period.ends_at
+    ordered = sorted(top_ups, key=lambda t: t.order)
+    balance = {t.grant_id: t.opening for t in ordered}
+    burned: dict[int, int] = defaultdict(int)
+    allowance_left = allowance
+    used = consented = unconsented = 0
+    for starts_at, quantity in segments:
+        if starts_at >= until:
+            break
+        for top_up in ordered:
+            if top_up.starts_at != starts_at or starts_at <= period.starts_at:
+                continue
+            for pool in ("consented", "unconsented"):
+                owed = consented if pool == "consented" else unconsented
+                take = min(owed, balance[top_up.grant_id])
+                if take <= 0:
+                    continue
+                balance[top_up.grant_id] -= take
+                burned[top_up.grant_id] += take
+                if pool == "consented":
+                    consented -= take
+                else:
+                    unconsented -= take
+        used += quantity
+        rest = quantity
+        from_allowance = min(rest, allowance_left)
+        allowance_left -= from_allowance
+        rest -= from_allowance
+        for top_up in ordered:
+            if rest <= 0:
+                break
+            if not top_up.live_at(starts_at) or balance[top_up.grant_id] <= 0:
+                continue
+            take = min(rest, balance[top_up.grant_id])
+            balance[top_up.grant_id] -= take
+            burned[top_up.grant_id] += take
+            rest -= take
+        if rest > 0:
+            if live_consent(consents, starts_at) is not None:
+                consented += rest
+            else:
+                unconsented += rest
+    last = until - LAST_INSTANT
+    covered = sum(burned.values())
+    live_balances = sum(balance[t.grant_id] for t in ordered if t.live_at(last))
+    return CounterFold(
+        used=used,
+        covered=covered,
+        burned={k: v for k, v in burned.items() if v},
+        consented_excess=consented,
+        unconsented_excess=unconsented,
+        limit=allowance + covered + live_balances,
+        consent=live_consent(consents, last),
+        cap_cents=period_cap_cents(consents, until),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeDay:
+    """One day of a gauge: level and limit at its last instant, and whether
+    a consent was live then (a day's excess is billable only if it was)."""
+
+    day: date
+    level: int
+    limit: int
+    consented: bool
+
+    @property
+    def excess(self) -> int:
+        return max(self.level - self.limit, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class OverageFigures:
+    """One (account, meter, period)'s overage: billable, and what is not.
+
+    Counters count ``*_units`` in the meter's unit; storage in unit-days.
+    """
+
+    excess_units: Decimal
+    consented_units: Decimal
+    cost_cents: int  # all excess at the price, consented or not
+    consented_cents: int  # excess used under a live consent
+    cap_cents: int | None
+
+    @property
+    def billable_cents(self) -> int:
+        """What close charges: consented cost, capped by the period's cap."""
+        if self.cap_cents is None:
+            return 0
+        return min(self.consented_cents, self.cap_cents)
+
+    @property
+    def beyond_cap_cents(self) -> int:
+        return self.consented_cents - self.billable_cents
+
+    @property
+    def unconsented_cents(self) -> int:
+        return max(self.cost_cents - self.consented_cents, 0)
+
+    @property
+    def unbilled_cents(self) -> int:
+        """Never charged: excess without a consent, and consented beyond the cap."""
+        return max(self.cost_cents - self.billable_cents, 0)
+
+
+def counter_figures(meter, fold: CounterFold) -> OverageFigures:
+    return OverageFigures(
+        excess_units=Decimal(fold.excess),
+        consented_units=Decimal(fold.consented_excess),
+        cost_cents=counter_overage_cents(meter, fold.excess),
+        consented_cents=counter_overage_cents(meter, fold.consented_excess),
+        cap_cents=fold.cap_cents,
+    )
+
+
+def storage_figures(
+    meter, period: Period, days: Iterable[GaugeDay], cap_cents: int | None
+) -> OverageFigures:
+    """Mean daily excess over the period, billable only for consented days."""
+    total = consented = 0
+    for day in days:
+        total += day.excess
+        if day.consented:
+            consented += day.excess
+    return OverageFigures(
+        excess_units=Decimal(total),
+        consented_units=Decimal(consented),
+        cost_cents=storage_overage_cents(meter, total, period),
+        consented_cents=storage_overage_cents(meter, consented, period),
+        cap_cents=cap_cents,
+    )
+
+
+def unbilled_units(meter, figures: OverageFigures, period: Period) -> int:
+    """Excess, in the meter's unit (unit-days for storage), that is not billed."""
+    if meter.is_hard_limit or figures.cap_cents is None:
+        return int(figures.excess_units)
+    price = meter.unit_price_cents
+    if price <= 0:
+        return int(figures.excess_units)
+    cap_units = Decimal(figures.cap_cents) / price
+    if meter.kind == "gauge":
+        cap_units *= period.days
+    billable = min(figures.consented_units, cap_units)
+    return int(figures.excess_units - billable)

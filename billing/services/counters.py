@@ -1,0 +1,89 @@
+"""Keep the counter caches equal to the fold over the facts.
+
+``UsageCounter.covered_by_grants`` / ``consented_excess``, ``GrantBurn``
+and ``Grant.consumed`` are what the event-time fold (``billing.quotas``)
+says of a period. They change when usage, a top-up or a consent lands in a
+period that has top-ups or consents; callers hold the account's lock.
+A period's burns change the balances the next period opens with, so a
+change refolds every later period up to the current one.
+"""
+
+from datetime import datetime
+
+from django.db.models import Sum
+
+from ..models import (
+    Account,
+    Grant,
+    GrantBurn,
+    Meter,
+    OverageConsent,
+    UsageCounter,
+)
+from ..quotas.facts import counter_fold, covering_consents_filter
+from ..units import Period, period_of
+
+
+def needs_fold(*, account_id: int, meter_id: int, period: Period) -> bool:
+    """Only a top-up or a consent makes the fold differ from plain sums."""
+    return (
+        Grant.objects.live_during(period.starts_at, period.ends_at)
+        .filter(account_id=account_id, meter_id=meter_id)
+        .exists()
+        or OverageConsent.objects.filter(
+            covering_consents_filter(period), account_id=account_id, meter_id=meter_id
+        ).exists()
+        or GrantBurn.objects.filter(
+            account_id=account_id, grant__meter_id=meter_id, period_start=period.start
+        ).exists()
+    )
+
+
+def refold_counter(
+    *, account: Account, meter: Meter, period: Period, now: datetime
+) -> None:
+    """Rewrite one period's counter caches from the fold (idempotent)."""
+    fold = counter_fold(account=account, meter=meter, period=period, known_at=now)
+    counter, _ = UsageCounter.objects.get_or_create(
+        account=account, meter=meter, period_start=period.start
+    )
+    UsageCounter.objects.filter(pk=counter.pk).update(
+        used=fold.used,
+        covered_by_grants=fold.covered,
+        consented_excess=fold.consented_excess,
+    )
+    stale = GrantBurn.objects.filter(
+        account=account, grant__meter=meter, period_start=period.start
+    )
+    touched = set(stale.values_list("grant_id", flat=True)) | set(fold.burned)
+    stale.delete()
+    GrantBurn.objects.bulk_create(
+        [
+            GrantBurn(
+                account=account,
+                grant_id=grant_id,
+                period_start=period.start,
+                units=units,
+            )
+            for grant_id, units in sorted(fold.burned.items())
+        ]
+    )
+    totals = dict(
+        GrantBurn.objects.filter(grant_id__in=touched)
+        .values("grant_id")
+        .annotate(total=Sum("units"))
+        .values_list("grant_id", "total")
+    )
+    for grant_id in sorted(touched):
+        Grant.objects.filter(pk=grant_id).update(consumed=totals.get(grant_id, 0))
+
+
+def refold_counters_from(
+    *, account: Account, meter: Meter, period: Period, now: datetime
+) -> None:
+    """Refold ``period`` and every later one up to ``now``'s, where needed."""
+    current = period_of(now)
+    while period.start <= current.start:
+        if needs_fold(account_id=account.pk, meter_id=meter.pk, period=period):
+            refold_counter(account=account, meter=meter, period=period, now=now)
+        period = Period(period.end)

@@ -1,0 +1,163 @@
+"""The admin refund form: one charge, the amount, the two texts."""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from billing.models import ChargeRecord, Purchase
+from billing.services.packs import purchase_pack
+from tests.factories.billing import PackFactory, owner_of, personal_account
+
+pytestmark = pytest.mark.django_db
+
+BOUGHT = datetime(2026, 4, 1, tzinfo=UTC)
+HALFWAY = datetime(2026, 4, 16, tzinfo=UTC)  # 15 of 30 days left
+CHANGELIST = reverse("admin:billing_chargerecord_changelist")
+
+
+@pytest.fixture
+def bought():
+    """A 30-day storage pack for $20.00, bought on 1 April."""
+    account = personal_account()
+    pack = PackFactory(lines={"storage": 10**9}, price_cents=2000, term_days=30)
+    with time_machine.travel(BOUGHT, tick=False):
+        return purchase_pack(
+            account=account, pack=pack, user=owner_of(account), idempotency_key="k"
+        )
+
+
+def post_action(client, charges, **data):
+    body = {
+        "action": "refund_selected",
+        "_selected_action": [c.pk for c in charges],
+        **data,
+    }
+    with time_machine.travel(HALFWAY, tick=False):
+        return client.post(CHANGELIST, body, follow=True)
+
+
+def confirm(client, charge, **data):
+    return post_action(client, [charge], confirm="yes", **data)
+
+
+def messages_of(response, level=None):
+    return [
+        str(m)
+        for m in get_messages(response.wsgi_request)
+        if level is None or m.level_tag == level
+    ]
+
+
+def test_the_form_prefills_the_full_price_and_offers_the_pro_rata(admin_client, bought):
+    response = post_action(admin_client, [bought.charge])
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="amount"' in html and 'value="20.00"' in html
+    assert 'name="pro_rata_cents" value="1000"' in html
+    assert "Refund the pro-rata $10.00" in html
+    assert "15.0 of 30 days" in html
+    assert 'name="reason"' in html and 'name="staff_note"' in html
+    assert not ChargeRecord.objects.filter(refund_of=bought.charge).exists()
+
+
+def test_the_pro_rata_button_refunds_its_amount(admin_client, bought):
+    response = confirm(
+        admin_client,
+        bought.charge,
+        amount="20.00",
+        pro_rata_cents="1000",
+        reason="Half the term unused",
+        staff_note="Ticket 99",
+    )
+
+    refund = ChargeRecord.objects.get(refund_of=bought.charge)
+    assert refund.amount_cents == -1000
+    assert (refund.customer_reason, refund.staff_note) == (
+        "Half the term unused",
+        "Ticket 99",
+    )
+    assert refund.created_by.email == "admin@example.com"
+    assert messages_of(response, "success") == [f"{bought.charge}: refunded $10.00."]
+    bought.purchase.refresh_from_db()
+    assert bought.purchase.status == Purchase.Status.REFUNDED
+    assert not bought.purchase.grants.filter(revoked_at__isnull=True).exists()
+
+
+def test_a_typed_amount_is_refunded(admin_client, bought):
+    confirm(admin_client, bought.charge, amount="7.50", reason="Goodwill")
+
+    assert ChargeRecord.objects.get(refund_of=bought.charge).amount_cents == -750
+
+
+def test_an_empty_amount_refunds_the_full_price(admin_client, bought):
+    confirm(admin_client, bought.charge, amount="", reason="Mistake")
+
+    assert ChargeRecord.objects.get(refund_of=bought.charge).amount_cents == -2000
+
+
+def test_an_amount_above_the_price_is_refused_with_the_services_message(
+    admin_client, bought
+):
+    response = confirm(admin_client, bought.charge, amount="25.00", reason="x")
+
+    assert messages_of(response, "error") == [
+        f"{bought.charge}: A refund of this charge is between $0.01 and $20.00"
+        " (the amount charged), not $25.00."
+    ]
+    assert not ChargeRecord.objects.filter(refund_of=bought.charge).exists()
+    assert not bought.purchase.grants.filter(revoked_at__isnull=False).exists()
+
+
+def test_without_a_customer_reason_the_form_is_shown_again(admin_client, bought):
+    response = confirm(admin_client, bought.charge, amount="20.00", staff_note="n")
+
+    assert "This field is required" in response.content.decode()
+    assert not ChargeRecord.objects.filter(refund_of=bought.charge).exists()
+
+
+def test_one_charge_is_refunded_at_a_time(admin_client, bought):
+    other = purchase_pack(
+        account=bought.purchase.account,
+        pack=bought.purchase.pack,
+        user=owner_of(bought.purchase.account),
+        idempotency_key="k2",
+    )
+
+    response = post_action(
+        admin_client, [bought.charge, other.charge], confirm="yes", reason="x"
+    )
+
+    assert messages_of(response, "warning") == ["Select exactly one charge to refund."]
+    assert not ChargeRecord.objects.filter(kind=ChargeRecord.Kind.REFUND).exists()
+
+
+def test_the_staff_note_shows_in_admin_and_the_reason_on_both_sides(
+    admin_client, client, bought
+):
+    confirm(
+        admin_client,
+        bought.charge,
+        reason="Sorry about the outage",
+        staff_note="INTERNAL approved by Kim",
+    )
+    refund = ChargeRecord.objects.get(refund_of=bought.charge)
+
+    refund_page = admin_client.get(
+        reverse("admin:billing_chargerecord_change", args=[refund.pk])
+    ).content.decode()
+    original_page = admin_client.get(
+        reverse("admin:billing_chargerecord_change", args=[bought.charge.pk])
+    ).content.decode()
+    assert "INTERNAL approved by Kim" in refund_page
+    assert "Sorry about the outage" in refund_page
+    assert "staff note: INTERNAL approved by Kim" in original_page
+
+    account = bought.purchase.account
+    client.force_login(account.user)
+    billing = client.get(reverse("dashboard:user-billing", args=[account.pk]))
+    assert "Sorry about the outage" in billing.content.decode()
+    assert "INTERNAL" not in billing.content.decode()

@@ -1,0 +1,31 @@
+"""A confirmation form's token sent to another pack's page buys nothing."""
+
+import pytest
+from django.urls import reverse
+
+from billing.models import ChargeRecord, Purchase
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_token_replayed_on_another_packs_page_is_refused_with_a_message(client, me):
+    token = "tok-" + "x" * 20
+    client.post(
+        reverse("dashboard:user-buy", args=[me.pk, "storage-50gb-once"]),
+        {"token": token},
+    )
+
+    response = client.post(
+        reverse("dashboard:user-buy", args=[me.pk, "bandwidth-100gb-once"]),
+        {"token": token},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "already used for another purchase" in page
+    assert "nothing was charged" in page
+    assert token not in page  # a fresh token, so confirming again buys it
+    assert [p.pack.code for p in Purchase.objects.filter(account=me)] == [
+        "storage-50gb-once"
+    ]
+    assert ChargeRecord.objects.filter(account=me).count() == 1
