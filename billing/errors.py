@@ -1,4 +1,4 @@
-"""Domain errors. ``code`` is the API error code of DESIGN §4.
+"""Domain errors. ``code`` is the API error code (see docs/api.md).
 
 Services raise these; views and API handlers translate them and never
 re-check the rule themselves.

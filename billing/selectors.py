@@ -144,7 +144,7 @@ _SNAPSHOT_CONSENTED_EXCESS = Sum(
 def _quota_status(
     *, account: Account, meter: Meter, facts: _Facts, at: datetime
 ) -> QuotaStatus:
-    """The arithmetic of DESIGN §3 for one meter: limit, overage, state.
+    """The quota arithmetic for one meter: limit, overage, state.
 
     Every reader of limits and states (all meters or one) goes through here,
     so the rules exist once whatever way the facts were loaded.

@@ -1,4 +1,83 @@
+import os
+from datetime import datetime
+from pathlib import Path
+
 import pytest
+import time_machine
+
+# BILLING_TEST_NOW pins the clock for the whole run (see _pinned_clock).
+PIN_ENV = "BILLING_TEST_NOW"
+# Live-server and threaded tests run on the real clock only: a pinned clock
+# would be shared by the server and worker threads mid-test.
+TESTS_DIR = Path(__file__).parent
+UNPINNED_DIRS = (TESTS_DIR / "e2e", TESTS_DIR / "concurrency")
+
+
+def _pinned_now() -> datetime | None:
+    raw = os.environ.get(PIN_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError as error:
+        msg = f"{PIN_ENV}={raw!r} is not an ISO-8601 instant"
+        raise pytest.UsageError(msg) from error
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"{PIN_ENV}={raw!r} needs a UTC offset, e.g. +00:00")
+    return instant
+
+
+def pytest_configure(config):
+    """With BILLING_TEST_NOW set, travel there before the test database exists.
+
+    Rows written while the database is built (migrations, the seed) then
+    carry the pinned date too, not the real one.
+    """
+    config.billing_now = _pinned_now()
+    config.billing_clock = None
+    if config.billing_now is not None:
+        config.billing_clock = time_machine.travel(config.billing_now, tick=True)
+        config.billing_clock.start()
+
+
+def pytest_unconfigure(config):
+    clock = getattr(config, "billing_clock", None)
+    if clock is not None:
+        clock.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.billing_now is None:
+        return
+    skip = pytest.mark.skip(reason=f"runs on the real clock only, not with {PIN_ENV}")
+    for item in items:
+        unpinned_dir = any(item.path.is_relative_to(d) for d in UNPINNED_DIRS)
+        if unpinned_dir or "live_server" in item.fixturenames:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(request):
+    """Start the test at its ``time_machine`` marker, else at BILLING_TEST_NOW.
+
+    ``@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))`` pins
+    a test whose outcome depends on the date. Being autouse, the travel starts
+    before the test's other fixtures create rows. (time-machine 2.19+ also
+    travels for this marker; doing it here too keeps 2.16-2.18 working, and
+    both land on the same instant.) The clock ticks from the instant, so each
+    test begins there however long the run takes; a time_machine.travel
+    inside a test nests and wins until it exits.
+    """
+    marker = request.node.get_closest_marker("time_machine")
+    if marker is not None:
+        traveller = time_machine.travel(*marker.args, **marker.kwargs)
+    elif request.config.billing_now is not None:
+        traveller = time_machine.travel(request.config.billing_now, tick=True)
+    else:
+        yield
+        return
+    with traveller:
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -13,8 +92,14 @@ def _fast_test_settings(settings):
 
 
 def pytest_report_header(config):
-    """Say which database the suite runs on; .ci/run checks this line."""
+    """Say which database the suite runs on; .ci/run checks this line.
+
+    With BILLING_TEST_NOW set, a second line names the pinned instant.
+    """
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    return f"database: {engine}"
+    lines = [f"database: {engine}"]
+    if config.billing_now is not None:
+        lines.append(f"clock pinned: {config.billing_now.isoformat()} ({PIN_ENV})")
+    return lines

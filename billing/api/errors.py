@@ -1,4 +1,4 @@
-"""One error envelope for every API failure (DESIGN §4).
+"""One error envelope for every API failure (see docs/api.md).
 
 ``{"error": {"code", "message", "details"}}`` whatever went wrong: a domain
 ``BillingError`` (its ``code`` is the API code), a schema error, malformed
@@ -22,7 +22,7 @@ from ..errors import BillingError
 
 logger = logging.getLogger("billing.api")
 
-MAX_BODY_BYTES = 1024 * 1024  # DESIGN §4: bodies over 1 MiB get 413
+MAX_BODY_BYTES = 1024 * 1024  # bodies over 1 MiB get 413 (docs/api.md)
 
 
 def error_response(

@@ -1,4 +1,4 @@
-"""Request and response bodies of HTTP API v1 (DESIGN §4).
+"""Request and response bodies of HTTP API v1 (see docs/api.md).
 
 The schemas check shape only (types, lengths, the external_id alphabet);
 every business rule stays in the services. A usage event's ``quantity`` is

@@ -1,4 +1,4 @@
-"""HTTP API v1 for the platform's services (DESIGN §4).
+"""HTTP API v1 for the platform's services (see docs/api.md).
 
 Each handler parses, calls one billing service or selector, and renders.
 Rules live in ``billing.services`` and ``billing.selectors``; the errors

@@ -1,4 +1,4 @@
-"""Seed the meters, the Free plan and the pack catalogue of DESIGN §3."""
+"""Seed the meters, the Free plan and the pack catalogue (docs/billing-rules.md)."""
 
 from django.db import migrations
 

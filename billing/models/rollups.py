@@ -2,9 +2,9 @@
 
 One row per (meter, day) summarises every account's snapshot of that day:
 total usage, how many accounts sit in each utilisation band, and the excess
-used past the limit without consent (unbilled). The snapshot service keeps
-them current, so the analytics pages read a few hundred rows instead of
-aggregating millions of snapshots per request.
+that will not be billed (used without a live consent, or past the cap). The
+snapshot service keeps them current, so the analytics pages read a few
+hundred rows instead of aggregating millions of snapshots per request.
 """
 
 from django.db import models
@@ -26,7 +26,8 @@ class UsageRollup(models.Model):
     over_with_consent = models.PositiveIntegerField(default=0)
     over_without_consent = models.PositiveIntegerField(default=0)
     unbilled_excess = models.BigIntegerField(
-        default=0, help_text="Usage past the limit without a consent, in the unit."
+        default=0,
+        help_text="Excess not billed (no live consent, or past the cap), in the unit.",
     )
 
     class Meta:

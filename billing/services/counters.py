@@ -44,14 +44,19 @@ def refold_counter(
 ) -> None:
     """Rewrite one period's counter caches from the fold (idempotent)."""
     fold = counter_fold(account=account, meter=meter, period=period, known_at=now)
-    counter, _ = UsageCounter.objects.get_or_create(
+    figures = {
+        "used": fold.used,
+        "covered_by_grants": fold.covered,
+        "consented_excess": fold.consented_excess,
+    }
+    updated = UsageCounter.objects.filter(
         account=account, meter=meter, period_start=period.start
-    )
-    UsageCounter.objects.filter(pk=counter.pk).update(
-        used=fold.used,
-        covered_by_grants=fold.covered,
-        consented_excess=fold.consented_excess,
-    )
+    ).update(**figures)
+    if not updated and fold.used:
+        # A period without usage has no counter row, as on the write path.
+        UsageCounter.objects.create(
+            account=account, meter=meter, period_start=period.start, **figures
+        )
     stale = GrantBurn.objects.filter(
         account=account, grant__meter=meter, period_start=period.start
     )

@@ -108,25 +108,21 @@ def due_periods(*, now: datetime) -> list[Period]:
     """Months not yet closed whose end plus the grace period has passed.
 
     The grace (``BILLING_CLOSE_GRACE_HOURS``) gives late events time to
-    arrive before the bill is final. Starts after the last closed month, or
-    at the first month with usage or a consent.
+    arrive before the bill is final. From the first month with usage or a
+    consent, so a month left open (another closed with ``--period``) is
+    still found.
     """
     grace = timedelta(hours=settings.BILLING_CLOSE_GRACE_HOURS)
-    last_closed = ClosedPeriod.objects.order_by("-period_start").first()
-    if last_closed is not None:
-        first = Period(last_closed.period_start).next()
-    else:
-        starts = [
-            UsageEvent.objects.aggregate(t=Min("timestamp"))["t"],
-            OverageConsent.objects.aggregate(t=Min("given_at"))["t"],
-        ]
-        starts = [s for s in starts if s is not None]
-        if not starts:
-            return []
-        first = period_of(min(starts))
+    starts = [
+        UsageEvent.objects.aggregate(t=Min("timestamp"))["t"],
+        OverageConsent.objects.aggregate(t=Min("given_at"))["t"],
+    ]
+    starts = [s for s in starts if s is not None]
+    if not starts:
+        return []
     closed = set(ClosedPeriod.objects.values_list("period_start", flat=True))
     due = []
-    period = first
+    period = period_of(min(starts))
     while period.ends_at + grace <= now:
         if period.start not in closed:
             due.append(period)

@@ -2,8 +2,8 @@
 
 from datetime import date
 
-from django.db.models import Count, F, Q, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 
 from ..models import Meter, UsageRollup, UsageSnapshot
 from ..selectors import State
@@ -54,13 +54,9 @@ def refresh_usage_rollups(*, start: date, end: date) -> int:
             over_without_consent=Count(
                 "pk", filter=over & ~Q(state__in=[State.OVERAGE, State.BLOCKED])
             ),
-            unbilled_excess=Coalesce(
-                Sum(
-                    Greatest(F("used") - F("limit"), Value(0)),
-                    filter=over & ~Q(state__in=[State.OVERAGE, State.BLOCKED]),
-                ),
-                0,
-            ),
+            # Each snapshot carries its unbilled excess, computed by the
+            # same rules as period close (no consent live, or beyond the cap).
+            unbilled_excess=Coalesce(Sum("unbilled_excess"), 0),
         )
     )
     rollups = [

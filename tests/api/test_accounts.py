@@ -1,5 +1,7 @@
 """PUT /accounts/{id}, GET /accounts/{id}/quotas, POST /accounts/{id}/authorize."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from billing.models import Account, UsageEvent
@@ -95,6 +97,7 @@ def test_longest_external_id_with_every_allowed_character_is_accepted(api):
     assert response.status_code == 201
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_quotas_list_every_meter_of_the_account(api):
     account = PlatformAccountFactory(external_id="q-1")
     record_usage_event(
@@ -121,6 +124,7 @@ def test_quotas_list_every_meter_of_the_account(api):
     }
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_quotas_show_a_consent_and_accrued_overage(api):
     account = PlatformAccountFactory(external_id="q-2")
     ConsentFactory(account=account, meter=meter("bandwidth"), cap_cents=500)

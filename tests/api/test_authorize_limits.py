@@ -1,4 +1,4 @@
-"""authorize refuses quantities beyond the documented range (DESIGN §4)."""
+"""authorize refuses quantities beyond the documented range (docs/api.md)."""
 
 import pytest
 

@@ -35,6 +35,7 @@ def codes(response) -> list[tuple[int, str]]:
     return [(d["index"], d["code"]) for d in error["details"]]
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_a_batch_is_recorded_and_counted(api):
     response = api.post(
         URL,

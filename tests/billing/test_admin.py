@@ -1,6 +1,6 @@
 """The staff admin: pages load, facts stay read-only, actions call services."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.apps import apps
@@ -51,6 +51,10 @@ from tests.factories.billing import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# The populated fixture reads the clock many times; mid-month, they all
+# fall in one day and one period.
+MID_APRIL = datetime(2026, 4, 16, 12, tzinfo=UTC)
 
 
 # Helpers -------------------------------------------------------------------
@@ -141,6 +145,7 @@ def test_every_model_of_accounts_and_billing_is_registered():
 @pytest.mark.parametrize(
     "model", registered_models(), ids=lambda m: m._meta.label_lower
 )
+@pytest.mark.time_machine(MID_APRIL)
 def test_changelist_and_change_page_load_for_a_superuser(
     admin_client, populated, model
 ):
@@ -160,11 +165,13 @@ def test_changelist_and_change_page_load_for_a_superuser(
 @pytest.mark.parametrize(
     "query", ["acme", "acct_", "user", "example.com"], ids=lambda q: q
 )
+@pytest.mark.time_machine(MID_APRIL)
 def test_account_search_runs_over_names_ids_and_emails(admin_client, populated, query):
     response = admin_client.get(url(Account, "changelist"), {"q": query})
     assert response.status_code == 200
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_no_changelist_does_more_queries_with_more_rows(admin_client, populated):
     """The N+1 guard for every model: ten more of everything, same count."""
 
@@ -808,6 +815,7 @@ def test_staff_can_add_a_meter_without_a_migration(admin_client):
     assert meter("live_minutes").kind == "counter"
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_facts_are_read_only(admin_client, populated):
     for model in (
         UsageEvent,
@@ -825,6 +833,7 @@ def test_facts_are_read_only(admin_client, populated):
         assert admin_client.get(url(model, "delete", obj.pk)).status_code == 403
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_dismiss_alert_action(admin_client, populated):
     alert = Alert.objects.first()
 

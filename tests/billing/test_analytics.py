@@ -183,36 +183,38 @@ def test_balances_list_oldest_debt_first_and_total_only_pending():
     assert outstanding_balances(at=now, limit=1).rows[0].account_id == old.pk
 
 
-def _snapshot(account, code, used, limit, state, day=date(2026, 11, 20)):
+def _snapshot(account, code, used, limit, state, day=date(2026, 11, 20), unbilled=0):
     UsageSnapshot.objects.create(
         account=account, meter=meter(code), day=day, used=used, limit=limit,
-        state=state,
+        state=state, unbilled_excess=unbilled,
     )  # fmt: skip
 
 
 def test_rollups_put_each_account_in_one_utilisation_band():
     limit = 10 * GB
     cases = [
-        (0, "ok"),  # idle
-        (4 * GB, "ok"),  # 40%
-        (5 * GB, "ok"),  # 50% -> 50-80
-        (7 * GB, "ok"),
-        (8 * GB, "warning"),  # 80% -> 80-100
-        (10 * GB, "exceeded"),  # exactly at the limit: 80-100
-        (12 * GB, "overage"),  # consented
-        (13 * GB, "blocked"),  # cap reached, consented
-        (15 * GB, "exceeded"),  # 5 GB unbilled
+        (0, "ok", 0),  # idle
+        (4 * GB, "ok", 0),  # 40%
+        (5 * GB, "ok", 0),  # 50% -> 50-80
+        (7 * GB, "ok", 0),
+        (8 * GB, "warning", 0),  # 80% -> 80-100
+        (10 * GB, "exceeded", 0),  # exactly at the limit: 80-100
+        (12 * GB, "overage", 0),  # consented
+        (13 * GB, "blocked", GB),  # cap reached: 1 GB past it is unbilled
+        (15 * GB, "exceeded", 5 * GB),  # no consent: 5 GB unbilled
     ]
-    for used, state in cases:
-        _snapshot(personal_account(), "bandwidth", used, limit, state)
+    for used, state, unbilled in cases:
+        _snapshot(
+            personal_account(), "bandwidth", used, limit, state, unbilled=unbilled
+        )
     refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))
     refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))  # rerun
     rollup = UsageRollup.objects.get(meter=meter("bandwidth"))
     assert rollup.accounts == 9
     assert (rollup.under_50, rollup.from_50_to_80, rollup.from_80_to_100) == (2, 2, 2)
     assert (rollup.over_with_consent, rollup.over_without_consent) == (2, 1)
-    assert rollup.unbilled_excess == 5 * GB
-    assert rollup.total_used == sum(used for used, _ in cases)
+    assert rollup.unbilled_excess == 6 * GB  # each snapshot's own figure, summed
+    assert rollup.total_used == sum(used for used, _, _ in cases)
 
 
 def test_balances_on_a_past_date_count_charges_paid_only_later():

@@ -65,6 +65,7 @@ def test_close_billing_period_with_a_period_closes_at_once_and_reruns_close_noth
     assert "already closed" in second
 
 
+@pytest.mark.time_machine(datetime(2027, 1, 20, 12, tzinfo=UTC))
 def test_close_billing_period_refuses_the_running_month_and_bad_input():
     with pytest.raises(CommandError, match="has not ended"):
         run("close_billing_period", "--period", f"{period_of(timezone.now())}")
@@ -73,6 +74,7 @@ def test_close_billing_period_refuses_the_running_month_and_bad_input():
     assert not ClosedPeriod.objects.exists()
 
 
+@pytest.mark.time_machine(datetime(2027, 1, 20, 12, tzinfo=UTC))
 def test_take_usage_snapshots_writes_yesterday_once_for_accounts_that_existed():
     account = personal_account()
     account.created_at = timezone.now() - timedelta(days=3)
@@ -89,6 +91,7 @@ def test_take_usage_snapshots_writes_yesterday_once_for_accounts_that_existed():
     assert not UsageSnapshot.objects.filter(account=newcomer).exists()
 
 
+@pytest.mark.time_machine(datetime(2027, 1, 20, 12, tzinfo=UTC))
 def test_take_usage_snapshots_refuses_unfinished_days_and_bad_dates():
     with pytest.raises(CommandError, match="not over yet"):
         run("take_usage_snapshots", "--date", f"{timezone.now().date()}")

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,6 +19,9 @@ from tests.factories.billing import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# Mid-month, so a test that reads the clock twice never straddles a month end.
+MID_APRIL = datetime(2026, 4, 16, 12, tzinfo=UTC)
 
 FREE_BANDWIDTH = 5 * GB
 
@@ -65,6 +68,7 @@ def _next_period():
     return period_of(timezone.now()).ends_at + timedelta(days=1)
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_a_consent_is_recorded_for_the_current_period():
     account = personal_account()
     owner = owner_of(account)
@@ -90,6 +94,7 @@ def test_the_cap_must_be_a_positive_whole_number_of_cents(cap_cents):
     assert not OverageConsent.objects.filter(account=account).exists()
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_an_invalid_cap_leaves_the_live_consent_in_place():
     account = personal_account()
     live = _consent(account, cap_cents=2500)
@@ -111,6 +116,7 @@ def test_a_hard_limit_meter_refuses_consent():
     assert not OverageConsent.objects.filter(account=account).exists()
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_a_new_consent_replaces_the_live_one():
     account = personal_account()
     first = _consent(account, cap_cents=1000)
@@ -126,6 +132,7 @@ def test_a_new_consent_replaces_the_live_one():
     assert _quota(account, "bandwidth").cap_cents == 5000
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_consents_on_different_meters_live_side_by_side():
     account = personal_account()
 
@@ -136,6 +143,7 @@ def test_consents_on_different_meters_live_side_by_side():
     assert _quota(account, "transcoding").cap_cents == 2000
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_an_exceeded_account_needs_consent_before_more_usage():
     account = personal_account()
     _use_bandwidth(account, FREE_BANDWIDTH)
@@ -148,6 +156,7 @@ def test_an_exceeded_account_needs_consent_before_more_usage():
     assert _quota(account, "bandwidth").state == "exceeded"
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_after_consent_an_exceeded_account_is_allowed_in_overage():
     account = personal_account()
     _use_bandwidth(account, FREE_BANDWIDTH)
@@ -161,6 +170,7 @@ def test_after_consent_an_exceeded_account_is_allowed_in_overage():
     assert _quota(account, "bandwidth").state == "overage"
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_consent_allows_only_up_to_its_cap():
     account = personal_account()
     _use_bandwidth(account, FREE_BANDWIDTH)
@@ -172,6 +182,7 @@ def test_consent_allows_only_up_to_its_cap():
     assert answer.reason == "blocked"
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_after_revoking_the_account_is_denied_again():
     account = personal_account()
     _use_bandwidth(account, FREE_BANDWIDTH)
@@ -195,6 +206,7 @@ def test_revoking_twice_reports_nothing_to_revoke():
     assert _revoke(account) is False
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_a_one_off_consent_does_not_cover_the_next_period():
     account = personal_account()
     _consent(account, recurring=False)
@@ -203,6 +215,7 @@ def test_a_one_off_consent_does_not_cover_the_next_period():
     assert _quota(account, "bandwidth", at=_next_period()).consent is None
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_a_recurring_consent_covers_later_periods():
     account = personal_account()
     consent = _consent(account, cap_cents=3000, recurring=True)
@@ -214,6 +227,7 @@ def test_a_recurring_consent_covers_later_periods():
     assert far.consent == consent
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_a_consent_does_not_cover_periods_before_it_was_given():
     account = personal_account()
     _consent(account, recurring=True)
@@ -222,6 +236,7 @@ def test_a_consent_does_not_cover_periods_before_it_was_given():
     assert _quota(account, "bandwidth", at=last_month).consent is None
 
 
+@pytest.mark.time_machine(MID_APRIL)
 def test_a_revoked_recurring_consent_covers_no_later_period():
     account = personal_account()
     _consent(account, recurring=True)
@@ -255,6 +270,7 @@ def test_a_company_member_cannot_revoke_consent():
 
 
 @pytest.mark.parametrize("role", ["owner", "admin"])
+@pytest.mark.time_machine(MID_APRIL)
 def test_company_owners_and_admins_can_consent(role):
     account = company_account()
     user = MembershipFactory(company=account.company, role=role).user

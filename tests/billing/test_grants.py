@@ -251,6 +251,7 @@ def test_top_ups_burn_earliest_expiry_first():
     assert (status.used, status.limit, status.state) == (38 * GB, 35 * GB, "exceeded")
 
 
+@pytest.mark.time_machine(AT)
 def test_top_up_bought_while_over_the_limit_covers_the_excess():
     # purchase_pack works at the current time, so this test does too.
     account = personal_account()

@@ -1,5 +1,5 @@
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import authenticate
@@ -53,6 +53,7 @@ def row_counts() -> dict[str, int]:
     }
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_seed_demo_builds_every_login_state_and_six_months_of_history():
     output = seed()
 
@@ -108,6 +109,7 @@ def test_seed_demo_builds_every_login_state_and_six_months_of_history():
     assert not UsageEvent.objects.filter(timestamp__gt=timezone.now()).exists()
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_password_option_holds_and_a_second_run_creates_nothing():
     # One seed serves both checks: seeding takes seconds.
     seed(password="s3cret")

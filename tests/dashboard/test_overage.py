@@ -40,6 +40,7 @@ def consent_form(cap, scope="period"):
     return {"meter": "bandwidth", "cap": cap, "scope": scope}
 
 
+@pytest.mark.time_machine(datetime(2027, 3, 20, 12, tzinfo=UTC))
 def test_exceeded_meter_explains_the_pause_and_prices_the_overage(client, me):
     exceed_bandwidth(me)
     page = client.get(overage_url(me)).content.decode()
@@ -52,6 +53,7 @@ def test_exceeded_meter_explains_the_pause_and_prices_the_overage(client, me):
     assert "without a live consent: never billed" in section
 
 
+@pytest.mark.time_machine(datetime(2027, 3, 20, 12, tzinfo=UTC))
 def test_consent_turns_exceeded_into_overage(client, me):
     exceed_bandwidth(me)
     response = client.post(
@@ -147,7 +149,7 @@ def test_usage_before_the_consent_is_not_billed_and_the_page_says_so(client, me)
         exceed_bandwidth(me, 1, event_id="after")  # 1 GB more, consented
         page = client.get(overage_url(me)).content.decode()
     section = page.split('id="meter-bandwidth"')[1].split("</section>")[0]
-    assert 'Billable so far</dt><dd class="figure-sm">$0.09' in section
+    assert 'Billable so far</dt><dd><span class="figure-sm">$0.09' in section
     assert "Not billed</dt><dd>$0.09" in section
 
 
@@ -166,6 +168,6 @@ def test_after_revoking_the_page_says_what_is_still_billed(client, me):
             .split('id="meter-bandwidth"')[1]
             .split("</section>")[0]
         )
-    assert 'Billable so far</dt><dd class="figure-sm">$0.09' in section
+    assert 'Billable so far</dt><dd><span class="figure-sm">$0.09' in section
     assert "earlier consent this period" in section
     assert "Not billed</dt><dd>$0.18" in section

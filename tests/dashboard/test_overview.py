@@ -1,6 +1,6 @@
 """Overview cards, alerts, the account switcher, usage history and query pins."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -48,6 +48,7 @@ def _alert(account, **kwargs):
     )
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_a_state_alert_shows_only_while_the_meter_is_in_that_state(client, me):
     Alert.objects.create(
         account=me,
@@ -130,6 +131,7 @@ def _snapshots(account, days):
     )
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_usage_history_reads_snapshots_for_the_range(client, me):
     _snapshots(me, 200)
     url = reverse("dashboard:user-usage", args=[me.pk])

@@ -1,6 +1,6 @@
 """Buying and renewing packs from the dashboard."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -16,6 +16,7 @@ def buy_url(account, code="storage-50gb-once"):
     return reverse("dashboard:user-buy", args=[account.pk, code])
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_confirmation_shows_price_new_limit_and_expiry(client, me):
     page = client.get(buy_url(me)).content.decode()
     assert "$20.00" in page

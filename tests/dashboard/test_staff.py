@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -118,6 +118,7 @@ def _csv_rows(response):
     return list(csv.reader(io.StringIO(response.content.decode())))
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_every_table_exports_as_csv_for_the_range(client, staff):
     _history(accounts=2, days=5)
     today = timezone.now().date()

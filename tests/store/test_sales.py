@@ -1,6 +1,6 @@
 """Buying themes and bundles, licences, refunds, and the earnings ledger."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db.models import Sum
@@ -245,6 +245,7 @@ def test_a_refund_reverses_charge_licence_and_earnings_lines():
     assert buy(buyer, theme, key="again").approved
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_lines_record_the_tier_boundary_and_the_cap_hold_back():
     """Seven $149 sales: the 7th straddles $1,000; the cap holds back past $500."""
     theme = ThemeFactory(price_cents=14_900)

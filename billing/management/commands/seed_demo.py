@@ -1,4 +1,4 @@
-"""Load the demo data of DESIGN §5: logins in every state, six months of history.
+"""Load the demo data: logins in every state, six months of history (see README).
 
 Everything goes through the billing services, so the demo shows what the
 code really does. The services always act "now"; where the story needs the
