@@ -8,6 +8,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # pytest-xdist workers; the suite is safe in parallel (one test DB per worker).
 TEST_WORKERS ?= 2
+# make test-dates: the date-sensitive tests run once per instant, the clock
+# pinned there (BILLING_TEST_NOW, tests/conftest.py): just after a month
+# starts, just before a month and a year end, and on a leap day.
+TEST_DATES ?= 2027-03-01T00:05:00Z 2027-01-31T23:55:00Z 2026-12-31T23:55:00Z 2028-02-29T12:00:00Z
+DATE_TESTS ?= tests/billing tests/dashboard tests/store
 
 # Django 6 needs Python >= 3.12. Take the newest interpreter that actually
 # runs: a pyenv shim on PATH can exist without its version being active, so
@@ -21,7 +26,7 @@ PYTHON ?= $(shell \
 	done; \
 	if python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo python3; fi)
 
-.PHONY: help install run test lint fmt migrate seed check-python clean screenshots bench bench-staff
+.PHONY: help install run test test-dates lint fmt migrate seed check-python clean screenshots bench bench-staff
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +58,16 @@ run: seed ## Install, migrate, load demo data and serve on http://127.0.0.1:8000
 
 test: install ## Run the whole suite (PostgreSQL when DATABASE_URL is set, else SQLite)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-dates: install ## Date-sensitive tests on SQLite, clock pinned at each of TEST_DATES
+	@failed=""; \
+	for now in $(TEST_DATES); do \
+	  echo "== BILLING_TEST_NOW=$$now"; \
+	  env -u DATABASE_URL BILLING_TEST_NOW=$$now \
+	    $(BIN)/python -m pytest -n $(TEST_WORKERS) $(DATE_TESTS) $(PYTEST_ARGS) \
+	    || failed="$$failed $$now"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAIL: date-sensitive tests failed at:$$failed" >&2; exit 1; fi
 
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check .

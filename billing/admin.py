@@ -48,6 +48,8 @@ from .models import (
     UsageRollup,
     UsageSnapshot,
 )
+from .quotas.current import period_overages
+from .quotas.rules import OverageFigures
 from .refunds import refund_proposal
 from .selectors import account_quotas, outstanding_balance_cents
 from .services.accounts import claim_company_account
@@ -506,6 +508,11 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.display(description="Quotas")
     def quota_table(self, obj: Account) -> str:
         """Used / limit / state per meter, from the same selector as the API."""
+        now = timezone.now()
+        statuses = account_quotas(account=obj, at=now)
+        figures = period_overages(
+            account=obj, meters=[s.meter for s in statuses], at=now
+        )
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td>"
@@ -518,9 +525,9 @@ class AccountAdmin(admin.ModelAdmin):
                     format_quantity(status.remaining, status.meter.unit),
                     status.percent,
                     status.state,
-                    _overage_note(status.cap_cents, status.accrued_cents),
+                    _overage_note(figures.get(status.meter.pk)),
                 )
-                for status in account_quotas(account=obj)
+                for status in statuses
             ),
         )
         return format_html(
@@ -557,12 +564,19 @@ class AccountAdmin(admin.ModelAdmin):
         return format_html_join(" · ", "{}", ((link,) for link in [*links, add_grant]))
 
 
-def _overage_note(cap_cents: int | None, accrued_cents: int) -> str:
-    if cap_cents is None:
-        return (
-            "no consent" if not accrued_cents else f"{_money(accrued_cents)} unbilled"
+def _overage_note(figures: OverageFigures | None) -> str:
+    """Billable and unbilled overage so far: the figures period close uses."""
+    if figures is None:
+        return "hard limit"
+    parts = []
+    if figures.cap_cents is not None:
+        parts.append(
+            f"{_money(figures.billable_cents)} billable of {_money(figures.cap_cents)}"
+            " cap"
         )
-    return f"{_money(accrued_cents)} of {_money(cap_cents)} cap"
+    if figures.unbilled_cents:
+        parts.append(f"{_money(figures.unbilled_cents)} unbilled")
+    return "; ".join(parts) or "none"
 
 
 # Ledger: charges ---------------------------------------------------------

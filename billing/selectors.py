@@ -13,9 +13,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -37,6 +36,7 @@ from .models import (
     UsageCounter,
     UsageSnapshot,
 )
+from .quotas.facts import counter_fold
 from .quotas.rules import (
     CONSENTED_STATES,
     State,
@@ -133,12 +133,52 @@ class _Facts:
     consented_excess: Decimal = Decimal(0)
 
 
-# Gauges: the excess of the period's consented days (a day counts when a
-# consent was live at its last instant, which the snapshot's state records).
-_SNAPSHOT_CONSENTED_EXCESS = Sum(
-    Greatest(F("used") - F("limit"), Value(0)),
-    filter=Q(state__in=CONSENTED_STATES),
-)
+def _storage_consented_excess(
+    *, account_ids: Sequence[int], period: Period, before: date, meter_id=None
+) -> dict[tuple[int, int], Decimal]:
+    """Excess unit-days of the period's consented days before ``before``.
+
+    A day counts when a consent was live at its last instant, which the
+    snapshot's state records. Summed in Python: SQLite's integer SUM
+    overflows where levels near 10^18 add up.
+    """
+    rows = UsageSnapshot.objects.filter(
+        account_id__in=account_ids,
+        meter__kind=Meter.Kind.GAUGE,
+        day__gte=period.start,
+        day__lt=before,
+        state__in=CONSENTED_STATES,
+        used__gt=F("limit"),
+    )
+    if meter_id is not None:
+        rows = rows.filter(meter_id=meter_id)
+    totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for account_id, row_meter_id, used, limit in rows.values_list(
+        "account_id", "meter_id", "used", "limit"
+    ):
+        totals[(account_id, row_meter_id)] += used - limit
+    return totals
+
+
+# A renewed top-up term that started during the period, after it was bought:
+# no write folded it in at its start, so readers fold the period themselves.
+_STARTED_TERM = Q(effective_at__gt=F("created_at"))
+
+
+def _folded_now(*, account: Account, meter: Meter, facts: "_Facts", at: datetime):
+    """``facts`` with the counter figures folded from the events at ``at``."""
+    fold = counter_fold(
+        account=account, meter=meter, period=period_of(at), known_at=at, read_at=at
+    )
+    return _Facts(
+        allowance=facts.allowance,
+        granted=fold.limit - facts.allowance - fold.covered,
+        consumed=0,
+        used=fold.used,
+        covered=fold.covered,
+        consent=facts.consent,
+        consented_excess=Decimal(fold.consented_excess),
+    )
 
 
 def _quota_status(
@@ -227,6 +267,16 @@ def quota_statuses(
         .values("account_id", "meter_id")
         .annotate(total=Sum("amount"), consumed=Sum("consumed"))
     }
+    started_terms = set(
+        Grant.objects.active_at(at)
+        .filter(
+            _STARTED_TERM,
+            account_id__in=ids,
+            meter__kind=Meter.Kind.COUNTER,
+            effective_at__gte=period.starts_at,
+        )
+        .values_list("account_id", "meter_id")
+    )
     counters = {
         (account_id, meter_id): (used, covered, consented)
         for account_id, meter_id, used, covered, consented in (
@@ -260,17 +310,9 @@ def quota_statuses(
         )
         if consent_covers(c, period)
     }
-    storage_days = {
-        (row["account_id"], row["meter_id"]): Decimal(row["excess"] or 0)
-        for row in UsageSnapshot.objects.filter(
-            account_id__in=ids,
-            meter__kind=Meter.Kind.GAUGE,
-            day__gte=period.start,
-            day__lt=at.date(),
-        )
-        .values("account_id", "meter_id")
-        .annotate(excess=_SNAPSHOT_CONSENTED_EXCESS)
-    }
+    storage_days = _storage_consented_excess(
+        account_ids=ids, period=period, before=at.date()
+    )
 
     result: dict[int, list[QuotaStatus]] = {}
     for account in accounts:
@@ -297,6 +339,8 @@ def quota_statuses(
                 consent=consents.get(key),
                 consented_excess=consented,
             )
+            if key in started_terms:
+                facts = _folded_now(account=account, meter=meter, facts=facts, at=at)
             rows.append(_quota_status(account=account, meter=meter, facts=facts, at=at))
         result[account.pk] = rows
     return result
@@ -337,18 +381,14 @@ def _meter_facts(*, account: Account, meter: Meter, at: datetime) -> _Facts:
         columns["used"] = Subquery(counter.values("used")[:1])
         columns["covered"] = Subquery(counter.values("covered_by_grants")[:1])
         columns["consented"] = Subquery(counter.values("consented_excess")[:1])
+        columns["started_term"] = Subquery(
+            grants.filter(_STARTED_TERM, effective_at__gte=period.starts_at).values(
+                "pk"
+            )[:1]
+        )
     elif meter.kind == Meter.Kind.GAUGE:
         columns["used"] = Subquery(
             GaugeLevel.objects.filter(**mine).values("level")[:1]
-        )
-        columns["consented"] = Subquery(
-            UsageSnapshot.objects.filter(
-                **mine, day__gte=period.start, day__lt=at.date()
-            )
-            .order_by()
-            .values("meter_id")
-            .annotate(t=_SNAPSHOT_CONSENTED_EXCESS)
-            .values("t")
         )
     else:
         columns["used"] = Subquery(
@@ -363,15 +403,24 @@ def _meter_facts(*, account: Account, meter: Meter, at: datetime) -> _Facts:
     if row["consent_id"] is not None:
         live = OverageConsent.objects.get(pk=row["consent_id"])
         consent = live if consent_covers(live, period) else None
-    return _Facts(
+    consented = Decimal(row.get("consented") or 0)
+    if meter.kind == Meter.Kind.GAUGE and consent is not None:
+        # Only a live consent makes the consented days so far matter here.
+        consented = _storage_consented_excess(
+            account_ids=[account.pk], period=period, before=at.date(), meter_id=meter.pk
+        ).get((account.pk, meter.pk), Decimal(0))
+    facts = _Facts(
         allowance=row["allowance"] or 0,
         granted=row["granted"] or 0,
         consumed=row["consumed"] or 0,
         used=row["used"] or 0,
         covered=row.get("covered") or 0,
         consent=consent,
-        consented_excess=Decimal(row.get("consented") or 0),
+        consented_excess=consented,
     )
+    if row.get("started_term") is not None:
+        facts = _folded_now(account=account, meter=meter, facts=facts, at=at)
+    return facts
 
 
 def quota_status(

@@ -88,10 +88,10 @@ def display_unit(unit: str) -> str:
 def display_amount(amount: int, unit: str) -> float:
     """``amount`` in ``display_unit`` (GB one decimal, whole minutes) for charts."""
     if unit == "byte":
-        return round(amount / GB, 1)
+        return round(float(amount) / GB, 1)
     if unit == "second":
-        return round(amount / 60)
-    return amount
+        return round(float(amount) / 60)
+    return int(amount)
 
 
 def format_cents(cents: int, currency: str = "USD") -> str:

@@ -212,6 +212,12 @@ def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
     unit = usage.meter.unit
     shown = display_unit(unit)
     latest = usage.latest
+
+    def unbilled(amount) -> str:
+        # Storage's unbilled excess is priced, and kept, in GB-months.
+        text = format_quantity(amount, unit)
+        return f"{text}-month" if usage.meter.kind == "gauge" else text
+
     return {
         "usage": usage,
         "unit": shown,
@@ -230,7 +236,7 @@ def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
         "bands": [
             (label, getattr(latest, field) if latest else 0) for field, label in BANDS
         ],
-        "unbilled": format_quantity(latest.unbilled_excess if latest else 0, unit),
+        "unbilled": unbilled(latest.unbilled_excess if latest else 0),
         "top": [
             {
                 "account": t.account,
@@ -245,7 +251,7 @@ def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
                 "day": r.day,
                 "accounts": r.accounts,
                 "total": format_quantity(r.total_used, unit),
-                "unbilled": format_quantity(r.unbilled_excess, unit),
+                "unbilled": unbilled(r.unbilled_excess),
             }
             for r in reversed(usage.days)
         ],

@@ -16,7 +16,11 @@ class UsageRollup(models.Model):
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="+")
     day = models.DateField()
     accounts = models.PositiveIntegerField(default=0)
-    total_used = models.BigIntegerField(
+    # Sums over every account can pass a 64-bit integer (accounts may each
+    # hold up to 10^18): whole numbers in a wide decimal.
+    total_used = models.DecimalField(
+        max_digits=38,
+        decimal_places=0,
         default=0,
         help_text="Sum over accounts: end-of-day level (gauges) or month to date.",
     )
@@ -25,7 +29,9 @@ class UsageRollup(models.Model):
     from_80_to_100 = models.PositiveIntegerField(default=0)
     over_with_consent = models.PositiveIntegerField(default=0)
     over_without_consent = models.PositiveIntegerField(default=0)
-    unbilled_excess = models.BigIntegerField(
+    unbilled_excess = models.DecimalField(
+        max_digits=38,
+        decimal_places=0,
         default=0,
         help_text="Excess not billed (no live consent, or past the cap), in the unit.",
     )

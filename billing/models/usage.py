@@ -127,9 +127,9 @@ class UsageSnapshot(models.Model):
     )
     limit = models.BigIntegerField()
     state = models.CharField(max_length=10)
-    # Excess that will not be billed: used without a live consent, or
-    # beyond the consent's cap. Gauges: that day's bytes; counters: the
-    # period's units so far.
+    # The period's excess so far that will not be billed (used without a
+    # live consent, or beyond the cap): counters in units, gauges in
+    # unit-months (GB-months for storage, what is priced).
     unbilled_excess = models.BigIntegerField(default=0)
     taken_at = models.DateTimeField(default=timezone.now)
 

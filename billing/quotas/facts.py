@@ -140,6 +140,7 @@ def counter_fold(
     known_at: datetime,
     until: datetime | None = None,
     allowance: int | None = None,
+    read_at: datetime | None = None,
 ) -> CounterFold:
     """Fold a counter's period from its events (exact to the microsecond)."""
     allowance = (
@@ -161,6 +162,7 @@ def counter_fold(
         consents=consents,
         segments=segments,
         until=until,
+        read_at=read_at,
     )
 
 
@@ -201,7 +203,8 @@ def gauge_days(
         moment = day_end(day) - LAST_INSTANT
         limit = allowance + sum(g.amount for g in grants if g.is_live_at(moment))
         consented = live_consent(consents, moment) is not None
-        days.append(GaugeDay(day, level, limit, consented))
+        # A late deletion floors an earlier day at 0, as in the snapshots.
+        days.append(GaugeDay(day, max(level, 0), limit, consented))
         day += timedelta(days=1)
     return days
 

@@ -164,6 +164,7 @@ def fold_counter(
     consents: Sequence[ConsentWindow],
     segments: Sequence[tuple[datetime, int]],
     until: datetime | None = None,
+    read_at: datetime | None = None,
 ) -> CounterFold:
     """Walk a counter's period in event time (``segments``: start, usage).
 
@@ -172,6 +173,8 @@ def fold_counter(
     was live. A top-up that starts inside the period first covers the
     period's excess so far, the consented part first. A top-up never covers
     usage of a period it was not live in: only what ``top_ups`` opens with.
+    The limit and live consent are read at ``read_at`` (default: the last
+    instant before ``until``).
     """
     until = until or period.ends_at
     ordered = sorted(top_ups, key=lambda t: t.order)
@@ -215,7 +218,7 @@ def fold_counter(
                 consented += rest
             else:
                 unconsented += rest
-    last = until - LAST_INSTANT
+    last = read_at or until - LAST_INSTANT
     covered = sum(burned.values())
     live_balances = sum(balance[t.grant_id] for t in ordered if t.live_at(last))
     return CounterFold(
@@ -298,6 +301,13 @@ def storage_figures(
         total += day.excess
         if day.consented:
             consented += day.excess
+    return storage_totals_figures(meter, period, total, consented, cap_cents)
+
+
+def storage_totals_figures(
+    meter, period: Period, total: int, consented: int, cap_cents: int | None
+) -> OverageFigures:
+    """Storage figures from excess unit-days: all of it, and the consented."""
     return OverageFigures(
         excess_units=Decimal(total),
         consented_units=Decimal(consented),

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ..models import Account, Alert, Grant, Meter, Purchase
 from ..units import period_of
 from .alerts import AlertSpec, raise_alerts
+from .counters import refold_counters_from
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
 
@@ -31,6 +33,7 @@ class Sweep:
 def sweep_expirations(*, now: datetime | None = None) -> Sweep:
     now = now or timezone.now()
     reminders = _send_reminders(now=now)
+    _fold_started_terms(now=now)
     expired = list(
         Grant.objects.filter(
             expires_at__lte=now,
@@ -72,6 +75,32 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
     return Sweep(
         reminders=reminders, expired_grants=len(expired), suspended_slots=suspended
     )
+
+
+def _fold_started_terms(*, now: datetime) -> None:
+    """A renewed top-up term starts at the old expiry, with no write to fold
+    it in: from that instant it covers its period's uncovered excess. Reads
+    count it anyway; this brings the counter caches level (idempotent)."""
+    started = (
+        Grant.objects.filter(
+            meter__kind=Meter.Kind.COUNTER,
+            effective_at__gt=F("created_at"),
+            effective_at__lte=now,
+            effective_at__gte=period_of(now).previous().starts_at,
+        )
+        .values_list("account_id", "meter_id", "effective_at")
+        .order_by("account_id", "meter_id")
+    )
+    meters = {m.pk: m for m in Meter.objects.filter(kind=Meter.Kind.COUNTER)}
+    for account_id, meter_id, effective_at in started:
+        with transaction.atomic():
+            account = lock_account(Account(pk=account_id))
+            refold_counters_from(
+                account=account,
+                meter=meters[meter_id],
+                period=period_of(effective_at),
+                now=now,
+            )
 
 
 def _send_reminders(*, now: datetime) -> int:

@@ -158,7 +158,8 @@ def _buy(
 
 def _apply_new_capacity(*, account: Account, meters: list[Meter], at: datetime) -> None:
     """Let changed capacity reach the caches: a top-up starting now covers
-    this period's excess so far; slots follow a new slot limit."""
+    this period's excess so far, one ending now stops burning (usage already
+    recorded past this instant changes side); slots follow the new limit."""
     for meter in meters:
         if meter.kind == Meter.Kind.COUNTER:
             refold_counters_from(
@@ -366,8 +367,9 @@ def refund_charge(
             Grant.objects.filter(pk__in=[g.pk for g in revoked]).update(
                 revoked_at=now, reason="Refunded"
             )
-            if any(g.meter.kind == Meter.Kind.ALLOCATION for g in revoked):
-                reconcile_job_slots(account=account, at=now)
+            _apply_new_capacity(
+                account=account, meters=list({g.meter for g in revoked}), at=now
+            )
     return result_row
 
 
@@ -407,11 +409,12 @@ def create_adjustment_grant(
 
 def revoke_grant(*, grant: Grant, reason: str = "Revoked by staff") -> bool:
     """End a grant now. Idempotent; slots beyond the new limit are suspended."""
+    now = timezone.now()
     with transaction.atomic():
         account = lock_account(grant.account)
         ended = Grant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), reason=reason[:200]
+            revoked_at=now, reason=reason[:200]
         )
-        if ended and grant.meter.kind == Meter.Kind.ALLOCATION:
-            reconcile_job_slots(account=account)
+        if ended:
+            _apply_new_capacity(account=account, meters=[grant.meter], at=now)
     return bool(ended)

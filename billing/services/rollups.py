@@ -1,9 +1,11 @@
 """Keep the daily per-meter usage rollups in step with the snapshots."""
 
 from datetime import date
+from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Count, DecimalField, F, FloatField, Q, Sum
+from django.db.models.functions import Cast
 
 from ..models import Meter, UsageRollup, UsageSnapshot
 from ..selectors import State
@@ -36,7 +38,7 @@ def refresh_usage_rollups(*, start: date, end: date) -> int:
         .values("meter_id", "day")
         .annotate(
             accounts=Count("pk"),
-            total_used=Coalesce(Sum("used"), 0),
+            total_used=_wide_sum("used"),
             under_50=Count("pk", filter=~over & (idle | Q(limit__gt=2 * F("used")))),
             from_50_to_80=Count(
                 "pk",
@@ -56,7 +58,7 @@ def refresh_usage_rollups(*, start: date, end: date) -> int:
             ),
             # Each snapshot carries its unbilled excess, computed by the
             # same rules as period close (no consent live, or beyond the cap).
-            unbilled_excess=Coalesce(Sum("unbilled_excess"), 0),
+            unbilled_excess=_wide_sum("unbilled_excess"),
         )
     )
     rollups = [
@@ -73,5 +75,19 @@ def refresh_usage_rollups(*, start: date, end: date) -> int:
     return len(rollups)
 
 
-def _bands(row: dict) -> dict[str, int]:
-    return {field: int(row[field] or 0) for field in BAND_FIELDS}
+def _wide_sum(field: str) -> Sum:
+    """A SUM that cannot overflow 64 bits: numeric on PostgreSQL. SQLite's
+    integer SUM raises on overflow, so there it sums floats (a staff figure,
+    never money)."""
+    if connection.vendor == "sqlite":
+        return Sum(Cast(field, FloatField()))
+    return Sum(Cast(field, DecimalField(max_digits=38, decimal_places=0)))
+
+
+def _bands(row: dict) -> dict[str, int | Decimal]:
+    return {
+        field: Decimal(round(row[field] or 0))
+        if field in ("total_used", "unbilled_excess")
+        else int(row[field] or 0)
+        for field in BAND_FIELDS
+    }

@@ -11,7 +11,6 @@ the same numbers. Charts and storage GB-months read these.
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
@@ -35,7 +34,8 @@ from ..quotas.rules import (
     counter_figures,
     counter_overage_cents,
     live_consent,
-    storage_overage_cents,
+    period_cap_cents,
+    storage_totals_figures,
     unbilled_units,
     usage_state,
 )
@@ -68,11 +68,14 @@ def _levels_at(meter: Meter, account_ids: list[int], day: date) -> dict[int, int
     )
     if meter.kind == Meter.Kind.COUNTER:
         events = events.filter(timestamp__gte=period_of(day).starts_at)
-    return dict(
-        events.values("account_id")
+    # A late deletion can take the running sum of an earlier day below 0:
+    # that day's level is floored at 0 (the current level never is).
+    return {
+        account_id: max(total, 0)
+        for account_id, total in events.values("account_id")
         .annotate(total=Sum("quantity"))
         .values_list("account_id", "total")
-    )
+    }
 
 
 def snapshot_rows(
@@ -121,19 +124,21 @@ def snapshot_rows(
             ConsentWindow(given_at, revoked_at, cap)
         )
         folded_pairs.add((account_id, meter_id))
-    prior_consented = {
-        (row["account_id"], row["meter_id"]): row["total"] or 0
-        for row in UsageSnapshot.objects.filter(
-            account_id__in=ids,
-            meter__kind=Meter.Kind.GAUGE,
-            day__gte=period.start,
-            day__lt=day,
-            state__in=CONSENTED_STATES,
-            used__gt=F("limit"),
-        )
-        .values("account_id", "meter_id")
-        .annotate(total=Sum(F("used") - F("limit")))
-    }
+    # The period's excess before this day, all of it and the consented part
+    # (a day counts as consented when its state says so). Summed here, not
+    # in SQL: SQLite's integer SUM overflows where levels near 10^18 add up.
+    prior_total: dict[tuple[int, int], int] = defaultdict(int)
+    prior_consented: dict[tuple[int, int], int] = defaultdict(int)
+    for account_id, meter_id, used, limit, state in UsageSnapshot.objects.filter(
+        account_id__in=ids,
+        meter__kind=Meter.Kind.GAUGE,
+        day__gte=period.start,
+        day__lt=day,
+        used__gt=F("limit"),
+    ).values_list("account_id", "meter_id", "used", "limit", "state"):
+        prior_total[(account_id, meter_id)] += used - limit
+        if state in CONSENTED_STATES:
+            prior_consented[(account_id, meter_id)] += used - limit
     rows = []
     for meter in meters:
         used_by_account = _levels_at(meter, ids, day)
@@ -163,24 +168,21 @@ def snapshot_rows(
                     )
                 else:
                     unbilled = max(used - limit, 0)
-            elif meter.kind == Meter.Kind.GAUGE:
+            elif meter.kind == Meter.Kind.GAUGE and not meter.is_hard_limit:
                 excess = max(used - limit, 0)
-                prior = Decimal(prior_consented.get(key, 0))
-                if consent is not None and not meter.is_hard_limit:
-                    accrued = storage_overage_cents(meter, prior + excess, period)
-                    cap_days = (
-                        Decimal(consent.cap_cents)
-                        * period.days
-                        / meter.unit_price_cents
-                        if meter.unit_price_cents
-                        else Decimal(0)
-                    )
-                    billed = max(
-                        min(prior + excess, cap_days) - min(prior, cap_days), 0
-                    )
-                    unbilled = int(excess - billed)
-                else:
-                    unbilled = excess
+                consented = prior_consented[key] + (excess if consent else 0)
+                figures = storage_totals_figures(
+                    meter,
+                    period,
+                    prior_total[key] + excess,
+                    consented,
+                    period_cap_cents(consents.get(key, []), day_end(day)),
+                )
+                accrued = figures.consented_cents
+                # The period's unbilled excess so far, in unit-months (what
+                # is priced), with the cap as of this day: a raised cap makes
+                # earlier capped days billable, as at close.
+                unbilled = int(unbilled_units(meter, figures, period) / period.days)
             rows.append(
                 UsageSnapshot(
                     account=account,

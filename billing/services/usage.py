@@ -162,8 +162,11 @@ def _validate_shape(
             )
             continue
         timestamp = event.timestamp or now
+        # Days and periods are UTC: an offset the platform sent is only a
+        # way of writing the instant.
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=UTC)
+        timestamp = timestamp.astimezone(UTC)
         if timestamp > now + FUTURE_TOLERANCE:
             errors.append(
                 _error(
@@ -589,11 +592,11 @@ def _correct_snapshots(
     """A late event rewrites the snapshots from its day on (they are caches
     of the facts by day); the staff rollups of those days follow after
     commit, outside the ingest transaction."""
-    today = now.date()
+    today = now.astimezone(UTC).date()
     first: dict[tuple[int, int], Any] = {}
     meters: dict[int, Meter] = {}
     for p in new:
-        day = p.timestamp.date()
+        day = p.timestamp.astimezone(UTC).date()
         if day < today:
             key = (p.account_id, p.meter.pk)
             first[key] = min(day, first.get(key, day))

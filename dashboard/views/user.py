@@ -23,7 +23,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from billing.errors import BillingError, NotFound, PaymentDeclined
 from billing.models import Purchase
-from billing.quotas.current import period_overage
+from billing.quotas.current import period_overage, period_overages
 from billing.selectors import (
     account_quotas,
     current_alerts,
@@ -420,6 +420,9 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
         for s in account_quotas(account=page.account, at=now)
         if not s.meter.is_hard_limit
     ]
+    figures = period_overages(
+        account=page.account, meters=[s.meter for s in statuses], at=now
+    )
     meters = []
     for status in statuses:
         code = status.meter.code
@@ -439,9 +442,7 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
                 "excess": format_quantity(status.excess, status.meter.unit),
                 # One home with period close: billable, beyond the cap, and
                 # used without a live consent.
-                "figures": period_overage(
-                    account=page.account, meter=status.meter, at=now
-                ),
+                "figures": figures[status.meter.pk],
                 "form": form,
             }
         )

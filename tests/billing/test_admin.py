@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Permission
@@ -32,6 +33,7 @@ from billing.models import (
 )
 from billing.selectors import account_quotas
 from billing.services.api_keys import create_api_key
+from billing.services.consents import give_overage_consent
 from billing.services.job_slots import allocate_job_slot
 from billing.services.packs import purchase_pack
 from billing.services.snapshots import take_usage_snapshots
@@ -284,6 +286,32 @@ def test_account_change_page_shows_the_quota_table(admin_client):
     assert "<td>50.0%</td>" in html
     assert "<strong>ok</strong>" in html
     assert "Bandwidth" in html and "Transcoding" in html
+
+
+def test_account_page_shows_staff_the_unbilled_and_billable_overage(
+    admin_client, admin_user
+):
+    account = personal_account()
+    with time_machine.travel(datetime(2027, 3, 2, tzinfo=UTC), tick=False):
+        record_usage_event(
+            event_id="before", account=account, meter="bandwidth", quantity=7 * GB
+        )
+    with time_machine.travel(datetime(2027, 3, 3, tzinfo=UTC), tick=False):
+        give_overage_consent(
+            account=account,
+            meter=meter("bandwidth"),
+            cap_cents=500,
+            recurring=False,
+            user=account.user,
+        )
+        record_usage_event(
+            event_id="after", account=account, meter="bandwidth", quantity=GB
+        )
+        admin_client.force_login(admin_user)  # a session from the real clock
+        html = admin_client.get(url(Account, "change", account.pk)).content.decode()
+
+    # 2 GB before the consent: 18c never billed; 1 GB after it: 9c billable.
+    assert "$0.09 billable of $5.00 cap; $0.18 unbilled" in html
 
 
 def test_account_change_saves_a_hard_block(admin_client):

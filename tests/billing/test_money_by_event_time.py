@@ -18,6 +18,7 @@ from billing.models import (
     Account,
     ChargeRecord,
     Grant,
+    UsageCounter,
     UsageEvent,
     UsageSnapshot,
 )
@@ -25,10 +26,12 @@ from billing.quotas.current import period_overage
 from billing.quotas.facts import period_overage_from_facts
 from billing.selectors import authorize_usage, quota_status
 from billing.services.consents import give_overage_consent, revoke_overage_consent
+from billing.services.expirations import sweep_expirations
 from billing.services.packs import (
     create_adjustment_grant,
     purchase_pack,
     refund_charge,
+    renew_purchase,
     revoke_grant,
 )
 from billing.services.periods import close_billing_period
@@ -407,3 +410,28 @@ def test_a_counter_past_10_to_the_18_is_usage_overflow_and_the_account_still_wor
     ]
     assert UsageEvent.objects.filter(account=account).count() == 1001
     assert Account.objects.filter(pk=account.pk).exists()
+
+
+def test_a_renewed_term_covers_the_excess_from_the_instant_it_starts():
+    account = customer()
+    consent(account, "bandwidth", 10_000, on=moment(3, 1))
+    pack = PackFactory(
+        price_cents=500, lines={"bandwidth": 3 * GB}, subscription=True, term_days=10
+    )
+    bought = buy(account, pack, on=moment(3, 1))  # 1 Mar - 11 Mar
+    use(account, "bandwidth", 8 * GB, on=moment(3, 3))  # allowance + the 3 GB
+    with clock(moment(3, 5)):
+        renew_purchase(
+            purchase=bought.purchase, user=owner_of(account), idempotency_key="renew"
+        )  # the next term starts 11 Mar 00:00
+    use(account, "bandwidth", 2 * GB, on=moment(3, 8))  # 2 GB consented excess
+    with clock(moment(3, 12)):
+        sweep_expirations()
+        counter = UsageCounter.objects.get(account=account, period_start=MARCH.start)
+        status = quota_status(account=account, meter=meter("bandwidth"))
+
+    # From 11 Mar the new 3 GB term covers the 2 GB: 5 GB burned, 1 GB left.
+    assert (counter.covered_by_grants, counter.consented_excess) == (5 * GB, 0)
+    assert (status.used, status.limit, status.state) == (10 * GB, 11 * GB, "warning")
+    close(MARCH, on=moment(4, 4))
+    assert overage_cents(account, "bandwidth", MARCH) == []

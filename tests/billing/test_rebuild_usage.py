@@ -386,7 +386,8 @@ class RulesModel:
         while day <= last_day:
             end = datetime.combine(day + timedelta(days=1), time.min, UTC)
             instant = end - timedelta(microseconds=1)
-            level = sum(q for ts, q in self.events["storage"] if ts < end)
+            # A late deletion floors an earlier day at 0.
+            level = max(sum(q for ts, q in self.events["storage"] if ts < end), 0)
             limit = ALLOWANCE["storage"] + sum(
                 g.amount for g in self.grants["storage"] if self._grant_live(g, instant)
             )

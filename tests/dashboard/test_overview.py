@@ -65,6 +65,7 @@ def test_a_state_alert_shows_only_while_the_meter_is_in_that_state(client, me):
     assert "Bandwidth has reached its limit." in page
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_alerts_are_shown_and_dismissed_for_good(client, me):
     alert = _alert(me)
     assert "Storage is at 85%" in client.get(overview_url(me)).content.decode()
