@@ -68,7 +68,7 @@ START = datetime(2027, 3, 1, 1, tzinfo=UTC)
 ALLOWANCE = {"bandwidth": 5 * GB, "storage": 2 * GB}
 PRICE_CENTS = {"bandwidth": Decimal(9) / GB, "storage": Decimal(10) / GB}
 # Bounded and seeded: CI runs the same histories on both databases.
-EXAMPLES = int(os.environ.get("BILLING_REBUILD_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("BILLING_REBUILD_EXAMPLES", "20"))
 STEPS = int(os.environ.get("BILLING_REBUILD_STEPS", "14"))
 
 
@@ -149,7 +149,7 @@ class UsageHistory(RuleBasedStateMachine):
         the limit, consent, more usage, a top-up) come up often."""
         self.focus = focus
 
-    @rule(hours=st.integers(1, 60) | st.integers(60, 400))
+    @rule(hours=st.sampled_from([1, 3, 8, 20, 30, 90, 400]))
     def time_passes(self, hours: int) -> None:
         """The clock moves on; the cron snapshots each finished day."""
         self.now += timedelta(hours=hours)
@@ -226,6 +226,29 @@ class UsageHistory(RuleBasedStateMachine):
                 meter=meter(self.focus),
                 user=owner_of(self.account),
             )
+
+    @rule(
+        before=st.sampled_from([7, 1, 4, 9]),
+        after=st.sampled_from([4, 1, 2, 6]),
+        cap_cents=st.sampled_from([150, 1, 20, 1000]),
+        top_up=st.sampled_from([True, False]),
+    )
+    def over_then_consent_then_more(
+        self, before: int, after: int, cap_cents: int, top_up: bool
+    ) -> None:
+        """A common path played in one step, an hour apart: usage without a
+        consent, a consent, more usage, maybe a top-up (which covers the
+        consented part first)."""
+        self.consent_revoked()
+        unit = GB if self.focus == "bandwidth" else GB // 2
+        self.usage_arrives(before * unit, 0)
+        self.time_passes(1)
+        self.consent_given(cap_cents, False)
+        self.time_passes(1)
+        self.usage_arrives(after * unit, 0)
+        if top_up:
+            self.time_passes(1)
+            self.pack_bought()
 
     @rule()
     def due_months_closed(self) -> None:
