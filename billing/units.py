@@ -4,6 +4,7 @@ Pure functions, no database: periods are calendar months in UTC, money is
 integer cents rounded half-up once per charge line.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -62,7 +63,9 @@ def period_of(moment: datetime | date) -> Period:
 
 
 def parse_period(text: str) -> Period:
-    """Parse ``YYYY-MM``; raises ValueError on anything else."""
+    """Parse ``YYYY-MM`` (two-digit month); raises ValueError on anything else."""
+    if not re.fullmatch(r"\d{4}-\d{2}", text or ""):
+        raise ValueError(f"not a YYYY-MM month: {text!r}")
     parsed = datetime.strptime(text, "%Y-%m")
     return Period(start=date(parsed.year, parsed.month, 1))
 

@@ -94,8 +94,12 @@ def upsert_platform_account(
                     .first()
                 )
                 if owned:
+                    # The platform names the account from now on: its name
+                    # and e-mail are taken as for any other PUT.
                     owned.external_id = external_id
-                    owned.save(update_fields=["external_id"])
+                    owned.name = name
+                    owned.email = email
+                    owned.save(update_fields=["external_id", "name", "email"])
                     return owned, True
             account = Account.objects.create(
                 external_id=external_id,

@@ -6,6 +6,7 @@ from billing services: views parse the request, call, and render.
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -431,7 +432,9 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
         else:
             initial = {
                 "meter": code,
-                "cap": status.cap_cents / 100 if status.cap_cents else None,
+                "cap": Decimal(status.cap_cents).scaleb(-2)
+                if status.cap_cents
+                else None,
             }
             form = ConsentForm(initial=initial, auto_id=f"{code}-%s")
         meters.append(

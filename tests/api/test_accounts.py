@@ -54,6 +54,8 @@ def test_put_links_the_signed_up_user_with_that_email(api):
     )
     assert response.status_code == 201
     assert Account.objects.get(external_id="usr-9").user == user
+    body = response.json()
+    assert (body["name"], body["email"]) == ("Sig", "signed-up@example.com")
 
 
 def test_an_accounts_kind_cannot_change(api):

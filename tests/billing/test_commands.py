@@ -71,7 +71,19 @@ def test_close_billing_period_refuses_the_running_month_and_bad_input():
         run("close_billing_period", "--period", f"{period_of(timezone.now())}")
     with pytest.raises(CommandError, match="2026-10"):
         run("close_billing_period", "--period", "October")
+    with pytest.raises(CommandError, match="2026-10"):
+        run("close_billing_period", "--period", "2026-1")  # a month is two digits
     assert not ClosedPeriod.objects.exists()
+
+
+@pytest.mark.time_machine(datetime(2027, 1, 20, 12, tzinfo=UTC))
+def test_rebuild_usage_refuses_a_month_that_has_not_started_and_bad_input():
+    with pytest.raises(CommandError, match="2027-02 has not started yet"):
+        run("rebuild_usage", "--period", "2027-02")
+    with pytest.raises(CommandError, match="2026-10"):
+        run("rebuild_usage", "--period", "2027-13")
+    with pytest.raises(CommandError, match="No billing account"):
+        run("rebuild_usage", "--account", "nobody")
 
 
 @pytest.mark.time_machine(datetime(2027, 1, 20, 12, tzinfo=UTC))

@@ -40,9 +40,12 @@ class Command(BaseCommand):
             )
             if not account_ids:
                 raise CommandError(f"No billing account {account!r}.")
-        result = rebuild_usage(
-            now=timezone.now(), period=target, account_ids=account_ids
-        )
+        now = timezone.now()
+        if target is not None and target.starts_at > now:
+            raise CommandError(
+                f"{target} has not started yet: there is nothing to rebuild."
+            )
+        result = rebuild_usage(now=now, period=target, account_ids=account_ids)
         first, last = result.periods[0], result.periods[-1]
         self.stdout.write(
             f"Rebuilt {result.accounts} account(s) for {first}..{last}:"

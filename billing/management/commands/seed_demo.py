@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.test import override_settings
@@ -501,15 +502,20 @@ class DemoSeed:
             )
 
     def _close_periods_and_snapshot(self) -> None:
-        """Close every finished month (it snapshots its days), then this month's.
+        """Close every month whose grace has passed, snapshot the rest.
 
-        Each month is closed as a scheduler would have, an hour after it
-        ended, so its overage charge is dated then.
+        Each month is closed as the hourly scheduler would have, when its
+        end plus ``BILLING_CLOSE_GRACE_HOURS`` passed, so its overage charge
+        is dated then; a month still in its grace stays open to late events.
         """
+        grace = timedelta(hours=settings.BILLING_CLOSE_GRACE_HOURS)
+        open_from = period_of(self.today).start
         for period in _periods_between(self.first_day, self.today)[:-1]:
-            closed_at = min(period.ends_at + timedelta(hours=1), self.now)
-            close_billing_period(period=period, now=closed_at)
-        day = max(self.first_day, period_of(self.today).start)
+            if period.ends_at + grace <= self.now:
+                close_billing_period(period=period, now=period.ends_at + grace)
+            else:
+                open_from = min(open_from, period.start)
+        day = max(self.first_day, open_from)
         while day < self.today:
             take_usage_snapshots(day=day, now=self.now)
             day += timedelta(days=1)
