@@ -2,8 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from billing.errors import BillingError
+from billing.management.options import period_option
 from billing.services.periods import close_billing_period, close_due_periods
-from billing.units import parse_period
 
 
 class Command(BaseCommand):
@@ -21,12 +21,7 @@ class Command(BaseCommand):
         now = timezone.now()
         try:
             if period:
-                try:
-                    target = parse_period(period)
-                except ValueError:
-                    raise CommandError(
-                        f"--period must look like 2026-10, not {period!r}."
-                    ) from None
+                target = period_option(period)
                 results = [close_billing_period(period=target, now=now)]
             else:
                 results = close_due_periods(now=now)

@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.management.options import period_option
 from billing.models import Account
 from billing.services.rebuild import rebuild_usage
-from billing.units import parse_period
 
 
 class Command(BaseCommand):
@@ -22,14 +22,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, period=None, account=None, **options):
-        target = None
-        if period:
-            try:
-                target = parse_period(period)
-            except ValueError:
-                raise CommandError(
-                    f"--period must look like 2026-10, not {period!r}."
-                ) from None
+        target = period_option(period) if period else None
         account_ids = None
         if account:
             match = Q(external_id=account)

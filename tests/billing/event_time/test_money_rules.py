@@ -6,17 +6,13 @@ day the suite runs. Free plan: storage 2 GB at $0.10 per GB-month,
 bandwidth 5 GB a month at $0.09 per GB.
 """
 
-import itertools
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import pytest
-import time_machine
 
 from billing.errors import UsageBatchRejected
 from billing.models import (
     Account,
-    ChargeRecord,
     Grant,
     UsageCounter,
     UsageEvent,
@@ -25,112 +21,34 @@ from billing.models import (
 from billing.quotas.current import period_overage
 from billing.quotas.facts import period_overage_from_facts
 from billing.selectors import authorize_usage, quota_status
-from billing.services.consents import give_overage_consent, revoke_overage_consent
 from billing.services.expirations import sweep_expirations
 from billing.services.packs import (
     create_adjustment_grant,
-    purchase_pack,
     refund_charge,
     renew_purchase,
     revoke_grant,
 )
-from billing.services.periods import close_billing_period
-from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import UsageEventInput, record_usage_events
-from billing.units import GB, Period
+from billing.units import GB
 from tests.factories.accounts import UserFactory
-from tests.factories.billing import PackFactory, meter, owner_of, personal_account
+from tests.factories.billing import PackFactory, meter, owner_of
+
+from .helpers import (
+    APRIL,
+    MARCH,
+    buy,
+    clock,
+    close,
+    consent,
+    customer,
+    moment,
+    overage_cents,
+    revoke,
+    snapshot_days,
+    use,
+)
 
 pytestmark = pytest.mark.django_db
-
-MARCH = Period(date(2027, 3, 1))  # 31 days
-APRIL = Period(date(2027, 4, 1))  # 30 days
-_ids = itertools.count()
-
-
-def moment(month, day, hour=0, minute=0):
-    return datetime(2027, month, day, hour, minute, tzinfo=UTC)
-
-
-@contextmanager
-def clock(instant):
-    with time_machine.travel(instant, tick=False):
-        yield
-
-
-def customer():
-    """An account that existed before March 2027."""
-    with clock(moment(2, 1)):
-        return personal_account()
-
-
-def use(account, meter_code, quantity, *, on, received=None):
-    """An event that happened ``on`` and reached us at ``received``."""
-    with clock(received or on):
-        record_usage_events(
-            events=[
-                UsageEventInput(
-                    id=f"t-{next(_ids)}",
-                    account=account,
-                    meter=meter_code,
-                    quantity=quantity,
-                    timestamp=on,
-                )
-            ]
-        )
-
-
-def consent(account, meter_code, cap_cents, *, on, recurring=False):
-    with clock(on):
-        return give_overage_consent(
-            account=account,
-            meter=meter(meter_code),
-            cap_cents=cap_cents,
-            recurring=recurring,
-            user=owner_of(account),
-        )
-
-
-def revoke(account, meter_code, *, on):
-    with clock(on):
-        revoke_overage_consent(
-            account=account, meter=meter(meter_code), user=owner_of(account)
-        )
-
-
-def buy(account, pack, *, on):
-    with clock(on):
-        return purchase_pack(
-            account=account,
-            pack=pack,
-            user=owner_of(account),
-            idempotency_key=f"buy-{next(_ids)}",
-        )
-
-
-def close(period, *, on):
-    with clock(on):
-        return close_billing_period(period=period, now=on)
-
-
-def overage_cents(account, meter_code, period):
-    return list(
-        ChargeRecord.objects.filter(
-            account=account,
-            kind=ChargeRecord.Kind.OVERAGE,
-            meter__code=meter_code,
-            period_start=period.start,
-        ).values_list("amount_cents", flat=True)
-    )
-
-
-def snapshot_days(account, period, *, until):
-    day = period.start
-    while day <= until:
-        with clock(datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)):
-            take_usage_snapshots(day=day)
-        day += timedelta(days=1)
-
 
 # 1. Consent covers only its window -------------------------------------
 
@@ -261,7 +179,7 @@ def test_a_refunded_top_up_keeps_the_units_it_burned_before_the_refund():
 def test_a_late_storage_upload_rewrites_every_snapshot_from_its_day():
     account = customer()
     consent(account, "storage", 10_000, on=moment(3, 1), recurring=True)
-    snapshot_days(account, MARCH, until=date(2027, 3, 20))
+    snapshot_days(MARCH.start, date(2027, 3, 20))
 
     # Uploaded on the 10th, reported on the 21st: 4 GB, 2 GB over the limit.
     use(account, "storage", 4 * GB, on=moment(3, 10, 12), received=moment(3, 21, 12))
@@ -281,7 +199,7 @@ def test_a_late_storage_upload_rewrites_every_snapshot_from_its_day():
 def test_a_late_counter_event_counts_in_its_own_period_and_day():
     account = customer()
     consent(account, "bandwidth", 10_000, on=moment(3, 1), recurring=True)
-    snapshot_days(account, MARCH, until=date(2027, 3, 31))
+    snapshot_days(MARCH.start, date(2027, 3, 31))
 
     use(account, "bandwidth", 6 * GB, on=moment(3, 31, 23), received=moment(4, 2))
 
