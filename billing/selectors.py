@@ -62,7 +62,7 @@ class QuotaStatus:
     limit: int
     state: str
     consent: OverageConsent | None
-    accrued_cents: int  # overage cost so far this period
+    accrued_cents: int  # consented overage cost so far this period
     projected_cents: int  # accrued, projected linearly to the period end
     # Inputs kept for authorize's "what if" arithmetic.
     allowance: int
@@ -160,12 +160,9 @@ def _storage_consented_excess(
     return totals
 
 
-# A renewed top-up term that started during the period, after it was bought:
-# no write folded it in at its start, so readers fold the period themselves.
-_STARTED_TERM = Q(effective_at__gt=F("created_at"))
-
-
-def _folded_now(*, account: Account, meter: Meter, facts: "_Facts", at: datetime):
+def _folded_now(
+    *, account: Account, meter: Meter, facts: "_Facts", at: datetime
+) -> "_Facts":
     """``facts`` with the counter figures folded from the events at ``at``."""
     fold = counter_fold(
         account=account, meter=meter, period=period_of(at), known_at=at, read_at=at
@@ -192,18 +189,22 @@ def _quota_status(
     period = period_of(at)
     accrued = projected = 0
     used = facts.used
+    # ``accrued``: the consented overage cost so far (what the cap is
+    # checked against). ``projected``: with a live consent, accrued plus the
+    # excess still to come at this rate; without one, what the excess would
+    # cost by the period end if it were consented (shown, never billed).
     if meter.kind == Meter.Kind.GAUGE:
         limit = facts.allowance + facts.granted
-        current = max(used - limit, 0) if facts.consent is not None else 0
+        current = max(used - limit, 0)
         if not meter.is_hard_limit:
             days_left_after_today = Decimal((period.end - at.date()).days - 1)
+            consented_today = current if facts.consent is not None else 0
             accrued = storage_overage_cents(
-                meter, facts.consented_excess + current, period
+                meter, facts.consented_excess + consented_today, period
             )
+            base = facts.consented_excess if facts.consent is not None else 0
             projected = storage_overage_cents(
-                meter,
-                facts.consented_excess + current * (1 + days_left_after_today),
-                period,
+                meter, base + current * (1 + days_left_after_today), period
             )
     elif meter.kind == Meter.Kind.COUNTER:
         limit = facts.allowance + facts.covered + (facts.granted - facts.consumed)
@@ -212,10 +213,11 @@ def _quota_status(
             elapsed_days = Decimal((at - period.starts_at).total_seconds()) / 86400
             rate_days = max(elapsed_days, Decimal(1))
             projected_used = int(Decimal(used) * period.days / rate_days)
-            future_excess = max(projected_used - max(used, limit), 0)
-            projected = accrued + (
-                counter_overage_cents(meter, future_excess) if facts.consent else 0
-            )
+            if facts.consent is not None:
+                future_excess = max(projected_used - max(used, limit), 0)
+                projected = accrued + counter_overage_cents(meter, future_excess)
+            else:
+                projected = counter_overage_cents(meter, max(projected_used - limit, 0))
     else:
         limit = facts.allowance + facts.granted
     state = usage_state(
@@ -267,14 +269,11 @@ def quota_statuses(
         .values("account_id", "meter_id")
         .annotate(total=Sum("amount"), consumed=Sum("consumed"))
     }
+    # A renewed top-up term that started in the period with no write since:
+    # the caches do not have it yet, so that period is folded here.
     started_terms = set(
-        Grant.objects.active_at(at)
-        .filter(
-            _STARTED_TERM,
-            account_id__in=ids,
-            meter__kind=Meter.Kind.COUNTER,
-            effective_at__gte=period.starts_at,
-        )
+        Grant.objects.unfolded_terms(since=period.starts_at, at=at)
+        .filter(account_id__in=ids, meter__kind=Meter.Kind.COUNTER)
         .values_list("account_id", "meter_id")
     )
     counters = {
@@ -382,9 +381,9 @@ def _meter_facts(*, account: Account, meter: Meter, at: datetime) -> _Facts:
         columns["covered"] = Subquery(counter.values("covered_by_grants")[:1])
         columns["consented"] = Subquery(counter.values("consented_excess")[:1])
         columns["started_term"] = Subquery(
-            grants.filter(_STARTED_TERM, effective_at__gte=period.starts_at).values(
-                "pk"
-            )[:1]
+            Grant.objects.unfolded_terms(since=period.starts_at, at=at)
+            .filter(**mine)
+            .values("pk")[:1]
         )
     elif meter.kind == Meter.Kind.GAUGE:
         columns["used"] = Subquery(

@@ -3,7 +3,8 @@
 A purchase of a pack creates one grant per meter the pack covers. Grants are
 capacity: for gauges they raise the limit while active; for counters they are
 top-up balances burned after the plan's monthly allowance (``consumed``).
-A grant that expired or was revoked never counts, whether or not a sweep ran.
+A grant counts from ``effective_at`` until its expiry or revocation (a refund
+revokes at its instant), whether or not a sweep ran.
 """
 
 from datetime import datetime, timedelta
@@ -141,6 +142,16 @@ class GrantQuerySet(models.QuerySet["Grant"]):
             effective_at__lte=moment,
         )
 
+    def unfolded_terms(self, *, since: datetime, at: datetime) -> "GrantQuerySet":
+        """Terms bought to start later that started in ``[since, at]`` and whose
+        start no write has folded into the counter caches yet."""
+        return self.filter(
+            effective_at__gt=F("created_at"),
+            effective_at__gte=since,
+            effective_at__lte=at,
+            start_folded_at__isnull=True,
+        )
+
     def live_during(self, starts_at: datetime, ends_at: datetime) -> "GrantQuerySet":
         """Grants that counted at some instant of ``[starts_at, ends_at)``."""
         return self.filter(
@@ -178,6 +189,10 @@ class Grant(models.Model):
     # Set by the expiry sweep once it has raised the "expired" alert and
     # suspended slots; counting never depends on it.
     expiry_processed_at = models.DateTimeField(null=True, blank=True)
+    # A term bought to start later (a renewal): set once its start has been
+    # folded into the counter caches. Until then readers fold its period
+    # from the events themselves.
+    start_folded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = GrantQuerySet.as_manager()

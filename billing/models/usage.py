@@ -147,10 +147,12 @@ class UsageSnapshot(models.Model):
 
 
 class ClosedPeriod(models.Model):
-    """A billing period whose overage has been charged: no more events into it."""
+    """A billing period closed to late counter events; its overage is charged
+    once ``charged_at`` is set (a close that died half-way is run again)."""
 
     period_start = models.DateField(unique=True)
     closed_at = models.DateTimeField(default=timezone.now)
+    charged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-period_start"]

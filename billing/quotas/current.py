@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import Sum
 
 from ..models import (
     Account,
@@ -72,9 +72,9 @@ def period_overages(
         live.values("meter_id").annotate(t=Sum("amount")).values_list("meter_id", "t")
     )
     started = set(
-        live.filter(
-            effective_at__gt=F("created_at"), effective_at__gte=period.starts_at
-        ).values_list("meter_id", flat=True)
+        Grant.objects.unfolded_terms(since=period.starts_at, at=at)
+        .filter(account=account, meter_id__in=ids)
+        .values_list("meter_id", flat=True)
     )
     levels = dict(
         GaugeLevel.objects.filter(account=account, meter_id__in=ids).values_list(

@@ -1,4 +1,8 @@
-"""Load the rules' inputs from the facts themselves, never from a cache.
+"""Load the rules' inputs from the facts themselves.
+
+The one cache read is ``GrantBurn`` of the periods before the one folded: it
+sets the balance each top-up opens the period with (those periods were
+folded first; ``rebuild_usage`` recomputes them in order).
 
 Period close and the cache rebuild read here: usage events by their own
 timestamps, grants by their start and end (a refund ends a grant at its

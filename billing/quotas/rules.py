@@ -12,8 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
 from ..units import WARNING_RATIO, Period, to_cents
+
+if TYPE_CHECKING:
+    from ..models import Meter
+
+
+class HasCap(Protocol):
+    cap_cents: int
+
 
 LAST_INSTANT = timedelta(microseconds=1)
 
@@ -31,10 +40,10 @@ CONSENTED_STATES = (State.OVERAGE, State.BLOCKED)
 
 def usage_state(
     *,
-    meter,
+    meter: "Meter",
     used: int,
     limit: int,
-    consent: object | None,
+    consent: HasCap | None,
     accrued_cents: int,
     hard_blocked: bool,
 ) -> str:
@@ -55,13 +64,13 @@ def usage_state(
 
 
 def storage_overage_cents(
-    meter, excess_unit_days: Decimal | int, period: Period
+    meter: "Meter", excess_unit_days: Decimal | int, period: Period
 ) -> int:
     """Storage overage: mean daily excess over the period x price per month."""
     return to_cents(Decimal(excess_unit_days) / period.days * meter.unit_price_cents)
 
 
-def counter_overage_cents(meter, excess_units: int) -> int:
+def counter_overage_cents(meter: "Meter", excess_units: int) -> int:
     return to_cents(Decimal(excess_units) * meter.unit_price_cents)
 
 
@@ -282,7 +291,7 @@ class OverageFigures:
         return max(self.cost_cents - self.billable_cents, 0)
 
 
-def counter_figures(meter, fold: CounterFold) -> OverageFigures:
+def counter_figures(meter: "Meter", fold: CounterFold) -> OverageFigures:
     return OverageFigures(
         excess_units=Decimal(fold.excess),
         consented_units=Decimal(fold.consented_excess),
@@ -293,7 +302,7 @@ def counter_figures(meter, fold: CounterFold) -> OverageFigures:
 
 
 def storage_figures(
-    meter, period: Period, days: Iterable[GaugeDay], cap_cents: int | None
+    meter: "Meter", period: Period, days: Iterable[GaugeDay], cap_cents: int | None
 ) -> OverageFigures:
     """Mean daily excess over the period, billable only for consented days."""
     total = consented = 0
@@ -305,7 +314,7 @@ def storage_figures(
 
 
 def storage_totals_figures(
-    meter, period: Period, total: int, consented: int, cap_cents: int | None
+    meter: "Meter", period: Period, total: int, consented: int, cap_cents: int | None
 ) -> OverageFigures:
     """Storage figures from excess unit-days: all of it, and the consented."""
     return OverageFigures(
@@ -317,7 +326,7 @@ def storage_totals_figures(
     )
 
 
-def unbilled_units(meter, figures: OverageFigures, period: Period) -> int:
+def unbilled_units(meter: "Meter", figures: OverageFigures, period: Period) -> int:
     """Excess, in the meter's unit (unit-days for storage), that is not billed."""
     if meter.is_hard_limit or figures.cap_cents is None:
         return int(figures.excess_units)

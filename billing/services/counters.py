@@ -81,6 +81,10 @@ def refold_counter(
     )
     for grant_id in sorted(touched):
         Grant.objects.filter(pk=grant_id).update(consumed=totals.get(grant_id, 0))
+    # Terms of this period that started by ``now`` are in the caches now.
+    Grant.objects.unfolded_terms(since=period.starts_at, at=now).filter(
+        account=account, meter=meter, effective_at__lt=period.ends_at
+    ).update(start_folded_at=now)
 
 
 def refold_counters_from(

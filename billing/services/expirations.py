@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from ..models import Account, Alert, Grant, Meter, Purchase
@@ -82,12 +81,8 @@ def _fold_started_terms(*, now: datetime) -> None:
     it in: from that instant it covers its period's uncovered excess. Reads
     count it anyway; this brings the counter caches level (idempotent)."""
     started = (
-        Grant.objects.filter(
-            meter__kind=Meter.Kind.COUNTER,
-            effective_at__gt=F("created_at"),
-            effective_at__lte=now,
-            effective_at__gte=period_of(now).previous().starts_at,
-        )
+        Grant.objects.unfolded_terms(since=period_of(now).previous().starts_at, at=now)
+        .filter(meter__kind=Meter.Kind.COUNTER)
         .values_list("account_id", "meter_id", "effective_at")
         .order_by("account_id", "meter_id")
     )

@@ -1,7 +1,7 @@
 """Close billing periods: snapshots complete, then one overage charge per meter.
 
-Money at close comes from the facts by their own instants (``billing.quotas``),
-never from a cache: consented excess, capped by the period's latest consent.
+Money at close comes from the facts by their own instants (``billing.quotas``):
+consented excess, capped by the period's latest consent.
 Excess without consent, or beyond the cap, stays unbilled (shown to staff).
 The (account, meter, period) unique constraint and the existence check under
 the account lock make a rerun create nothing.
@@ -66,6 +66,11 @@ def close_billing_period(*, period: Period, now: datetime) -> PeriodClose:
                 refold_counter(account=account, meter=meter, period=period, now=now)
             if _charge_overage(account=account, meter=meter, period=period, now=now):
                 charges += 1
+    # Only now is the month's overage all charged: a close that died before
+    # this line is found again by ``due_periods`` and finished.
+    ClosedPeriod.objects.filter(
+        period_start=period.start, charged_at__isnull=True
+    ).update(charged_at=now)
     return PeriodClose(
         period=period, charges_created=charges, already_closed=not created
     )
@@ -105,7 +110,8 @@ def _charge_overage(
 
 
 def due_periods(*, now: datetime) -> list[Period]:
-    """Months not yet closed whose end plus the grace period has passed.
+    """Months not yet closed (or whose close did not finish charging) whose
+    end plus the grace period has passed.
 
     The grace (``BILLING_CLOSE_GRACE_HOURS``) gives late events time to
     arrive before the bill is final. From the first month with usage or a
@@ -120,7 +126,11 @@ def due_periods(*, now: datetime) -> list[Period]:
     starts = [s for s in starts if s is not None]
     if not starts:
         return []
-    closed = set(ClosedPeriod.objects.values_list("period_start", flat=True))
+    closed = set(
+        ClosedPeriod.objects.filter(charged_at__isnull=False).values_list(
+            "period_start", flat=True
+        )
+    )
     due = []
     period = period_of(min(starts))
     while period.ends_at + grace <= now:

@@ -196,6 +196,8 @@ def snapshot_rows(
                         limit=limit,
                         consent=consent,
                         accrued_cents=accrued,
+                        # A staff block is not a fact with a time: history
+                        # shows what usage and consents made of the day.
                         hard_blocked=False,
                     ),
                     unbilled_excess=unbilled,

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from billing.errors import UsageBatchRejected
-from billing.models import GaugeLevel, UsageCounter, UsageEvent
+from billing.models import ClosedPeriod, GaugeLevel, UsageCounter, UsageEvent
 from billing.quotas.current import period_overage
 from billing.selectors import authorize_usage, quota_status
 from billing.services.expirations import sweep_expirations
@@ -228,3 +228,20 @@ def test_authorize_right_after_consent_same_instant():
         )
     assert auth.allowed, auth
     assert not auth3.allowed and auth3.reason == "blocked"
+
+
+def test_a_close_that_died_before_charging_is_finished_by_the_next_run():
+    """March is marked closed but the process died before charging (no
+    ``charged_at``): the next scheduled close charges it. 1 GB x 9c."""
+    acct = customer()
+    consent(acct, "bandwidth", 10_000, on=moment(3, 1))
+    use(acct, "bandwidth", 6 * GB, on=moment(3, 5))
+    ClosedPeriod.objects.create(period_start=MARCH.start, closed_at=moment(4, 4))
+
+    with clock(moment(4, 4, 1)):
+        results = close_due_periods(now=moment(4, 4, 1))
+        again = close_due_periods(now=moment(4, 4, 2))
+
+    assert [r.period for r in results] == [MARCH]
+    assert again == []
+    assert overage_cents(acct, "bandwidth", MARCH) == [9]
