@@ -47,7 +47,7 @@ def test_a_batch_is_recorded_and_counted(api):
                     "e3",
                     60,
                     meter="transcoding",
-                    timestamp=period_of(timezone.now()).starts_at.isoformat(),
+                    timestamp="2026-04-01T00:00:00Z",  # the pinned month's start
                 ),
             ]
         },

@@ -8,7 +8,7 @@ back by a fixture in conftest.
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -312,9 +312,10 @@ def test_paying_the_balance_from_ten_threads_pays_once(run_concurrently, gateway
     assert outstanding_balance_cents(account=account) == 0
 
 
+@pytest.mark.time_machine(datetime(2027, 2, 5, 12, tzinfo=UTC))
 def test_closing_a_period_from_many_threads_charges_overage_once(run_concurrently):
     account = personal_account()
-    last_month = period_of(timezone.now()).previous()
+    last_month = period_of(timezone.now()).previous()  # January 2027
     ConsentFactory(
         account=account,
         meter=meter("bandwidth"),
