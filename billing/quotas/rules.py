@@ -278,6 +278,11 @@ class OverageFigures:
         return min(self.consented_cents, self.cap_cents)
 
     @property
+    def cap_reached(self) -> bool:
+        """The consented overage already used meets the cap: new usage waits."""
+        return self.cap_cents is not None and self.consented_cents >= self.cap_cents
+
+    @property
     def beyond_cap_cents(self) -> int:
         return self.consented_cents - self.billable_cents
 

@@ -253,9 +253,9 @@ def refresh_usage_snapshots(
     meters: Sequence[Meter],
     first_day: date,
     now: datetime,
-    only_existing: bool = True,
 ) -> int:
-    """Rewrite the snapshots of ``first_day`` up to yesterday from the facts.
+    """Rewrite the existing snapshots of ``first_day`` up to yesterday from
+    the facts (days not taken yet are left to ``take_usage_snapshots``).
 
     A late event changes every day from its own: the rows are recomputed in
     day order (storage's consented excess builds on the days before).
@@ -264,15 +264,14 @@ def refresh_usage_snapshots(
     day, written = first_day, 0
     while day <= last_day:
         rows = snapshot_rows(accounts=accounts, meters=meters, day=day, now=now)
-        if only_existing:
-            existing = set(
-                UsageSnapshot.objects.filter(
-                    account_id__in=[a.pk for a in accounts],
-                    meter_id__in=[m.pk for m in meters],
-                    day=day,
-                ).values_list("account_id", "meter_id")
-            )
-            rows = [r for r in rows if (r.account.pk, r.meter.pk) in existing]
+        existing = set(
+            UsageSnapshot.objects.filter(
+                account_id__in=[a.pk for a in accounts],
+                meter_id__in=[m.pk for m in meters],
+                day=day,
+            ).values_list("account_id", "meter_id")
+        )
+        rows = [r for r in rows if (r.account.pk, r.meter.pk) in existing]
         if rows:
             UsageSnapshot.objects.bulk_create(
                 rows,

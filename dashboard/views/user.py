@@ -404,7 +404,7 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
                 figures = period_overage(
                     account=page.account, meter=meter, at=timezone.now()
                 )
-                if figures.consented_cents >= posted.cap_cents:
+                if figures.cap_reached:
                     messages.warning(
                         request,
                         f"The overage already used under your consent "
