@@ -27,7 +27,7 @@ PYTHON ?= $(shell \
 	done; \
 	if python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo python3; fi)
 
-.PHONY: help install run test test-dates lint fmt migrate seed check-python clean screenshots bench bench-staff
+.PHONY: help install run worker test test-dates lint fmt migrate seed check-python clean screenshots bench bench-staff
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ seed: migrate ## Load the demo data (safe to run twice)
 
 run: seed ## Install, migrate, load demo data and serve on http://127.0.0.1:8000
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+worker: migrate ## Run the task worker (alert evaluation, e-mails) on the configured database
+	TASKS_BACKEND=$${TASKS_BACKEND:-django_tasks_db.DatabaseBackend} $(BIN)/python manage.py db_worker
 
 test: install ## Run the whole suite (PostgreSQL when DATABASE_URL is set, else SQLite)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

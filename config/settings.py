@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_tasks_db",
     "ninja",  # serves the API docs page's assets locally (no CDN)
     "accounts",
     # Before billing: store's seed_demo extends billing's, and Django runs the
@@ -60,6 +61,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+]
+# The platform API (/api/, /healthz) is served by its own handler with only
+# this list (config/handlers.py): no sessions, CSRF, messages or htmx.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -89,7 +95,15 @@ TEMPLATES = [
 # UPDATE is a no-op.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Persistent connections, checked before reuse: the API answers in a few
+    # milliseconds, so a connect per request would double its cost.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
+            conn_health_checks=True,
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -146,15 +160,23 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@example.com")
 # Background work: alerts e-mails go through django.tasks. The immediate
 # backend runs them in-process after commit; point TASKS_BACKEND at a real
 # queue backend in production.
+# Background work (alert evaluation, e-mails) goes through a durable queue in
+# the database: the enqueue commits with the write that caused it, and
+# ``make worker`` (``manage.py db_worker``) runs it. With DEBUG on (``make
+# run``, the tests) tasks run in process after commit unless TASKS_BACKEND
+# says otherwise.
 TASKS = {
     "default": {
         "BACKEND": os.environ.get(
-            "TASKS_BACKEND", "django.tasks.backends.immediate.ImmediateBackend"
-        )
+            "TASKS_BACKEND",
+            "django.tasks.backends.immediate.ImmediateBackend"
+            if DEBUG
+            else "django_tasks_db.DatabaseBackend",
+        ),
+        "QUEUES": ["default"],
     }
 }
 
-# Billing.
 BILLING_CURRENCY = os.environ.get("BILLING_CURRENCY", "USD").upper()
 BILLING_PAYMENT_GATEWAY = os.environ.get(
     "BILLING_PAYMENT_GATEWAY", "billing.services.payments.SandboxGateway"

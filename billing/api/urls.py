@@ -1,12 +1,8 @@
 """URLs under /api/v1/: the ninja API, then a JSON 404 for anything else.
 
 Every pattern is wrapped by ``guard`` so that 404, 405, 413 and 500 keep the
-error envelope. With ``BENCH=1`` (``make bench`` only) a bare raw-insert
-endpoint is mounted as the baseline the benchmark compares ingestion to; it
-does not exist otherwise.
+error envelope.
 """
-
-import os
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
@@ -26,11 +22,5 @@ def _guarded(patterns: list) -> list:
 api_patterns, api_app_name, api_namespace = api.urls
 urlpatterns = [
     path("", (_guarded(api_patterns), api_app_name, api_namespace)),
+    re_path(r"^.*$", guard(unknown_path)),
 ]
-
-if os.environ.get("BENCH") == "1":
-    from .bench import raw_insert
-
-    urlpatterns.append(path("bench/raw-insert", raw_insert))
-
-urlpatterns.append(re_path(r"^.*$", guard(unknown_path)))

@@ -92,8 +92,3 @@ def test_healthz_is_unauthenticated_json(anonymous):
     response = anonymous.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
-
-
-def test_the_bench_only_raw_insert_endpoint_is_not_mounted(api):
-    response = api.post("/api/v1/bench/raw-insert", {"events": []})
-    assert response.status_code == 404
