@@ -13,8 +13,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -594,21 +595,27 @@ def authorize_usage(
 
 
 def job_slot_limit(*, account: Account, at: datetime | None = None) -> int:
-    """Plan allowance plus live slot grants (expired ones never count)."""
+    """Plan allowance plus live slot grants (expired ones never count).
+
+    One query: allocation reads it under the account's lock.
+    """
     at = at or timezone.now()
-    allowance = (
-        PlanAllowance.objects.filter(plan_id=account.plan_id, meter__code="job_slots")
-        .values_list("amount", flat=True)
-        .first()
-        or 0
-    )
+    slots = Meter.objects.filter(code="job_slots")
     granted = (
         Grant.objects.active_at(at)
-        .filter(account=account, meter__code="job_slots")
-        .aggregate(total=Sum("amount"))["total"]
-        or 0
+        .filter(account_id=account.pk, meter_id=OuterRef("pk"))
+        .order_by()
+        .values("meter_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
-    return allowance + granted
+    allowance = PlanAllowance.objects.filter(
+        plan_id=account.plan_id, meter_id=OuterRef("pk")
+    ).values("amount")[:1]
+    row = slots.values_list(
+        Coalesce(Subquery(allowance), 0), Coalesce(Subquery(granted), 0)
+    ).first()
+    return sum(row) if row else 0
 
 
 @dataclass(frozen=True, slots=True)

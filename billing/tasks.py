@@ -1,10 +1,30 @@
 """Background tasks (django.tasks). They receive keys, never model instances."""
 
-from django.core.mail import send_mail
-from django.tasks import task
-from django.utils import timezone
+from datetime import date, datetime
+from functools import partial
+from typing import Any
 
-from .models import Alert
+from django.core.mail import send_mail
+from django.db import transaction
+from django.tasks import Task, task
+from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
+
+from .models import Account, Alert
+
+
+def enqueue_with_write(task: Task, **kwargs: Any) -> None:
+    """Queue ``task`` as part of the current write.
+
+    With the database queue the task row commits with the write that caused
+    it: nothing runs for a rolled-back write, nothing is lost if the process
+    dies after commit. Other backends (the in-process one of ``make run`` and
+    the tests) run it after commit.
+    """
+    if isinstance(task.get_backend(), DatabaseBackend):
+        task.enqueue(**kwargs)
+    else:
+        transaction.on_commit(partial(task.enqueue, **kwargs))
 
 
 @task
@@ -28,3 +48,30 @@ def send_alert_email(dedupe_key: str) -> bool:
         emailed_at=timezone.now()
     )
     return True
+
+
+@task
+def evaluate_alerts(pairs: list[list[int]], at: str) -> int:
+    """Raise the alerts a usage write calls for, after its commit.
+
+    ``pairs`` are the (account, meter) rows the write changed; ``at`` is the
+    write's business instant, so a rerun or a late worker agrees with it.
+    """
+    from .services.alerts import evaluate_usage_alerts
+
+    accounts = list(
+        Account.objects.select_related("plan").filter(
+            pk__in={account_id for account_id, _ in pairs}
+        )
+    )
+    # Every meter of those accounts: a hard block alerts on all of them.
+    return len(evaluate_usage_alerts(accounts=accounts, at=datetime.fromisoformat(at)))
+
+
+@task
+def refresh_rollups(start: str, end: str) -> None:
+    """Recompute the staff rollups of [start, end] (ISO dates) in the
+    background, after a late event changed those days."""
+    from .services.rollups import refresh_usage_rollups
+
+    refresh_usage_rollups(start=date.fromisoformat(start), end=date.fromisoformat(end))

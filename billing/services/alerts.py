@@ -1,16 +1,17 @@
 """Raise alerts once and e-mail them after commit."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import partial
 
-from django.db import transaction
+from django.db import connection
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import Account, Alert
-from ..selectors import State, any_of, possible_usage_states, quota_statuses
-from ..units import format_quantity, period_of
+from ..models import Account, Alert, GaugeLevel, JobSlot, PlanAllowance
+from ..selectors import State, quota_statuses
+from ..units import format_quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,40 +34,43 @@ class AlertSpec:
 def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
     """Insert the alerts not raised before; e-mail the new ones after commit.
 
-    Callers hold the account lock, so the existence check cannot go stale;
-    the unique ``dedupe_key`` is the backstop. Returns the new keys.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: of several writers
+    raising the same alert at once, exactly one gets its key back, so each
+    alert is stored and e-mailed once without any lock. Returns the new keys.
     """
-    if not specs:
-        return []
     by_key = {spec.dedupe_key: spec for spec in specs}
-    existing = set(
-        Alert.objects.filter(dedupe_key__in=list(by_key)).values_list(
-            "dedupe_key", flat=True
+    if not by_key:
+        return []
+    now = timezone.now()
+    table = Alert._meta.db_table
+    rows = []
+    params: list[object] = []
+    for key, spec in sorted(by_key.items()):
+        rows.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
+        params += [
+            spec.account_id,
+            spec.meter_id,
+            spec.kind,
+            connection.ops.adapt_datefield_value(spec.period_start),
+            spec.reference,
+            key,
+            spec.message[:300],
+            connection.ops.adapt_datetimefield_value(now),
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, meter_id, kind, period_start,"
+            " reference, dedupe_key, message, created_at)"
+            f" VALUES {', '.join(rows)}"
+            " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+            params,
         )
-    )
-    new = [spec for key, spec in by_key.items() if key not in existing]
-    Alert.objects.bulk_create(
-        [
-            Alert(
-                account_id=spec.account_id,
-                meter_id=spec.meter_id,
-                kind=spec.kind,
-                period_start=spec.period_start,
-                reference=spec.reference,
-                dedupe_key=spec.dedupe_key,
-                message=spec.message[:300],
-            )
-            for spec in new
-        ],
-        ignore_conflicts=True,
-    )
-    from ..tasks import send_alert_email
+        new = [row[0] for row in cursor.fetchall()]
+    from ..tasks import enqueue_with_write, send_alert_email
 
-    for spec in new:
-        transaction.on_commit(
-            partial(send_alert_email.enqueue, dedupe_key=spec.dedupe_key)
-        )
-    return [spec.dedupe_key for spec in new]
+    for key in sorted(new):
+        enqueue_with_write(send_alert_email, dedupe_key=key)
+    return new
 
 
 _STATE_ALERTS = {
@@ -90,65 +94,92 @@ _STATE_ALERTS = {
 }
 
 
-def evaluate_usage_alerts(
-    *, accounts: Sequence[Account], at: datetime | None = None
-) -> list[str]:
-    """Raise the alert for each meter's state (80%, exceeded, blocked) once a period.
-
-    Full statuses are computed only for accounts with a meter that may need
-    an alert not raised yet: a screen (``possible_usage_states``) drops the
-    meters that are surely ok, and those whose every possible alert for this
-    period already exists. A batch touching a thousand accounts thus costs a
-    few set-based queries, not a thousand accounts' arithmetic.
-    """
-    at = at or timezone.now()
-    period_start = period_of(at).start
-    possible = possible_usage_states(accounts=accounts, at=at)
-    keys: dict[str, int] = {}
-    for (account_id, meter_id), states in possible.items():
-        for state in states & _STATE_ALERTS.keys():
-            spec = AlertSpec(
-                account_id=account_id,
-                meter_id=meter_id,
-                kind=_STATE_ALERTS[state][0],
-                period_start=period_start,
-                message="",
-            )
-            keys[spec.dedupe_key] = account_id
-    if not keys:
-        return []
-    raised = set(
-        Alert.objects.filter(dedupe_key__in=any_of(keys, db_type="text")).values_list(
-            "dedupe_key", flat=True
-        )
-    )
-    pending = {account_id for key, account_id in keys.items() if key not in raised}
-    candidates = [account for account in accounts if account.pk in pending]
-    if not candidates:
-        return []
+def usage_alert_specs(
+    *, accounts: Sequence[Account], at: datetime, meter_ids: Iterable[int] = ()
+) -> list[AlertSpec]:
+    """The alerts the meters' states call for at ``at`` (80%, exceeded,
+    blocked), whether or not they were raised before; writes nothing."""
+    wanted = set(meter_ids)
     specs = []
-    for account_id, statuses in quota_statuses(accounts=candidates, at=at).items():
+    for account_id, statuses in quota_statuses(accounts=accounts, at=at).items():
         for status in statuses:
             if status.state not in _STATE_ALERTS:
                 continue
+            if wanted and status.meter.pk not in wanted:
+                continue
             kind, template = _STATE_ALERTS[status.state]
             unit = status.meter.unit
-            message = template.format(
-                meter=status.meter.name,
-                percent=status.percent,
-                used=format_quantity(status.used, unit),
-                limit=format_quantity(status.limit, unit),
-            )
             specs.append(
                 AlertSpec(
                     account_id=account_id,
                     meter_id=status.meter.pk,
                     kind=kind,
                     period_start=status.period.start,
-                    message=message,
+                    message=template.format(
+                        meter=status.meter.name,
+                        percent=status.percent,
+                        used=format_quantity(status.used, unit),
+                        limit=format_quantity(status.limit, unit),
+                    ),
                 )
             )
-    return raise_alerts(specs=specs)
+    return specs
+
+
+def evaluate_usage_alerts(
+    *, accounts: Sequence[Account], at: datetime, meter_ids: Iterable[int] = ()
+) -> list[str]:
+    """Raise each meter's state alert (80%, exceeded, blocked) once a period.
+
+    Runs after the write that changed the usage (a task, see
+    ``request_alert_evaluation``), never inside the ingest transaction.
+    """
+    return raise_alerts(
+        specs=usage_alert_specs(accounts=accounts, at=at, meter_ids=meter_ids)
+    )
+
+
+def request_alert_evaluation(*, pairs: Iterable[tuple[int, int]], at: datetime) -> None:
+    """Have the worker evaluate alerts for these (account, meter) pairs."""
+    from ..tasks import enqueue_with_write, evaluate_alerts
+
+    pairs = sorted(set(pairs))
+    if pairs:
+        enqueue_with_write(
+            evaluate_alerts, pairs=[list(p) for p in pairs], at=at.isoformat()
+        )
+
+
+def raise_carried_over_alerts(*, at: datetime, chunk: int = 500) -> int:
+    """Alerts for levels that carry into a new period without any write.
+
+    Storage and job slots keep their level across periods, so their alert
+    of a new period cannot wait for the next usage write: the periodic sweep
+    evaluates every account whose level is at 80% of its plan allowance or
+    more (the least its limit can be), and every hard-blocked account.
+    """
+    allowance = PlanAllowance.objects.filter(
+        plan_id=OuterRef("account__plan_id"), meter_id=OuterRef("meter_id")
+    ).values("amount")[:1]
+    ids = set(
+        GaugeLevel.objects.alias(
+            level5=F("level") * 5, allowance4=Coalesce(Subquery(allowance), 0) * 4
+        )
+        .filter(level__gt=0, level5__gte=F("allowance4"))
+        .values_list("account_id", flat=True)
+    )
+    ids |= set(Account.objects.filter(hard_blocked=True).values_list("pk", flat=True))
+    ids |= set(JobSlot.objects.active().values_list("account_id", flat=True).distinct())
+    raised = 0
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), chunk):
+        accounts = list(
+            Account.objects.select_related("plan").filter(
+                pk__in=ordered[start : start + chunk]
+            )
+        )
+        raised += len(evaluate_usage_alerts(accounts=accounts, at=at))
+    return raised
 
 
 def dismiss_alert(*, alert: Alert) -> None:

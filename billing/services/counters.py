@@ -3,13 +3,15 @@
 ``UsageCounter.covered_by_grants`` / ``consented_excess``, ``GrantBurn``
 and ``Grant.consumed`` are what the event-time fold (``billing.quotas``)
 says of a period. They change when usage, a top-up or a consent lands in a
-period that has top-ups or consents; callers hold the account's lock.
+period that has top-ups or consents; the fold runs under the counter row's
+lock (see ``refold_counter``).
 A period's burns change the balances the next period opens with, so a
 change refolds every later period up to the current one.
 """
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Sum
 
 from ..models import (
@@ -42,21 +44,28 @@ def needs_fold(*, account_id: int, meter_id: int, period: Period) -> bool:
 def refold_counter(
     *, account: Account, meter: Meter, period: Period, now: datetime
 ) -> None:
-    """Rewrite one period's counter caches from the fold (idempotent)."""
+    """Rewrite one period's counter caches from the fold (idempotent).
+
+    The counter row is locked before the events are read: ingestion holds
+    that row from its increment to its commit, so a fold never misses a
+    batch that committed first, and a batch waiting on the row folds again
+    after this one.
+    """
+    _lock_counter_row(account_id=account.pk, meter_id=meter.pk, period=period)
     fold = counter_fold(account=account, meter=meter, period=period, known_at=now)
-    figures = {
-        "used": fold.used,
-        "covered_by_grants": fold.covered,
-        "consented_excess": fold.consented_excess,
-    }
-    updated = UsageCounter.objects.filter(
+    row = UsageCounter.objects.filter(
         account=account, meter=meter, period_start=period.start
-    ).update(**figures)
-    if not updated and fold.used:
-        # A period without usage has no counter row, as on the write path.
-        UsageCounter.objects.create(
-            account=account, meter=meter, period_start=period.start, **figures
+    )
+    if fold.used:
+        row.update(
+            used=fold.used,
+            covered_by_grants=fold.covered,
+            consented_excess=fold.consented_excess,
         )
+    else:
+        # A period without usage keeps no counter row, as on the write path
+        # (a batch waiting on the lock inserts it afresh).
+        row.delete()
     stale = GrantBurn.objects.filter(
         account=account, grant__meter=meter, period_start=period.start
     )
@@ -85,6 +94,19 @@ def refold_counter(
     Grant.objects.unfolded_terms(since=period.starts_at, at=now).filter(
         account=account, meter=meter, effective_at__lt=period.ends_at
     ).update(start_folded_at=now)
+
+
+def _lock_counter_row(*, account_id: int, meter_id: int, period: Period) -> None:
+    """Take the row lock ingestion takes (an upsert locks even a new row)."""
+    table = UsageCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, meter_id, period_start, used,"
+            " covered_by_grants, consented_excess) VALUES (%s, %s, %s, 0, 0, 0)"
+            " ON CONFLICT (account_id, meter_id, period_start)"
+            f" DO UPDATE SET used = {table}.used",
+            [account_id, meter_id, connection.ops.adapt_datefield_value(period.start)],
+        )
 
 
 def refold_counters_from(

@@ -1,7 +1,8 @@
 """Expiry sweep: reminders before packs lapse, alerts and slot suspension after.
 
 Counting never waits for this sweep (expired grants are filtered by time
-everywhere); the sweep only tells people and suspends slots. Idempotent:
+everywhere); the sweep only tells people and suspends slots, and raises the
+alerts of levels that carry into a new period (storage, job slots). Idempotent:
 alerts are deduplicated and each expired grant is processed once.
 """
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from ..models import Account, Alert, Grant, Meter, Purchase
 from ..units import period_of
-from .alerts import AlertSpec, raise_alerts
+from .alerts import AlertSpec, raise_alerts, raise_carried_over_alerts
 from .counters import refold_counters_from
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
@@ -33,6 +34,7 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
     now = now or timezone.now()
     reminders = _send_reminders(now=now)
     _fold_started_terms(now=now)
+    raise_carried_over_alerts(at=now)
     expired = list(
         Grant.objects.filter(
             expires_at__lte=now,

@@ -4,14 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from ..errors import NotFound, QuotaExceeded
 from ..models import Account, Alert, JobSlot, Meter
 from ..selectors import job_slot_limit
 from ..units import period_of
-from .alerts import AlertSpec, evaluate_usage_alerts, raise_alerts
+from .alerts import AlertSpec, raise_alerts, request_alert_evaluation
 from .locks import lock_account
 
 
@@ -30,44 +30,68 @@ class SlotReconciliation:
     active: int = 0  # active slots afterwards
 
 
-def allocate_job_slot(*, account: Account, job_ref: str) -> SlotAllocation:
+def allocate_job_slot(
+    *, account: Account, job_ref: str, at: datetime | None = None
+) -> SlotAllocation:
     """Hold an active slot for job_ref, never beyond the account's limit.
 
     Calls for one account queue on its row lock, so the count below cannot go
     stale before the insert; the partial unique index on held job_refs is the
-    database backstop. Suspended jobs get capacity back before new ones.
+    database backstop. Under the lock: the limit, one count and the insert.
+    Suspended jobs get capacity back before new ones; alerts are evaluated
+    after commit.
     """
+    at = at or timezone.now()
     with transaction.atomic():
         account = lock_account(account)
-        limit = job_slot_limit(account=account)
-        used = reconcile_job_slots(account=account, limit=limit).active
-        held = account.job_slots.held().filter(job_ref=job_ref).first()
-        if held is not None:
-            return SlotAllocation(slot=held, created=False, used=used, limit=limit)
+        limit = job_slot_limit(account=account, at=at)
+        held = account.job_slots.held().aggregate(
+            active=Count("pk", filter=Q(status=JobSlot.Status.ACTIVE)),
+            suspended=Count("pk", filter=Q(status=JobSlot.Status.SUSPENDED)),
+            mine=Max("pk", filter=Q(job_ref=job_ref)),
+        )
+        used = held["active"]
+        if held["suspended"] and used != limit:
+            used = reconcile_job_slots(account=account, limit=limit, at=at).active
+        if held["mine"] is not None:
+            slot = JobSlot.objects.get(pk=held["mine"])
+            return SlotAllocation(slot=slot, created=False, used=used, limit=limit)
         if used >= limit:
             raise QuotaExceeded(meter="job_slots", used=used, limit=limit)
-        slot = JobSlot.objects.create(account=account, job_ref=job_ref)
-        evaluate_usage_alerts(accounts=[account])
+        slot = JobSlot.objects.create(account=account, job_ref=job_ref, allocated_at=at)
+        if (used + 1) * 5 >= limit * 4:
+            request_alert_evaluation(pairs=[(account.pk, slot_meter_id())], at=at)
     return SlotAllocation(slot=slot, created=True, used=used + 1, limit=limit)
 
 
-def release_job_slot(*, account: Account, job_ref: str) -> bool:
+def release_job_slot(
+    *, account: Account, job_ref: str, at: datetime | None = None
+) -> bool:
     """Release job_ref's slot. Idempotent: False when it was already released.
 
+    The release itself is one conditional update and needs no lock; only
+    giving the freed slot to a suspended job takes the account's lock.
     Raises NotFound when the job never held a slot on this account.
     """
+    at = at or timezone.now()
     with transaction.atomic():
-        account = lock_account(account)
         released = (
             account.job_slots.held()
             .filter(job_ref=job_ref)
-            .update(status=JobSlot.Status.RELEASED, released_at=timezone.now())
+            .update(status=JobSlot.Status.RELEASED, released_at=at)
         )
         if not released and not account.job_slots.filter(job_ref=job_ref).exists():
             raise NotFound(f"Job {job_ref!r} never held a slot on this account.")
-        if released:
-            reconcile_job_slots(account=account)
+        if (
+            released
+            and account.job_slots.filter(status=JobSlot.Status.SUSPENDED).exists()
+        ):
+            reconcile_job_slots(account=lock_account(account), at=at)
     return bool(released)
+
+
+def slot_meter_id() -> int:
+    return Meter.objects.values_list("pk", flat=True).get(code="job_slots")
 
 
 def reconcile_job_slots(
@@ -100,7 +124,7 @@ def reconcile_job_slots(
             specs=[
                 AlertSpec(
                     account_id=account.pk,
-                    meter_id=Meter.objects.get(code="job_slots").pk,
+                    meter_id=slot_meter_id(),
                     kind=Alert.Kind.SUSPENDED,
                     period_start=period_of(at).start,
                     message=(

@@ -1,8 +1,13 @@
 """Record usage events: atomic batches, idempotent ids, set-based writes.
 
-A batch is validated whole before anything is written, so one bad event
-leaves the database untouched. Writes are one insert for the events and one
-upsert each for counters and gauge levels, under the accounts' row locks.
+A batch is all or nothing: one bad event rolls the whole batch back. No
+account-wide lock is taken. On PostgreSQL a batch is one insert of the
+events, one set-based increment of the period counters and one conditional
+update of the gauge levels; rows are touched in (account, meter) order, so
+batches sharing accounts queue on each row in one order and cannot deadlock.
+A gauge delta is checked against the level in arrival order (the level as
+recorded plus the batch's running sum) by the update's own condition.
+Alerts are evaluated after commit by a task (``request_alert_evaluation``).
 Recording never refuses usage for being over a limit: facts are kept, and
 the limit decides only what ``authorize_usage`` answers and what is billed.
 """
@@ -13,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -28,12 +32,14 @@ from ..models import (
     Grant,
     Meter,
     OverageConsent,
+    PlanAllowance,
     UsageCounter,
     UsageEvent,
     UsageSnapshot,
 )
 from ..quotas.facts import covering_consents_filter
 from ..selectors import any_of
+from ..tasks import enqueue_with_write, refresh_rollups
 from ..units import (
     FUTURE_TOLERANCE,
     MAX_EVENT_QUANTITY,
@@ -41,10 +47,8 @@ from ..units import (
     Period,
     period_of,
 )
-from .alerts import evaluate_usage_alerts
+from .alerts import request_alert_evaluation
 from .counters import refold_counters_from
-from .locks import lock_accounts
-from .rollups import refresh_usage_rollups
 from .snapshots import refresh_usage_snapshots
 
 MAX_BATCH = 1000
@@ -211,9 +215,9 @@ def record_usage_events(
     try:
         return _record(events, meters=meters, now=now)
     except IntegrityError:
-        # Ids are scoped to their account and batches queue on the account
-        # locks, so this is a safety net: should an insert still collide, a
-        # second pass sees the committed row as a duplicate or a conflict.
+        # A batch repeating an id goes the portable way (read, then insert):
+        # should a concurrent batch commit the same id in between, a second
+        # pass sees the committed row as a duplicate or a conflict.
         return _record(events, meters=meters, now=now)
 
 
@@ -221,36 +225,54 @@ def _fast_path() -> bool:
     return PG_FAST_PATH and connection.vendor == "postgresql"
 
 
+def _find_accounts(events: Sequence[UsageEventInput]) -> dict[str, Account]:
+    """The accounts named by external id, by one unlocked read."""
+    names = {e.account for e in events if isinstance(e.account, str)}
+    if not names:
+        return {}
+    return {
+        account.external_id: account
+        for account in Account.objects.filter(
+            external_id__in=any_of(sorted(names), db_type="text")
+        )
+    }
+
+
 def _record(
     events: Sequence[UsageEventInput], *, meters: dict[str, Meter], now: datetime
 ) -> UsageRecordResult:
+    found = _find_accounts(events)
+    parsed, errors = _validate_shape(events, meters=meters, accounts=found, now=now)
+    accounts = {a.pk: a for a in found.values()} | {
+        e.account.pk: e.account for e in events if isinstance(e.account, Account)
+    }
+    window = _Window(
+        floor=period_of(now).previous().starts_at,
+        closed=_closed_periods({period_of(p.timestamp).start for p in parsed}, now),
+    )
+    unique_ids = len({p.key for p in parsed}) == len(parsed)
     with transaction.atomic():
-        # One statement finds the accounts named by external id and locks
-        # every account of the batch, in pk order.
-        locked = lock_accounts(
-            (e.account.pk for e in events if isinstance(e.account, Account)),
-            external_ids=(e.account for e in events if isinstance(e.account, str)),
-        )
-        accounts = {a.external_id: a for a in locked.values() if a.external_id}
-        parsed, errors = _validate_shape(
-            events, meters=meters, accounts=accounts, now=now
-        )
-        window = _Window(
-            floor=period_of(now).previous().starts_at,
-            closed=set(
-                ClosedPeriod.objects.filter(
-                    period_start__in={period_of(p.timestamp).start for p in parsed}
-                ).values_list("period_start", flat=True)
-            ),
-        )
-        unique_ids = len({p.key for p in parsed}) == len(parsed)
         if _fast_path() and unique_ids and not errors:
             new, duplicates = _insert_first(parsed, errors, window=window, now=now)
         else:
             new, duplicates = _check_then_insert(parsed, errors, window=window, now=now)
         if new:
-            _write(new, now=now, accounts=locked)
+            totals = _write(new, now=now)
+            _after_write(new, totals=totals, accounts=accounts, now=now)
     return UsageRecordResult(accepted=len(new), duplicates=duplicates)
+
+
+def _closed_periods(starts: set[Any], now: datetime) -> set[Any]:
+    """Closed periods among ``starts``. A period closes only after it ended
+    (``close_billing_period``), so a batch of the current month alone (nearly
+    every batch) needs no query."""
+    if starts <= {period_of(now).start}:
+        return set()
+    return set(
+        ClosedPeriod.objects.filter(period_start__in=starts).values_list(
+            "period_start", flat=True
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,23 +284,19 @@ class _Window:
     closed: set[Any]
 
 
-def _classify(
+def _sort_out(
     parsed: list[_Parsed],
     errors: list[dict[str, Any]],
     *,
     seen: dict[tuple[int, str], str],
     window: _Window,
-    levels: dict[tuple[int, int], int],
-    counters: dict[tuple[int, int, Any], int],
 ) -> tuple[list[_Parsed], int]:
-    """The per-event checks after the shape, in batch order; raises on errors.
+    """Split the batch into new events and duplicates, in batch order.
 
     ``seen`` maps (account, id) recorded before this batch to the payload
-    hash; ``levels`` and ``counters`` hold totals before this batch.
+    hash. Conflicts and closed periods are appended to ``errors``.
     """
     seen = dict(seen)
-    levels = dict(levels)
-    counters = dict(counters)
     new: list[_Parsed] = []
     duplicates = 0
     for p in parsed:
@@ -305,12 +323,28 @@ def _classify(
                 _error(p.index, "period_closed", "That billing period is closed.")
             )
             continue
-        if period.start in window.closed:
+        if period.start in window.closed and p.reported_timestamp is None:
             # A storage level stays true: the delta counts from the open
             # period's first instant, and the closed bill does not change.
             p.reported_timestamp = p.timestamp
             p.timestamp = period.ends_at
         seen[p.key] = p.payload_hash
+        new.append(p)
+    return new, duplicates
+
+
+def _limit_errors(
+    new: list[_Parsed],
+    *,
+    levels: dict[tuple[int, int], int],
+    counters: dict[tuple[int, int, Any], int],
+) -> list[dict[str, Any]]:
+    """Running sums in batch order from the totals before the batch: a level
+    below zero, or a level or counter past 10^18."""
+    levels = dict(levels)
+    counters = dict(counters)
+    errors = []
+    for p in new:
         if p.meter.kind == Meter.Kind.GAUGE:
             key = (p.account_id, p.meter.pk)
             level = levels.get(key, 0) + p.quantity
@@ -328,19 +362,25 @@ def _classify(
                 continue
             levels[key] = level
         else:
-            key3 = (p.account_id, p.meter.pk, period_of(p.timestamp).start)
+            key3 = _counter_key(p)
             total = counters.get(key3, 0) + p.quantity
             if total > MAX_USAGE_TOTAL:
                 errors.append(_overflow(p))
                 continue
             counters[key3] = total
-        new.append(p)
+    return errors
+
+
+def _reject(errors: list[dict[str, Any]]) -> None:
     if errors:
         raise UsageBatchRejected(
             "Some events are invalid; nothing was recorded.",
             details=sorted(errors, key=lambda e: e["index"]),
         )
-    return new, duplicates
+
+
+def _counter_key(p: _Parsed) -> tuple[int, int, Any]:
+    return (p.account_id, p.meter.pk, period_of(p.timestamp).start)
 
 
 def _overflow(p: _Parsed) -> dict[str, Any]:
@@ -353,7 +393,7 @@ def _overflow(p: _Parsed) -> dict[str, Any]:
 
 
 def _gauge_levels(parsed: Iterable[_Parsed]) -> dict[tuple[int, int], int]:
-    """Current levels of the batch's gauge meters (accounts are locked)."""
+    """Current levels of the batch's gauge meters."""
     pairs = {
         (p.account_id, p.meter.pk) for p in parsed if p.meter.kind == Meter.Kind.GAUGE
     }
@@ -369,12 +409,8 @@ def _gauge_levels(parsed: Iterable[_Parsed]) -> dict[tuple[int, int], int]:
 
 
 def _counter_totals(parsed: Iterable[_Parsed]) -> dict[tuple[int, int, Any], int]:
-    """Period totals of the batch's counters before it (accounts are locked)."""
-    keys = {
-        (p.account_id, p.meter.pk, period_of(p.timestamp).start)
-        for p in parsed
-        if p.meter.kind == Meter.Kind.COUNTER
-    }
+    """Period totals of the batch's counters."""
+    keys = {_counter_key(p) for p in parsed if p.meter.kind == Meter.Kind.COUNTER}
     if not keys:
         return {}
     return {
@@ -409,15 +445,20 @@ def _check_then_insert(
     window: _Window,
     now: datetime,
 ) -> tuple[list[_Parsed], int]:
-    """Portable path: read the known ids, check, then one bulk insert."""
-    new, duplicates = _classify(
-        parsed,
-        errors,
-        seen=_seen(p.key for p in parsed),
-        window=window,
-        levels=_gauge_levels(parsed),
-        counters=_counter_totals(parsed),
+    """Portable path: read the known ids and totals, check, then insert.
+
+    On SQLite the IMMEDIATE transaction holds the write lock from BEGIN, so
+    what is read here cannot change before the write. On PostgreSQL (a batch
+    repeating an id, or a rejected one) the conditional writes of ``_write``
+    decide again.
+    """
+    new, duplicates = _sort_out(
+        parsed, errors, seen=_seen(p.key for p in parsed), window=window
     )
+    errors += _limit_errors(
+        new, levels=_gauge_levels(new), counters=_counter_totals(new)
+    )
+    _reject(errors)
     UsageEvent.objects.bulk_create(
         [
             UsageEvent(
@@ -452,7 +493,8 @@ def _insert_first(
     conflicts. Any error raises, and the rollback removes the inserted rows.
     Rows go in (account, id) order, so two batches sharing ids wait on each
     other's unique-index entries in one order and cannot deadlock. A storage
-    delta moved out of a closed period is fixed up after the checks.
+    delta moved out of a closed period is fixed up after the checks. Limits
+    (levels, 10^18) are checked by the writes themselves (``_write``).
     """
     rows = sorted(parsed, key=lambda p: p.key)
     table = UsageEvent._meta.db_table
@@ -480,14 +522,12 @@ def _insert_first(
         )
         inserted = {(row[0], row[1]) for row in cursor.fetchall()}
     seen = _seen(p.key for p in parsed if p.key not in inserted)
-    new, duplicates = _classify(
-        parsed,
-        errors,
-        seen=seen,
-        window=window,
-        levels=_gauge_levels(parsed),
-        counters=_counter_totals(parsed),
-    )
+    new, duplicates = _sort_out(parsed, errors, seen=seen, window=window)
+    if errors:
+        errors += _limit_errors(
+            new, levels=_gauge_levels(new), counters=_counter_totals(new)
+        )
+    _reject(errors)
     moved = [p for p in new if p.reported_timestamp is not None]
     for p in moved:
         UsageEvent.objects.filter(account_id=p.account_id, event_id=p.event_id).update(
@@ -520,28 +560,83 @@ def record_usage_event(
     )
 
 
-def _write(new: list[_Parsed], *, now: datetime, accounts: dict[int, Account]) -> None:
-    """Counters and gauge levels, the caches a late or covered event changes,
-    and alerts for the new events."""
+@dataclass(frozen=True, slots=True)
+class _Total:
+    """A counter or level after the batch, with what alerts are screened by."""
+
+    used: int
+    allowance: int
+    hard_blocked: bool
+
+
+def _write(new: list[_Parsed], *, now: datetime) -> dict[tuple[int, int, Any], _Total]:
+    """Add the batch to the counters and levels; raise if a limit breaks.
+
+    Returns the totals after the batch by (account, meter, period start)
+    (``None`` for gauges).
+    """
     counter_deltas: dict[tuple[int, int, Any], int] = defaultdict(int)
-    gauge_deltas: dict[tuple[int, int], int] = defaultdict(int)
+    gauge_deltas: dict[tuple[int, int], list[int]] = defaultdict(list)
     for p in new:
         if p.meter.kind == Meter.Kind.COUNTER:
-            counter_deltas[
-                (p.account_id, p.meter.pk, period_of(p.timestamp).start)
-            ] += p.quantity
+            counter_deltas[_counter_key(p)] += p.quantity
         else:
-            gauge_deltas[(p.account_id, p.meter.pk)] += p.quantity
-    _add_to_counters(counter_deltas)
-    _add_to_gauges(gauge_deltas, now=now)
+            gauge_deltas[(p.account_id, p.meter.pk)].append(p.quantity)
+    if not _fast_path():
+        _add_to_counters(counter_deltas)
+        _add_to_gauges(gauge_deltas, now=now)
+        return _portable_totals(counter_deltas, gauge_deltas)
+    totals = _add_to_counters_checked(counter_deltas)
+    over = [k for k, t in totals.items() if t.used > MAX_USAGE_TOTAL]
+    levels: dict[tuple[int, int, Any], _Total] = {}
+    if not over:
+        levels = _add_to_gauges_checked(gauge_deltas, now=now)
+    if over or len(levels) < len(gauge_deltas):
+        # Nothing of this batch will commit: say which events broke a limit,
+        # from the totals before the batch.
+        counters_before = {k: t.used - counter_deltas[k] for k, t in totals.items()}
+        levels_before = _gauge_levels(new)
+        for (account_id, meter_id, _), total in levels.items():
+            key = (account_id, meter_id)
+            levels_before[key] = total.used - sum(gauge_deltas[key])
+        _reject(
+            _limit_errors(new, levels=levels_before, counters=counters_before)
+            or [_error(new[0].index, "negative_level", "A level changed; retry.")]
+        )
+    return totals | levels
+
+
+def _after_write(
+    new: list[_Parsed],
+    *,
+    totals: dict[tuple[int, int, Any], _Total],
+    accounts: dict[int, Account],
+    now: datetime,
+) -> None:
+    """The caches a top-up, a consent or a late event changes, and alerts.
+
+    Alerts are evaluated after commit, and only for the rows a full
+    evaluation could alert on: the plan allowance is the least any limit
+    is, so a row under 80% of it is surely ``ok``.
+    """
+    deltas = {_counter_key(p) for p in new if p.meter.kind == Meter.Kind.COUNTER}
     meters = {p.meter.pk: p.meter for p in new}
-    _refold_counters(counter_deltas, accounts=accounts, meters=meters, now=now)
+    _refold_counters(deltas, accounts=accounts, meters=meters, now=now)
     _correct_snapshots(new, accounts=accounts, now=now)
-    evaluate_usage_alerts(accounts=list(accounts.values()), at=now)
+    current = period_of(now).start
+    request_alert_evaluation(
+        pairs=(
+            (account_id, meter_id)
+            for (account_id, meter_id, start), total in totals.items()
+            if start in (None, current)
+            and (total.hard_blocked or total.used * 5 >= total.allowance * 4)
+        ),
+        at=now,
+    )
 
 
 def _refold_counters(
-    deltas: dict[tuple[int, int, Any], int],
+    keys: set[tuple[int, int, Any]],
     *,
     accounts: dict[int, Account],
     meters: dict[int, Meter],
@@ -550,30 +645,33 @@ def _refold_counters(
     """Refold the periods whose top-ups or consents make the fold matter.
 
     One query finds them; pairs without either (most traffic) need nothing:
-    their covered and consented figures stay 0.
+    their covered and consented figures stay 0. The batch holds these
+    counter rows' locks since its increment, so the fold sees every batch
+    committed before it.
     """
-    if not deltas:
+    if not keys:
         return
-    pairs = {(a, m) for a, m, _ in deltas}
-    earliest = min(start for _, _, start in deltas)
-    first = Period(earliest)
+    pairs = {(a, m) for a, m, _ in keys}
+    first = Period(min(start for _, _, start in keys))
+    account_ids = any_of({a for a, _ in pairs})
+    meter_ids = {m for _, m in pairs}
     candidates = set(
-        Grant.objects.filter(
-            account_id__in=any_of({a for a, _ in pairs}),
-            meter_id__in={m for _, m in pairs},
-        )
+        Grant.objects.filter(account_id__in=account_ids, meter_id__in=meter_ids)
         .live_during(first.starts_at, now + FUTURE_TOLERANCE)
+        .order_by()
         .values_list("account_id", "meter_id")
-    ) | set(
-        OverageConsent.objects.filter(
-            account_id__in=any_of({a for a, _ in pairs}),
-            meter_id__in={m for _, m in pairs},
+        .union(
+            OverageConsent.objects.filter(
+                covering_consents_filter(first) | Q(given_at__gte=first.starts_at),
+                account_id__in=account_ids,
+                meter_id__in=meter_ids,
+            )
+            .order_by()
+            .values_list("account_id", "meter_id")
         )
-        .filter(covering_consents_filter(first) | Q(given_at__gte=first.starts_at))
-        .values_list("account_id", "meter_id")
     )
     starts: dict[tuple[int, int], Any] = {}
-    for account_id, meter_id, start in deltas:
+    for account_id, meter_id, start in keys:
         key = (account_id, meter_id)
         if key in candidates:
             starts[key] = min(start, starts.get(key, start))
@@ -625,88 +723,222 @@ def _correct_snapshots(
         earliest = day if earliest is None else min(earliest, day)
     if earliest is not None:
         end = today - timedelta(days=1)
-        transaction.on_commit(partial(refresh_usage_rollups, start=earliest, end=end))
+        enqueue_with_write(
+            refresh_rollups, start=earliest.isoformat(), end=end.isoformat()
+        )
+
+
+# Alerts screen rows by the plan allowance and the account's hard block; the
+# writes return both with the new totals, so the screen costs no query.
+_SCREEN = (
+    "coalesce((SELECT pa.amount FROM {allowance} pa JOIN {account} a"
+    " ON a.plan_id = pa.plan_id WHERE a.id = {row}.account_id"
+    " AND pa.meter_id = {row}.meter_id), 0),"
+    " (SELECT a.hard_blocked FROM {account} a WHERE a.id = {row}.account_id)"
+)
+
+
+def _screen(row: str) -> str:
+    return _SCREEN.format(
+        allowance=PlanAllowance._meta.db_table,
+        account=Account._meta.db_table,
+        row=row,
+    )
+
+
+def _add_to_counters_checked(
+    deltas: dict[tuple[int, int, Any], int],
+) -> dict[tuple[int, int, Any], _Total]:
+    """PostgreSQL: one upsert, rows in key order; returns the new totals.
+
+    The upsert holds each counter row until commit: batches of one account
+    and meter queue there (and refolds wait on it, ``refold_counter``).
+    """
+    if not deltas:
+        return {}
+    table = UsageCounter._meta.db_table
+    keys = sorted(deltas)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS c"
+            " (account_id, meter_id, period_start, used, covered_by_grants,"
+            " consented_excess)"
+            " SELECT a, m, p, d, 0, 0 FROM unnest(%s::bigint[], %s::bigint[],"
+            " %s::date[], %s::numeric[]) AS u(a, m, p, d) ORDER BY a, m, p"
+            " ON CONFLICT (account_id, meter_id, period_start)"
+            " DO UPDATE SET used = c.used + EXCLUDED.used"
+            f" RETURNING c.account_id, c.meter_id, c.period_start, c.used, "
+            + _screen("c"),
+            [
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                [deltas[k] for k in keys],
+            ],
+        )
+        return {
+            (a, m, p): _Total(used, allowance, blocked)
+            for a, m, p, used, allowance, blocked in cursor.fetchall()
+        }
+
+
+def _add_to_gauges_checked(
+    deltas: dict[tuple[int, int], list[int]], *, now: datetime
+) -> dict[tuple[int, int, Any], _Total]:
+    """PostgreSQL: add each (account, meter)'s deltas where the level stays
+    within [0, 10^18] at every step of the batch, in arrival order.
+
+    Missing rows are created at 0; the rows are then locked in key order and
+    updated by one statement whose condition is the level as recorded plus
+    the batch's lowest and highest running sum. Returns the rows updated: a
+    row missing from the result broke a limit.
+    """
+    if not deltas:
+        return {}
+    keys = sorted(deltas)
+    lows, highs = [], []
+    for key in keys:
+        running = low = high = 0
+        for quantity in deltas[key]:
+            running += quantity
+            low, high = min(low, running), max(high, running)
+        lows.append(low)
+        highs.append(high)
+    table = GaugeLevel._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, meter_id, level, updated_at)"
+            " SELECT a, m, 0, %s FROM unnest(%s::bigint[], %s::bigint[]) AS u(a, m)"
+            " ORDER BY a, m ON CONFLICT (account_id, meter_id) DO NOTHING",
+            [now, [k[0] for k in keys], [k[1] for k in keys]],
+        )
+        cursor.execute(
+            "WITH d AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[],"
+            " %s::numeric[], %s::numeric[], %s::numeric[])"
+            " AS d(account_id, meter_id, delta, low, high)),"
+            f" locked AS (SELECT g.id, d.delta, d.low, d.high FROM {table} g"
+            " JOIN d ON g.account_id = d.account_id AND g.meter_id = d.meter_id"
+            " ORDER BY g.account_id, g.meter_id FOR NO KEY UPDATE OF g)"
+            f" UPDATE {table} g SET level = g.level + l.delta, updated_at = %s"
+            " FROM locked l WHERE g.id = l.id AND g.level + l.low >= 0"
+            " AND g.level + l.high <= %s"
+            " RETURNING g.account_id, g.meter_id, g.level, " + _screen("g"),
+            [
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [sum(deltas[k]) for k in keys],
+                lows,
+                highs,
+                now,
+                MAX_USAGE_TOTAL,
+            ],
+        )
+        return {
+            (a, m, None): _Total(level, allowance, blocked)
+            for a, m, level, allowance, blocked in cursor.fetchall()
+        }
+
+
+def _portable_totals(
+    counter_deltas: dict[tuple[int, int, Any], int],
+    gauge_deltas: dict[tuple[int, int], list[int]],
+) -> dict[tuple[int, int, Any], _Total]:
+    """The totals the PostgreSQL writes return, read back (other databases)."""
+    account_ids = {k[0] for k in counter_deltas} | {k[0] for k in gauge_deltas}
+    accounts = dict(
+        Account.objects.filter(pk__in=account_ids).values_list("pk", "plan_id")
+    )
+    blocked = set(
+        Account.objects.filter(pk__in=account_ids, hard_blocked=True).values_list(
+            "pk", flat=True
+        )
+    )
+    allowances = {
+        (plan_id, meter_id): amount
+        for plan_id, meter_id, amount in PlanAllowance.objects.filter(
+            plan_id__in=set(accounts.values())
+        ).values_list("plan_id", "meter_id", "amount")
+    }
+    counters = _counter_totals_by_key(counter_deltas)
+    levels = _gauge_levels_by_key(gauge_deltas)
+    totals = {}
+    for key, used in [*counters.items(), *levels.items()]:
+        account_id, meter_id = key[0], key[1]
+        totals[key] = _Total(
+            used,
+            allowances.get((accounts[account_id], meter_id), 0),
+            account_id in blocked,
+        )
+    return totals
+
+
+def _counter_totals_by_key(
+    deltas: dict[tuple[int, int, Any], int],
+) -> dict[tuple[int, int, Any], int]:
+    found = UsageCounter.objects.filter(
+        account_id__in={k[0] for k in deltas},
+        meter_id__in={k[1] for k in deltas},
+        period_start__in={k[2] for k in deltas},
+    ).values_list("account_id", "meter_id", "period_start", "used")
+    return {(a, m, p): used for a, m, p, used in found if (a, m, p) in deltas}
+
+
+def _gauge_levels_by_key(
+    deltas: dict[tuple[int, int], list[int]],
+) -> dict[tuple[int, int, Any], int]:
+    found = GaugeLevel.objects.filter(
+        account_id__in={k[0] for k in deltas}, meter_id__in={k[1] for k in deltas}
+    ).values_list("account_id", "meter_id", "level")
+    return {(a, m, None): level for a, m, level in found if (a, m) in deltas}
 
 
 def _add_to_counters(deltas: dict[tuple[int, int, Any], int]) -> None:
-    """One upsert: used = used + delta (an atomic UPDATE, not read-then-write)."""
+    """One upsert: used = used + delta (SQLite: the transaction holds the
+    database write lock, the checks ran before)."""
     if not deltas:
         return
     table = UsageCounter._meta.db_table
-    upsert = (
-        " ON CONFLICT (account_id, meter_id, period_start)"
-        f" DO UPDATE SET used = {table}.used + EXCLUDED.used"
-    )
     keys = sorted(deltas)
+    adapt = connection.ops.adapt_datefield_value
+    params: list[Any] = []
+    for account_id, meter_id, period_start in keys:
+        params += [account_id, meter_id, adapt(period_start)]
+        params.append(deltas[(account_id, meter_id, period_start)])
+    rows = ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(keys))
     with connection.cursor() as cursor:
-        if _fast_path():
-            cursor.execute(
-                f"INSERT INTO {table}"
-                " (account_id, meter_id, period_start, used, covered_by_grants,"
-                " consented_excess)"
-                " SELECT a, m, p, d, 0, 0 FROM unnest(%s::bigint[], %s::bigint[],"
-                " %s::date[], %s::bigint[]) AS c(a, m, p, d)" + upsert,
-                [
-                    [k[0] for k in keys],
-                    [k[1] for k in keys],
-                    [k[2] for k in keys],
-                    [deltas[k] for k in keys],
-                ],
-            )
-            return
-        adapt = connection.ops.adapt_datefield_value
-        params: list[Any] = []
-        for account_id, meter_id, period_start in keys:
-            params += [account_id, meter_id, adapt(period_start)]
-            params.append(deltas[(account_id, meter_id, period_start)])
-        rows = ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(keys))
         cursor.execute(
             f"INSERT INTO {table}"
             " (account_id, meter_id, period_start, used, covered_by_grants,"
             " consented_excess)"
-            f" VALUES {rows}" + upsert,
+            f" VALUES {rows}"
+            " ON CONFLICT (account_id, meter_id, period_start)"
+            f" DO UPDATE SET used = {table}.used + EXCLUDED.used",
             params,
         )
 
 
-def _add_to_gauges(deltas: dict[tuple[int, int], int], *, now: datetime) -> None:
-    """Create missing rows at 0, then add every delta in one UPDATE.
+def _add_to_gauges(deltas: dict[tuple[int, int], list[int]], *, now: datetime) -> None:
+    """Create missing rows at 0, then add every delta (portable path, checked
+    before under SQLite's write lock).
 
     Not an INSERT ... ON CONFLICT upsert: CHECK (level >= 0) is tested on the
     proposed insert row before the conflict is seen, so a negative delta on an
-    existing level would fail. The batch was validated not to go below zero.
+    existing level would fail.
     """
     if not deltas:
         return
-    keys = sorted(deltas)
     GaugeLevel.objects.bulk_create(
         [
             GaugeLevel(
                 account_id=account_id, meter_id=meter_id, level=0, updated_at=now
             )
-            for account_id, meter_id in keys
+            for account_id, meter_id in sorted(deltas)
         ],
         ignore_conflicts=True,
     )
-    if _fast_path():
-        table = GaugeLevel._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} g SET level = g.level + d.delta, updated_at = %s"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])"
-                " AS d(account_id, meter_id, delta)"
-                " WHERE g.account_id = d.account_id AND g.meter_id = d.meter_id",
-                [
-                    now,
-                    [k[0] for k in keys],
-                    [k[1] for k in keys],
-                    [deltas[k] for k in keys],
-                ],
-            )
-        return
     by_meter: dict[int, dict[int, int]] = defaultdict(dict)
-    for (account_id, meter_id), delta in deltas.items():
-        by_meter[meter_id][account_id] = delta
+    for (account_id, meter_id), quantities in deltas.items():
+        by_meter[meter_id][account_id] = sum(quantities)
     for meter_id, by_account in by_meter.items():
         GaugeLevel.objects.filter(
             meter_id=meter_id, account_id__in=list(by_account)

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
-from django.test import Client
+from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -106,9 +106,10 @@ def populated() -> dict[str, object]:
     GrantFactory(account=person, meter=meter("bandwidth"))
     ChargeFactory(account=person)
     ConsentFactory(account=person)
-    record_usage_event(
-        event_id="e-1", account=person, meter="bandwidth", quantity=int(5.5 * GB)
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the alert task
+        record_usage_event(
+            event_id="e-1", account=person, meter="bandwidth", quantity=int(5.5 * GB)
+        )
     record_usage_event(event_id="e-2", account=person, meter="storage", quantity=GB)
     # Snapshot today as if the day were over: the accounts are new today.
     take_usage_snapshots(

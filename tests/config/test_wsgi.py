@@ -23,7 +23,11 @@ def call(app, path, *, method="GET", cookie=""):
         seen["status"] = int(status.split()[0])
         seen["headers"] = headers
 
-    body = b"".join(app(environ, start_response))
+    response = app(environ, start_response)
+    try:
+        body = b"".join(response)
+    finally:
+        response.close()  # as a WSGI server does: resets the URLconf
     return seen["status"], dict(seen["headers"]), body
 
 
