@@ -562,12 +562,63 @@ def authorize_usage(
 ) -> Authorization:
     """May the platform use ``quantity`` more? A read: records nothing.
 
-    Within the limit: allowed. Past it: hard limits refuse, priced meters need
-    a consent, and a consent allows only while the projected overage cost
-    including this request stays within its cap.
+    The API takes the one-statement path (``billing.quotas.hot``); both end
+    in ``_authorization``.
     """
     at = at or timezone.now()
     status = quota_status(account=account, meter=meter, at=at)
+    return _authorization(account=account, status=status, quantity=quantity, at=at)
+
+
+def authorize_from_facts(
+    *,
+    account: Account,
+    meter: Meter,
+    quantity: int,
+    at: datetime,
+    allowance: int,
+    granted: int,
+    consumed: int,
+    used: int,
+    covered: int,
+    consented_excess: Decimal,
+    consent: OverageConsent | None,
+    started_term: bool,
+) -> Authorization:
+    """``authorize_usage`` from facts already loaded (``billing.quotas.hot``)."""
+    if not meter_applies(meter=meter, account=account):
+        raise UnknownMeter(f"The {meter.code} meter does not apply to this account.")
+    period = period_of(at)
+    if consent is not None and not consent_covers(consent, period):
+        consent = None
+    if meter.kind == Meter.Kind.GAUGE and consent is not None:
+        consented_excess = _storage_consented_excess(
+            account_ids=[account.pk], period=period, before=at.date(), meter_id=meter.pk
+        ).get((account.pk, meter.pk), Decimal(0))
+    elif meter.kind != Meter.Kind.COUNTER:
+        consented_excess = Decimal(0)
+    facts = _Facts(
+        allowance=allowance,
+        granted=granted,
+        consumed=consumed,
+        used=used,
+        covered=covered if meter.kind == Meter.Kind.COUNTER else 0,
+        consent=consent,
+        consented_excess=consented_excess,
+    )
+    if started_term and meter.kind == Meter.Kind.COUNTER:
+        facts = _folded_now(account=account, meter=meter, facts=facts, at=at)
+    status = _quota_status(account=account, meter=meter, facts=facts, at=at)
+    return _authorization(account=account, status=status, quantity=quantity, at=at)
+
+
+def _authorization(
+    *, account: Account, status: QuotaStatus, quantity: int, at: datetime
+) -> Authorization:
+    """Within the limit: allowed. Past it: hard limits refuse, priced meters
+    need a consent, and a consent allows only while the projected overage
+    cost including this request stays within its cap."""
+    meter = status.meter
     if account.hard_blocked:
         return Authorization(False, "blocked", State.BLOCKED, status.remaining)
     if status.used + quantity <= status.limit:

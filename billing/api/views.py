@@ -11,13 +11,12 @@ from ninja import NinjaAPI, Path, Status
 from ninja.security import HttpBearer
 
 from ..models import ApiKey
+from ..quotas.hot import authorize_by_ids
 from ..selectors import (
     account_quotas,
-    authorize_usage,
     get_account,
     get_company_account,
     get_live_api_key,
-    get_meter,
     job_slot_overview,
 )
 from ..services.accounts import upsert_platform_account
@@ -143,9 +142,9 @@ def authorize(
     request: HttpRequest, external_id: Path[ExternalId], payload: AuthorizeIn
 ):
     """A read: nothing is recorded. Report the usage itself as an event."""
-    account = get_account(external_id=external_id)
-    meter = get_meter(code=payload.meter)
-    result = authorize_usage(account=account, meter=meter, quantity=payload.quantity)
+    result = authorize_by_ids(
+        external_id=external_id, meter_code=payload.meter, quantity=payload.quantity
+    )
     return {
         "allowed": result.allowed,
         "reason": result.reason,

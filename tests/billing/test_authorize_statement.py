@@ -1,0 +1,185 @@
+"""The API's one-statement authorize answers exactly as the ORM path does.
+
+``billing.quotas.hot`` reads the cached facts with hand-written SQL for
+speed; these cases walk every kind of fact it mirrors (live, expired and
+revoked grants, burned top-ups, consents live and revoked, gauges, slots, a
+renewal term not yet folded) and compare both answers, and the state and
+remaining figures of ``GET /quotas``.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import TestCase
+
+from billing.errors import UnknownAccount, UnknownMeter
+from billing.quotas.hot import authorize_by_ids
+from billing.selectors import account_quotas, authorize_usage
+from billing.services.usage import UsageEventInput, record_usage_events
+from billing.units import GB
+from tests.factories.billing import (
+    ConsentFactory,
+    GrantFactory,
+    JobSlotFactory,
+    company_account,
+    meter,
+    personal_account,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine("2026-04-16 12:00Z")]
+
+AT = datetime(2026, 4, 16, 12, tzinfo=UTC)
+
+
+def use(account, code, quantity, *, at=AT):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        record_usage_events(
+            events=[
+                UsageEventInput(
+                    id=f"{code}-{quantity}-{at:%d%H%M%S}",
+                    account=account,
+                    meter=code,
+                    quantity=quantity,
+                    timestamp=at,
+                )
+            ],
+            received_at=AT,
+        )
+
+
+def assert_same_answers(account, code, quantities):
+    status = {q.meter.code: q for q in account_quotas(account=account, at=AT)}[code]
+    for quantity in quantities:
+        fast = authorize_by_ids(
+            external_id=account.external_id, meter_code=code, quantity=quantity, at=AT
+        )
+        slow = authorize_usage(
+            account=account, meter=meter(code), quantity=quantity, at=AT
+        )
+        assert fast == slow, (code, quantity)
+    plain = authorize_by_ids(
+        external_id=account.external_id, meter_code=code, quantity=1, at=AT
+    )
+    if plain.allowed and plain.state == status.state:
+        assert plain.remaining == max(status.remaining - 1, 0)
+    assert (plain.state, status.state) != ("ok", "blocked")
+
+
+def account_with_id(**kwargs):
+    account = personal_account(**kwargs)
+    account.external_id = f"auth-{account.pk}"
+    account.save(update_fields=["external_id"])
+    return account
+
+
+@pytest.mark.parametrize("code", ["bandwidth", "transcoding", "storage"])
+def test_a_fresh_account_is_answered_alike(code):
+    assert_same_answers(account_with_id(), code, [1, 10**9, 10**15])
+
+
+def test_burned_and_live_top_ups_expired_and_revoked_grants_count_alike():
+    account = account_with_id()
+    bandwidth = meter("bandwidth")
+    GrantFactory(
+        account=account,
+        meter=bandwidth,
+        amount=2 * GB,
+        effective_at=AT - timedelta(days=3),
+        expires_at=AT + timedelta(days=300),
+    )
+    GrantFactory(
+        account=account,
+        meter=bandwidth,
+        amount=50 * GB,
+        effective_at=AT - timedelta(days=40),
+        expires_at=AT - timedelta(hours=1),
+    )
+    GrantFactory(
+        account=account,
+        meter=bandwidth,
+        amount=50 * GB,
+        effective_at=AT - timedelta(days=3),
+        revoked_at=AT - timedelta(hours=1),
+    )
+    use(account, "bandwidth", 6 * GB)
+    assert_same_answers(account, "bandwidth", [1, GB, 2 * GB])
+
+
+def test_consents_live_revoked_and_capped_count_alike():
+    account = account_with_id()
+    use(account, "bandwidth", 5 * GB, at=AT - timedelta(days=2))
+    ConsentFactory(
+        account=account,
+        meter=meter("bandwidth"),
+        cap_cents=100,
+        given_at=AT - timedelta(days=1),
+    )
+    use(account, "bandwidth", 10 * GB // 9)  # $0.09 per GB: $0.10 of overage
+    assert_same_answers(account, "bandwidth", [1, GB // 10, GB])
+
+    revoked = account_with_id()
+    use(revoked, "transcoding", 7200)
+    ConsentFactory(
+        account=revoked,
+        meter=meter("transcoding"),
+        revoked_at=AT - timedelta(hours=1),
+        given_at=AT - timedelta(days=1),
+    )
+    assert_same_answers(revoked, "transcoding", [1, 60])
+
+
+def test_storage_over_its_limit_with_a_consent_counts_alike():
+    account = account_with_id()
+    use(account, "storage", 3 * GB, at=AT - timedelta(days=5))
+    ConsentFactory(
+        account=account,
+        meter=meter("storage"),
+        cap_cents=1_000,
+        given_at=AT - timedelta(days=6),
+    )
+    assert_same_answers(account, "storage", [1, GB, 100 * GB])
+
+
+def test_a_hard_blocked_account_is_refused_alike():
+    account = account_with_id()
+    account.hard_blocked = True
+    account.save(update_fields=["hard_blocked"])
+    assert_same_answers(account, "bandwidth", [1])
+
+
+def test_job_slots_count_alike():
+    account = company_account()
+    account.external_id = f"co-{account.pk}"
+    account.save(update_fields=["external_id"])
+    JobSlotFactory.create_batch(2, account=account)
+    JobSlotFactory(account=account, released=True)
+    assert_same_answers(account, "job_slots", [1])
+
+
+def test_a_renewal_term_not_yet_folded_counts_alike():
+    account = account_with_id()
+    transcoding = meter("transcoding")
+    use(account, "transcoding", 5000, at=AT - timedelta(days=3))
+    renewal = GrantFactory(
+        account=account,
+        meter=transcoding,
+        amount=3600,
+        effective_at=AT - timedelta(days=1),
+        expires_at=AT + timedelta(days=29),
+    )
+    type(renewal).objects.filter(pk=renewal.pk).update(
+        created_at=AT - timedelta(days=10)
+    )
+    assert_same_answers(account, "transcoding", [1, 3600])
+
+
+def test_unknown_ids_are_named_in_the_error():
+    account = account_with_id()
+    with pytest.raises(UnknownAccount):
+        authorize_by_ids(external_id="nobody", meter_code="bandwidth", quantity=1)
+    with pytest.raises(UnknownMeter):
+        authorize_by_ids(external_id=account.external_id, meter_code="x", quantity=1)
+    with pytest.raises(UnknownMeter):  # job slots are for companies
+        authorize_by_ids(
+            external_id=account.external_id, meter_code="job_slots", quantity=1
+        )
