@@ -9,7 +9,7 @@ test checks after every step of random histories.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
@@ -45,9 +45,13 @@ def rebuild_usage(
 ) -> RebuildResult:
     """Recompute the caches of ``period`` (default: all history) up to ``now``.
 
-    Each chunk of accounts is rebuilt under their row locks, so ingestion
-    for them waits rather than interleaving. A rebuilt period also refolds
-    the later ones, whose top-up balances open with its burns.
+    Each chunk of accounts is rebuilt in one transaction under their row
+    locks (purchases, consents, refunds wait) and, on PostgreSQL, an
+    EXCLUSIVE lock on the counter and level tables: ingestion takes no
+    account lock, so it waits there for the chunk instead of adding to a
+    total being recomputed (reads, ``authorize`` included, go on). A
+    rebuilt period also refolds the later ones, whose top-up balances open
+    with its burns.
     """
     accounts = Account.objects.order_by("pk")
     if account_ids is not None:
@@ -68,6 +72,7 @@ def rebuild_usage(
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         with transaction.atomic():
+            _hold_ingestion()
             locked = list(lock_accounts(chunk).values())
             _rebuild_totals(locked, periods=periods, now=now)
             days = _rebuild_snapshots(
@@ -76,6 +81,15 @@ def rebuild_usage(
     if last_day >= first_day:
         refresh_usage_rollups(start=first_day, end=last_day)
     return RebuildResult(accounts=len(ids), periods=periods, snapshot_days=days)
+
+
+def _hold_ingestion() -> None:
+    """Make concurrent usage writes wait until this transaction ends."""
+    if connection.vendor != "postgresql":
+        return  # SQLite: the IMMEDIATE transaction already holds the write lock
+    tables = f"{UsageCounter._meta.db_table}, {GaugeLevel._meta.db_table}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
 
 
 def _first_period(ids: list[int], now: datetime) -> Period:
