@@ -81,11 +81,10 @@ fmt: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## Benchmarks: the API (gunicorn + wrk) and the staff pages at volume, on PostgreSQL
+bench: install ## API benchmarks on PostgreSQL (gunicorn + wrk + task worker; BENCH_QUICK=1: 3 s a figure)
 	bench/run.sh
-	tools/bench_staff.sh
 
-bench-staff: install ## Only the staff pages at volume (seed_volume + timings)
+bench-staff: install ## The staff pages at volume (seed_volume + timings, ~5 min)
 	tools/bench_staff.sh
 
 screenshots: install ## Save PNGs of the main pages (desktop and 375 px) to docs/screenshots

@@ -1,4 +1,4 @@
--- POST /accounts/{id}/authorize over many accounts.
+-- POST /api/v1/accounts/{id}/authorize rotating over BENCH_ACCOUNTS accounts.
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 local key = os.getenv("BENCH_KEY")
 local accounts = tonumber(os.getenv("BENCH_ACCOUNTS") or "1000")

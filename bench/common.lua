@@ -1,5 +1,6 @@
 -- Shared by the wrk scripts: count statuses per thread and print one
--- machine-readable line at the end (parsed by bench/run.sh).
+-- machine-readable line at the end (parsed by bench/run.sh). Socket errors
+-- (connect, read, write, timeout) and non-2xx answers are counted apart.
 local threads = {}
 
 function setup(thread)
@@ -31,11 +32,11 @@ function done(summary, latency, requests)
     t_gen = t_gen + (t:get("generated") or 0)
   end
   local secs = summary.duration / 1e6
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.timeout + summary.errors.status + t_bad
+  local e = summary.errors
   io.write(string.format(
-    "RESULT requests=%d seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f ok=%d errors=%d accepted=%d generated=%d\n",
+    "RESULT requests=%d seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f ok=%d"
+      .. " non2xx=%d socket_errors=%d accepted=%d generated=%d\n",
     summary.requests, secs, summary.requests / secs,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    t_ok, errors, t_acc, t_gen))
+    t_ok, t_bad, e.connect + e.read + e.write + e.timeout, t_acc, t_gen))
 end

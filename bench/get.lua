@@ -1,2 +1,2 @@
--- GET the URL (healthz).
+-- GET the URL (/bench/bare, /healthz).
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")

@@ -1,8 +1,17 @@
-"""Profile the API in-process (Django test client) on a prepared bench DB.
+"""Profile one API call in-process, through the WSGI app gunicorn serves.
 
-Usage: DATABASE_URL=... BENCH=1 .venv/bin/python bench/profile.py KEY [what] [n]
-``what`` is authorize, ingest1000, ingest100 or slots. Prints ms per call and
-queries per call, then a pyinstrument profile of the run.
+Usage (on a database filled by ``bench/prepare.py``, e.g. after
+``BENCH_KEEP_DB=1 make bench``):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench \\
+        .venv/bin/python bench/profile.py KEY [what] [n]
+
+``what``: authorize, ingest1, ingest100, ingest1000 (any ``ingest<N>``),
+allocate (a slot on the hot company, then its release) or allocate-spread
+(over ``bench-co-<n>``). Settings as in the bench unless set: DEBUG=0, the
+database task queue (tasks are enqueued, not run). Prints queries and ms per
+call, then a pyinstrument profile of ``n`` calls (SHOW_SQL=1 lists the
+queries, NO_PROFILE=1 skips the tree).
 """
 
 import itertools
@@ -15,55 +24,73 @@ import django
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+os.environ.setdefault("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")
 django.setup()
 
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.core.signals import request_started  # noqa: E402
+from django.db import connection, reset_queries  # noqa: E402
+from django.test import RequestFactory  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from pyinstrument import Profiler  # noqa: E402
 
+from config.wsgi import application  # noqa: E402
+
 key, what = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "authorize"
 n = int(sys.argv[3]) if len(sys.argv) > 3 else 20
-client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+accounts = int(os.environ.get("BENCH_ACCOUNTS", "1000"))
+companies = int(os.environ.get("BENCH_COMPANIES", "100"))
+factory = RequestFactory(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_HOST="127.0.0.1")
 counter = itertools.count()
+# Each request would empty the query log: count every request of a call.
+request_started.disconnect(reset_queries)
 run = f"p{int(time.time())}"
 meters = ["bandwidth"] * 8 + ["transcoding", "storage"]
+
+
+def send(method: str, path: str, body: dict | None = None) -> None:
+    """One request through the WSGI application (the API's own handler)."""
+    kwargs = {}
+    if body is not None:
+        kwargs = {"data": json.dumps(body), "content_type": "application/json"}
+    environ = getattr(factory, method)(path, **kwargs).environ
+    status = []
+    response = application(environ, lambda s, headers, exc_info=None: status.append(s))
+    content = b"".join(response)
+    response.close()
+    assert status[0].startswith("2"), f"{method} {path}: {status[0]} {content[:500]}"
 
 
 def call() -> None:
     i = next(counter)
     if what == "authorize":
-        r = client.post(
-            f"/api/v1/accounts/bench-u-{i % 1000}/authorize",
+        send(
+            "post",
+            f"/api/v1/accounts/bench-u-{i * 7919 % accounts}/authorize",
             {"meter": "bandwidth", "quantity": 1000},
-            content_type="application/json",
         )
     elif what.startswith("ingest"):
         size = int(what.removeprefix("ingest"))
         events = [
             {
                 "id": f"{run}-{i}-{j}",
-                "account": f"bench-u-{(i * 131 + j * 17) % 1000}",
-                "meter": meters[j % 10],
+                "account": f"bench-u-{(i * 131 + j * 17) % accounts}",
+                "meter": meters[(i * size + j) % 10],
                 "quantity": 1000 + j,
             }
             for j in range(size)
         ]
-        r = client.post(
-            "/api/v1/usage/events",
-            json.dumps({"events": events}),
-            content_type="application/json",
-        )
-    else:
+        send("post", "/api/v1/usage/events", {"events": events})
+    elif what in ("allocate", "slots", "allocate-spread"):
+        company = "bench-co"
+        if what == "allocate-spread":
+            company = f"bench-co-{i % companies}"
         job = f"{run}-{i}"
-        r = client.post(
-            "/api/v1/accounts/bench-co/job-slots",
-            {"job_id": job},
-            content_type="application/json",
-        )
-        assert r.status_code < 300, r.content
-        r = client.delete(f"/api/v1/accounts/bench-co/job-slots/{job}")
-    assert r.status_code < 300, r.content
+        send("post", f"/api/v1/accounts/{company}/job-slots", {"job_id": job})
+        send("delete", f"/api/v1/accounts/{company}/job-slots/{job}")
+    else:
+        sys.exit(f"unknown call {what!r}: authorize, ingest<N>, allocate[-spread]")
 
 
 call()  # warm up
