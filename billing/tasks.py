@@ -50,7 +50,9 @@ def send_alert_email(dedupe_key: str) -> bool:
     return True
 
 
-@task
+# Ahead of e-mails and rollups in the queue: an alert is late for everyone
+# while its evaluation waits, an e-mail only for its reader.
+@task(priority=10)
 def evaluate_alerts(pairs: list[list[int]], at: str) -> int:
     """Raise the alerts a usage write calls for, after its commit.
 

@@ -139,6 +139,64 @@ def evaluate_usage_alerts(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """A usage total just written, with what screens it for alerts."""
+
+    account_id: int
+    meter_id: int
+    used: int
+    allowance: int  # the plan's: no limit is below it
+    hard_blocked: bool
+    topped_up_or_consented: bool  # a grant or consent may move the limit or state
+
+
+def rows_needing_alerts(
+    *, rows: Iterable[UsageRow], period_start: date
+) -> set[tuple[int, int]]:
+    """The (account, meter) rows whose state alerts may not all be raised.
+
+    Under 80% of the plan allowance a row is surely ``ok``. Under the
+    allowance it is at most ``warning``: done once ``warning_80`` exists.
+    With nothing to move the limit or the state (no grant, no consent, no
+    hard block) the limit is the allowance: done once ``exceeded`` exists.
+    One query, and only when some row reached 80%.
+    """
+    candidates = [r for r in rows if r.hard_blocked or r.used * 5 >= r.allowance * 4]
+    if not candidates:
+        return set()
+
+    def key(row: UsageRow, kind: str) -> str:
+        return AlertSpec(
+            account_id=row.account_id,
+            meter_id=row.meter_id,
+            kind=kind,
+            period_start=period_start,
+            message="",
+        ).dedupe_key
+
+    raised = set(
+        Alert.objects.filter(
+            dedupe_key__in=[
+                key(r, kind)
+                for r in candidates
+                for kind in (Alert.Kind.WARNING_80, Alert.Kind.EXCEEDED)
+            ]
+        ).values_list("dedupe_key", flat=True)
+    )
+
+    def done(row: UsageRow) -> bool:
+        if row.hard_blocked:
+            return False
+        if row.used < row.allowance:
+            return key(row, Alert.Kind.WARNING_80) in raised
+        return (
+            not row.topped_up_or_consented and key(row, Alert.Kind.EXCEEDED) in raised
+        )
+
+    return {(r.account_id, r.meter_id) for r in candidates if not done(r)}
+
+
 def request_alert_evaluation(*, pairs: Iterable[tuple[int, int]], at: datetime) -> None:
     """Have the worker evaluate alerts for these (account, meter) pairs."""
     from ..tasks import enqueue_with_write, evaluate_alerts

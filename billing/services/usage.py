@@ -37,7 +37,6 @@ from ..models import (
     UsageEvent,
     UsageSnapshot,
 )
-from ..quotas.facts import covering_consents_filter
 from ..selectors import any_of
 from ..tasks import enqueue_with_write, refresh_rollups
 from ..units import (
@@ -47,7 +46,7 @@ from ..units import (
     Period,
     period_of,
 )
-from .alerts import request_alert_evaluation
+from .alerts import UsageRow, request_alert_evaluation, rows_needing_alerts
 from .counters import refold_counters_from
 from .snapshots import refresh_usage_snapshots
 
@@ -111,7 +110,7 @@ def _validate_shape(
     events: Sequence[UsageEventInput],
     *,
     meters: dict[str, Meter],
-    accounts: dict[str, Account],
+    accounts: dict[str, int],
     now: datetime,
 ) -> tuple[list[_Parsed], list[dict[str, Any]]]:
     """Checks that need no lock: ids, accounts, meters, quantities, timestamps."""
@@ -124,12 +123,12 @@ def _validate_shape(
             )
             continue
         if isinstance(event.account, Account):
-            account = event.account
+            account_id = event.account.pk
             account_ref = event.account.external_id or f"pk:{event.account.pk}"
         else:
-            account = accounts.get(event.account)
+            account_id = accounts.get(event.account)
             account_ref = event.account
-        if account is None:
+        if account_id is None:
             errors.append(
                 _error(index, "unknown_account", f"No account {event.account!r}.")
             )
@@ -182,7 +181,7 @@ def _validate_shape(
             _Parsed(
                 index=index,
                 event_id=event.id,
-                account_id=account.pk,
+                account_id=account_id,
                 meter=meter,
                 quantity=quantity,
                 timestamp=timestamp,
@@ -225,17 +224,31 @@ def _fast_path() -> bool:
     return PG_FAST_PATH and connection.vendor == "postgresql"
 
 
-def _find_accounts(events: Sequence[UsageEventInput]) -> dict[str, Account]:
-    """The accounts named by external id, by one unlocked read."""
-    names = {e.account for e in events if isinstance(e.account, str)}
+def _find_accounts(events: Sequence[UsageEventInput]) -> dict[str, int]:
+    """The accounts named by external id (id by external id), one read.
+
+    A plain statement: the ORM would compile this lookup slower than the
+    database answers it. A join on the unnested names, not ``= ANY(...)``,
+    which compares every row with every name when the planner scans.
+    """
+    names = sorted({e.account for e in events if isinstance(e.account, str)})
     if not names:
         return {}
-    return {
-        account.external_id: account
-        for account in Account.objects.filter(
-            external_id__in=any_of(sorted(names), db_type="text")
-        )
-    }
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT a.external_id, a.id FROM unnest(%s::text[]) AS n(name)"
+                f" JOIN {table} a ON a.external_id = n.name",
+                [names],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(names))
+            cursor.execute(
+                f"SELECT external_id, id FROM {table} WHERE external_id IN ({marks})",
+                names,
+            )
+        return dict(cursor.fetchall())
 
 
 def _record(
@@ -243,9 +256,6 @@ def _record(
 ) -> UsageRecordResult:
     found = _find_accounts(events)
     parsed, errors = _validate_shape(events, meters=meters, accounts=found, now=now)
-    accounts = {a.pk: a for a in found.values()} | {
-        e.account.pk: e.account for e in events if isinstance(e.account, Account)
-    }
     window = _Window(
         floor=period_of(now).previous().starts_at,
         closed=_closed_periods({period_of(p.timestamp).start for p in parsed}, now),
@@ -258,7 +268,7 @@ def _record(
             new, duplicates = _check_then_insert(parsed, errors, window=window, now=now)
         if new:
             totals = _write(new, now=now)
-            _after_write(new, totals=totals, accounts=accounts, now=now)
+            _after_write(new, totals=totals, now=now)
     return UsageRecordResult(accepted=len(new), duplicates=duplicates)
 
 
@@ -567,6 +577,8 @@ class _Total:
     used: int
     allowance: int
     hard_blocked: bool
+    # A top-up or consent of the account and meter may change the fold.
+    may_fold: bool = False
 
 
 def _write(new: list[_Parsed], *, now: datetime) -> dict[tuple[int, int, Any], _Total]:
@@ -610,29 +622,37 @@ def _after_write(
     new: list[_Parsed],
     *,
     totals: dict[tuple[int, int, Any], _Total],
-    accounts: dict[int, Account],
     now: datetime,
 ) -> None:
     """The caches a top-up, a consent or a late event changes, and alerts.
 
-    Alerts are evaluated after commit, and only for the rows a full
-    evaluation could alert on: the plan allowance is the least any limit
-    is, so a row under 80% of it is surely ``ok``.
+    Alerts are evaluated after commit, and only for the rows that may
+    still need one (``rows_needing_alerts``).
     """
-    deltas = {_counter_key(p) for p in new if p.meter.kind == Meter.Kind.COUNTER}
     meters = {p.meter.pk: p.meter for p in new}
-    _refold_counters(deltas, accounts=accounts, meters=meters, now=now)
-    _correct_snapshots(new, accounts=accounts, now=now)
+    folds = {k for k, total in totals.items() if k[2] is not None and total.may_fold}
+    late = _late_days(new, now=now)
+    if folds or late:
+        accounts = Account.objects.in_bulk({k[0] for k in folds} | {k[0] for k in late})
+        _refold_counters(folds, accounts=accounts, meters=meters, now=now)
+        _correct_snapshots(late, accounts=accounts, meters=meters, now=now)
     current = period_of(now).start
-    request_alert_evaluation(
-        pairs=(
-            (account_id, meter_id)
+    due = rows_needing_alerts(
+        rows=(
+            UsageRow(
+                account_id=account_id,
+                meter_id=meter_id,
+                used=total.used,
+                allowance=total.allowance,
+                hard_blocked=total.hard_blocked,
+                topped_up_or_consented=total.may_fold or start is None,
+            )
             for (account_id, meter_id, start), total in totals.items()
             if start in (None, current)
-            and (total.hard_blocked or total.used * 5 >= total.allowance * 4)
         ),
-        at=now,
+        period_start=current,
     )
+    request_alert_evaluation(pairs=due, at=now)
 
 
 def _refold_counters(
@@ -642,39 +662,16 @@ def _refold_counters(
     meters: dict[int, Meter],
     now: datetime,
 ) -> None:
-    """Refold the periods whose top-ups or consents make the fold matter.
+    """Refold the (account, meter) pairs with a top-up or consent that may
+    matter, from the earliest period the batch touched.
 
-    One query finds them; pairs without either (most traffic) need nothing:
-    their covered and consented figures stay 0. The batch holds these
-    counter rows' locks since its increment, so the fold sees every batch
-    committed before it.
+    The batch holds these counter rows' locks since its increment, so the
+    fold sees every batch committed before it.
     """
-    if not keys:
-        return
-    pairs = {(a, m) for a, m, _ in keys}
-    first = Period(min(start for _, _, start in keys))
-    account_ids = any_of({a for a, _ in pairs})
-    meter_ids = {m for _, m in pairs}
-    candidates = set(
-        Grant.objects.filter(account_id__in=account_ids, meter_id__in=meter_ids)
-        .live_during(first.starts_at, now + FUTURE_TOLERANCE)
-        .order_by()
-        .values_list("account_id", "meter_id")
-        .union(
-            OverageConsent.objects.filter(
-                covering_consents_filter(first) | Q(given_at__gte=first.starts_at),
-                account_id__in=account_ids,
-                meter_id__in=meter_ids,
-            )
-            .order_by()
-            .values_list("account_id", "meter_id")
-        )
-    )
     starts: dict[tuple[int, int], Any] = {}
     for account_id, meter_id, start in keys:
         key = (account_id, meter_id)
-        if key in candidates:
-            starts[key] = min(start, starts.get(key, start))
+        starts[key] = min(start, starts.get(key, start))
     for (account_id, meter_id), start in sorted(starts.items()):
         refold_counters_from(
             account=accounts[account_id],
@@ -684,23 +681,31 @@ def _refold_counters(
         )
 
 
-def _correct_snapshots(
-    new: list[_Parsed], *, accounts: dict[int, Account], now: datetime
-) -> None:
-    """A late event rewrites the snapshots from its day on (they are caches
-    of the facts by day); the staff rollups of those days follow after
-    commit, outside the ingest transaction."""
+def _late_days(new: list[_Parsed], *, now: datetime) -> dict[tuple[int, int], Any]:
+    """(account, meter) -> the first day before today the batch has events in."""
     today = now.astimezone(UTC).date()
     first: dict[tuple[int, int], Any] = {}
-    meters: dict[int, Meter] = {}
     for p in new:
         day = p.timestamp.astimezone(UTC).date()
         if day < today:
             key = (p.account_id, p.meter.pk)
             first[key] = min(day, first.get(key, day))
-            meters[p.meter.pk] = p.meter
+    return first
+
+
+def _correct_snapshots(
+    first: dict[tuple[int, int], Any],
+    *,
+    accounts: dict[int, Account],
+    meters: dict[int, Meter],
+    now: datetime,
+) -> None:
+    """A late event rewrites the snapshots from its day on (they are caches
+    of the facts by day); the staff rollups of those days follow in the
+    background, outside the ingest transaction."""
     if not first:
         return
+    today = now.astimezone(UTC).date()
     taken = set(
         UsageSnapshot.objects.filter(
             account_id__in=any_of({a for a, _ in first}),
@@ -738,6 +743,22 @@ _SCREEN = (
 )
 
 
+# Whether a refold may be needed: a grant or a consent of the account and
+# meter that had not ended before the period started. A superset of what the
+# fold uses (``GrantQuerySet.live_during``, ``covering_consents_filter``): a
+# needless refold costs time, never a wrong figure.
+_STARTED = "(c.period_start::timestamp AT TIME ZONE 'UTC')"
+_MAY_FOLD = (
+    f"EXISTS (SELECT 1 FROM {Grant._meta.db_table} g"
+    " WHERE g.account_id = c.account_id AND g.meter_id = c.meter_id"
+    f" AND (g.expires_at IS NULL OR g.expires_at > {_STARTED})"
+    f" AND (g.revoked_at IS NULL OR g.revoked_at > {_STARTED}))"
+    f" OR EXISTS (SELECT 1 FROM {OverageConsent._meta.db_table} o"
+    " WHERE o.account_id = c.account_id AND o.meter_id = c.meter_id"
+    f" AND (o.revoked_at IS NULL OR o.revoked_at > {_STARTED}))"
+)
+
+
 def _screen(row: str) -> str:
     return _SCREEN.format(
         allowance=PlanAllowance._meta.db_table,
@@ -768,7 +789,9 @@ def _add_to_counters_checked(
             " ON CONFLICT (account_id, meter_id, period_start)"
             " DO UPDATE SET used = c.used + EXCLUDED.used"
             f" RETURNING c.account_id, c.meter_id, c.period_start, c.used, "
-            + _screen("c"),
+            + _screen("c")
+            + ", "
+            + _MAY_FOLD,
             [
                 [k[0] for k in keys],
                 [k[1] for k in keys],
@@ -777,8 +800,8 @@ def _add_to_counters_checked(
             ],
         )
         return {
-            (a, m, p): _Total(used, allowance, blocked)
-            for a, m, p, used, allowance, blocked in cursor.fetchall()
+            (a, m, p): _Total(used, allowance, blocked, may_fold)
+            for a, m, p, used, allowance, blocked, may_fold in cursor.fetchall()
         }
 
 
@@ -861,6 +884,7 @@ def _portable_totals(
     }
     counters = _counter_totals_by_key(counter_deltas)
     levels = _gauge_levels_by_key(gauge_deltas)
+    may_fold = _may_fold(counter_deltas)
     totals = {}
     for key, used in [*counters.items(), *levels.items()]:
         account_id, meter_id = key[0], key[1]
@@ -868,8 +892,30 @@ def _portable_totals(
             used,
             allowances.get((accounts[account_id], meter_id), 0),
             account_id in blocked,
+            (account_id, meter_id) in may_fold,
         )
     return totals
+
+
+def _may_fold(deltas: dict[tuple[int, int, Any], int]) -> set[tuple[int, int]]:
+    """The ``_MAY_FOLD`` screen through the ORM (other databases)."""
+    if not deltas:
+        return set()
+    since = Period(min(k[2] for k in deltas)).starts_at
+    account_ids = {k[0] for k in deltas}
+    meter_ids = {k[1] for k in deltas}
+    grants = Grant.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=since),
+        Q(revoked_at__isnull=True) | Q(revoked_at__gt=since),
+        account_id__in=account_ids,
+        meter_id__in=meter_ids,
+    ).values_list("account_id", "meter_id")
+    consents = OverageConsent.objects.filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__gt=since),
+        account_id__in=account_ids,
+        meter_id__in=meter_ids,
+    ).values_list("account_id", "meter_id")
+    return set(grants) | set(consents)
 
 
 def _counter_totals_by_key(
