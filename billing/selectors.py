@@ -1014,22 +1014,18 @@ def get_live_api_key(*, raw_key: str) -> ApiKey | None:
 
 
 def get_company_account(*, external_id: str) -> Account:
-    """Job slots exist only for company accounts: anything else is unknown here."""
-    account = get_account(external_id=external_id)
-    if account.kind != Account.Kind.COMPANY:
-        raise UnknownAccount(f"No company account has the id {external_id!r}.")
-    return account
+    """Job slots exist only for company accounts: anything else is unknown here.
 
-
-@dataclass(frozen=True, slots=True)
-class JobSlotUsage:
-    used: int
-    limit: int
-
-
-def job_slot_usage(*, account: Account) -> JobSlotUsage:
-    """Active slots against the live limit: two queries, no slot rows loaded."""
-    return JobSlotUsage(
-        used=account.job_slots.active().count(),
-        limit=job_slot_limit(account=account),
+    A raw read (the slot calls are hot paths); fields not selected load on
+    first access, as with ``only()``.
+    """
+    found = list(
+        Account.objects.raw(
+            f"SELECT id, kind, plan_id, external_id FROM {Account._meta.db_table}"
+            " WHERE external_id = %s AND kind = %s",
+            [external_id, Account.Kind.COMPANY],
+        )
     )
+    if not found:
+        raise UnknownAccount(f"No company account has the id {external_id!r}.")
+    return found[0]

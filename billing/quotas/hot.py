@@ -1,4 +1,4 @@
-"""Authorize in one statement: the hot read of the platform API.
+"""Authorize and job-slot allocation read their facts in one statement each.
 
 The platform asks before every upload and stream, so this read is built for
 speed: one hand-written SQL statement finds the account by its external id
@@ -12,10 +12,11 @@ loader equal to the ORM one (``tests/billing/test_authorize_statement.py``).
 
 Mirrored rules, kept in step by that test: a grant counts at ``at`` as in
 ``GrantQuerySet.active_at``; an unfolded term as in
-``GrantQuerySet.unfolded_terms``.
+``GrantQuerySet.unfolded_terms``; the slot limit as in ``job_slot_limit``.
 """
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
@@ -152,16 +153,75 @@ def authorize_by_ids(
     )
 
 
-def _as_date(value):
+def _as_date(value: date | str) -> date:
     """SQLite returns dates as text."""
-    if isinstance(value, str):
-        from datetime import date
-
-        return date.fromisoformat(value)
-    return value
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _raise_unknown(*, external_id: str, meter_code: str) -> None:
     if not Account.objects.filter(external_id=external_id).exists():
         raise UnknownAccount(f"No account has the id {external_id!r}.")
     raise UnknownMeter(f"There is no meter called {meter_code!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotFacts:
+    """What allocation decides on, read under the account's lock."""
+
+    meter_id: int
+    limit: int  # plan allowance + live slot grants
+    active: int
+    suspended: int
+    held_id: int | None  # this job's held slot, if any
+
+
+@cache
+def _slot_statement() -> str:
+    slot = JobSlot._meta.db_table
+    mine = "account_id = %(account)s AND meter_id = m.id"
+    return (
+        "SELECT m.id,"
+        f" (SELECT amount FROM {PlanAllowance._meta.db_table}"
+        "  WHERE plan_id = %(plan)s AND meter_id = m.id),"
+        f" (SELECT SUM(amount) FROM {Grant._meta.db_table} WHERE {mine}"
+        "  AND effective_at <= %(at)s"
+        "  AND (expires_at IS NULL OR expires_at > %(at)s)"
+        "  AND (revoked_at IS NULL OR revoked_at > %(at)s)),"
+        f" (SELECT COUNT(*) FROM {slot}"
+        "  WHERE account_id = %(account)s AND status = %(active)s),"
+        f" (SELECT COUNT(*) FROM {slot}"
+        "  WHERE account_id = %(account)s AND status = %(suspended)s),"
+        f" (SELECT id FROM {slot} WHERE account_id = %(account)s"
+        "  AND job_ref = %(job)s AND status IN (%(active)s, %(suspended)s))"
+        f" FROM {Meter._meta.db_table} m WHERE m.code = 'job_slots'"
+    )
+
+
+def slot_facts(
+    *, account_id: int, plan_id: int, job_ref: str, at: datetime
+) -> SlotFacts:
+    """The job-slot limit, the held counts and this job's slot, one read.
+
+    Mirrors ``job_slot_limit`` (a test holds them equal); allocation runs it
+    under the account's lock, so the counts cannot go stale.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _slot_statement(),
+            {
+                "account": account_id,
+                "plan": plan_id,
+                "job": job_ref,
+                "at": connection.ops.adapt_datetimefield_value(at),
+                "active": JobSlot.Status.ACTIVE,
+                "suspended": JobSlot.Status.SUSPENDED,
+            },
+        )
+        meter_id, allowance, granted, active, suspended, held_id = cursor.fetchone()
+    return SlotFacts(
+        meter_id=meter_id,
+        limit=int(allowance or 0) + int(granted or 0),
+        active=active,
+        suspended=suspended,
+        held_id=held_id,
+    )

@@ -3,16 +3,17 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..errors import NotFound, QuotaExceeded
 from ..models import Account, Alert, JobSlot, Meter
+from ..quotas.hot import slot_facts
 from ..selectors import job_slot_limit
 from ..units import period_of
 from .alerts import AlertSpec, raise_alerts, request_alert_evaluation
-from .locks import lock_account
+from .locks import lock_account, lock_account_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,33 +36,54 @@ def allocate_job_slot(
 ) -> SlotAllocation:
     """Hold an active slot for job_ref, never beyond the account's limit.
 
-    Calls for one account queue on its row lock, so the count below cannot go
-    stale before the insert; the partial unique index on held job_refs is the
-    database backstop. Under the lock: the limit, one count and the insert.
-    Suspended jobs get capacity back before new ones; alerts are evaluated
-    after commit.
+    Calls for one account queue on its row lock, so the count read under it
+    cannot go stale before the insert; the partial unique index on held
+    job_refs is the database backstop. Under the lock: one read (limit,
+    counts, this job's slot) and the insert. Suspended jobs get capacity
+    back before new ones; alerts are evaluated after commit.
     """
     at = at or timezone.now()
     with transaction.atomic():
-        account = lock_account(account)
-        limit = job_slot_limit(account=account, at=at)
-        held = account.job_slots.held().aggregate(
-            active=Count("pk", filter=Q(status=JobSlot.Status.ACTIVE)),
-            suspended=Count("pk", filter=Q(status=JobSlot.Status.SUSPENDED)),
-            mine=Max("pk", filter=Q(job_ref=job_ref)),
+        lock_account_row(account_id=account.pk)
+        facts = slot_facts(
+            account_id=account.pk, plan_id=account.plan_id, job_ref=job_ref, at=at
         )
-        used = held["active"]
-        if held["suspended"] and used != limit:
+        limit, used = facts.limit, facts.active
+        if facts.suspended and used != limit:
             used = reconcile_job_slots(account=account, limit=limit, at=at).active
-        if held["mine"] is not None:
-            slot = JobSlot.objects.get(pk=held["mine"])
+        if facts.held_id is not None:
+            slot = JobSlot.objects.get(pk=facts.held_id)
             return SlotAllocation(slot=slot, created=False, used=used, limit=limit)
         if used >= limit:
             raise QuotaExceeded(meter="job_slots", used=used, limit=limit)
-        slot = JobSlot.objects.create(account=account, job_ref=job_ref, allocated_at=at)
+        slot = _insert_slot(account_id=account.pk, job_ref=job_ref, at=at)
         if (used + 1) * 5 >= limit * 4:
-            request_alert_evaluation(pairs=[(account.pk, slot_meter_id())], at=at)
+            request_alert_evaluation(pairs=[(account.pk, facts.meter_id)], at=at)
     return SlotAllocation(slot=slot, created=True, used=used + 1, limit=limit)
+
+
+def _insert_slot(*, account_id: int, job_ref: str, at: datetime) -> JobSlot:
+    """One INSERT (the ORM would spend longer compiling it than running it)."""
+    table = JobSlot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, job_ref, status, allocated_at)"
+            " VALUES (%s, %s, %s, %s) RETURNING id",
+            [
+                account_id,
+                job_ref,
+                JobSlot.Status.ACTIVE,
+                connection.ops.adapt_datetimefield_value(at),
+            ],
+        )
+        (pk,) = cursor.fetchone()
+    return JobSlot(
+        id=pk,
+        account_id=account_id,
+        job_ref=job_ref,
+        status=JobSlot.Status.ACTIVE,
+        allocated_at=at,
+    )
 
 
 def release_job_slot(
@@ -69,25 +91,38 @@ def release_job_slot(
 ) -> bool:
     """Release job_ref's slot. Idempotent: False when it was already released.
 
-    The release itself is one conditional update and needs no lock; only
-    giving the freed slot to a suspended job takes the account's lock.
-    Raises NotFound when the job never held a slot on this account.
+    The release itself is one conditional update, which also says whether a
+    suspended posting waits; only then is the account locked to give it the
+    slot. Raises NotFound when the job never held a slot on this account.
     """
     at = at or timezone.now()
+    table = JobSlot._meta.db_table
     with transaction.atomic():
-        released = (
-            account.job_slots.held()
-            .filter(job_ref=job_ref)
-            .update(status=JobSlot.Status.RELEASED, released_at=at)
-        )
-        if not released and not account.job_slots.filter(job_ref=job_ref).exists():
-            raise NotFound(f"Job {job_ref!r} never held a slot on this account.")
-        if (
-            released
-            and account.job_slots.filter(status=JobSlot.Status.SUSPENDED).exists()
-        ):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, released_at = %s"
+                " WHERE account_id = %s AND job_ref = %s AND status IN (%s, %s)"
+                f" RETURNING EXISTS (SELECT 1 FROM {table} WHERE account_id = %s"
+                " AND status = %s)",
+                [
+                    JobSlot.Status.RELEASED,
+                    connection.ops.adapt_datetimefield_value(at),
+                    account.pk,
+                    job_ref,
+                    JobSlot.Status.ACTIVE,
+                    JobSlot.Status.SUSPENDED,
+                    account.pk,
+                    JobSlot.Status.SUSPENDED,
+                ],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            if not account.job_slots.filter(job_ref=job_ref).exists():
+                raise NotFound(f"Job {job_ref!r} never held a slot on this account.")
+            return False
+        if row[0]:
             reconcile_job_slots(account=lock_account(account), at=at)
-    return bool(released)
+    return True
 
 
 def slot_meter_id() -> int:

@@ -8,6 +8,7 @@ takes the database write lock at BEGIN instead.
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Q
 
 from ..models import Account
@@ -40,3 +41,14 @@ def lock_accounts(
 
 def lock_account(account: Account) -> Account:
     return lock_accounts([account.pk])[account.pk]
+
+
+def lock_account_row(*, account_id: int) -> None:
+    """Lock one account row (the hot allocation path: a plain statement)."""
+    if connection.vendor != "postgresql":
+        return  # SQLite's IMMEDIATE transaction holds the write lock already
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Account._meta.db_table} WHERE id = %s FOR NO KEY UPDATE",
+            [account_id],
+        )

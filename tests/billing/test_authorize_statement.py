@@ -13,8 +13,8 @@ import pytest
 from django.test import TestCase
 
 from billing.errors import UnknownAccount, UnknownMeter
-from billing.quotas.hot import authorize_by_ids
-from billing.selectors import account_quotas, authorize_usage
+from billing.quotas.hot import authorize_by_ids, slot_facts
+from billing.selectors import account_quotas, authorize_usage, job_slot_limit
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.billing import (
@@ -183,3 +183,43 @@ def test_unknown_ids_are_named_in_the_error():
         authorize_by_ids(
             external_id=account.external_id, meter_code="job_slots", quantity=1
         )
+
+
+def test_the_allocation_read_sees_the_limit_and_slots_the_pages_see():
+    account = company_account()
+    slots = meter("job_slots")
+    GrantFactory(
+        account=account,
+        meter=slots,
+        amount=5,
+        effective_at=AT - timedelta(days=1),
+        expires_at=AT + timedelta(days=29),
+    )
+    GrantFactory(
+        account=account,
+        meter=slots,
+        amount=20,
+        effective_at=AT - timedelta(days=40),
+        expires_at=AT - timedelta(days=1),
+    )
+    GrantFactory(
+        account=account,
+        meter=slots,
+        amount=50,
+        effective_at=AT - timedelta(days=1),
+        revoked_at=AT - timedelta(hours=1),
+    )
+    held = JobSlotFactory(account=account, job_ref="held")
+    JobSlotFactory(account=account, job_ref="waiting", status="suspended")
+    JobSlotFactory(account=account, released=True)
+
+    facts = slot_facts(
+        account_id=account.pk, plan_id=account.plan_id, job_ref="held", at=AT
+    )
+
+    assert facts.limit == job_slot_limit(account=account, at=AT) == 2 + 5
+    assert (facts.active, facts.suspended, facts.held_id) == (1, 1, held.pk)
+    other = slot_facts(
+        account_id=account.pk, plan_id=account.plan_id, job_ref="new", at=AT
+    )
+    assert other.held_id is None
