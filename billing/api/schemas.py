@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
-from pydantic import Field, StrictInt, field_validator
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from ..services.usage import MAX_BATCH
 from ..units import MAX_EVENT_QUANTITY
@@ -120,7 +120,10 @@ class AuthorizeOut(Schema):
 # Usage events -----------------------------------------------------------
 
 
-class UsageEventIn(Schema):
+class UsageEventIn(BaseModel):
+    # A plain pydantic model, not a ninja Schema: a Schema runs a Python
+    # validator per object (to read Django models), a cost a 1000-event
+    # batch pays a thousand times for nothing.
     id: str = _text(1, 128)
     account: str = _text(1, 64)
     meter: str = _text(1, 40)

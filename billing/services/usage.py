@@ -83,6 +83,11 @@ class _Parsed:
     # Set when a storage delta dated in a closed period is counted from the
     # open period's first instant instead: what the platform sent.
     reported_timestamp: datetime | None = None
+    # The billing period ``timestamp`` falls in (set with it).
+    period: Period = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.period = period_of(self.timestamp)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -259,7 +264,7 @@ def _record(
     parsed, errors = _validate_shape(events, meters=meters, accounts=found, now=now)
     window = _Window(
         floor=period_of(now).previous().starts_at,
-        closed=_closed_periods({period_of(p.timestamp).start for p in parsed}, now),
+        closed=_closed_periods({p.period.start for p in parsed}, now),
     )
     unique_ids = len({p.key for p in parsed}) == len(parsed)
     with transaction.atomic():
@@ -329,9 +334,8 @@ def _sort_out(
                     )
                 )
             continue
-        period = period_of(p.timestamp)
         if p.timestamp < window.floor or (
-            period.start in window.closed and p.meter.kind == Meter.Kind.COUNTER
+            p.period.start in window.closed and p.meter.kind == Meter.Kind.COUNTER
         ):
             errors.append(
                 _error(p.index, "period_closed", "That billing period is closed.")
@@ -390,7 +394,7 @@ def _reject(errors: list[dict[str, Any]]) -> None:
 
 
 def _counter_key(p: _Parsed) -> tuple[int, int, Any]:
-    return (p.account_id, p.meter.pk, period_of(p.timestamp).start)
+    return (p.account_id, p.meter.pk, p.period.start)
 
 
 def _overflow(p: _Parsed) -> dict[str, Any]:
@@ -521,7 +525,7 @@ def _insert_first(
             "reported": p.reported_timestamp and p.reported_timestamp.isoformat(),
             "properties": p.properties,
             "hash": p.payload_hash,
-            "period": period_of(p.timestamp).start.isoformat(),
+            "period": p.period.start.isoformat(),
             "counter": p.meter.kind == Meter.Kind.COUNTER,
         }
         for p in parsed
@@ -550,14 +554,14 @@ def _move_out_of_closed_period(p: _Parsed, window: "_Window") -> None:
     """A storage delta dated in a closed period counts from the open
     period's first instant: the level stays true, the closed bill does not
     change. (A counter event there is refused by ``_sort_out``.)"""
-    period = period_of(p.timestamp)
     if (
-        period.start in window.closed
+        p.period.start in window.closed
         and p.meter.kind == Meter.Kind.GAUGE
         and p.reported_timestamp is None
     ):
         p.reported_timestamp = p.timestamp
-        p.timestamp = period.ends_at
+        p.timestamp = p.period.ends_at
+        p.period = p.period.next()
 
 
 @cache
