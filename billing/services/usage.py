@@ -630,7 +630,8 @@ class _Total:
     used: int
     allowance: int
     hard_blocked: bool
-    # A top-up or consent of the account and meter may change the fold.
+    # A top-up or consent of the account and meter may change the fold (for
+    # gauges: may move the limit or the state).
     may_fold: bool = False
 
 
@@ -706,7 +707,7 @@ def _after_write(
                 used=total.used,
                 allowance=total.allowance,
                 hard_blocked=total.hard_blocked,
-                topped_up_or_consented=total.may_fold or start is None,
+                topped_up_or_consented=total.may_fold,
             )
             for (account_id, meter_id, start), total in totals.items()
             if start in (None, current)
@@ -821,6 +822,19 @@ _MAY_FOLD = (
 )
 
 
+# Gauges: a live grant or consent may move the limit or the state (the
+# alert screen treats the row as it treats a counter with a top-up).
+_MAY_CHANGE_GAUGE = (
+    f"(EXISTS (SELECT 1 FROM {Grant._meta.db_table} gr"
+    " WHERE gr.account_id = g.account_id AND gr.meter_id = g.meter_id"
+    " AND (gr.expires_at IS NULL OR gr.expires_at > %s)"
+    " AND gr.revoked_at IS NULL)"
+    f" OR EXISTS (SELECT 1 FROM {OverageConsent._meta.db_table} o"
+    " WHERE o.account_id = g.account_id AND o.meter_id = g.meter_id"
+    " AND (o.revoked_at IS NULL OR o.revoked_at > %s))) AS may_change"
+)
+
+
 def _screen(row: str) -> str:
     return _SCREEN.format(
         allowance=PlanAllowance._meta.db_table,
@@ -907,7 +921,10 @@ def _add_to_gauges_checked(
             f" UPDATE {table} g SET level = g.level + l.delta, updated_at = %s"
             " FROM locked l WHERE g.id = l.id AND g.level + l.low >= 0"
             " AND g.level + l.high <= %s"
-            " RETURNING g.account_id, g.meter_id, g.level, " + _screen("g"),
+            " RETURNING g.account_id, g.meter_id, g.level, "
+            + _screen("g")
+            + ", "
+            + _MAY_CHANGE_GAUGE,
             [
                 [k[0] for k in keys],
                 [k[1] for k in keys],
@@ -916,11 +933,13 @@ def _add_to_gauges_checked(
                 highs,
                 now,
                 MAX_USAGE_TOTAL,
+                now,
+                now,
             ],
         )
         return {
-            (a, m, None): _Total(level, allowance, blocked)
-            for a, m, level, allowance, blocked in cursor.fetchall()
+            (a, m, None): _Total(level, allowance, blocked, may_change)
+            for a, m, level, allowance, blocked, may_change in cursor.fetchall()
         }
 
 
@@ -954,7 +973,8 @@ def _portable_totals(
             used,
             allowances.get((accounts[account_id], meter_id), 0),
             account_id in blocked,
-            (account_id, meter_id) in may_fold,
+            # Gauges: evaluated whenever at 80% (the screen's safe side).
+            key[2] is None or (account_id, meter_id) in may_fold,
         )
     return totals
 
