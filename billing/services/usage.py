@@ -216,51 +216,74 @@ def record_usage_events(
     if not 1 <= len(events) <= MAX_BATCH:
         raise InvalidRequest(f"A batch holds 1 to {MAX_BATCH} events.")
     now = received_at or timezone.now()
-    meters = {m.code: m for m in Meter.objects.all()}
     try:
-        return _record(events, meters=meters, now=now)
+        return _record(events, now=now)
     except IntegrityError:
         # A batch repeating an id goes the portable way (read, then insert):
         # should a concurrent batch commit the same id in between, a second
         # pass sees the committed row as a duplicate or a conflict.
-        return _record(events, meters=meters, now=now)
+        return _record(events, now=now)
 
 
 def _fast_path() -> bool:
     return PG_FAST_PATH and connection.vendor == "postgresql"
 
 
-def _find_accounts(events: Sequence[UsageEventInput]) -> dict[str, int]:
-    """The accounts named by external id (id by external id), one read.
+_METER_FIELDS = (
+    "id",
+    "code",
+    "name",
+    "unit",
+    "kind",
+    "overage_price_cents",
+    "price_quantum",
+    "quantum_label",
+    "display_order",
+)
 
-    A plain statement: the ORM would compile this lookup slower than the
-    database answers it. A join on the unnested names, not ``= ANY(...)``,
-    which compares every row with every name when the planner scans.
+
+def _look_up(
+    events: Sequence[UsageEventInput],
+) -> tuple[dict[str, int], dict[str, Meter]]:
+    """The accounts named by external id (id by external id) and the meters
+    (by code): one unlocked read on PostgreSQL.
+
+    Plain SQL: the ORM would compile these lookups slower than the database
+    answers them. A join on the unnested names, not ``= ANY(...)``, which
+    compares every row with every name when the planner scans.
     """
     names = sorted({e.account for e in events if isinstance(e.account, str)})
-    if not names:
-        return {}
-    table = Account._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    account_table = Account._meta.db_table
+    if connection.vendor != "postgresql":
+        meters = {m.code: m for m in Meter.objects.all()}
+        if not names:
+            return {}, meters
+        marks = ", ".join(["%s"] * len(names))
+        with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT a.external_id, a.id FROM unnest(%s::text[]) AS n(name)"
-                f" JOIN {table} a ON a.external_id = n.name",
-                [names],
-            )
-        else:
-            marks = ", ".join(["%s"] * len(names))
-            cursor.execute(
-                f"SELECT external_id, id FROM {table} WHERE external_id IN ({marks})",
+                f"SELECT external_id, id FROM {account_table}"
+                f" WHERE external_id IN ({marks})",
                 names,
             )
-        return dict(cursor.fetchall())
+            return dict(cursor.fetchall()), meters
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT json_agg(json_build_array(a.external_id, a.id))"
+            f" FROM unnest(%s::text[]) AS n(name) JOIN {account_table} a"
+            " ON a.external_id = n.name),"
+            f" (SELECT json_agg(json_build_array({', '.join(_METER_FIELDS)}))"
+            f" FROM {Meter._meta.db_table})",
+            [names],
+        )
+        accounts, meters = cursor.fetchone()
+    return dict(accounts or ()), {
+        row[1]: Meter(**dict(zip(_METER_FIELDS, row, strict=True)))
+        for row in meters or ()
+    }
 
 
-def _record(
-    events: Sequence[UsageEventInput], *, meters: dict[str, Meter], now: datetime
-) -> UsageRecordResult:
-    found = _find_accounts(events)
+def _record(events: Sequence[UsageEventInput], *, now: datetime) -> UsageRecordResult:
+    found, meters = _look_up(events)
     parsed, errors = _validate_shape(events, meters=meters, accounts=found, now=now)
     window = _Window(
         floor=period_of(now).previous().starts_at,
