@@ -10,7 +10,7 @@ from django.tasks import Task, task
 from django.utils import timezone
 from django_tasks_db.backend import DatabaseBackend
 
-from .models import Account, Alert
+from .models import Alert
 
 
 def enqueue_with_write(task: Task, **kwargs: Any) -> None:
@@ -53,21 +53,20 @@ def send_alert_email(dedupe_key: str) -> bool:
 # Ahead of e-mails and rollups in the queue: an alert is late for everyone
 # while its evaluation waits, an e-mail only for its reader.
 @task(priority=10)
-def evaluate_alerts(pairs: list[list[int]], at: str) -> int:
+def evaluate_alerts(rows: list[list], at: str) -> int:
     """Raise the alerts a usage write calls for, after its commit.
 
-    ``pairs`` are the (account, meter) rows the write changed; ``at`` is the
-    write's business instant, so a rerun or a late worker agrees with it.
+    ``rows`` are the usage rows the write changed, as screened then
+    (``UsageRow`` fields); ``at`` is the write's business instant, so a
+    rerun or a late worker agrees with it.
     """
-    from .services.alerts import evaluate_usage_alerts
+    from .services.alerts import UsageRow, evaluate_screened_alerts
 
-    accounts = list(
-        Account.objects.select_related("plan").filter(
-            pk__in={account_id for account_id, _ in pairs}
+    return len(
+        evaluate_screened_alerts(
+            rows=[UsageRow(*row) for row in rows], at=datetime.fromisoformat(at)
         )
     )
-    # Every meter of those accounts: a hard block alerts on all of them.
-    return len(evaluate_usage_alerts(accounts=accounts, at=datetime.fromisoformat(at)))
 
 
 @task

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..models import Account, Alert, GaugeLevel, JobSlot, PlanAllowance
 from ..selectors import State, quota_statuses
-from ..units import format_quantity
+from ..units import format_quantity, period_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +197,47 @@ def rows_needing_alerts(
     return {(r.account_id, r.meter_id) for r in candidates if not done(r)}
 
 
-def request_alert_evaluation(*, pairs: Iterable[tuple[int, int]], at: datetime) -> None:
-    """Have the worker evaluate alerts for these (account, meter) pairs."""
+def request_alert_evaluation(*, rows: Iterable[UsageRow], at: datetime) -> None:
+    """Have the worker evaluate alerts for the rows a write changed that may
+    need one (``rows_needing_alerts``, one query only when a row is at 80%).
+
+    The rows travel with the task, which screens them again when it runs:
+    while the queue is behind, several writes queue the same row, and the
+    first evaluation makes the others cheap.
+    """
     from ..tasks import enqueue_with_write, evaluate_alerts
 
-    pairs = sorted(set(pairs))
-    if pairs:
+    rows = list(rows)
+    due = rows_needing_alerts(rows=rows, period_start=period_of(at).start)
+    if due:
         enqueue_with_write(
-            evaluate_alerts, pairs=[list(p) for p in pairs], at=at.isoformat()
+            evaluate_alerts,
+            rows=[
+                [
+                    r.account_id,
+                    r.meter_id,
+                    r.used,
+                    r.allowance,
+                    r.hard_blocked,
+                    r.topped_up_or_consented,
+                ]
+                for r in rows
+                if (r.account_id, r.meter_id) in due
+            ],
+            at=at.isoformat(),
         )
+
+
+def evaluate_screened_alerts(*, rows: Iterable[UsageRow], at: datetime) -> list[str]:
+    """The task's side of ``request_alert_evaluation``: screen, then evaluate
+    every meter of the accounts still due (a hard block alerts on all)."""
+    due = rows_needing_alerts(rows=rows, period_start=period_of(at).start)
+    if not due:
+        return []
+    accounts = list(
+        Account.objects.select_related("plan").filter(pk__in={a for a, _ in due})
+    )
+    return evaluate_usage_alerts(accounts=accounts, at=at)
 
 
 def raise_carried_over_alerts(*, at: datetime, chunk: int = 500) -> int:

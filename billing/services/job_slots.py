@@ -12,7 +12,7 @@ from ..models import Account, Alert, JobSlot, Meter
 from ..quotas.hot import slot_facts
 from ..selectors import job_slot_limit
 from ..units import period_of
-from .alerts import AlertSpec, raise_alerts, request_alert_evaluation
+from .alerts import AlertSpec, UsageRow, raise_alerts, request_alert_evaluation
 from .locks import lock_account, lock_account_row
 
 
@@ -57,8 +57,19 @@ def allocate_job_slot(
         if used >= limit:
             raise QuotaExceeded(meter="job_slots", used=used, limit=limit)
         slot = _insert_slot(account_id=account.pk, job_ref=job_ref, at=at)
-        if (used + 1) * 5 >= limit * 4:
-            request_alert_evaluation(pairs=[(account.pk, facts.meter_id)], at=at)
+        request_alert_evaluation(
+            rows=[
+                UsageRow(
+                    account_id=account.pk,
+                    meter_id=facts.meter_id,
+                    used=used + 1,
+                    allowance=limit,
+                    hard_blocked=False,
+                    topped_up_or_consented=True,
+                )
+            ],
+            at=at,
+        )
     return SlotAllocation(slot=slot, created=True, used=used + 1, limit=limit)
 
 

@@ -47,7 +47,7 @@ from ..units import (
     Period,
     period_of,
 )
-from .alerts import UsageRow, request_alert_evaluation, rows_needing_alerts
+from .alerts import UsageRow, request_alert_evaluation
 from .counters import refold_counters_from
 from .snapshots import refresh_usage_snapshots
 
@@ -722,7 +722,7 @@ def _after_write(
         _refold_counters(folds, accounts=accounts, meters=meters, now=now)
         _correct_snapshots(late, accounts=accounts, meters=meters, now=now)
     current = period_of(now).start
-    due = rows_needing_alerts(
+    request_alert_evaluation(
         rows=(
             UsageRow(
                 account_id=account_id,
@@ -735,9 +735,8 @@ def _after_write(
             for (account_id, meter_id, start), total in totals.items()
             if start in (None, current)
         ),
-        period_start=current,
+        at=now,
     )
-    request_alert_evaluation(pairs=due, at=now)
 
 
 def _refold_counters(
