@@ -586,6 +586,37 @@ def authorize_from_facts(
     started_term: bool,
 ) -> Authorization:
     """``authorize_usage`` from facts already loaded (``billing.quotas.hot``)."""
+    status = status_from_facts(
+        account=account,
+        meter=meter,
+        at=at,
+        allowance=allowance,
+        granted=granted,
+        consumed=consumed,
+        used=used,
+        covered=covered,
+        consented_excess=consented_excess,
+        consent=consent,
+        started_term=started_term,
+    )
+    return _authorization(account=account, status=status, quantity=quantity, at=at)
+
+
+def status_from_facts(
+    *,
+    account: Account,
+    meter: Meter,
+    at: datetime,
+    allowance: int,
+    granted: int,
+    consumed: int,
+    used: int,
+    covered: int,
+    consented_excess: Decimal,
+    consent: OverageConsent | None,
+    started_term: bool,
+) -> QuotaStatus:
+    """``quota_status`` from facts already loaded (``billing.quotas.hot``)."""
     if not meter_applies(meter=meter, account=account):
         raise UnknownMeter(f"The {meter.code} meter does not apply to this account.")
     period = period_of(at)
@@ -608,8 +639,7 @@ def authorize_from_facts(
     )
     if started_term and meter.kind == Meter.Kind.COUNTER:
         facts = _folded_now(account=account, meter=meter, facts=facts, at=at)
-    status = _quota_status(account=account, meter=meter, facts=facts, at=at)
-    return _authorization(account=account, status=status, quantity=quantity, at=at)
+    return _quota_status(account=account, meter=meter, facts=facts, at=at)
 
 
 def _authorization(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.utils import timezone
@@ -36,6 +37,9 @@ from ..models import (
 )
 from ..units import period_of
 
+if TYPE_CHECKING:
+    from ..selectors import Authorization, QuotaStatus
+
 _METER_FIELDS = (
     "id",
     "code",
@@ -52,7 +56,9 @@ _CONSENT_FIELDS = ("id", "cap_cents", "period_start", "recurring", "given_at")
 
 
 @cache
-def _statement() -> str:
+def _statement(by: str = "ids") -> str:
+    """``by="ids"``: the platform's ids (external id, meter code); ``"pk"``:
+    primary keys (the alert evaluation)."""
     grant = Grant._meta.db_table
     counter = UsageCounter._meta.db_table
     consent = OverageConsent._meta.db_table
@@ -88,13 +94,17 @@ def _statement() -> str:
     return (
         f"SELECT {', '.join(columns)}"
         f" FROM {Account._meta.db_table} a, {Meter._meta.db_table} m"
-        " WHERE a.external_id = %(account)s AND m.code = %(meter)s"
+        + (
+            " WHERE a.external_id = %(account)s AND m.code = %(meter)s"
+            if by == "ids"
+            else " WHERE a.id = %(account)s AND m.id = %(meter)s"
+        )
     )
 
 
 def authorize_by_ids(
     *, external_id: str, meter_code: str, quantity: int, at: datetime | None = None
-):
+) -> "Authorization":
     """``authorize_usage`` for the platform's ids, in one read.
 
     Raises ``UnknownAccount`` / ``UnknownMeter`` (a second query tells which,
@@ -103,6 +113,30 @@ def authorize_by_ids(
     from ..selectors import authorize_from_facts
 
     at = at or timezone.now()
+    facts = _load(by="ids", account=external_id, meter=meter_code, at=at)
+    if facts is None:
+        _raise_unknown(external_id=external_id, meter_code=meter_code)
+    return authorize_from_facts(quantity=quantity, at=at, **facts)
+
+
+def quota_status_by_pk(
+    *, account_id: int, meter_id: int, at: datetime
+) -> "QuotaStatus":
+    """``quota_status`` of one (account, meter) in one read: the alert
+    evaluation after a usage write."""
+    from ..selectors import status_from_facts
+
+    facts = _load(by="pk", account=account_id, meter=meter_id, at=at)
+    if facts is None:
+        raise UnknownMeter(f"No meter {meter_id} for account {account_id}.")
+    return status_from_facts(at=at, **facts)
+
+
+def _load(
+    *, by: str, account: str | int, meter: str | int, at: datetime
+) -> dict | None:
+    """The facts of one (account, meter) at ``at``, as keyword arguments of
+    ``status_from_facts``; None when the account or meter does not exist."""
     period = period_of(at)
     ops = connection.ops
     params = {
@@ -110,18 +144,18 @@ def authorize_by_ids(
         "period": ops.adapt_datefield_value(period.start),
         "period_starts_at": ops.adapt_datetimefield_value(period.starts_at),
         "active": JobSlot.Status.ACTIVE,
-        "account": external_id,
-        "meter": meter_code,
+        "account": account,
+        "meter": meter,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_statement(), params)
+        cursor.execute(_statement(by), params)
         row = cursor.fetchone()
     if row is None:
-        _raise_unknown(external_id=external_id, meter_code=meter_code)
+        return None
     values = iter(row)
-    account = Account(**{f: next(values) for f in _ACCOUNT_FIELDS})
-    account.hard_blocked = bool(account.hard_blocked)
-    meter = Meter(**{f: next(values) for f in _METER_FIELDS})
+    account_row = Account(**{f: next(values) for f in _ACCOUNT_FIELDS})
+    account_row.hard_blocked = bool(account_row.hard_blocked)
+    meter_row = Meter(**{f: next(values) for f in _METER_FIELDS})
     allowance, granted, consumed, used, covered, consented = (
         next(values) or 0 for _ in range(6)
     )
@@ -130,27 +164,25 @@ def authorize_by_ids(
     started_term = next(values)
     consent = None
     if consent_values["id"] is not None:
-        consent = OverageConsent(account=account, meter=meter, **consent_values)
+        consent = OverageConsent(account=account_row, meter=meter_row, **consent_values)
         consent.recurring = bool(consent.recurring)
         consent.period_start = _as_date(consent.period_start)
-    if meter.kind == Meter.Kind.GAUGE:
+    if meter_row.kind == Meter.Kind.GAUGE:
         used = level
-    elif meter.kind == Meter.Kind.ALLOCATION:
+    elif meter_row.kind == Meter.Kind.ALLOCATION:
         used = slots
-    return authorize_from_facts(
-        account=account,
-        meter=meter,
-        quantity=quantity,
-        at=at,
-        allowance=int(allowance),
-        granted=int(granted),
-        consumed=int(consumed),
-        used=int(used),
-        covered=int(covered),
-        consented_excess=Decimal(consented),
-        consent=consent,
-        started_term=started_term is not None,
-    )
+    return {
+        "account": account_row,
+        "meter": meter_row,
+        "allowance": int(allowance),
+        "granted": int(granted),
+        "consumed": int(consumed),
+        "used": int(used),
+        "covered": int(covered),
+        "consented_excess": Decimal(consented),
+        "consent": consent,
+        "started_term": started_term is not None,
+    }
 
 
 def _as_date(value: date | str) -> date:

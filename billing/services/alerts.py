@@ -10,7 +10,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Account, Alert, GaugeLevel, JobSlot, PlanAllowance
-from ..selectors import State, quota_statuses
+from ..quotas.hot import quota_status_by_pk
+from ..selectors import QuotaStatus, State, quota_statuses
 from ..units import format_quantity, period_of
 
 
@@ -100,30 +101,32 @@ def usage_alert_specs(
     """The alerts the meters' states call for at ``at`` (80%, exceeded,
     blocked), whether or not they were raised before; writes nothing."""
     wanted = set(meter_ids)
-    specs = []
-    for account_id, statuses in quota_statuses(accounts=accounts, at=at).items():
-        for status in statuses:
-            if status.state not in _STATE_ALERTS:
-                continue
-            if wanted and status.meter.pk not in wanted:
-                continue
-            kind, template = _STATE_ALERTS[status.state]
-            unit = status.meter.unit
-            specs.append(
-                AlertSpec(
-                    account_id=account_id,
-                    meter_id=status.meter.pk,
-                    kind=kind,
-                    period_start=status.period.start,
-                    message=template.format(
-                        meter=status.meter.name,
-                        percent=status.percent,
-                        used=format_quantity(status.used, unit),
-                        limit=format_quantity(status.limit, unit),
-                    ),
-                )
-            )
-    return specs
+    return [
+        spec
+        for account_id, statuses in quota_statuses(accounts=accounts, at=at).items()
+        for status in statuses
+        if not wanted or status.meter.pk in wanted
+        if (spec := _state_alert(account_id, status)) is not None
+    ]
+
+
+def _state_alert(account_id: int, status: QuotaStatus) -> AlertSpec | None:
+    if status.state not in _STATE_ALERTS:
+        return None
+    kind, template = _STATE_ALERTS[status.state]
+    unit = status.meter.unit
+    return AlertSpec(
+        account_id=account_id,
+        meter_id=status.meter.pk,
+        kind=kind,
+        period_start=status.period.start,
+        message=template.format(
+            meter=status.meter.name,
+            percent=status.percent,
+            used=format_quantity(status.used, unit),
+            limit=format_quantity(status.limit, unit),
+        ),
+    )
 
 
 def evaluate_usage_alerts(
@@ -229,15 +232,24 @@ def request_alert_evaluation(*, rows: Iterable[UsageRow], at: datetime) -> None:
 
 
 def evaluate_screened_alerts(*, rows: Iterable[UsageRow], at: datetime) -> list[str]:
-    """The task's side of ``request_alert_evaluation``: screen, then evaluate
-    every meter of the accounts still due (a hard block alerts on all)."""
+    """The task's side of ``request_alert_evaluation``: screen again, then
+    evaluate each row still due with the one-statement read; a hard block
+    alerts on every meter of its account, so those go the full way."""
+    rows = list(rows)
     due = rows_needing_alerts(rows=rows, period_start=period_of(at).start)
-    if not due:
-        return []
-    accounts = list(
-        Account.objects.select_related("plan").filter(pk__in={a for a, _ in due})
-    )
-    return evaluate_usage_alerts(accounts=accounts, at=at)
+    blocked = {r.account_id for r in rows if r.hard_blocked}
+    specs = []
+    if blocked:
+        accounts = list(Account.objects.select_related("plan").filter(pk__in=blocked))
+        specs += usage_alert_specs(accounts=accounts, at=at)
+    for account_id, meter_id in sorted(due):
+        if account_id in blocked:
+            continue
+        status = quota_status_by_pk(account_id=account_id, meter_id=meter_id, at=at)
+        spec = _state_alert(account_id, status)
+        if spec is not None:
+            specs.append(spec)
+    return raise_alerts(specs=specs)
 
 
 def raise_carried_over_alerts(*, at: datetime, chunk: int = 500) -> int:

@@ -13,7 +13,7 @@ import pytest
 from django.test import TestCase
 
 from billing.errors import UnknownAccount, UnknownMeter
-from billing.quotas.hot import authorize_by_ids, slot_facts
+from billing.quotas.hot import authorize_by_ids, quota_status_by_pk, slot_facts
 from billing.selectors import account_quotas, authorize_usage, job_slot_limit
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
@@ -57,6 +57,13 @@ def assert_same_answers(account, code, quantities):
             account=account, meter=meter(code), quantity=quantity, at=AT
         )
         assert fast == slow, (code, quantity)
+    by_pk = quota_status_by_pk(account_id=account.pk, meter_id=meter(code).pk, at=AT)
+    assert (by_pk.state, by_pk.used, by_pk.limit, by_pk.accrued_cents) == (
+        status.state,
+        status.used,
+        status.limit,
+        status.accrued_cents,
+    )
     plain = authorize_by_ids(
         external_id=account.external_id, meter_code=code, quantity=1, at=AT
     )
