@@ -69,8 +69,19 @@ def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
         new = [row[0] for row in cursor.fetchall()]
     from ..tasks import enqueue_with_write, send_alert_email
 
+    unreachable = set(
+        Account.objects.filter(
+            pk__in={by_key[key].account_id for key in new},
+            user__isnull=True,
+            company__isnull=True,
+            email="",
+        ).values_list("pk", flat=True)
+    )
     for key in sorted(new):
-        enqueue_with_write(send_alert_email, dedupe_key=key)
+        # An account the platform created without an e-mail has nobody to
+        # write to (``Account.owner_email``): no task to queue.
+        if by_key[key].account_id not in unreachable:
+            enqueue_with_write(send_alert_email, dedupe_key=key)
     return new
 
 

@@ -102,36 +102,40 @@ def release_job_slot(
 ) -> bool:
     """Release job_ref's slot. Idempotent: False when it was already released.
 
-    The release itself is one conditional update, which also says whether a
-    suspended posting waits; only then is the account locked to give it the
-    slot. Raises NotFound when the job never held a slot on this account.
+    The release itself is one conditional update (no transaction), which
+    also says whether a suspended posting waits; only then is the account
+    locked to give it the slot. Raises NotFound when the job never held a
+    slot on this account.
     """
     at = at or timezone.now()
     table = JobSlot._meta.db_table
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET status = %s, released_at = %s"
-                " WHERE account_id = %s AND job_ref = %s AND status IN (%s, %s)"
-                f" RETURNING EXISTS (SELECT 1 FROM {table} WHERE account_id = %s"
-                " AND status = %s)",
-                [
-                    JobSlot.Status.RELEASED,
-                    connection.ops.adapt_datetimefield_value(at),
-                    account.pk,
-                    job_ref,
-                    JobSlot.Status.ACTIVE,
-                    JobSlot.Status.SUSPENDED,
-                    account.pk,
-                    JobSlot.Status.SUSPENDED,
-                ],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            if not account.job_slots.filter(job_ref=job_ref).exists():
-                raise NotFound(f"Job {job_ref!r} never held a slot on this account.")
-            return False
-        if row[0]:
+    # One statement, atomic on its own: no transaction round trips.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, released_at = %s"
+            " WHERE account_id = %s AND job_ref = %s AND status IN (%s, %s)"
+            f" RETURNING EXISTS (SELECT 1 FROM {table} WHERE account_id = %s"
+            " AND status = %s)",
+            [
+                JobSlot.Status.RELEASED,
+                connection.ops.adapt_datetimefield_value(at),
+                account.pk,
+                job_ref,
+                JobSlot.Status.ACTIVE,
+                JobSlot.Status.SUSPENDED,
+                account.pk,
+                JobSlot.Status.SUSPENDED,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        if not account.job_slots.filter(job_ref=job_ref).exists():
+            raise NotFound(f"Job {job_ref!r} never held a slot on this account.")
+        return False
+    if row[0]:
+        # A posting waits for this slot. An allocation that runs first
+        # reactivates it too (suspended postings come before new ones).
+        with transaction.atomic():
             reconcile_job_slots(account=lock_account(account), at=at)
     return True
 
