@@ -163,6 +163,9 @@ class UsageRow:
     allowance: int  # the plan's: no limit is below it
     hard_blocked: bool
     topped_up_or_consented: bool  # a grant or consent may move the limit or state
+    # The state alerts of the period already raised, when the write read
+    # them with the totals (None: look them up).
+    raised: tuple[str, ...] | None = None
 
 
 def rows_needing_alerts(
@@ -174,7 +177,8 @@ def rows_needing_alerts(
     allowance it is at most ``warning``: done once ``warning_80`` exists.
     With nothing to move the limit or the state (no grant, no consent, no
     hard block) the limit is the allowance: done once ``exceeded`` exists.
-    One query, and only when some row reached 80%.
+    One query, and only when some row reached 80% without knowing its
+    raised alerts.
     """
     candidates = [r for r in rows if r.hard_blocked or r.used * 5 >= r.allowance * 4]
     if not candidates:
@@ -189,24 +193,30 @@ def rows_needing_alerts(
             message="",
         ).dedupe_key
 
+    unknown = [r for r in candidates if r.raised is None]
     raised = set(
         Alert.objects.filter(
             dedupe_key__in=[
                 key(r, kind)
-                for r in candidates
+                for r in unknown
                 for kind in (Alert.Kind.WARNING_80, Alert.Kind.EXCEEDED)
             ]
         ).values_list("dedupe_key", flat=True)
+        if unknown
+        else ()
     )
+
+    def has(row: UsageRow, kind: str) -> bool:
+        if row.raised is not None:
+            return kind in row.raised
+        return key(row, kind) in raised
 
     def done(row: UsageRow) -> bool:
         if row.hard_blocked:
             return False
         if row.used < row.allowance:
-            return key(row, Alert.Kind.WARNING_80) in raised
-        return (
-            not row.topped_up_or_consented and key(row, Alert.Kind.EXCEEDED) in raised
-        )
+            return has(row, Alert.Kind.WARNING_80)
+        return not row.topped_up_or_consented and has(row, Alert.Kind.EXCEEDED)
 
     return {(r.account_id, r.meter_id) for r in candidates if not done(r)}
 

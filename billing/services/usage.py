@@ -28,6 +28,7 @@ from django.utils import timezone
 from ..errors import InvalidRequest, UsageBatchRejected
 from ..models import (
     Account,
+    Alert,
     ClosedPeriod,
     GaugeLevel,
     Grant,
@@ -560,8 +561,10 @@ def _insert_first(
         inserted_rows, counter_rows = cursor.fetchone()
     inserted = {(a, e) for a, e in inserted_rows or ()}
     totals = {
-        (a, m, date.fromisoformat(p)): _Total(used, allowance, blocked, may_fold)
-        for a, m, p, used, allowance, blocked, may_fold in counter_rows or ()
+        (a, m, date.fromisoformat(p)): _Total(
+            used, allowance, blocked, may_fold, tuple(raised or ())
+        )
+        for a, m, p, used, allowance, blocked, may_fold, raised in counter_rows or ()
     }
     seen = _seen(p.key for p in parsed if p.key not in inserted)
     new, duplicates = _sort_out(parsed, errors, seen=seen, window=window)
@@ -618,7 +621,7 @@ def _insert_and_count_statement() -> str:
     )
     SELECT (SELECT json_agg(json_build_array(account_id, event_id)) FROM ins),
         (SELECT json_agg(json_build_array(account_id, meter_id, period_start,
-            used, allowance, blocked, may_fold)) FROM cnt)
+            used, allowance, blocked, may_fold, {_raised("cnt")})) FROM cnt)
     """
 
 
@@ -656,6 +659,8 @@ class _Total:
     # A top-up or consent of the account and meter may change the fold (for
     # gauges: may move the limit or the state).
     may_fold: bool = False
+    # The period's state alerts already raised (None: not read).
+    raised: tuple[str, ...] | None = None
 
 
 def _write(
@@ -731,6 +736,7 @@ def _after_write(
                 allowance=total.allowance,
                 hard_blocked=total.hard_blocked,
                 topped_up_or_consented=total.may_fold,
+                raised=total.raised,
             )
             for (account_id, meter_id, start), total in totals.items()
             if start in (None, current)
@@ -855,6 +861,19 @@ _MAY_CHANGE_GAUGE = (
     " WHERE o.account_id = g.account_id AND o.meter_id = g.meter_id"
     " AND (o.revoked_at IS NULL OR o.revoked_at > %s))) AS may_change"
 )
+
+
+def _raised(row: str) -> str:
+    """The state alerts of the row's period already raised, as a JSON array
+    (read only for a row at 80% of its allowance: the alert screen)."""
+    return (
+        f"CASE WHEN {row}.used * 5 >= {row}.allowance * 4 THEN"
+        f" (SELECT coalesce(json_agg(al.kind), '[]'::json)"
+        f" FROM {Alert._meta.db_table} al WHERE al.account_id = {row}.account_id"
+        f" AND al.meter_id = {row}.meter_id AND al.period_start = {row}.period_start"
+        f" AND al.kind IN ('{Alert.Kind.WARNING_80}', '{Alert.Kind.EXCEEDED}'))"
+        " END"
+    )
 
 
 def _screen(row: str) -> str:

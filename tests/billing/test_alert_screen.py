@@ -72,3 +72,12 @@ def test_a_hard_blocked_account_is_always_evaluated():
     assert due(row(account, 1, hard_blocked=True)) == {
         (account.pk, meter("bandwidth").pk)
     }
+
+
+def test_alerts_read_with_the_totals_spare_the_lookup(django_assert_num_queries):
+    account = personal_account()
+    key = (account.pk, meter("bandwidth").pk)
+    with django_assert_num_queries(0):
+        assert due(row(account, 85, raised=(Alert.Kind.WARNING_80,))) == set()
+        assert due(row(account, 85, raised=())) == {key}
+        assert due(row(account, 150, raised=(Alert.Kind.EXCEEDED,))) == set()
