@@ -77,7 +77,10 @@ def test_a_hard_blocked_account_is_always_evaluated():
 def test_alerts_read_with_the_totals_spare_the_lookup(django_assert_num_queries):
     account = personal_account()
     key = (account.pk, meter("bandwidth").pk)
+    warned = row(account, 85, raised=(Alert.Kind.WARNING_80,))
+    unwarned = row(account, 85, raised=())
+    exceeded = row(account, 150, raised=(Alert.Kind.EXCEEDED,))
     with django_assert_num_queries(0):
-        assert due(row(account, 85, raised=(Alert.Kind.WARNING_80,))) == set()
-        assert due(row(account, 85, raised=())) == {key}
-        assert due(row(account, 150, raised=(Alert.Kind.EXCEEDED,))) == set()
+        assert due(warned) == set()
+        assert due(unwarned) == {key}
+        assert due(exceeded) == set()
