@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
@@ -570,36 +571,13 @@ def authorize_usage(
     return _authorization(account=account, status=status, quantity=quantity, at=at)
 
 
-def authorize_from_facts(
-    *,
-    account: Account,
-    meter: Meter,
-    quantity: int,
-    at: datetime,
-    allowance: int,
-    granted: int,
-    consumed: int,
-    used: int,
-    covered: int,
-    consented_excess: Decimal,
-    consent: OverageConsent | None,
-    started_term: bool,
-) -> Authorization:
-    """``authorize_usage`` from facts already loaded (``billing.quotas.hot``)."""
-    status = status_from_facts(
-        account=account,
-        meter=meter,
-        at=at,
-        allowance=allowance,
-        granted=granted,
-        consumed=consumed,
-        used=used,
-        covered=covered,
-        consented_excess=consented_excess,
-        consent=consent,
-        started_term=started_term,
+def authorize_from_facts(*, quantity: int, at: datetime, **facts: Any) -> Authorization:
+    """``authorize_usage`` from facts already loaded (``billing.quotas.hot``);
+    ``facts`` are ``status_from_facts``'s."""
+    status = status_from_facts(at=at, **facts)
+    return _authorization(
+        account=facts["account"], status=status, quantity=quantity, at=at
     )
-    return _authorization(account=account, status=status, quantity=quantity, at=at)
 
 
 def status_from_facts(

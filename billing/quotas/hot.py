@@ -40,7 +40,7 @@ from ..units import period_of
 if TYPE_CHECKING:
     from ..selectors import Authorization, QuotaStatus
 
-_METER_FIELDS = (
+METER_FIELDS = (
     "id",
     "code",
     "name",
@@ -75,7 +75,7 @@ def _statement(by: str = "ids") -> str:
     )
     columns = [
         *(f"a.{f}" for f in _ACCOUNT_FIELDS),
-        *(f"m.{f}" for f in _METER_FIELDS),
+        *(f"m.{f}" for f in METER_FIELDS),
         f"(SELECT amount FROM {PlanAllowance._meta.db_table}"
         " WHERE plan_id = a.plan_id AND meter_id = m.id)",
         f"(SELECT SUM(amount) {live_grants})",
@@ -155,7 +155,7 @@ def _load(
     values = iter(row)
     account_row = Account(**{f: next(values) for f in _ACCOUNT_FIELDS})
     account_row.hard_blocked = bool(account_row.hard_blocked)
-    meter_row = Meter(**{f: next(values) for f in _METER_FIELDS})
+    meter_row = Meter(**{f: next(values) for f in METER_FIELDS})
     allowance, granted, consumed, used, covered, consented = (
         next(values) or 0 for _ in range(6)
     )

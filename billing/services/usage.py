@@ -39,6 +39,7 @@ from ..models import (
     UsageEvent,
     UsageSnapshot,
 )
+from ..quotas.hot import METER_FIELDS
 from ..selectors import any_of
 from ..tasks import enqueue_with_write, refresh_rollups
 from ..units import (
@@ -230,19 +231,6 @@ def _fast_path() -> bool:
     return PG_FAST_PATH and connection.vendor == "postgresql"
 
 
-_METER_FIELDS = (
-    "id",
-    "code",
-    "name",
-    "unit",
-    "kind",
-    "overage_price_cents",
-    "price_quantum",
-    "quantum_label",
-    "display_order",
-)
-
-
 def _look_up(
     events: Sequence[UsageEventInput],
 ) -> tuple[dict[str, int], dict[str, Meter]]:
@@ -272,13 +260,13 @@ def _look_up(
             "SELECT (SELECT json_agg(json_build_array(a.external_id, a.id))"
             f" FROM unnest(%s::text[]) AS n(name) JOIN {account_table} a"
             " ON a.external_id = n.name),"
-            f" (SELECT json_agg(json_build_array({', '.join(_METER_FIELDS)}))"
+            f" (SELECT json_agg(json_build_array({', '.join(METER_FIELDS)}))"
             f" FROM {Meter._meta.db_table})",
             [names],
         )
         accounts, meters = cursor.fetchone()
     return dict(accounts or ()), {
-        row[1]: Meter(**dict(zip(_METER_FIELDS, row, strict=True)))
+        row[1]: Meter(**dict(zip(METER_FIELDS, row, strict=True)))
         for row in meters or ()
     }
 

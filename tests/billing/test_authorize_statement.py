@@ -10,13 +10,12 @@ remaining figures of ``GET /quotas``.
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import TestCase
 
 from billing.errors import UnknownAccount, UnknownMeter
 from billing.quotas.hot import authorize_by_ids, quota_status_by_pk, slot_facts
 from billing.selectors import account_quotas, authorize_usage, job_slot_limit
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
+from tests.billing.event_time.helpers import use
 from tests.factories.billing import (
     ConsentFactory,
     GrantFactory,
@@ -29,22 +28,6 @@ from tests.factories.billing import (
 pytestmark = [pytest.mark.django_db, pytest.mark.time_machine("2026-04-16 12:00Z")]
 
 AT = datetime(2026, 4, 16, 12, tzinfo=UTC)
-
-
-def use(account, code, quantity, *, at=AT):
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        record_usage_events(
-            events=[
-                UsageEventInput(
-                    id=f"{code}-{quantity}-{at:%d%H%M%S}",
-                    account=account,
-                    meter=code,
-                    quantity=quantity,
-                    timestamp=at,
-                )
-            ],
-            received_at=AT,
-        )
 
 
 def assert_same_answers(account, code, quantities):
@@ -108,24 +91,24 @@ def test_burned_and_live_top_ups_expired_and_revoked_grants_count_alike():
         effective_at=AT - timedelta(days=3),
         revoked_at=AT - timedelta(hours=1),
     )
-    use(account, "bandwidth", 6 * GB)
+    use(account, "bandwidth", 6 * GB, on=AT)
     assert_same_answers(account, "bandwidth", [1, GB, 2 * GB])
 
 
 def test_consents_live_revoked_and_capped_count_alike():
     account = account_with_id()
-    use(account, "bandwidth", 5 * GB, at=AT - timedelta(days=2))
+    use(account, "bandwidth", 5 * GB, on=AT - timedelta(days=2))
     ConsentFactory(
         account=account,
         meter=meter("bandwidth"),
         cap_cents=100,
         given_at=AT - timedelta(days=1),
     )
-    use(account, "bandwidth", 10 * GB // 9)  # $0.09 per GB: $0.10 of overage
+    use(account, "bandwidth", 10 * GB // 9, on=AT)  # $0.09 per GB: $0.10 of overage
     assert_same_answers(account, "bandwidth", [1, GB // 10, GB])
 
     revoked = account_with_id()
-    use(revoked, "transcoding", 7200)
+    use(revoked, "transcoding", 7200, on=AT)
     ConsentFactory(
         account=revoked,
         meter=meter("transcoding"),
@@ -137,7 +120,7 @@ def test_consents_live_revoked_and_capped_count_alike():
 
 def test_storage_over_its_limit_with_a_consent_counts_alike():
     account = account_with_id()
-    use(account, "storage", 3 * GB, at=AT - timedelta(days=5))
+    use(account, "storage", 3 * GB, on=AT - timedelta(days=5))
     ConsentFactory(
         account=account,
         meter=meter("storage"),
@@ -166,7 +149,7 @@ def test_job_slots_count_alike():
 def test_a_renewal_term_not_yet_folded_counts_alike():
     account = account_with_id()
     transcoding = meter("transcoding")
-    use(account, "transcoding", 5000, at=AT - timedelta(days=3))
+    use(account, "transcoding", 5000, on=AT - timedelta(days=3))
     renewal = GrantFactory(
         account=account,
         meter=transcoding,
