@@ -165,7 +165,7 @@ figure healthz "$R_rps" req/s bare '>=70%'
 # worker running (for the alert latency). The bare insert writes to the
 # bench-raw- accounts only: its rows bypass the counters.
 log "task worker: manage.py db_worker"
-$PY manage.py db_worker --no-startup-delay >"$TMP/worker.log" 2>&1 &
+$PY manage.py db_worker --no-startup-delay --interval 0.2 >"$TMP/worker.log" 2>&1 &
 WORKER=$!
 declare -A INGEST_TARGET=([1]=50 [100]=30 [1000]=40)
 for BATCH in 1 100 1000; do
