@@ -315,7 +315,7 @@ def test_paying_the_balance_from_ten_threads_pays_once(run_concurrently, gateway
 @pytest.mark.time_machine(datetime(2027, 2, 5, 12, tzinfo=UTC))
 def test_closing_a_period_from_many_threads_charges_overage_once(run_concurrently):
     account = personal_account()
-    last_month = period_of(timezone.now()).previous()  # January 2027
+    last_month = period_of(datetime(2027, 1, 15, tzinfo=UTC))
     ConsentFactory(
         account=account,
         meter=meter("bandwidth"),
