@@ -168,6 +168,11 @@ class UsageRow:
     raised: tuple[str, ...] | None = None
 
 
+# The state alerts whose presence settles a row (``rows_needing_alerts``);
+# ingestion reads them with the counter totals.
+SCREENED_KINDS = (Alert.Kind.WARNING_80, Alert.Kind.EXCEEDED)
+
+
 def rows_needing_alerts(
     *, rows: Iterable[UsageRow], period_start: date
 ) -> set[tuple[int, int]]:
@@ -196,11 +201,7 @@ def rows_needing_alerts(
     unknown = [r for r in candidates if r.raised is None]
     raised = set(
         Alert.objects.filter(
-            dedupe_key__in=[
-                key(r, kind)
-                for r in unknown
-                for kind in (Alert.Kind.WARNING_80, Alert.Kind.EXCEEDED)
-            ]
+            dedupe_key__in=[key(r, kind) for r in unknown for kind in SCREENED_KINDS]
         ).values_list("dedupe_key", flat=True)
         if unknown
         else ()

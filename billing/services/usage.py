@@ -49,7 +49,7 @@ from ..units import (
     Period,
     period_of,
 )
-from .alerts import UsageRow, request_alert_evaluation
+from .alerts import SCREENED_KINDS, UsageRow, request_alert_evaluation
 from .counters import refold_counters_from
 from .snapshots import refresh_usage_snapshots
 
@@ -859,7 +859,7 @@ def _raised(row: str) -> str:
         f" (SELECT coalesce(json_agg(al.kind), '[]'::json)"
         f" FROM {Alert._meta.db_table} al WHERE al.account_id = {row}.account_id"
         f" AND al.meter_id = {row}.meter_id AND al.period_start = {row}.period_start"
-        f" AND al.kind IN ('{Alert.Kind.WARNING_80}', '{Alert.Kind.EXCEEDED}'))"
+        f" AND al.kind IN ({', '.join(repr(str(k)) for k in SCREENED_KINDS)}))"
         " END"
     )
 
