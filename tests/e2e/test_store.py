@@ -1,6 +1,7 @@
 """The store in a real browser: submit, read the report, fix, then buy and apply."""
 
 import pytest
+from playwright.sync_api import expect
 
 from store.models import Theme
 from store.services.themes import approve_theme
@@ -44,11 +45,10 @@ def test_submit_read_the_report_fix_and_buy_an_approved_theme(page, sign_in):
     sign_in(buyer.email)
     page.goto("/store/")
     page.get_by_role("link", name="Harbour Lights").click()
-    assert (
-        page.frame_locator(".preview-frame")
-        .get_by_role("heading", name="Overview")
-        .is_visible()
-    )
+    # The preview loads in its own frame after the page: wait for it.
+    expect(
+        page.frame_locator(".preview-frame").get_by_role("heading", name="Overview")
+    ).to_be_visible()
     page.get_by_role("button", name="Buy for $7.50").click()
     # Wait for the next page's message: the click does not wait for it.
     page.locator(".messages", has_text="Harbour Lights is yours").wait_for()
