@@ -5,10 +5,13 @@ run the app locally with zero services (SQLite file next to manage.py).
 """
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +25,19 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item]
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+def env_duration(name: str, default: str) -> str:
+    """A PostgreSQL duration such as ``3s`` or ``500ms`` (``0`` turns it off)."""
+    value = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"\d+(ms|s|min|h)?", value):
+        raise ImproperlyConfigured(f"{name} must look like 500ms, 3s or 0: {value!r}")
+    return value
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -43,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "ninja",  # serves the API docs page's assets locally (no CDN)
     "accounts",
     # Before billing: store's seed_demo extends billing's, and Django runs the
@@ -60,7 +77,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as its documentation asks: it turns a refused sign-in into the
+    # lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 # The platform API (/api/, /healthz) is served by its own handler with only
 # this list (config/handlers.py): no sessions, CSRF, messages or htmx.
@@ -82,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "dashboard.context_processors.billing",
                 "store.context_processors.active_theme",
             ],
@@ -94,6 +116,17 @@ TEMPLATES = [
 # account row, then check the limit" stays correct where SELECT ... FOR
 # UPDATE is a no-op.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DB_SESSION_LIMITS = env_bool("DB_SESSION_LIMITS", True)
+DB_TIMEOUTS = {
+    "lock_timeout": env_duration("DB_LOCK_TIMEOUT", "3s"),
+    "statement_timeout": env_duration("DB_STATEMENT_TIMEOUT", "30s"),
+    "idle_in_transaction_session_timeout": env_duration(
+        "DB_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "60s"
+    ),
+}
+# Seconds a client is told to wait (Retry-After) when the database is
+# unreachable, out of connections or a lock wait gave up: all pass quickly.
+RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 2)
 if DATABASE_URL:
     # Persistent connections, checked before reuse: the API answers in a few
     # milliseconds, so a connect per request would double its cost.
@@ -105,6 +138,15 @@ if DATABASE_URL:
         )
     }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # One stuck transaction must not freeze the site: web and API
+        # connections give up on a lock wait, a long statement and an idle
+        # open transaction (a lock wait that gives up is answered 503).
+        # manage.py turns these off for management commands, which run long
+        # on purpose (migrations, seeding, rebuilds, closes).
+        if DB_SESSION_LIMITS:
+            DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(
+                f"-c {name}={value}" for name, value in DB_TIMEOUTS.items()
+            )
         # The same backend, with a health check that needs no round trip.
         DATABASES["default"]["ENGINE"] = "config.postgresql"
         # Server-side parameters let psycopg prepare a statement the fifth
@@ -138,6 +180,12 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: a locked-out address or account is refused before the
+# password is hashed (hashing is what made a burst of sign-ins slow the API).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -209,6 +257,74 @@ LOGGING = {
     },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+# Sign-in throttle (django-axes). Failures count per address and per
+# account, separately: an address that fails AXES_FAILURE_LIMIT times is
+# refused, and so is an account that failed that often, from anywhere. One
+# address therefore locks at most one account before it is locked itself.
+# A lockout ends after the cool-off; failing again while locked does not
+# extend it, so an attacker cannot keep a user out for good.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+AXES_VERBOSE = False
+# Addresses (or networks) of the reverse proxies whose X-Forwarded-For is
+# believed. Empty: the connecting address is the client, whatever headers say.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+
+# Uploads: a request body over DATA_UPLOAD_MAX_MEMORY_SIZE (form fields) is
+# refused before it is read; files stream to disk past FILE_UPLOAD_MAX_MEMORY
+# _SIZE, and the store's upload handler stops any file over its own limit
+# while it streams (store/uploads.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 4 * 1024 * 1024)
+
+# Content-Security-Policy on every HTML response (Django's middleware). No
+# inline script or style attribute anywhere; images and fonts only from this
+# origin or inline data: URLs, which is what keeps a store theme from
+# contacting another origin even if its checks missed something.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+
+# Transport security: each setting comes from the environment under its
+# Django name; with DEBUG off the defaults are the safe ones. The platform
+# calls /api/ and /healthz inside the private network, where the proxy has
+# already ended TLS, so those paths are never redirected to https.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^api/", r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if _proxy_ssl_header else None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. "
+        "'HTTP_X_FORWARDED_PROTO,https'."
+    )
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = os.environ.get("SECURE_REFERRER_POLICY", "same-origin")
+X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload is a one-way door (browsers ship the list; leaving it takes
+    # months), so it stays off unless a deployment sets SECURE_HSTS_PRELOAD.
+    "security.W021",
+]

@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from billing.api.views import healthz
 
+handler500 = "config.errors.server_error"
+
 admin.site.site_header = "Billing & quota — staff"
 admin.site.site_title = "Billing staff"
 admin.site.index_title = "Catalogue, accounts and ledger"

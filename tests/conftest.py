@@ -1,3 +1,4 @@
+import importlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,50 @@ def _pinned_clock(request):
         return
     with traveller:
         yield
+
+
+@pytest.fixture
+def seeded_catalogue(transactional_db):
+    """Put back the meters, Free plan and packs of the seed migration.
+
+    A transactional test ends with a flush that empties every table, data
+    migrations' rows included (and ``--reuse-db`` keeps that empty database),
+    so the next one would find no plan for a new user. The seed is
+    idempotent; transactional tests run it first.
+    """
+    from django.apps import apps
+
+    seed = importlib.import_module("billing.migrations.0002_seed_catalogue").seed
+    seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _audit_trail_flushable(request):
+    """Let a transactional test's closing flush empty the audit trail on SQLite.
+
+    The flush empties tables with DELETE there, which the append-only guard
+    refuses (PostgreSQL flushes with TRUNCATE, which row triggers never see).
+    Just before the flush, the rows go with the guard lifted for that one
+    statement; the guard is back before the next test.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # so this teardown runs first
+    yield
+    from django.db import connection, transaction
+
+    if connection.vendor != "sqlite":
+        return
+    guard = importlib.import_module("billing.migrations.0009_audit_triggers")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(guard.SQLITE_BACKWARD[1])
+        cursor.execute("DELETE FROM billing_auditentry")
+        cursor.execute(guard.SQLITE_FORWARD[1])
 
 
 @pytest.fixture(autouse=True)

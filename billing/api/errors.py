@@ -3,18 +3,18 @@
 ``{"error": {"code", "message", "details"}}`` whatever went wrong: a domain
 ``BillingError`` (its ``code`` is the API code), a schema error, malformed
 JSON, a missing key, an unknown URL, a wrong method, a body over 1 MiB or a
-bug. ``guard`` wraps every API URL so even failures Django or ninja answer
+bug. ``guard.py`` wraps every API URL so even failures Django or ninja answer
 outside the handlers (405, unknown paths, oversize bodies) keep the shape.
 """
 
 import json
 import logging
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -23,6 +23,7 @@ from ..errors import BillingError
 logger = logging.getLogger("billing.api")
 
 MAX_BODY_BYTES = 1024 * 1024  # bodies over 1 MiB get 413 (docs/api.md)
+
 
 
 def error_response(
@@ -73,27 +74,30 @@ def _on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResp
 def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     cause = exc.__cause__
     if isinstance(cause, RequestDataTooBig):
-        return _too_large()
+        return too_large()
     if isinstance(cause, ValueError):  # JSON and UTF-8 decoding errors
         return error_response(
             422, "invalid_request", "The request body is not valid JSON.", str(cause)
         )
     if isinstance(exc, AuthenticationError) or exc.status_code == 401:
-        return error_response(
-            401,
-            "unauthorized",
-            "A valid API key is required: 'Authorization: Bearer <key>'.",
-        )
+        return unauthorized()
     return error_response(exc.status_code, "http_error", exc.message)
 
 
 def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _not_found(request)
+    return not_found(request)
+
+
+def _on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.warning(
+        "Database unavailable (%s): %s %s", exc, request.method, request.path
+    )
+    return service_unavailable()
 
 
 def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("API request failed: %s %s", request.method, request.path)
-    return _internal_error()
+    return internal_error()
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
@@ -101,14 +105,24 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, _on_validation_error)
     api.add_exception_handler(HttpError, _on_http_error)
     api.add_exception_handler(Http404, _on_not_found)
+    api.add_exception_handler(OperationalError, _on_database_unavailable)
+    api.add_exception_handler(InterfaceError, _on_database_unavailable)
     api.add_exception_handler(Exception, _on_unexpected)
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
+def not_found(request: HttpRequest) -> HttpResponse:
     return error_response(404, "not_found", f"No API resource at {request.path}.")
 
 
-def _too_large() -> HttpResponse:
+def unauthorized() -> HttpResponse:
+    return error_response(
+        401,
+        "unauthorized",
+        "A valid API key is required: 'Authorization: Bearer <key>'.",
+    )
+
+
+def too_large() -> HttpResponse:
     return error_response(
         413,
         "payload_too_large",
@@ -117,54 +131,24 @@ def _too_large() -> HttpResponse:
     )
 
 
-def _internal_error() -> HttpResponse:
+def service_unavailable() -> HttpResponse:
+    response = error_response(
+        503,
+        "service_unavailable",
+        "The service is busy or its database is unreachable; nothing was "
+        "recorded. Retry after the time in the Retry-After header.",
+        {"retry_after_seconds": settings.RETRY_AFTER_SECONDS},
+    )
+    response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
+    return response
+
+
+def internal_error() -> HttpResponse:
     return error_response(
         500, "internal_error", "Something went wrong on our side; it was logged."
     )
 
 
-def _content_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
-def guard(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """Wrap an API URL: 413 before the body is read, envelopes for 404/405/500."""
-
-    @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if _content_length(request) > MAX_BODY_BYTES:
-            return _too_large()
-        try:
-            response = view(request, *args, **kwargs)
-        except Http404:
-            return _not_found(request)
-        except RequestDataTooBig:
-            return _too_large()
-        except Exception:
-            logger.exception("API request failed: %s %s", request.method, request.path)
-            return _internal_error()
-        if response.status_code == 405 and not _is_json(response):
-            allowed = response.get("Allow", "")
-            enveloped = error_response(
-                405,
-                "method_not_allowed",
-                f"{request.method} is not allowed here; use {allowed}.",
-                {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
-            )
-            enveloped["Allow"] = allowed
-            return enveloped
-        return response
-
-    return guarded
-
-
-def _is_json(response: HttpResponseBase) -> bool:
-    return response.get("Content-Type", "").startswith("application/json")
-
-
 def unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Anything under /api/v1/ that no route matched."""
-    return _not_found(request)
+    return not_found(request)

@@ -1,19 +1,32 @@
 """URLs under /api/v1/: the ninja API, then a JSON 404 for anything else.
 
-Every pattern is wrapped by ``guard`` so that 404, 405, 413 and 500 keep the
-error envelope.
+Every pattern is wrapped by ``guard`` (guard.py): the key, the size and the
+media type are checked in that order before a handler runs, and 404, 405,
+413, 503 and 500 keep the error envelope. The OpenAPI document and its docs
+page are public.
 """
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from .errors import guard, unknown_path
+from ..selectors import get_live_api_key
+from .errors import unknown_path
+from .guard import guard
 from .views import api
+
+PUBLIC = {"openapi-json", "openapi-view"}
+
+
+def _live_key(token: str):
+    return get_live_api_key(raw_key=token)
 
 
 def _guarded(patterns: list) -> list:
     for pattern in patterns:
         if isinstance(pattern, URLPattern):
-            pattern.callback = guard(pattern.callback)
+            public = pattern.name in PUBLIC
+            pattern.callback = guard(
+                pattern.callback, authenticate=None if public else _live_key
+            )
         elif isinstance(pattern, URLResolver):
             _guarded(pattern.url_patterns)
     return patterns
@@ -22,5 +35,6 @@ def _guarded(patterns: list) -> list:
 api_patterns, api_app_name, api_namespace = api.urls
 urlpatterns = [
     path("", (_guarded(api_patterns), api_app_name, api_namespace)),
-    re_path(r"^.*$", guard(unknown_path)),
+    # An unknown URL is 404 with or without a key: it is not an endpoint.
+    re_path(r"^.*$", guard(unknown_path, authenticate=None)),
 ]

@@ -26,6 +26,7 @@ from ..services.job_slots import allocate_job_slot, release_job_slot
 from ..services.usage import UsageEventInput, record_usage_events
 from ..units import period_of
 from .errors import install_error_handlers
+from .guard import JsonParser
 from .schemas import (
     AccountIn,
     AccountOut,
@@ -44,10 +45,16 @@ from .schemas import (
 
 
 class ApiKeyAuth(HttpBearer):
-    """``Authorization: Bearer <key>``. Cookies and sessions are ignored."""
+    """``Authorization: Bearer <key>``. Cookies and sessions are ignored.
+
+    ``guard`` has already looked the key up (before reading the body, so a
+    caller without a key learns nothing about size or media type); the
+    lookup here only runs for a handler called without it.
+    """
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return get_live_api_key(raw_key=token)
+        checked = getattr(request, "api_key", None)
+        return checked if checked is not None else get_live_api_key(raw_key=token)
 
 
 api = NinjaAPI(
@@ -62,6 +69,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     docs_url="/docs",
     auth=ApiKeyAuth(),
+    parser=JsonParser(),
 )
 install_error_handlers(api)
 

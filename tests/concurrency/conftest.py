@@ -7,7 +7,6 @@ the collected outcomes, never from timing. Nothing a thread raises is lost:
 ``Outcomes.assert_only`` fails with the tracebacks of unexpected errors.
 """
 
-import importlib
 import threading
 import traceback
 from collections import Counter
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.db import connection
 
 JOIN_TIMEOUT = 60.0
@@ -109,12 +107,5 @@ def _shared_real_database(django_db_setup):
 
 
 @pytest.fixture(autouse=True)
-def _seeded_catalogue(_shared_real_database, transactional_db):
-    """Put back the meters, Free plan and packs of the seed migration.
-
-    A transactional test ends with a flush that empties every table, data
-    migrations' rows included (and ``--reuse-db`` keeps that empty database),
-    so the seed, which is idempotent, runs again before each test.
-    """
-    seed = importlib.import_module("billing.migrations.0002_seed_catalogue").seed
-    seed(apps, None)
+def _seeded_catalogue(_shared_real_database, seeded_catalogue):
+    """Each concurrency test starts from the seeded catalogue."""

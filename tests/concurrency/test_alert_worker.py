@@ -5,7 +5,6 @@ database queue); ``manage.py db_worker``, started here as a separate process
 on the test database, runs it. A rolled-back write queues nothing.
 """
 
-import os
 import subprocess
 import sys
 import time
@@ -13,13 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django_tasks_db.models import DBTaskResult
 
 from billing.models import Alert
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.billing import personal_account
+from tests.processes import process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
@@ -33,17 +33,7 @@ def database_queue(settings):
 
 
 def _worker_env() -> dict[str, str]:
-    env = dict(os.environ, TASKS_BACKEND=DATABASE_BACKEND, DEBUG="1")
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    else:
-        env.pop("DATABASE_URL", None)
-        env["SQLITE_PATH"] = str(db["NAME"])
-    return env
+    return process_env(TASKS_BACKEND=DATABASE_BACKEND)
 
 
 def run_worker_until_idle(timeout: float = 60) -> None:

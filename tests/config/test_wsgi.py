@@ -63,6 +63,15 @@ def test_browser_pages_keep_their_middleware(application):
     assert status == 200
     assert "csrftoken" in headers.get("Set-Cookie", "")
     assert headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+def test_the_api_docs_page_carries_a_content_security_policy(application):
+    status, headers, _ = call(application, "/api/v1/docs")
+    assert status == 200
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "nonce" not in policy  # no sentinel left over without the middleware
 
 
 def test_the_bare_bench_endpoints_exist_only_in_bench_mode(application):

@@ -5,7 +5,6 @@ with that reason, except when $CI is set: CI must run them, so a missing
 browser fails there instead.
 """
 
-import importlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -80,14 +79,5 @@ def sign_in(page):
 
 
 @pytest.fixture(autouse=True)
-def _seeded_catalogue(transactional_db):
-    """Put back the meters, Free plan and packs of the seed migration.
-
-    Browser tests are transactional: each ends with a flush that empties
-    every table, the data migration's rows included, so the next test would
-    find no plan for a new user. The seed is idempotent; run it before each.
-    """
-    from django.apps import apps
-
-    seed = importlib.import_module("billing.migrations.0002_seed_catalogue").seed
-    seed(apps, None)
+def _seeded_catalogue(seeded_catalogue):
+    """Browser tests are transactional: each starts from the seeded catalogue."""

@@ -1,0 +1,178 @@
+"""The checks every API request passes before its handler, in a fixed order.
+
+1. the key (401): nothing about the request is looked at for a caller
+   without a valid key, not even its size;
+2. the body size (413), from ``Content-Length`` before anything is read, or
+   by reading at most 1 MiB + 1 byte of a chunked body;
+3. the media type (415): a request with a body must send
+   ``application/json`` (parameters such as ``charset`` allowed); requests
+   without a body are exempt;
+4. the body itself (422), in the handler (``JsonParser``).
+
+Whatever then fails keeps the error envelope: 404, 405, a database that is
+unreachable, overloaded or timed out on a lock (503 with ``Retry-After``,
+nothing written: every service runs in one transaction) and bugs (500).
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from io import BytesIO
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponseBase
+from django.utils.csp import CSP, build_policy
+from ninja.parser import Parser
+
+from .errors import (
+    MAX_BODY_BYTES,
+    error_response,
+    internal_error,
+    not_found,
+    service_unavailable,
+    too_large,
+    unauthorized,
+)
+
+logger = logging.getLogger("billing.api")
+
+# What a database that cannot answer raises: refused or dropped connections,
+# "too many clients", a lock or statement timeout, SQLite's "database is
+# locked". Integrity errors are not in it: they are answered by the services.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+Authenticate = Callable[[str], Any]
+
+
+def bearer_token(request: HttpRequest) -> str:
+    """The key of ``Authorization: Bearer <key>``, or "" when absent."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.partition(";")[0].strip().lower() == "application/json"
+
+
+def _declared_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+
+
+def _read_chunked(request: HttpRequest) -> int:
+    """Read a chunked body (no Content-Length) into the request, up to the limit.
+
+    Django reads only ``Content-Length`` bytes, so a chunked body would look
+    empty; gunicorn de-chunks ``wsgi.input``, which is read here directly.
+    Returns the length read, or MAX_BODY_BYTES + 1 when it is longer.
+    """
+    stream = request.META.get("wsgi.input")
+    data = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
+    if len(data) > MAX_BODY_BYTES:
+        return len(data)
+    request._body = data  # noqa: SLF001 - what HttpRequest.body caches
+    request._stream = BytesIO(data)  # noqa: SLF001
+    request.META["CONTENT_LENGTH"] = str(len(data))
+    return len(data)
+
+
+def _refusal(request: HttpRequest) -> HttpResponseBase | None:
+    """413 or 415 for this request's body, or None when it may be parsed."""
+    length = _declared_length(request)
+    if length is None:
+        return error_response(
+            400, "invalid_request", "The Content-Length header is not a number."
+        )
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not request.META.get("CONTENT_LENGTH"):
+        length = _read_chunked(request)
+    if length > MAX_BODY_BYTES:
+        return too_large()
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if length and not _is_json(content_type):
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON with 'Content-Type: application/json'.",
+            {"content_type": content_type or None},
+        )
+    return None
+
+
+def guard(
+    view: Callable[..., HttpResponseBase], *, authenticate: Authenticate | None
+) -> Callable[..., HttpResponseBase]:
+    """Wrap an API URL with the checks above; ``authenticate=None`` is public.
+
+    The key found is left on ``request.api_key`` for the handler's own auth
+    class, so it is looked up once.
+    """
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            if authenticate is not None:
+                key = authenticate(bearer_token(request))
+                if key is None:
+                    return unauthorized()
+                request.api_key = key
+            refused = _refusal(request)
+            if refused is not None:
+                return refused
+            response = view(request, *args, **kwargs)
+        except Http404:
+            return not_found(request)
+        except RequestDataTooBig:
+            return too_large()
+        except DATABASE_UNAVAILABLE:
+            logger.warning("Database unavailable: %s %s", request.method, request.path)
+            return service_unavailable()
+        except Exception:
+            logger.exception("API request failed: %s %s", request.method, request.path)
+            return internal_error()
+        content_type = response.get("Content-Type", "")
+        if response.status_code == 405 and not _is_json(content_type):
+            allowed = response.get("Allow", "")
+            enveloped = error_response(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {allowed}.",
+                {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
+            )
+            enveloped["Allow"] = allowed
+            return enveloped
+        if content_type.startswith("text/html"):
+            # The docs page: the API handler runs without the CSP middleware
+            # (JSON needs no policy), but every HTML page carries one.
+            response.headers.setdefault(
+                CSP.HEADER_ENFORCE, build_policy(settings.SECURE_CSP)
+            )
+        return response
+
+    return guarded
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"The key {duplicate!r} appears twice in one JSON object.")
+    return obj
+
+
+class JsonParser(Parser):
+    """JSON bodies where a key given twice is an error, not "last one wins".
+
+    A payload whose meaning depends on which duplicate a parser keeps could
+    be read one way here and another way by a proxy or a log pipeline.
+    """
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return json.loads(request.body, object_pairs_hook=_unique_keys)

@@ -1,0 +1,179 @@
+"""A database that cannot answer is 503 with Retry-After, never 500; nothing is written.
+
+Real failures, not mocks: the connection is pointed at a port where nothing
+listens (or, on SQLite, a file that cannot exist), and a lock is held by a
+second connection until the request's wait gives up.
+"""
+
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+
+from billing.models import Account, JobSlot
+from tests.factories.accounts import UserFactory
+from tests.factories.billing import PlatformAccountFactory
+from tests.processes import free_port, process_env
+
+from .conftest import error_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_catalogue"),
+]
+
+
+@contextmanager
+def database_unreachable():
+    """Every new connection of this thread fails until the block ends."""
+    saved = dict(connection.settings_dict)
+    connection.close()
+    if connection.vendor == "postgresql":
+        connection.settings_dict["PORT"] = str(free_port())
+    else:
+        connection.settings_dict["NAME"] = "/nonexistent-directory/db.sqlite3"
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+@contextmanager
+def short_lock_waits():
+    """The request's connection gives up on a lock after 300 ms (the web
+    default is a few seconds; the test need not wait that long)."""
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = dict(options)
+    connection.close()
+    if connection.vendor == "postgresql":
+        options["options"] = "-c lock_timeout=300ms"
+    else:
+        options["timeout"] = 0.3
+    try:
+        yield
+    finally:
+        connection.close()
+        options.clear()
+        options.update(saved)
+
+
+@contextmanager
+def account_row_held(account: Account):
+    """Another connection holds the account row (and, on SQLite, the write
+    lock) inside an open transaction until the block ends."""
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Account.objects.select_for_update().filter(pk=account.pk).update(
+                    name=account.name
+                )
+                held.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def _assert_503(response) -> None:
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+
+
+def test_an_unreachable_database_is_a_503_envelope_for_the_api(api_key):
+    PlatformAccountFactory(external_id="acme")
+    client = Client(headers={"Authorization": f"Bearer {api_key.raw_key}"})
+    with database_unreachable():
+        response = client.post(
+            "/api/v1/accounts/acme/authorize",
+            data={"meter": "bandwidth", "quantity": 1},
+            content_type="application/json",
+        )
+    _assert_503(response)
+    assert error_of(response)["code"] == "service_unavailable"
+
+
+def test_an_unreachable_database_is_a_styled_503_page_for_the_dashboard():
+    user = UserFactory()
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    with database_unreachable():
+        response = client.get("/")
+    _assert_503(response)
+    page = response.content.decode()
+    assert "Busy for a moment" in page
+    assert "nothing was changed" in page
+
+
+def test_a_lock_wait_that_times_out_is_503_and_allocates_nothing(api_key):
+    account = PlatformAccountFactory(external_id="acme", kind=Account.Kind.COMPANY)
+    client = Client(headers={"Authorization": f"Bearer {api_key.raw_key}"})
+    with short_lock_waits(), account_row_held(account):
+        response = client.post(
+            "/api/v1/accounts/acme/job-slots",
+            data={"job_id": "job-1"},
+            content_type="application/json",
+        )
+    _assert_503(response)
+    assert error_of(response)["code"] == "service_unavailable"
+    assert not JobSlot.objects.exists()
+    # Once the lock is gone the same request succeeds.
+    response = client.post(
+        "/api/v1/accounts/acme/job-slots",
+        data={"job_id": "job-1"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+
+
+def test_web_connections_carry_the_configured_time_limits(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("session time limits are a PostgreSQL setting")
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        lock_timeout = cursor.fetchone()[0]
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        idle = cursor.fetchone()[0]
+    # PostgreSQL names durations in its own units (60s is shown as 1min).
+    assert (lock_timeout, idle) == ("3s", "1min")
+    assert settings.DB_TIMEOUTS["lock_timeout"] == "3s"
+
+
+def test_management_commands_run_without_the_web_time_limits():
+    if connection.vendor != "postgresql":
+        pytest.skip("session time limits are a PostgreSQL setting")
+    script = (
+        "from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('SHOW lock_timeout')\n"
+        "    print(c.fetchone()[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "0"
