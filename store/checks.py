@@ -2,9 +2,10 @@
 
 Pure functions, no database. The stylesheet is parsed with tinycss2 (never
 regular expressions), walked once into a ``Sheet`` summary, and every check
-reads that summary and the design tokens. Each check reports the measured
-value, the threshold and how to fix a failure, so the creator's report is
-readable check by check.
+reads that summary and the design tokens. URLs and @import are found on the
+whole token tree by ``css_urls``, whatever rules they sit in. Each check
+reports the measured value, the threshold and how to fix a failure, so the
+creator's report is readable check by check.
 """
 
 import gzip
@@ -16,6 +17,7 @@ import tinycss2
 from tinycss2.ast import Node
 from tinycss2.serializer import serialize_identifier
 
+from . import css_urls
 from .colours import contrast_ratio, format_ratio
 
 KB = 1024
@@ -28,6 +30,7 @@ MAX_IMAGES = 4
 TEXT_CONTRAST = 4.5
 NON_TEXT_CONTRAST = 3.0  # focus indicator, large text (WCAG 1.4.3, 1.4.11)
 LINK_VS_TEXT_CONTRAST = 3.0  # WCAG technique G183 for links without underline
+MAX_NESTING = 64  # blocks and functions; the walks below recurse per level
 
 # Design tokens: form field -> CSS custom property of static/css/app.css.
 TOKENS = {
@@ -85,7 +88,7 @@ class Sheet:
     selectors: int = 0
     blocks: list[Block] = field(default_factory=list)
     imports: list[int] = field(default_factory=list)  # source lines
-    urls: list[tuple[str, int]] = field(default_factory=list)
+    urls: list[css_urls.UrlFinding] = field(default_factory=list)  # all refused
     errors: list[str] = field(default_factory=list)
     minified: str = ""
 
@@ -127,21 +130,6 @@ def _split_selectors(prelude: list[Node]) -> list[list[Node]]:
     ]
 
 
-def _collect_urls(nodes: Iterable[Node], line: int, sheet: Sheet) -> None:
-    for node in nodes:
-        if node.type == "url":
-            sheet.urls.append((node.value, node.source_line or line))
-        elif node.type == "function":
-            name = node.lower_name
-            if name in ("url", "src") or name.endswith("image-set"):
-                for arg in node.arguments:
-                    if arg.type == "string":
-                        sheet.urls.append((arg.value, arg.source_line or line))
-            _collect_urls(node.arguments, line, sheet)
-        elif node.type in ("() block", "[] block", "{} block"):
-            _collect_urls(node.content, line, sheet)
-
-
 def _error(node: Node) -> str:
     return f"line {node.source_line}, column {node.source_column}: {node.message}"
 
@@ -160,7 +148,6 @@ def _declarations(content: list[Node], sheet: Sheet) -> tuple[list[Any], list[No
                 )
                 continue
             declarations.append(item)
-            _collect_urls(item.value, item.source_line, sheet)
         elif item.type == "error":
             sheet.errors.append(_error(item))
         else:
@@ -200,10 +187,7 @@ def _walk(
         elif node.type == "at-rule":
             keyword = node.lower_at_keyword
             prelude = _text(node.prelude).strip()
-            _collect_urls(node.prelude, node.source_line, sheet)
             head = f"@{keyword} {prelude}".strip()
-            if keyword == "import":
-                sheet.imports.append(node.source_line)
             if node.content is None:
                 out.append(f"{head};")
                 continue
@@ -238,7 +222,20 @@ def _walk(
 
 
 def parse_sheet(css: str) -> Sheet:
-    sheet = Sheet()
+    tokens = tinycss2.parse_component_value_list(css, skip_comments=True)
+    depth, line = css_urls.deepest_nesting(tokens)
+    if depth > MAX_NESTING:  # refused unread: the syntax and URL gates fail
+        return Sheet(
+            errors=[f"line {line}: nested {depth} levels deep, at most {MAX_NESTING}"],
+            urls=[
+                css_urls.UrlFinding(
+                    line=line, excerpt="…", reason="too deeply nested to check"
+                )
+            ],
+        )
+    sheet = Sheet(
+        imports=css_urls.find_imports(tokens), urls=css_urls.find_urls(tokens)
+    )
     rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
     sheet.minified = "".join(_walk(rules, sheet))
     return sheet
@@ -364,7 +361,6 @@ def _contrast_check(
 def performance_checks(sheet: Sheet, image_sizes: Sequence[int]) -> list[CheckResult]:
     minified = len(sheet.minified.encode())
     gzipped = len(gzip.compress(sheet.minified.encode(), mtime=0))
-    remote = [(url, line) for url, line in sheet.urls if not url.startswith("data:")]
     results = [
         CheckResult(
             code="syntax",
@@ -419,12 +415,11 @@ def performance_checks(sheet: Sheet, image_sizes: Sequence[int]) -> list[CheckRe
             code="no_remote_urls",
             category=PERFORMANCE,
             title="No remote or external URLs",
-            passed=not remote,
-            measured=f"{len(remote)} external URL(s)",
-            threshold="none (only data: URIs)",
-            fix="Upload fonts and images with the theme by embedding them as "
-            "data: URIs (they count towards the size budget), or use system fonts.",
-            details=[f"line {line}: {url[:80]}" for url, line in remote[:20]],
+            passed=not sheet.urls,
+            measured=f"{len(sheet.urls)} external URL(s)",
+            threshold="none (only data: images and fonts)",
+            fix=css_urls.FIX,
+            details=[str(finding) for finding in sheet.urls[:20]],
         ),
     ]
     largest = max(image_sizes, default=0)
