@@ -269,7 +269,10 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip"
+AXES_USERNAME_CALLABLE = "accounts.throttle.sign_in_username"
+# The sign-in forms (ours and the admin's) name the e-mail field "username".
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False
 # Addresses (or networks) of the reverse proxies whose X-Forwarded-For is
 # believed. Empty: the connecting address is the client, whatever headers say.

@@ -1,5 +1,9 @@
-"""The client's address, for the sign-in throttle.
+"""Who is signing in, as the sign-in throttle (django-axes) counts it.
 
+The account is the e-mail typed, trimmed and lower-cased, so that changing
+its case does not start a fresh count.
+
+The address:
 Behind a reverse proxy every request comes from the proxy, and the client is
 named in ``X-Forwarded-For``; but anyone can send that header. It is believed
 only when the connecting peer is one of ``settings.TRUSTED_PROXIES``, and
@@ -44,3 +48,8 @@ def client_ip(request: HttpRequest) -> str:
             except ValueError:
                 return peer  # a malformed hop: fall back to what is known
     return peer
+
+
+def sign_in_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    source = credentials if credentials else getattr(request, "POST", {})
+    return str(source.get("username") or "").strip().lower()
