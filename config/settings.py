@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -278,10 +279,11 @@ AXES_VERBOSE = False
 # believed. Empty: the connecting address is the client, whatever headers say.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
-# Uploads: a request body over DATA_UPLOAD_MAX_MEMORY_SIZE (form fields) is
-# refused before it is read; files stream to disk past FILE_UPLOAD_MAX_MEMORY
-# _SIZE, and the store's upload handler stops any file over its own limit
-# while it streams (store/uploads.py).
+# Uploads: a browser request declaring more than UPLOAD_MAX_REQUEST_BYTES is
+# refused unread (config/middleware.py); form fields are capped by
+# DATA_UPLOAD_MAX_MEMORY_SIZE, files stream to disk past
+# FILE_UPLOAD_MAX_MEMORY_SIZE, and forms check each file's size before
+# reading it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 4 * 1024 * 1024)

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from store.checks import TOKENS
+from store.checks import MAX_IMAGE_BYTES, MAX_IMAGES, TOKENS
 from store.models import Theme
 from store.services.themes import ImageUpload, ThemeContent
 
@@ -115,6 +115,19 @@ class ThemeForm(forms.Form):
     @property
     def main_fields(self) -> list[forms.BoundField]:
         return [f for f in self.visible_fields() if f.name not in TOKENS]
+
+    def clean_images(self) -> list[UploadedFile]:
+        """Sizes come from the upload's metadata: nothing is read here."""
+        images = self.cleaned_data.get("images") or []
+        if len(images) > MAX_IMAGES:
+            raise forms.ValidationError(f"Upload at most {MAX_IMAGES} images.")
+        too_big = [f.name for f in images if f.size > MAX_IMAGE_BYTES]
+        if too_big:
+            raise forms.ValidationError(
+                f"{', '.join(too_big)}: each image can be at most "
+                f"{MAX_IMAGE_BYTES // 1024} KB. Nothing was saved."
+            )
+        return images
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
