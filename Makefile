@@ -27,7 +27,7 @@ PYTHON ?= $(shell \
 	done; \
 	if python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo python3; fi)
 
-.PHONY: help install run worker test test-dates lint fmt migrate seed check-python clean screenshots bench bench-staff
+.PHONY: help install run worker test test-dates lint check-deploy fmt migrate seed check-python clean screenshots bench bench-staff
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,11 @@ test-dates: install ## Date-sensitive tests on SQLite, clock pinned at each of T
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+check-deploy: install ## Django's deploy check with production-like settings; any warning fails
+	env DEBUG=0 SECRET_KEY=ci-only-$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') \
+	  ALLOWED_HOSTS=billing.example.com SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 fmt: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
