@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min
+from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import Company, Membership, User
@@ -58,7 +59,12 @@ def test_seed_demo_builds_every_login_state_and_six_months_of_history():
     output = seed()
 
     for email in EMAILS:
-        assert authenticate(username=email, password="demo") is not None, email
+        assert (
+            authenticate(
+                RequestFactory().post("/login/"), username=email, password="demo"
+            )
+            is not None
+        ), email
         assert email in output
     assert User.objects.get(email="staff@example.com").is_superuser
     assert not User.objects.get(email="ok@example.com").is_staff
@@ -114,8 +120,18 @@ def test_password_option_holds_and_a_second_run_creates_nothing():
     # One seed serves both checks: seeding takes seconds.
     seed(password="s3cret")
     for email in EMAILS:
-        assert authenticate(username=email, password="s3cret") is not None, email
-    assert authenticate(username="ok@example.com", password="demo") is None
+        assert (
+            authenticate(
+                RequestFactory().post("/login/"), username=email, password="s3cret"
+            )
+            is not None
+        ), email
+    assert (
+        authenticate(
+            RequestFactory().post("/login/"), username="ok@example.com", password="demo"
+        )
+        is None
+    )
     before = row_counts()
 
     again = seed(password="s3cret")
