@@ -151,7 +151,7 @@ def guard(
             # The docs page: the API handler runs without the CSP middleware
             # (JSON needs no policy), but every HTML page carries one.
             response.headers.setdefault(
-                CSP.HEADER_ENFORCE, build_policy(settings.SECURE_CSP)
+                str(CSP.HEADER_ENFORCE), build_policy(settings.SECURE_CSP)
             )
         return response
 

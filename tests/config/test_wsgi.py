@@ -20,6 +20,8 @@ def call(app, path, *, method="GET", cookie=""):
     seen = {}
 
     def start_response(status, headers, exc_info=None):
+        # What a WSGI server insists on (wsgiref answers 500 otherwise).
+        assert all(type(n) is str and type(v) is str for n, v in headers)
         seen["status"] = int(status.split()[0])
         seen["headers"] = headers
 
