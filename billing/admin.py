@@ -1,12 +1,15 @@
 """Staff admin: the catalogue, accounts, and a read-only view of the facts.
 
-Meters, plans and packs are data that staff edit here. Everything else is a
-fact (usage, charges, purchases, consents, grants once made) and is
-read-only: staff change state only through admin actions and the grant
+Meters, plans and packs are data that staff edit here, saved through the
+catalogue services so each change is on record. Everything else is a fact
+(usage, charges, purchases, consents, grants once made, the audit trail) and
+is read-only: staff change state only through admin actions and the grant
 adjustment form, which call the services in ``billing.services`` so every
-rule keeps its one home.
+rule keeps its one home. Each power-bearing action shows only to staff with
+its permission (``billing.permissions``), and its service checks again.
 """
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -14,12 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -30,6 +34,7 @@ from .models import (
     Account,
     Alert,
     ApiKey,
+    AuditEntry,
     ChargeRecord,
     ClosedPeriod,
     GaugeLevel,
@@ -48,13 +53,19 @@ from .models import (
     UsageRollup,
     UsageSnapshot,
 )
+from .permissions import ADJUST_GRANT, BLOCK_ACCOUNT, REFUND_CHARGE
 from .quotas.current import period_overages
 from .quotas.rules import OverageFigures
 from .refunds import refund_proposal
 from .selectors import account_quotas, outstanding_balance_cents
-from .services.accounts import claim_company_account
+from .services.accounts import (
+    claim_company_account,
+    save_account,
+    set_account_block,
+)
 from .services.alerts import dismiss_alert
 from .services.api_keys import create_api_key, revoke_api_key
+from .services.catalogue import AllowanceLine, save_meter, save_pack, save_plan
 from .services.job_slots import release_job_slot
 from .services.packs import create_adjustment_grant, refund_charge, revoke_grant
 from .units import GB, format_cents, format_quantity
@@ -213,6 +224,55 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # Catalogue: meters, plans, packs -----------------------------------------
 
 
+class AllowanceLinesAdmin(admin.ModelAdmin):
+    """Saves an object and its inline allowance lines in one service call.
+
+    ``save_related`` hands the form's object and the inline's lines to
+    ``save_with_lines`` (a catalogue service, which records the change), so
+    Django's own ``save_model`` and formset saves are skipped.
+    """
+
+    lines_model: type[Model]
+
+    def save_with_lines(
+        self, request: HttpRequest, obj: Any, lines: list[AllowanceLine] | None
+    ) -> None:
+        raise NotImplementedError
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool
+    ) -> None:
+        """Deferred to ``save_related``, which saves the object with its lines."""
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        formsets: list[forms.BaseInlineFormSet],
+        change: bool,
+    ) -> None:
+        lines = None  # the changelist's inline edits send no formsets
+        for formset in formsets:
+            if formset.model is self.lines_model:
+                lines = [
+                    AllowanceLine(meter=data["meter"], amount=data["amount"])
+                    for data in (f.cleaned_data for f in formset.forms)
+                    if data and not data.get("DELETE")
+                ]
+        self.save_with_lines(request, form.instance, lines)
+
+    def construct_change_message(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        formsets: list[forms.BaseInlineFormSet] | None,
+        add: bool = False,
+    ) -> list[dict[str, Any]]:
+        # The service saved the lines, not the formsets: the audit entry
+        # lists them before and after.
+        return super().construct_change_message(request, form, [], add)
+
+
 @admin.register(Meter)
 class MeterAdmin(admin.ModelAdmin):
     list_display = (
@@ -227,6 +287,11 @@ class MeterAdmin(admin.ModelAdmin):
     list_filter = ("kind", "unit")
     search_fields = ("code", "name")
     prepopulated_fields = {"code": ("name",)}
+
+    def save_model(
+        self, request: HttpRequest, obj: Meter, form: forms.ModelForm, change: bool
+    ) -> None:
+        save_meter(meter=obj, staff_user=request.user)
 
     @admin.display(description="Overage price", ordering="overage_price_cents")
     def overage_price(self, obj: Meter) -> str:
@@ -244,8 +309,9 @@ class PlanAllowanceInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(AllowanceLinesAdmin):
     inlines = (PlanAllowanceInline,)
+    lines_model = PlanAllowance
     list_display = ("name", "code", "is_default", "allowance_summary", "account_count")
     search_fields = ("code", "name")
     prepopulated_fields = {"code": ("name",)}
@@ -266,9 +332,16 @@ class PlanAdmin(admin.ModelAdmin):
     def account_count(self, obj: Plan) -> int:
         return obj.n_accounts
 
+    def save_with_lines(
+        self, request: HttpRequest, obj: Plan, lines: list[AllowanceLine] | None
+    ) -> None:
+        save_plan(plan=obj, lines=lines, staff_user=request.user)
+
 
 @admin.register(PlanAllowance)
-class PlanAllowanceAdmin(admin.ModelAdmin):
+class PlanAllowanceAdmin(ReadOnlyAdmin):
+    """Allowances are edited on their plan, where the change is recorded."""
+
     list_display = ("plan", "meter", "human_amount", "amount")
     list_filter = ("plan", "meter")
     list_select_related = ("plan", "meter")
@@ -303,8 +376,9 @@ class PackAllowanceInline(admin.TabularInline):
 
 
 @admin.register(Pack)
-class PackAdmin(admin.ModelAdmin):
+class PackAdmin(AllowanceLinesAdmin):
     inlines = (PackAllowanceInline,)
+    lines_model = PackAllowance
     list_display = (
         "code",
         "name",
@@ -360,14 +434,30 @@ class PackAdmin(admin.ModelAdmin):
     def sold(self, obj: Pack) -> int:
         return obj.n_sold
 
+    def save_with_lines(
+        self, request: HttpRequest, obj: Pack, lines: list[AllowanceLine] | None
+    ) -> None:
+        save_pack(pack=obj, lines=lines, staff_user=request.user)
+
+    def _put_on_sale(
+        self, request: HttpRequest, queryset: QuerySet[Pack], on_sale: bool
+    ) -> int:
+        """Switch each pack through the service, so each switch is on record."""
+        switched = 0
+        for pack in queryset.filter(is_active=not on_sale):
+            pack.is_active = on_sale
+            save_pack(pack=pack, staff_user=request.user)
+            switched += 1
+        return switched
+
     @admin.action(description="Put selected packs on sale", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Pack]) -> None:
-        count = queryset.update(is_active=True)
+        count = self._put_on_sale(request, queryset, True)
         self.message_user(request, f"{count} pack(s) on sale.", messages.SUCCESS)
 
     @admin.action(description="Take selected packs off sale", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Pack]) -> None:
-        count = queryset.update(is_active=False)
+        count = self._put_on_sale(request, queryset, False)
         self.message_user(
             request,
             f"{count} pack(s) off sale. Existing purchases keep their grants.",
@@ -376,7 +466,9 @@ class PackAdmin(admin.ModelAdmin):
 
 
 @admin.register(PackAllowance)
-class PackAllowanceAdmin(admin.ModelAdmin):
+class PackAllowanceAdmin(ReadOnlyAdmin):
+    """Lines are edited on their pack, where the change is recorded."""
+
     list_display = ("pack", "meter", "human_amount", "amount")
     list_filter = ("meter", "pack__category")
     list_select_related = ("pack", "meter")
@@ -397,7 +489,6 @@ class AccountForm(forms.ModelForm):
             "name",
             "kind",
             "plan",
-            "hard_blocked",
             "user",
             "company",
             "external_id",
@@ -457,10 +548,66 @@ class AccountAdmin(admin.ModelAdmin):
     def get_readonly_fields(
         self, request: HttpRequest, obj: Account | None = None
     ) -> tuple[str, ...]:
-        readonly = ("quota_table", "outstanding_balance", "related_links")
+        # The block is switched by the actions below, with a reason on record.
+        readonly = (
+            "hard_blocked",
+            "quota_table",
+            "outstanding_balance",
+            "related_links",
+        )
         return (*readonly, "kind", "created_at") if obj else readonly
 
-    actions = ("claim_for_company",)
+    actions = ("claim_for_company", "block_selected", "unblock_selected")
+
+    def save_model(
+        self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool
+    ) -> None:
+        save_account(account=obj, staff_user=request.user)
+
+    def has_block_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(BLOCK_ACCOUNT)
+
+    def _set_block(
+        self, request: HttpRequest, queryset: QuerySet[Account], blocked: bool
+    ) -> HttpResponse | None:
+        def apply(account: Account, reason: str) -> str | None:
+            if set_account_block(
+                account=account, blocked=blocked, actor=request.user, reason=reason
+            ):
+                return f"{account}: {'blocked' if blocked else 'block lifted'}."
+            self.message_user(
+                request,
+                f"{account}: {'already blocked' if blocked else 'not blocked'}.",
+                messages.INFO,
+            )
+            return None
+
+        return _confirm_with_reason(
+            self,
+            request,
+            queryset,
+            action="block_selected" if blocked else "unblock_selected",
+            title="Block accounts" if blocked else "Lift the block",
+            warning=(
+                "Every metered request of these accounts is refused until the"
+                " block is lifted."
+                if blocked
+                else "These accounts are metered against their limits again."
+            ),
+            apply=apply,
+        )
+
+    @admin.action(description="Block selected accounts…", permissions=["block"])
+    def block_selected(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> HttpResponse | None:
+        return self._set_block(request, queryset, True)
+
+    @admin.action(description="Lift the block…", permissions=["block"])
+    def unblock_selected(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> HttpResponse | None:
+        return self._set_block(request, queryset, False)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -649,7 +796,7 @@ class ChargeRecordAdmin(ReadOnlyAdmin):
         )
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
-        return self.has_service_permission(request)
+        return request.user.has_perm(REFUND_CHARGE)
 
     @admin.action(description="Refund a charge…", permissions=["refund"])
     def refund_selected(
@@ -849,11 +996,10 @@ class GrantAdmin(ReadOnlyAdmin):
     readonly_fields = ("human_amount", "human_consumed", "state")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+        return request.user.has_perm(ADJUST_GRANT)
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
-        return self.has_service_permission(request)
+        return request.user.has_perm(ADJUST_GRANT)
 
     def get_fields(
         self, request: HttpRequest, obj: Grant | None = None
@@ -966,7 +1112,7 @@ class GrantAdmin(ReadOnlyAdmin):
         self, request: HttpRequest, queryset: QuerySet[Grant]
     ) -> HttpResponse | None:
         def revoke(grant: Grant, reason: str) -> str | None:
-            if revoke_grant(grant=grant, reason=reason):
+            if revoke_grant(grant=grant, staff_user=request.user, reason=reason):
                 return f"{grant}: revoked."
             self.message_user(request, f"{grant}: already revoked.", messages.INFO)
             return None
@@ -1238,6 +1384,109 @@ class JobSlotAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"{slot}: {error.message}", messages.ERROR)
         self.message_user(
             request, f"{released} job slot(s) released.", messages.SUCCESS
+        )
+
+
+# Audit trail -------------------------------------------------------------
+
+
+def _audit_value(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Who changed money, limits or listings: written by the services only.
+
+    Nobody adds, edits or deletes an entry here (nor anywhere: the database
+    refuses); reading it needs ``billing.view_auditentry``.
+    """
+
+    list_display = (
+        "at",
+        "action",
+        "actor",
+        "target_link",
+        "account",
+        "short_reason",
+    )
+    list_filter = (
+        "action",
+        ("actor", admin.RelatedOnlyFieldListFilter),
+        ("account", admin.RelatedOnlyFieldListFilter),
+        "target_type",
+    )
+    list_select_related = ("actor", "account")
+    search_fields = (
+        "target_repr",
+        "=target_id",
+        "reason",
+        "actor__email",
+        "account__name",
+        "account__external_id",
+    )
+    date_hierarchy = "at"
+    fields = (
+        "at",
+        "action",
+        "actor",
+        "target_link",
+        "target_type",
+        "target_id",
+        "account",
+        "changes",
+        "reason",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    @admin.display(description="Changed", ordering="target_repr")
+    def target_link(self, obj: AuditEntry) -> str:
+        try:
+            opts = apps.get_model(obj.target_type)._meta
+            url = reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=[obj.target_id],
+            )
+        except (LookupError, NoReverseMatch):
+            return obj.target_repr
+        return format_html('<a href="{}">{}</a>', url, obj.target_repr)
+
+    @admin.display(description="Reason")
+    def short_reason(self, obj: AuditEntry) -> str:
+        return obj.reason if len(obj.reason) <= 80 else obj.reason[:79] + "…"
+
+    @admin.display(description="Before → after")
+    def changes(self, obj: AuditEntry) -> str:
+        before, after = obj.before or {}, obj.after or {}
+        keys = list(dict.fromkeys([*before, *after]))
+        return format_html(
+            "<table><thead><tr><th>Field</th><th>Before</th><th>After</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (key, _audit_value(before.get(key)), _audit_value(after.get(key)))
+                    for key in keys
+                ),
+            ),
         )
 
 

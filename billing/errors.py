@@ -45,6 +45,18 @@ class PermissionDenied(BillingError):
     status = 403
 
 
+class MissingPermission(PermissionDenied):
+    """A staff power the actor does not hold; ``permission`` names it."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(
+            f"This needs the {permission} permission, which your account does"
+            " not have. Ask an administrator to grant it.",
+            details={"permission": permission},
+        )
+        self.permission = permission
+
+
 class QuotaExceeded(BillingError):
     code = "quota_exceeded"
     status = 409

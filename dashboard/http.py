@@ -3,6 +3,9 @@
 ``load_account`` is the one gate between a URL's account id and the pages:
 it returns the account only when the signed-in user belongs to it, and a 404
 otherwise, so an outsider cannot even learn that the account exists.
+``staff_power_required`` guards the staff pages: each needs its own
+permission (``billing.permissions``), and staff without it get a 403 saying
+which one.
 """
 
 from collections.abc import Callable
@@ -11,9 +14,12 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
+from billing.errors import MissingPermission
 from billing.models import Account
+from billing.permissions import check_staff_power
 from billing.selectors import can_manage_account, list_accounts_for_user
 
 SESSION_ACCOUNT = "dashboard_account_id"
@@ -76,3 +82,29 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def staff_power_required(
+    permission: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Staff holding ``permission`` only: other staff get a 403 naming it.
+
+    Non-staff get a 404 and anonymous visitors sign in, as with
+    ``staff_required``; ``check_staff_power`` makes the call, so the page
+    and the services share one rule.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        @staff_required
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            try:
+                check_staff_power(request.user, permission)
+            except MissingPermission as error:
+                context = {"message": error.message, "permission": permission}
+                return render(request, "dashboard/forbidden.html", context, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

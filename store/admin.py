@@ -2,7 +2,9 @@
 
 Reviews, refunds and payouts go through ``store.services`` (admin actions),
 so each rule keeps its one home. Sales, licences and earnings lines are
-facts: read-only here.
+facts: read-only here. Reviewing needs ``store.review_theme`` and refunding
+``billing.refund_charge``: the actions show only to staff holding them, and
+the services check again.
 """
 
 from typing import Any
@@ -18,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from billing.errors import BillingError
+from billing.permissions import REFUND_CHARGE, REVIEW_THEME
 from billing.units import format_cents
 
 from .models import (
@@ -116,6 +119,9 @@ class ThemeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REVIEW_THEME)
+
     @admin.display(description="Price", ordering="price_cents")
     def price(self, obj: Theme) -> str:
         return "Free" if obj.is_free else _money(obj.price_cents)
@@ -151,7 +157,9 @@ class ThemeAdmin(admin.ModelAdmin):
             '<a href="{}?draft=1" target="_blank">Open the preview</a>', url
         )
 
-    @admin.action(description="Approve and list the selected themes")
+    @admin.action(
+        description="Approve and list the selected themes", permissions=["review"]
+    )
     def approve(self, request: HttpRequest, queryset: QuerySet[Theme]) -> None:
         for theme in queryset:
             try:
@@ -161,7 +169,10 @@ class ThemeAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{theme} is listed.", messages.SUCCESS)
 
-    @admin.action(description="Reject the selected themes (with a reason)")
+    @admin.action(
+        description="Reject the selected themes (with a reason)",
+        permissions=["review"],
+    )
     def reject(
         self, request: HttpRequest, queryset: QuerySet[Theme]
     ) -> HttpResponse | None:
@@ -313,7 +324,10 @@ class SaleAdmin(ReadOnly):
     def price(self, obj: Sale) -> str:
         return _money(obj.price_cents)
 
-    @admin.action(description="Refund the selected sales (with a reason)")
+    @admin.action(
+        description="Refund the selected sales (with a reason)",
+        permissions=["refund"],
+    )
     def refund(
         self, request: HttpRequest, queryset: QuerySet[Sale]
     ) -> HttpResponse | None:
@@ -331,9 +345,7 @@ class SaleAdmin(ReadOnly):
         )
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("store.change_sale")
-
-    refund.allowed_permissions = ("refund",)  # type: ignore[attr-defined]
+        return request.user.has_perm(REFUND_CHARGE)
 
 
 @admin.register(Licence)

@@ -1,6 +1,7 @@
 from .accounts import Account
 from .alerts import Alert
 from .api_keys import ApiKey
+from .audit import AuditEntry
 from .charges import ChargeRecord
 from .consents import OverageConsent
 from .job_slots import JobSlot
@@ -13,6 +14,7 @@ __all__ = [
     "Account",
     "Alert",
     "ApiKey",
+    "AuditEntry",
     "ChargeRecord",
     "ClosedPeriod",
     "GaugeLevel",

@@ -46,6 +46,7 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("block_account", "Can hard-block and unblock accounts")]
         constraints = [
             models.CheckConstraint(
                 condition=(

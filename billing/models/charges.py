@@ -69,6 +69,7 @@ class ChargeRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        permissions = [("refund_charge", "Can refund charges and theme sales")]
         indexes = [
             models.Index(fields=["account", "-created_at"]),
             models.Index(fields=["status", "created_at"]),

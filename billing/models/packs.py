@@ -199,6 +199,7 @@ class Grant(models.Model):
 
     class Meta:
         ordering = ["expires_at", "pk"]
+        permissions = [("adjust_grant", "Can add adjustment grants and revoke grants")]
         indexes = [models.Index(fields=["account", "meter", "expires_at"])]
         constraints = [
             models.CheckConstraint(

@@ -38,6 +38,7 @@ class UsageRollup(models.Model):
 
     class Meta:
         ordering = ["day", "meter"]
+        permissions = [("view_analytics", "Can see the staff analytics pages")]
         constraints = [
             models.UniqueConstraint(fields=["meter", "day"], name="rollup_unique_day")
         ]

@@ -1,11 +1,21 @@
 """Billing accounts: one per user and per company, from creation."""
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Company, Membership, User
 
-from ..errors import InvalidRequest, PermissionDenied
-from ..models import Account, Plan
+from ..errors import InvalidRequest
+from ..models import Account, AuditEntry, Plan
+from ..permissions import BLOCK_ACCOUNT, check_staff_power
+from .audit import record_audit
+from .locks import lock_account
+
+CHANGE_ACCOUNT = "billing.change_account"
+# What the account change form may edit, as the audit trail records it.
+EDITABLE_FIELDS = ("name", "plan_id", "user_id", "company_id", "external_id", "email")
 
 
 def default_plan() -> Plan:
@@ -117,15 +127,15 @@ def upsert_platform_account(
 
 
 def claim_company_account(
-    *, account: Account, owner: User, staff_user: object
+    *, account: Account, owner: User, staff_user: User
 ) -> Company:
     """Staff give a company account the platform created its Company and owner.
 
     The company is inserted with ``bulk_create``, which sends no post_save, so
-    it takes this account instead of getting a fresh empty one.
+    it takes this account instead of getting a fresh empty one. Needs
+    ``billing.change_account``.
     """
-    if staff_user is not None and not getattr(staff_user, "is_staff", False):
-        raise PermissionDenied("Only staff can claim company accounts.")
+    check_staff_power(staff_user, CHANGE_ACCOUNT, allow_system=False)
     with transaction.atomic():
         account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
         if account.kind != Account.Kind.COMPANY:
@@ -138,4 +148,87 @@ def claim_company_account(
         )
         account.company = company
         account.save(update_fields=["company"])
+        record_audit(
+            action=AuditEntry.Action.ACCOUNT_CLAIMED,
+            actor=staff_user,
+            target=account,
+            at=timezone.now(),
+            account=account,
+            before={"company_id": None},
+            after={"company_id": company.pk, "owner": owner.email},
+        )
     return company
+
+
+def set_account_block(
+    *,
+    account: Account,
+    blocked: bool,
+    actor: User,
+    reason: str,
+    at: datetime | None = None,
+) -> bool:
+    """Hard-block an account (every metered request is refused) or lift it.
+
+    Under the account lock, so the switch lands between two usage writes,
+    never inside one. False, with nothing recorded, when the account is
+    already in that state. Needs ``billing.block_account``.
+    """
+    check_staff_power(actor, BLOCK_ACCOUNT, allow_system=False)
+    if not reason.strip():
+        raise InvalidRequest("Say why: the reason is kept on record.")
+    at = at or timezone.now()
+    with transaction.atomic():
+        account = lock_account(account)
+        if account.hard_blocked == blocked:
+            return False
+        Account.objects.filter(pk=account.pk).update(hard_blocked=blocked)
+        record_audit(
+            action=(
+                AuditEntry.Action.ACCOUNT_BLOCKED
+                if blocked
+                else AuditEntry.Action.ACCOUNT_UNBLOCKED
+            ),
+            actor=actor,
+            target=account,
+            at=at,
+            account=account,
+            before={"hard_blocked": not blocked},
+            after={"hard_blocked": blocked},
+            reason=reason,
+        )
+    return True
+
+
+def _editable(account: Account) -> dict[str, object]:
+    return {field: getattr(account, field) for field in EDITABLE_FIELDS}
+
+
+def save_account(*, account: Account, staff_user: User, reason: str = "") -> Account:
+    """Save staff edits of an account (name, plan, owner, ids), on record.
+
+    The row is locked first, so the "before" on record is the one this save
+    replaces. The hard block is not an edit: see ``set_account_block``.
+    """
+    check_staff_power(staff_user, CHANGE_ACCOUNT, allow_system=False)
+    with transaction.atomic():
+        current = lock_account(account)
+        before = _editable(current)
+        account.hard_blocked = current.hard_blocked
+        account.save()
+        after = _editable(account)
+        if after != before:
+            changed = [
+                field for field in EDITABLE_FIELDS if after[field] != before[field]
+            ]
+            record_audit(
+                action=AuditEntry.Action.ACCOUNT_CHANGED,
+                actor=staff_user,
+                target=account,
+                at=timezone.now(),
+                account=account,
+                before={field: before[field] for field in changed},
+                after={field: after[field] for field in changed},
+                reason=reason,
+            )
+    return account

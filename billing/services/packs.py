@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
+
 from ..errors import (
     AlreadyRefunded,
     IdempotencyConflict,
@@ -21,7 +23,8 @@ from ..errors import (
     NotRenewable,
     PermissionDenied,
 )
-from ..models import Account, ChargeRecord, Grant, Meter, Pack, Purchase
+from ..models import Account, AuditEntry, ChargeRecord, Grant, Meter, Pack, Purchase
+from ..permissions import ADJUST_GRANT, REFUND_CHARGE, check_staff_power
 from ..selectors import (
     can_manage_account,
     pack_applies,
@@ -29,6 +32,7 @@ from ..selectors import (
     renewal_start,
 )
 from ..units import format_cents, period_of
+from .audit import record_audit
 from .counters import refold_counters_from
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
@@ -169,12 +173,6 @@ def _apply_new_capacity(*, account: Account, meters: list[Meter], at: datetime) 
             reconcile_job_slots(account=account, at=at)
 
 
-def _check_staff(user: object) -> None:
-    """Refunds and adjustments are staff decisions; None is a system caller."""
-    if user is not None and not getattr(user, "is_staff", False):
-        raise PermissionDenied("Only staff can refund charges or adjust grants.")
-
-
 def _check_can_manage(user: object, account: Account) -> None:
     if not can_manage_account(user=user, account=account):
         raise PermissionDenied(
@@ -263,7 +261,7 @@ SALE_KINDS = (ChargeRecord.Kind.THEME, ChargeRecord.Kind.BUNDLE)
 def refund_charge(
     *,
     charge: ChargeRecord,
-    staff_user: object,
+    staff_user: User | None,
     amount_cents: int | None = None,
     customer_reason: str = "",
     staff_note: str = "",
@@ -278,9 +276,11 @@ def refund_charge(
     name) is shown to the customer, ``staff_note`` only in admin. The
     original row keeps its amount: the ledger is append-only. Theme and
     bundle charges are refunded only through their sale (``for_sale``), which
-    also ends the licences and reverses the creator's earnings.
+    also ends the licences and reverses the creator's earnings, and records
+    the refund on the sale. Needs ``billing.refund_charge``; None is the
+    system.
     """
-    _check_staff(staff_user)
+    check_staff_power(staff_user, REFUND_CHARGE)
     if amount_cents is not None and (
         isinstance(amount_cents, bool) or not isinstance(amount_cents, int)
     ):
@@ -313,6 +313,7 @@ def refund_charge(
                 f" not {format_cents(amount_cents, charge.currency)}."
             )
         now = timezone.now()
+        before = {"status": charge.status, "amount_cents": full}
         if charge.status == ChargeRecord.Status.PENDING:
             if amount_cents != full:
                 raise InvalidRequest(
@@ -355,6 +356,7 @@ def refund_charge(
                 paid_at=now,
                 created_at=now,
             )
+        revoked: list[Grant] = []
         if charge.purchase_id:
             Purchase.objects.filter(pk=charge.purchase_id).update(
                 status=Purchase.Status.REFUNDED
@@ -370,6 +372,23 @@ def refund_charge(
             _apply_new_capacity(
                 account=account, meters=list({g.meter for g in revoked}), at=now
             )
+        if not for_sale:  # refund_sale records the sale's refund as a whole
+            record_audit(
+                action=AuditEntry.Action.REFUND,
+                actor=staff_user,
+                target=charge,
+                at=now,
+                account=account,
+                before=before,
+                after={
+                    "status": charge.status,
+                    "refunded_cents": 0 if result_row is charge else amount_cents,
+                    "refund_id": result_row.pk,
+                    "grants_revoked": [g.pk for g in revoked],
+                    "staff_note": staff_note,
+                },
+                reason=customer_reason,
+            )
     return result_row
 
 
@@ -379,11 +398,14 @@ def create_adjustment_grant(
     meter: Meter,
     amount: int,
     reason: str,
-    staff_user: object,
+    staff_user: User | None,
     expires_at: datetime | None = None,
 ) -> Grant:
-    """Staff add capacity by hand (goodwill, correction), with a reason on record."""
-    _check_staff(staff_user)
+    """Staff add capacity by hand (goodwill, correction), with a reason on record.
+
+    Needs ``billing.adjust_grant``; None is the system.
+    """
+    check_staff_power(staff_user, ADJUST_GRANT)
     if amount <= 0:
         raise InvalidRequest("An adjustment adds a positive amount.")
     if not reason.strip():
@@ -402,13 +424,38 @@ def create_adjustment_grant(
             source=Grant.Source.ADJUSTMENT,
             reason=reason.strip()[:200],
             created_by=staff_user if getattr(staff_user, "pk", None) else None,
+            created_at=now,
         )
         _apply_new_capacity(account=account, meters=[meter], at=now)
+        record_audit(
+            action=AuditEntry.Action.GRANT_ADJUSTED,
+            actor=staff_user,
+            target=grant,
+            at=now,
+            account=account,
+            after={
+                "meter": meter.code,
+                "amount": amount,
+                "effective_at": now,
+                "expires_at": expires_at,
+            },
+            reason=grant.reason,
+        )
     return grant
 
 
-def revoke_grant(*, grant: Grant, reason: str = "Revoked by staff") -> bool:
-    """End a grant now. Idempotent; slots beyond the new limit are suspended."""
+def revoke_grant(
+    *,
+    grant: Grant,
+    staff_user: User | None = None,
+    reason: str = "Revoked by staff",
+) -> bool:
+    """End a grant now. Idempotent; slots beyond the new limit are suspended.
+
+    Needs ``billing.adjust_grant``; None is the system. Only a revocation
+    that ended the grant is recorded.
+    """
+    check_staff_power(staff_user, ADJUST_GRANT)
     now = timezone.now()
     with transaction.atomic():
         account = lock_account(grant.account)
@@ -417,4 +464,14 @@ def revoke_grant(*, grant: Grant, reason: str = "Revoked by staff") -> bool:
         )
         if ended:
             _apply_new_capacity(account=account, meters=[grant.meter], at=now)
+            record_audit(
+                action=AuditEntry.Action.GRANT_REVOKED,
+                actor=staff_user,
+                target=grant,
+                at=now,
+                account=account,
+                before={"revoked_at": None, "amount": grant.amount},
+                after={"revoked_at": now, "amount": grant.amount},
+                reason=reason,
+            )
     return bool(ended)

@@ -2,10 +2,10 @@
 
 Numbers come from ``billing.analytics``; these views parse the date range,
 call it, and render a page, an htmx partial or a CSV file. Anyone who is not
-staff gets a 404, so the area's existence is not advertised.
+staff gets a 404, so the area's existence is not advertised; staff without
+``billing.view_analytics`` get a 403 naming it.
 """
 
-import csv
 from collections.abc import Iterable
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -27,9 +27,11 @@ from billing.analytics import (
     usage_patterns,
 )
 from billing.models import ChargeRecord
+from billing.permissions import VIEW_ANALYTICS
 
+from ..csv_export import write_rows
 from ..forms import DateRangeForm
-from ..http import HtmxHttpRequest, staff_required
+from ..http import HtmxHttpRequest, staff_power_required
 from ..presenters import BAND_FIELDS, chart_spec, money, staff_usage_card
 
 KIND_LABELS = dict(ChargeRecord.Kind.choices)
@@ -69,18 +71,16 @@ def _csv(
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{name}-{period.start}-{period.end}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
+    write_rows(response, header, rows)
     return response
 
 
-@staff_required
+@staff_power_required(VIEW_ANALYTICS)
 def staff_home(request: HtmxHttpRequest) -> HttpResponse:
     return redirect("dashboard:staff-revenue")
 
 
-@staff_required
+@staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
 def staff_revenue(request: HtmxHttpRequest) -> HttpResponse:
     form, period, grain = _range(request)
@@ -122,7 +122,7 @@ def staff_revenue(request: HtmxHttpRequest) -> HttpResponse:
     return _render(request, "dashboard/staff/revenue.html", context)
 
 
-@staff_required
+@staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
 def staff_packs(request: HtmxHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
@@ -186,7 +186,7 @@ def _usage_csv(meters: list[MeterUsage], table: str, period: DateRange) -> HttpR
     return _csv(f"usage-{table}", period, header, rows)
 
 
-@staff_required
+@staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
 def staff_usage(request: HtmxHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
@@ -202,7 +202,7 @@ def staff_usage(request: HtmxHttpRequest) -> HttpResponse:
     return _render(request, "dashboard/staff/usage.html", context)
 
 
-@staff_required
+@staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
 def staff_balances(request: HtmxHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)

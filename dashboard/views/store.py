@@ -7,17 +7,21 @@ token, so a double click or a retry makes one sale and one charge.
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.csp import CSP
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.errors import BillingError, NotFound
+from billing.permissions import VIEW_PAYOUTS
 from store.checks import ACCESSIBILITY, PERFORMANCE
 from store.errors import InvalidTheme
 from store.models import Bundle, Theme, ThemeImage
@@ -39,8 +43,11 @@ from store.services.sales import apply_theme, purchase_bundle, purchase_theme
 from store.services.themes import build_stylesheet, submit_theme, update_theme
 
 from ..forms import TokenForm, new_token
-from ..http import HtmxHttpRequest, staff_required
+from ..http import HtmxHttpRequest, staff_power_required
 from ..store_forms import ApplyForm, ThemeForm
+
+# The charset is stated so the browser decodes the sheet as the checks read it.
+CSS_TYPE = "text/css; charset=utf-8"
 
 
 def _or_404(selector: Any, **kwargs: Any) -> Any:
@@ -98,6 +105,7 @@ def store_theme(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
 @login_required
 @require_GET
 @xframe_options_sameorigin
+@csp_override({**settings.SECURE_CSP, "frame-ancestors": [CSP.SELF]})
 def store_theme_preview(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
     """A sample dashboard page with the theme applied (shown in an iframe)."""
     theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
@@ -119,11 +127,11 @@ def store_theme_css(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
         theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
         if not (request.user.is_staff or theme.creator_id == request.user.pk):
             raise Http404("No such stylesheet.")
-        response = HttpResponse(build_stylesheet(theme=theme), content_type="text/css")
+        response = HttpResponse(build_stylesheet(theme=theme), content_type=CSS_TYPE)
         response["Cache-Control"] = "private, no-store"
         return response
     theme = _or_404(get_published_stylesheet, theme_id=theme_id)
-    response = HttpResponse(theme.published_stylesheet, content_type="text/css")
+    response = HttpResponse(theme.published_stylesheet, content_type=CSS_TYPE)
     response["Cache-Control"] = "public, max-age=86400"
     return response
 
@@ -317,7 +325,7 @@ def store_earnings(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "dashboard/store/earnings.html", context)
 
 
-@staff_required
+@staff_power_required(VIEW_PAYOUTS)
 @require_GET
 def store_payouts(request: HtmxHttpRequest) -> HttpResponse:
     context = {"tab": "payouts", "rows": payouts_due(), "today": timezone.now()}

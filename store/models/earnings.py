@@ -164,6 +164,7 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-paid_at"]
+        permissions = [("view_payouts", "Can see the payouts due to creators")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount_cents__gt=0), name="payout_positive"

@@ -62,6 +62,7 @@ class Theme(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
+        permissions = [("review_theme", "Can approve and reject themes")]
         indexes = [
             models.Index(fields=["status", "name"]),
             models.Index(fields=["creator", "-updated_at"]),

@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.errors import AlreadyRefunded, InvalidRequest, PermissionDenied
-from billing.models import Account, ChargeRecord
+from billing.models import Account, AuditEntry, ChargeRecord
+from billing.permissions import REFUND_CHARGE, check_staff_power
+from billing.services.audit import record_audit
 from billing.services.locks import lock_accounts
 from billing.services.packs import refund_charge
 from billing.services.payments import charge_and_pay
@@ -318,14 +320,15 @@ def _reverse_earnings(*, sale: Sale, at: datetime) -> None:
     )
 
 
-def refund_sale(*, sale: Sale, staff_user: object, reason: str = "") -> Sale:
+def refund_sale(*, sale: Sale, staff_user: User | None, reason: str = "") -> Sale:
     """Refund a sale: the charge is refunded, licences end, earnings lines reversed.
 
     The reversals land in this month's earnings and reduce the tier basis of
-    the year the sale was made in, not this year's.
+    the year the sale was made in, not this year's. Needs
+    ``billing.refund_charge``; None is the system. One audit entry covers
+    the sale and its charge.
     """
-    if staff_user is not None and not getattr(staff_user, "is_staff", False):
-        raise PermissionDenied("Only staff can refund sales.")
+    check_staff_power(staff_user, REFUND_CHARGE)
     creator_ids = set(
         EarningLine.objects.filter(sale=sale).values_list("creator_id", flat=True)
     )
@@ -334,15 +337,31 @@ def refund_sale(*, sale: Sale, staff_user: object, reason: str = "") -> Sale:
         sale = Sale.objects.select_related("charge").get(pk=sale.pk)
         if sale.status != Sale.Status.COMPLETED:
             raise AlreadyRefunded("Only a completed sale can be refunded.")
+        refund = None
         if sale.charge is not None:
-            refund_charge(
+            refund = refund_charge(
                 charge=sale.charge, staff_user=staff_user, reason=reason, for_sale=True
             )
         now = timezone.now()
         sale.status = Sale.Status.REFUNDED
         sale.save(update_fields=["status"])
-        sale.licences.filter(revoked_at__isnull=True).update(revoked_at=now)
+        licences = sale.licences.filter(revoked_at__isnull=True).update(revoked_at=now)
         _reverse_earnings(sale=sale, at=now)
+        record_audit(
+            action=AuditEntry.Action.REFUND,
+            actor=staff_user,
+            target=sale,
+            at=now,
+            account=sale.account,
+            before={"status": Sale.Status.COMPLETED, "price_cents": sale.price_cents},
+            after={
+                "status": sale.status,
+                "charge_id": sale.charge_id,
+                "refund_id": refund.pk if refund is not None else None,
+                "licences_revoked": licences,
+            },
+            reason=reason,
+        )
     return sale
 
 

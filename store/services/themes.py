@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from billing.errors import PermissionDenied
+from billing.models import AuditEntry
+from billing.permissions import REVIEW_THEME, check_staff_power
+from billing.services.audit import record_audit
 
 from ..checks import TOKENS, all_passed, run_checks
 from ..colours import normalise_hex, readable_on
@@ -182,15 +186,28 @@ def build_stylesheet(*, theme: Theme) -> str:
     return f"/* Meterly store theme {theme.pk} */\n{head}{theme.css}\n"
 
 
-def approve_theme(*, theme: Theme, staff_user: object) -> Theme:
-    """List a theme in review; its stylesheet as checked becomes what buyers get."""
-    _check_staff(staff_user)
+def _review_record(theme: Theme) -> dict[str, object]:
+    return {
+        "status": theme.status,
+        "price_cents": theme.price_cents,
+        "published_at": theme.published_at,
+        "review_note": theme.review_note,
+    }
+
+
+def approve_theme(*, theme: Theme, staff_user: User | None) -> Theme:
+    """List a theme in review; its stylesheet as checked becomes what buyers get.
+
+    Needs ``store.review_theme``; None is the system.
+    """
+    check_staff_power(staff_user, REVIEW_THEME)
     with transaction.atomic():
         theme = Theme.objects.select_for_update().get(pk=theme.pk)
         if theme.status != Theme.Status.IN_REVIEW:
             raise NotReviewable(f"{theme.name} is not in review.")
         if not theme.checks_passed:  # in_review implies it; keep the gate explicit
             raise NotReviewable(f"{theme.name} has failing checks.")
+        before = _review_record(theme)
         now = timezone.now()
         theme.status = Theme.Status.APPROVED
         theme.published_stylesheet = build_stylesheet(theme=theme)
@@ -199,26 +216,43 @@ def approve_theme(*, theme: Theme, staff_user: object) -> Theme:
         theme.reviewed_at = now
         theme.review_note = ""
         theme.save()
+        record_audit(
+            action=AuditEntry.Action.THEME_APPROVED,
+            actor=staff_user,
+            target=theme,
+            at=now,
+            before=before,
+            after=_review_record(theme),
+        )
     return theme
 
 
-def reject_theme(*, theme: Theme, staff_user: object, reason: str) -> Theme:
-    """Turn down a theme in review, or delist a listed one; the creator sees why."""
-    _check_staff(staff_user)
+def reject_theme(*, theme: Theme, staff_user: User | None, reason: str) -> Theme:
+    """Turn down a theme in review, or delist a listed one; the creator sees why.
+
+    Needs ``store.review_theme``; None is the system.
+    """
+    check_staff_power(staff_user, REVIEW_THEME)
     if not reason.strip():
         raise InvalidTheme("Say why: the creator sees the reason.")
     with transaction.atomic():
         theme = Theme.objects.select_for_update().get(pk=theme.pk)
         if theme.status not in (Theme.Status.IN_REVIEW, Theme.Status.APPROVED):
             raise NotReviewable(f"{theme.name} is neither in review nor listed.")
+        before = _review_record(theme)
+        now = timezone.now()
         theme.status = Theme.Status.REJECTED
         theme.review_note = reason.strip()[:500]
         theme.reviewed_by = staff_user if getattr(staff_user, "pk", None) else None
-        theme.reviewed_at = timezone.now()
+        theme.reviewed_at = now
         theme.save()
+        record_audit(
+            action=AuditEntry.Action.THEME_REJECTED,
+            actor=staff_user,
+            target=theme,
+            at=now,
+            before=before,
+            after=_review_record(theme),
+            reason=theme.review_note,
+        )
     return theme
-
-
-def _check_staff(user: object) -> None:
-    if user is not None and not getattr(user, "is_staff", False):
-        raise PermissionDenied("Only staff review themes.")

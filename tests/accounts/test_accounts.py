@@ -11,7 +11,12 @@ from billing.services.accounts import (
     sign_up_user,
     upsert_platform_account,
 )
-from tests.factories.accounts import CompanyFactory, MembershipFactory, UserFactory
+from tests.factories.accounts import (
+    CompanyFactory,
+    MembershipFactory,
+    StaffUserFactory,
+    UserFactory,
+)
 from tests.factories.billing import company_account, personal_account
 
 pytestmark = pytest.mark.django_db
@@ -206,7 +211,7 @@ def test_an_unclaimed_platform_account_is_managed_by_nobody():
 
 
 def test_staff_claim_a_platform_company_account_for_its_owner():
-    staff = UserFactory(is_staff=True)
+    staff = StaffUserFactory(perms=["billing.change_account"])
     owner = UserFactory()
     account, _ = upsert_platform_account(
         external_id="co_77", kind="company", name="Initech"
@@ -223,7 +228,7 @@ def test_staff_claim_a_platform_company_account_for_its_owner():
 
 
 def test_a_claimed_or_personal_account_cannot_be_claimed_and_non_staff_cannot_claim():
-    staff = UserFactory(is_staff=True)
+    staff = StaffUserFactory(perms=["billing.change_account"])
     account, _ = upsert_platform_account(
         external_id="co_78", kind="company", name="Hooli"
     )

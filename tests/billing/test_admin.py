@@ -18,6 +18,7 @@ from accounts.models import Company, User
 from billing.models import (
     Account,
     Alert,
+    AuditEntry,
     ChargeRecord,
     ClosedPeriod,
     GaugeLevel,
@@ -35,11 +36,11 @@ from billing.selectors import account_quotas
 from billing.services.api_keys import create_api_key
 from billing.services.consents import give_overage_consent
 from billing.services.job_slots import allocate_job_slot
-from billing.services.packs import purchase_pack
+from billing.services.packs import create_adjustment_grant, purchase_pack
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import (
     ChargeFactory,
     ConsentFactory,
@@ -120,9 +121,21 @@ def populated() -> dict[str, object]:
     )
     PlatformAccountFactory()
     create_api_key(name="ops")
+    _adjust(company)  # an audit entry
     assert Alert.objects.exists()  # 5.5 of 6 GB bandwidth: the 80% alert
     assert UsageSnapshot.objects.exists()
     return {"person": person, "company": company}
+
+
+def _adjust(account: Account) -> None:
+    """A staff adjustment grant: one more grant and one audit entry."""
+    create_adjustment_grant(
+        account=account,
+        meter=meter("storage"),
+        amount=GB,
+        reason="goodwill",
+        staff_user=StaffUserFactory(perms=["billing.adjust_grant"]),
+    )
 
 
 def registered_models() -> list[type]:
@@ -192,6 +205,7 @@ def test_no_changelist_does_more_queries_with_more_rows(admin_client, populated)
         buy(company_account(), code="slots-5-once", key=f"more-slots-{i}")
         GrantFactory()
         ChargeFactory()
+        _adjust(personal_account())
     assert counts() == before
 
 
@@ -315,14 +329,17 @@ def test_account_page_shows_staff_the_unbilled_and_billable_overage(
     assert "$0.09 billable of $5.00 cap; $0.18 unbilled" in html
 
 
-def test_account_change_saves_a_hard_block(admin_client):
+def test_the_account_form_saves_edits_on_record_but_never_the_hard_block(
+    admin_client, admin_user
+):
     account = personal_account()
+    old_name = account.name
     response = admin_client.post(
         url(Account, "change", account.pk),
         {
-            "name": account.name,
+            "name": "Renamed",
             "plan": account.plan_id,
-            "hard_blocked": "on",
+            "hard_blocked": "on",  # read-only: the block actions switch it
             "user": account.user_id,
             "company": "",
             "external_id": "",
@@ -331,8 +348,19 @@ def test_account_change_saves_a_hard_block(admin_client):
     )
     assert response.status_code == 302
     account.refresh_from_db()
+    assert (account.name, account.hard_blocked) == ("Renamed", False)
+    entry = AuditEntry.objects.get(account=account)
+    assert (entry.action, entry.actor) == ("account_changed", admin_user)
+    assert (entry.before, entry.after) == ({"name": old_name}, {"name": "Renamed"})
+
+
+def test_the_block_action_blocks_with_a_reason_on_record(admin_client):
+    account = personal_account()
+    run_action(admin_client, Account, "block_selected", [account], reason="fraud")
+    account.refresh_from_db()
     assert account.hard_blocked
     assert {q.state for q in account_quotas(account=account)} == {"blocked"}
+    assert AuditEntry.objects.get(account=account).reason == "fraud"
 
 
 def test_a_personal_account_cannot_be_given_a_company(admin_client):

@@ -16,7 +16,7 @@ from billing.models import Pack, Purchase, UsageRollup, UsageSnapshot
 from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.rollups import refresh_usage_rollups
 from billing.units import GB
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import ChargeFactory, meter, personal_account
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +112,10 @@ def test_pack_popularity_units_renewals_lapses_and_share():
     renew_purchase(purchase=first.purchase, user=user, idempotency_key="s1-r")
     lapsed = purchase_pack(account=account, pack=sub, user=user, idempotency_key="s2")
     refunded = purchase_pack(account=account, pack=once, user=user, idempotency_key="o")
-    refund_charge(charge=refunded.charge, staff_user=UserFactory(is_staff=True))
+    refund_charge(
+        charge=refunded.charge,
+        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+    )
     # The second subscription's term ended yesterday without a renewal.
     Purchase.objects.filter(pk=lapsed.purchase.pk).update(
         starts_at=timezone.now() - timedelta(days=366),

@@ -8,7 +8,7 @@ from billing.models import Alert
 from billing.services.expirations import sweep_expirations
 from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.units import GB
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
     GrantFactory,
     PackFactory,
@@ -135,7 +135,10 @@ def test_a_declined_renewal_still_leaves_the_reminder(sweep, settings):
 def test_a_refunded_purchase_gets_no_reminder(sweep):
     account = personal_account()
     bought = _buy(account)
-    refund_charge(charge=bought.charge, staff_user=UserFactory(is_staff=True))
+    refund_charge(
+        charge=bought.charge,
+        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+    )
 
     result = sweep(now=bought.purchase.expires_at - timedelta(days=7))
 

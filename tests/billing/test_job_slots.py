@@ -14,7 +14,7 @@ from billing.services.job_slots import (
     release_job_slot,
 )
 from billing.services.packs import purchase_pack, refund_charge, revoke_grant
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
     GrantFactory,
     PackFactory,
@@ -281,7 +281,10 @@ def test_refunding_a_slot_pack_suspends_the_slots_it_paid_for():
     bought = _buy_slots(account, 2)
     _allocate(account, "job-1", "job-2", "job-3", "job-4")
 
-    refund_charge(charge=bought.charge, staff_user=UserFactory(is_staff=True))
+    refund_charge(
+        charge=bought.charge,
+        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+    )
 
     assert _statuses(account) == {
         "job-1": "active",

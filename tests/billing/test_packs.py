@@ -20,7 +20,7 @@ from billing.services.packs import (
     revoke_grant,
 )
 from billing.units import GB
-from tests.factories.accounts import MembershipFactory, UserFactory
+from tests.factories.accounts import MembershipFactory, StaffUserFactory, UserFactory
 from tests.factories.billing import (
     ChargeFactory,
     PackFactory,
@@ -58,7 +58,7 @@ def _buy(account, pack, *, token="token-1", user=None):
 
 
 def _staff():
-    return UserFactory(is_staff=True)
+    return StaffUserFactory(perms=["billing.refund_charge", "billing.adjust_grant"])
 
 
 def _lapsed_purchase(account, pack, *, days_ago=10):
@@ -780,5 +780,7 @@ def test_theme_charges_are_refunded_only_through_their_sale():
         account=account, kind=ChargeRecord.Kind.THEME, status="paid", amount_cents=900
     )
     with pytest.raises(InvalidRequest, match="store's Sales page"):
-        refund_charge(charge=charge, staff_user=UserFactory(is_staff=True))
+        refund_charge(
+            charge=charge, staff_user=StaffUserFactory(perms=["billing.refund_charge"])
+        )
     assert not charge.refunds.exists()

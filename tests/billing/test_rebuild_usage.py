@@ -54,7 +54,7 @@ from billing.services.rebuild import rebuild_usage
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB, Period, period_of, to_cents
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
     PackFactory,
     meter,
@@ -121,7 +121,7 @@ class UsageHistory(RuleBasedStateMachine):
         self.ids = itertools.count()
         with self.step():
             self.account = personal_account()
-            self.staff = UserFactory(is_staff=True)
+            self.staff = StaffUserFactory(perms=["billing.refund_charge"])
             self.packs = {
                 "bandwidth": PackFactory(price_cents=900, lines={"bandwidth": 3 * GB}),
                 "storage": PackFactory(price_cents=700, lines={"storage": 2 * GB}),

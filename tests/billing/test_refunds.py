@@ -12,7 +12,7 @@ from billing.refunds import refund_proposal
 from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.payments import PaymentResult, SandboxGateway
 from billing.units import GB
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
     ChargeFactory,
     PackFactory,
@@ -54,7 +54,9 @@ def _buy(account, pack, *, at=BOUGHT, token="tok-1"):
 def _refund(charge, *, at=REFUNDED, **kwargs):
     with time_machine.travel(at, tick=False):
         return refund_charge(
-            charge=charge, staff_user=UserFactory(is_staff=True), **kwargs
+            charge=charge,
+            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+            **kwargs,
         )
 
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from billing.models import ChargeRecord, Pack
 from billing.services.packs import purchase_pack, refund_charge
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import ChargeFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,9 @@ def test_refunds_are_shown_against_their_original(client, me):
         user=me.user,
         idempotency_key="to-refund",
     ).charge
-    refund = refund_charge(charge=charge, staff_user=UserFactory(is_staff=True))
+    refund = refund_charge(
+        charge=charge, staff_user=StaffUserFactory(perms=["billing.refund_charge"])
+    )
     page = client.get(billing_url(me)).content.decode()
     assert f"Refund of charge #{charge.pk}" in page
     assert f"(charge #{refund.pk})" in page

@@ -10,7 +10,7 @@ from billing.models import Alert, Pack, UsageSnapshot
 from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import JobSlotFactory, company_account, meter, owner_of
 
 pytestmark = pytest.mark.django_db
@@ -176,7 +176,10 @@ def test_page_queries_do_not_grow_with_history(
             event_id=f"e{n}", account=my_company, meter="bandwidth", quantity=GB
         )
     JobSlotFactory.create_batch(2, account=my_company)
-    owner, staff = owner_of(my_company), UserFactory(is_staff=True)
+    owner, staff = (
+        owner_of(my_company),
+        StaffUserFactory(perms=["billing.refund_charge"]),
+    )
     for n, code in enumerate(["slots-5-sub", "storage-50gb-sub", "slots-20-once"]):
         bought = purchase_pack(
             account=my_company,

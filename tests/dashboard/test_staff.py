@@ -11,7 +11,7 @@ from django.utils import timezone
 from billing.models import Pack, UsageSnapshot
 from billing.services.rollups import refresh_usage_rollups
 from billing.units import GB
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import ChargeFactory, meter, personal_account
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ PAGES = [
 
 @pytest.fixture
 def staff(client):
-    user = UserFactory(is_staff=True)
+    user = StaffUserFactory(perms=["billing.view_analytics"])
     client.force_login(user)
     return user
 
@@ -40,6 +40,23 @@ def test_non_staff_get_404_and_anonymous_are_sent_to_sign_in(client, name):
     client.force_login(UserFactory())
     assert client.get(url).status_code == 404
     assert client.get(url, {"format": "csv"}).status_code == 404
+
+
+@pytest.mark.parametrize("name", [*PAGES, "dashboard:staff-home"])
+def test_staff_without_view_analytics_get_403_naming_it(client, name):
+    client.force_login(StaffUserFactory(perms=["billing.refund_charge"]))
+    page = client.get(reverse(name))
+    csv_export = client.get(reverse(name), {"format": "csv"})
+    assert page.status_code == csv_export.status_code == 403
+    assert "billing.view_analytics" in page.content.decode()
+    assert not csv_export["Content-Type"].startswith("text/csv")
+
+
+def test_the_analytics_link_shows_only_with_view_analytics(client, staff):
+    link = reverse("dashboard:staff-revenue")
+    assert link in client.get(reverse("dashboard:store-themes")).content.decode()
+    client.force_login(StaffUserFactory())
+    assert link not in client.get(reverse("dashboard:store-themes")).content.decode()
 
 
 def _history(accounts=3, days=40):

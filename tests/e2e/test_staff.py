@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import ChargeFactory, personal_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,9 @@ CHART = """id => {
 
 
 def test_revenue_chart_shows_each_kind_per_day_and_refunds_below_zero(sign_in):
-    staff = UserFactory(email="staff-e2e@example.com", is_staff=True)
+    staff = StaffUserFactory(
+        email="staff-e2e@example.com", perms=["billing.view_analytics"]
+    )
     account = personal_account()
     today = timezone.now()
     yesterday = today - timedelta(days=1)

@@ -1,4 +1,5 @@
 import factory
+from django.contrib.auth.models import Permission
 from factory.django import DjangoModelFactory
 
 from accounts.models import Company, Membership, User
@@ -37,3 +38,29 @@ class MembershipFactory(DjangoModelFactory):
     class Params:
         owner = factory.Trait(role=Membership.Role.OWNER)
         admin = factory.Trait(role=Membership.Role.ADMIN)
+
+
+def permissions(*names: str) -> list[Permission]:
+    """Permission rows for "app_label.codename" names (each must exist)."""
+    found = []
+    for name in names:
+        app_label, codename = name.split(".")
+        found.append(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return found
+
+
+class StaffUserFactory(UserFactory):
+    """A staff user holding exactly ``perms`` ("app_label.codename"), no more.
+
+    ``StaffUserFactory(perms=["store.review_theme"])``; without ``perms`` the
+    user is staff with no permission at all.
+    """
+
+    is_staff = True
+
+    @factory.post_generation
+    def perms(self, create: bool, extracted: list[str] | None, **kwargs) -> None:
+        if create and extracted:
+            self.user_permissions.add(*permissions(*extracted))

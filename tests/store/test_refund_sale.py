@@ -19,7 +19,7 @@ from store.selectors import (
     year_to_date_gross_cents,
 )
 from store.services.sales import purchase_theme, refund_sale
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.store import RevenuePolicyFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,9 @@ def buy(buyer, theme, when):
 
 def refund(sale, when):
     with time_machine.travel(when, tick=False):
-        return refund_sale(sale=sale, staff_user=UserFactory(is_staff=True))
+        return refund_sale(
+            sale=sale, staff_user=StaffUserFactory(perms=["billing.refund_charge"])
+        )
 
 
 def shares(lines):

@@ -23,7 +23,7 @@ from store.services.sales import (
     refund_sale,
 )
 from store.services.themes import reject_theme
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.store import BundleFactory, PayoutFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
@@ -157,7 +157,11 @@ def test_upcoming_and_ended_bundles_say_so():
 def test_a_bundle_with_a_withdrawn_theme_is_paused_and_sells_nothing():
     listed, pulled = ThemeFactory(), ThemeFactory()
     bundle = BundleFactory(themes=[listed, pulled])
-    reject_theme(theme=pulled, staff_user=UserFactory(is_staff=True), reason="Stolen")
+    reject_theme(
+        theme=pulled,
+        staff_user=StaffUserFactory(perms=["store.review_theme"]),
+        reason="Stolen",
+    )
     buyer = UserFactory()
     with pytest.raises(NotOnSale, match="paused"):
         purchase_bundle(user=buyer, bundle=bundle, idempotency_key="p")
@@ -226,7 +230,11 @@ def test_a_refund_reverses_charge_licence_and_earnings_lines():
     sale = buy(buyer, theme).sale
     apply_theme(user=buyer, theme=theme)
 
-    refund_sale(sale=sale, staff_user=UserFactory(is_staff=True), reason="mistake")
+    refund_sale(
+        sale=sale,
+        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        reason="mistake",
+    )
 
     sale.refresh_from_db()
     assert sale.status == Sale.Status.REFUNDED

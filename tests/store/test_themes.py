@@ -15,7 +15,7 @@ from store.services.themes import (
     submit_theme,
     update_theme,
 )
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.store import GOOD_CSS, GOOD_TOKENS, ThemeFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,9 @@ def test_a_failing_theme_cannot_reach_review_or_approval():
     )
     assert theme.status == Theme.Status.CHANGES_NEEDED
     with pytest.raises(NotReviewable):
-        approve_theme(theme=theme, staff_user=UserFactory(is_staff=True))
+        approve_theme(
+            theme=theme, staff_user=StaffUserFactory(perms=["store.review_theme"])
+        )
 
 
 def test_bad_fields_are_all_reported_at_once():
@@ -83,7 +85,9 @@ def test_fix_and_resubmit_reaches_review():
 
 def test_approval_lists_the_theme_and_freezes_its_stylesheet():
     theme = submit_theme(creator=UserFactory(), content=content())
-    approve_theme(theme=theme, staff_user=UserFactory(is_staff=True))
+    approve_theme(
+        theme=theme, staff_user=StaffUserFactory(perms=["store.review_theme"])
+    )
     theme.refresh_from_db()
     assert theme in list_listed_themes()
     assert "--accent: #1d4ed8;" in theme.published_stylesheet
@@ -123,7 +127,7 @@ def test_only_the_creator_edits_and_only_staff_review():
 
 def test_rejection_needs_a_reason_the_creator_sees():
     theme = ThemeFactory(in_review=True)
-    staff = UserFactory(is_staff=True)
+    staff = StaffUserFactory(perms=["store.review_theme"])
     with pytest.raises(InvalidTheme):
         reject_theme(theme=theme, staff_user=staff, reason=" ")
     reject_theme(theme=theme, staff_user=staff, reason="Fonts are blurry.")

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from billing.models import ChargeRecord
 from store.models import AppliedTheme, Licence, Sale, Theme
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.store import GOOD_CSS, GOOD_TOKENS, BundleFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
@@ -203,7 +203,9 @@ def test_payouts_page_is_for_staff_only(client, buyer):
     client.logout()
     anonymous = client.get(url)
     assert anonymous.url.startswith(reverse("dashboard:login"))
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(StaffUserFactory())
+    assert client.get(url).status_code == 403  # staff, but not store.view_payouts
+    client.force_login(StaffUserFactory(perms=["store.view_payouts"]))
     assert client.get(url).status_code == 200
 
 

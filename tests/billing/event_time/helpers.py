@@ -21,7 +21,7 @@ from billing.services.rebuild import rebuild_usage
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB, Period
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import meter, owner_of, personal_account
 
 MARCH = Period(date(2027, 3, 1))  # 31 days
@@ -100,7 +100,9 @@ def renew(purchase, *, on):
 def refund(charge, *, on, amount=None):
     with clock(on):
         return refund_charge(
-            charge=charge, staff_user=UserFactory(is_staff=True), amount_cents=amount
+            charge=charge,
+            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+            amount_cents=amount,
         )
 
 

@@ -30,7 +30,7 @@ from billing.services.packs import (
 )
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import PackFactory, meter, owner_of
 
 from .helpers import (
@@ -138,7 +138,10 @@ def test_a_refunded_storage_pack_still_covers_the_days_before_the_refund():
     bought = buy(account, pack, on=moment(3, 1))
     use(account, "storage", 60 * GB, on=moment(3, 1, 0, 1))
     with clock(moment(3, 11)):
-        refund_charge(charge=bought.charge, staff_user=UserFactory(is_staff=True))
+        refund_charge(
+            charge=bought.charge,
+            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        )
 
     close(MARCH, on=moment(4, 4))  # fills every missing snapshot
 
@@ -161,7 +164,8 @@ def test_a_refunded_top_up_keeps_the_units_it_burned_before_the_refund():
     use(account, "bandwidth", 9 * GB, on=moment(4, 2))  # 5 allowance + 4 top-up
     with clock(moment(4, 10)):
         refund = refund_charge(
-            charge=bought.charge, staff_user=UserFactory(is_staff=True)
+            charge=bought.charge,
+            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
         )
     use(account, "bandwidth", 2 * GB, on=moment(4, 12))  # nothing covers it
 
@@ -257,7 +261,7 @@ def test_a_late_event_burns_the_top_up_that_was_live_when_it_happened():
             meter=meter("bandwidth"),
             amount=10 * GB,
             reason="goodwill",
-            staff_user=UserFactory(is_staff=True),
+            staff_user=StaffUserFactory(perms=["billing.adjust_grant"]),
         )
     use(account, "bandwidth", 5 * GB, on=moment(4, 6))  # the allowance
     with clock(moment(4, 20)):
@@ -283,7 +287,7 @@ def test_a_top_up_added_later_covers_the_consented_excess_first():
             meter=meter("bandwidth"),
             amount=2 * GB,
             reason="goodwill",
-            staff_user=UserFactory(is_staff=True),
+            staff_user=StaffUserFactory(perms=["billing.adjust_grant"]),
         )
 
     close(APRIL, on=moment(5, 4))
