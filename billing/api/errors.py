@@ -25,7 +25,6 @@ logger = logging.getLogger("billing.api")
 MAX_BODY_BYTES = 1024 * 1024  # bodies over 1 MiB get 413 (docs/api.md)
 
 
-
 def error_response(
     status: int, code: str, message: str, details: Any = None
 ) -> HttpResponse:

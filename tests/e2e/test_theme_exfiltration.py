@@ -66,9 +66,11 @@ def test_a_theme_that_names_another_origin_sends_it_nothing(page, sign_in, liste
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
     )
     sign_in(buyer.email)
     page.goto(f"/accounts/{buyer.billing_account.pk}/billing/")
