@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing.errors import NotFound
 from billing.models import Account
+from billing.permissions import REVIEW_THEME, holds_staff_power
 from billing.units import period_of
 
 from .models import (
@@ -56,16 +57,27 @@ def list_sellable_themes() -> QuerySet[Theme]:
     return Theme.objects.listed()
 
 
-def get_theme_for_viewer(*, user: object, theme_id: int) -> Theme:
-    """Listed themes for everyone; unlisted ones only for their creator and staff."""
-    theme = Theme.objects.select_related("creator").filter(pk=theme_id).first()
-    if theme is None:
-        raise NotFound("No such theme.")
-    if theme.is_listed or getattr(user, "is_staff", False):
-        return theme
+def _sees_unlisted(user: object, theme: Theme) -> bool:
+    """Its creator, and staff who review themes, see a theme before it is listed."""
     if getattr(user, "pk", None) == theme.creator_id:
-        return theme
-    raise NotFound("No such theme.")
+        return True
+    return isinstance(user, User) and holds_staff_power(user, REVIEW_THEME)
+
+
+def get_theme_for_viewer(*, user: object, theme_id: int) -> Theme:
+    """Listed themes for everyone; unlisted ones for their creator and reviewers."""
+    theme = Theme.objects.select_related("creator").filter(pk=theme_id).first()
+    if theme is None or not (theme.is_listed or _sees_unlisted(user, theme)):
+        raise NotFound("No such theme.")
+    return theme
+
+
+def get_theme_draft(*, user: object, theme_id: int) -> Theme:
+    """The latest, possibly unchecked edit: for its creator and reviewers only."""
+    theme = Theme.objects.filter(pk=theme_id).first()
+    if theme is None or not _sees_unlisted(user, theme):
+        raise NotFound("No such theme.")
+    return theme
 
 
 def get_theme_for_creator(*, user: object, theme_id: int) -> Theme:

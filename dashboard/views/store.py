@@ -30,6 +30,7 @@ from store.selectors import (
     earnings_overview,
     get_bundle,
     get_published_stylesheet,
+    get_theme_draft,
     get_theme_for_creator,
     get_theme_for_viewer,
     list_bundles_on_show,
@@ -120,13 +121,9 @@ def store_theme_preview(request: HtmxHttpRequest, theme_id: int) -> HttpResponse
 
 @require_GET
 def store_theme_css(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
-    """The approved stylesheet; ``?draft=1`` gives creator and staff the latest edit."""
+    """The approved sheet; ``?draft=1``: the latest edit, for creator and reviewers."""
     if request.GET.get("draft"):
-        if not request.user.is_authenticated:
-            raise Http404("No such stylesheet.")
-        theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
-        if not (request.user.is_staff or theme.creator_id == request.user.pk):
-            raise Http404("No such stylesheet.")
+        theme = _or_404(get_theme_draft, user=request.user, theme_id=theme_id)
         response = HttpResponse(build_stylesheet(theme=theme), content_type=CSS_TYPE)
         response["Cache-Control"] = "private, no-store"
         return response

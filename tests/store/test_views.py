@@ -57,6 +57,18 @@ def test_an_unlisted_theme_is_hidden_from_other_users(client, buyer):
     assert client.get(url).status_code == 200
 
 
+def test_only_reviewers_see_a_theme_in_review_and_its_unchecked_draft(client):
+    draft = ThemeFactory(in_review=True)
+    page = reverse("dashboard:store-theme", args=[draft.pk])
+    css = reverse("dashboard:store-theme-css", args=[draft.pk]) + "?draft=1"
+    client.force_login(StaffUserFactory(perms=["store.view_theme"]))
+    assert client.get(page).status_code == 404
+    assert client.get(css).status_code == 404
+    client.force_login(StaffUserFactory(perms=["store.review_theme"]))
+    assert client.get(page).status_code == 200
+    assert client.get(css).status_code == 200
+
+
 def test_buying_a_theme_from_its_page_makes_a_licence_and_one_charge(client, buyer):
     theme = ThemeFactory(price_cents=1500)
     page = client.get(reverse("dashboard:store-theme", args=[theme.pk]))
