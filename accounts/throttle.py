@@ -20,13 +20,15 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from django.conf import settings
 from django.http import HttpRequest
 
+Networks = tuple[IPv4Network | IPv6Network, ...]
+
 
 @lru_cache(maxsize=8)
-def _networks(proxies: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+def _networks(proxies: tuple[str, ...]) -> Networks:
     return tuple(ip_network(proxy, strict=False) for proxy in proxies)
 
 
-def _is_trusted(address: str, networks) -> bool:
+def _is_trusted(address: str, networks: Networks) -> bool:
     try:
         parsed = ip_address(address)
     except ValueError:

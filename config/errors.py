@@ -11,14 +11,16 @@ context, whose processors would query the database.
 import sys
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
+from .db_errors import is_database_unavailable
+
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+    # Django has already logged the exception with its traceback.
+    if is_database_unavailable(sys.exc_info()[1]):
         page = render_to_string("503.html", {"path": request.get_full_path()})
         response = HttpResponse(page, status=503)
         response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)

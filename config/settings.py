@@ -71,14 +71,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the size check, so that its early 413 page carries them too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before anything reads the body (CSRF does).
     "config.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as its documentation asks: it turns a refused sign-in into the
     # lockout page.
@@ -145,9 +147,10 @@ if DATABASE_URL:
         # manage.py turns these off for management commands, which run long
         # on purpose (migrations, seeding, rebuilds, closes).
         if DB_SESSION_LIMITS:
-            DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(
-                f"-c {name}={value}" for name, value in DB_TIMEOUTS.items()
-            )
+            options = DATABASES["default"].setdefault("OPTIONS", {})
+            limits = " ".join(f"-c {k}={v}" for k, v in DB_TIMEOUTS.items())
+            # Kept beside any options DATABASE_URL already gives (search_path...).
+            options["options"] = f"{options.get('options', '')} {limits}".strip()
         # The same backend, with a health check that needs no round trip.
         DATABASES["default"]["ENGINE"] = "config.postgresql"
         # Server-side parameters let psycopg prepare a statement the fifth
@@ -262,12 +265,16 @@ LOGGING = {
 # account, separately: an address that fails AXES_FAILURE_LIMIT times is
 # refused, and so is an account that failed that often, from anywhere. One
 # address therefore locks at most one account before it is locked itself.
-# A lockout ends after the cool-off; failing again while locked does not
-# extend it, so an attacker cannot keep a user out for good.
+# A failure counts for the cool-off period; failing again while locked does
+# not extend a lockout, so an attacker cannot keep a user out for good.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_RESET_ON_SUCCESS = True
+# A successful sign-in does not clear the counts: django-axes would clear
+# every row matching the address too, so an attacker could interleave
+# sign-ins to an account of their own and guess another's password forever.
+# Failures simply age out after the cool-off.
+AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip"

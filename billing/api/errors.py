@@ -13,10 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from config.db_errors import is_database_unavailable
 
 from ..errors import BillingError
 
@@ -87,14 +88,12 @@ def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return not_found(request)
 
 
-def _on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
-    logger.warning(
-        "Database unavailable (%s): %s %s", exc, request.method, request.path
-    )
-    return service_unavailable()
-
-
 def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if is_database_unavailable(exc):
+        logger.warning(
+            "Database unavailable: %s %s", request.method, request.path, exc_info=exc
+        )
+        return service_unavailable()
     logger.exception("API request failed: %s %s", request.method, request.path)
     return internal_error()
 
@@ -104,8 +103,6 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, _on_validation_error)
     api.add_exception_handler(HttpError, _on_http_error)
     api.add_exception_handler(Http404, _on_not_found)
-    api.add_exception_handler(OperationalError, _on_database_unavailable)
-    api.add_exception_handler(InterfaceError, _on_database_unavailable)
     api.add_exception_handler(Exception, _on_unexpected)
 
 

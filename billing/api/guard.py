@@ -23,10 +23,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils.csp import CSP, build_policy
 from ninja.parser import Parser
+
+from config.db_errors import is_database_unavailable
 
 from .errors import (
     MAX_BODY_BYTES,
@@ -39,11 +40,6 @@ from .errors import (
 )
 
 logger = logging.getLogger("billing.api")
-
-# What a database that cannot answer raises: refused or dropped connections,
-# "too many clients", a lock or statement timeout, SQLite's "database is
-# locked". Integrity errors are not in it: they are answered by the services.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 Authenticate = Callable[[str], Any]
 
@@ -91,6 +87,15 @@ def _refusal(request: HttpRequest) -> HttpResponseBase | None:
         )
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
     if chunked and not request.META.get("CONTENT_LENGTH"):
+        if not request.META.get("wsgi.input_terminated"):
+            # A server that does not de-chunk its input (runserver's wsgiref)
+            # would hand over the raw stream, and reading it would wait for
+            # ever: say so instead.
+            return error_response(
+                411,
+                "length_required",
+                "This server needs a Content-Length; send the body unchunked.",
+            )
         length = _read_chunked(request)
     if length > MAX_BODY_BYTES:
         return too_large()
@@ -130,10 +135,15 @@ def guard(
             return not_found(request)
         except RequestDataTooBig:
             return too_large()
-        except DATABASE_UNAVAILABLE:
-            logger.warning("Database unavailable: %s %s", request.method, request.path)
-            return service_unavailable()
-        except Exception:
+        except Exception as error:
+            if is_database_unavailable(error):
+                logger.warning(
+                    "Database unavailable: %s %s",
+                    request.method,
+                    request.path,
+                    exc_info=error,
+                )
+                return service_unavailable()
             logger.exception("API request failed: %s %s", request.method, request.path)
             return internal_error()
         content_type = response.get("Content-Type", "")

@@ -8,6 +8,7 @@ page are public.
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
+from ..models import ApiKey
 from ..selectors import get_live_api_key
 from .errors import unknown_path
 from .guard import guard
@@ -16,7 +17,7 @@ from .views import api
 PUBLIC = {"openapi-json", "openapi-view"}
 
 
-def _live_key(token: str):
+def _live_key(token: str) -> ApiKey | None:
     return get_live_api_key(raw_key=token)
 
 

@@ -30,6 +30,7 @@ class CountingHasher(MD5PasswordHasher):
 def _counting_hasher(settings):
     settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
     settings.AXES_FAILURE_LIMIT = 5
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
     CountingHasher.checked = 0
 
 
@@ -63,6 +64,19 @@ def test_an_account_under_attack_is_paused_from_every_address():
         email = user.email.upper() if n % 2 else user.email
         _sign_in(email, "wrong", address=f"198.51.100.{n + 1}")
     assert _sign_in(user.email, "pw", address="192.0.2.50").status_code == 429
+
+
+def test_signing_in_to_ones_own_account_does_not_clear_the_count():
+    victim = UserFactory(email="victim@example.com")
+    attacker = UserFactory(email="attacker@example.com")
+    for _ in range(2):
+        for _ in range(2):
+            _sign_in(victim.email, "wrong", address="203.0.113.7")
+        assert _signed_in(_sign_in(attacker.email, "pw", address="203.0.113.7"))
+    # Five failures on the victim from anywhere: paused, the sign-ins between
+    # them notwithstanding.
+    _sign_in(victim.email, "wrong", address="198.51.100.1")
+    assert _sign_in(victim.email, "pw", address="192.0.2.50").status_code == 429
 
 
 def test_one_address_cannot_lock_every_account():

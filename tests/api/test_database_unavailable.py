@@ -5,6 +5,7 @@ listens (or, on SQLite, a file that cannot exist), and a lock is held by a
 second connection until the request's wait gives up.
 """
 
+import re
 import subprocess
 import sys
 import threading
@@ -12,10 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from billing.models import Account, JobSlot
+from config.db_errors import is_database_unavailable
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import PlatformAccountFactory
 from tests.processes import free_port, process_env
@@ -144,18 +146,36 @@ def test_a_lock_wait_that_times_out_is_503_and_allocates_nothing(api_key):
     assert response.status_code == 201
 
 
+def test_a_mistake_in_the_sql_is_a_bug_not_a_busy_database():
+    """SQLite says "no such table" with the same exception class as "database
+    is locked"; only the passing conditions may become a retryable 503."""
+    with pytest.raises(DatabaseError) as raised, connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table")
+    assert not is_database_unavailable(raised.value)
+
+
+def _milliseconds(duration: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)(ms|s|min|h)?", duration).groups()
+    return (
+        int(number) * {"ms": 1, None: 1, "s": 1000, "min": 60_000, "h": 3_600_000}[unit]
+    )
+
+
 def test_web_connections_carry_the_configured_time_limits(settings):
     if connection.vendor != "postgresql":
         pytest.skip("session time limits are a PostgreSQL setting")
     connection.close()
     with connection.cursor() as cursor:
-        cursor.execute("SHOW lock_timeout")
-        lock_timeout = cursor.fetchone()[0]
-        cursor.execute("SHOW idle_in_transaction_session_timeout")
-        idle = cursor.fetchone()[0]
-    # PostgreSQL names durations in its own units (60s is shown as 1min).
-    assert (lock_timeout, idle) == ("3s", "1min")
-    assert settings.DB_TIMEOUTS["lock_timeout"] == "3s"
+        cursor.execute(
+            "SELECT name, setting::bigint FROM pg_settings WHERE name = ANY(%s)",
+            [list(settings.DB_TIMEOUTS)],
+        )
+        in_force = dict(cursor.fetchall())
+    configured = {
+        name: _milliseconds(value) for name, value in settings.DB_TIMEOUTS.items()
+    }
+    assert in_force == configured
+    assert all(configured.values())  # on by default, every one of them
 
 
 def test_management_commands_run_without_the_web_time_limits():

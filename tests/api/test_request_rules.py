@@ -72,6 +72,9 @@ def test_json_with_parameters_or_any_case_is_accepted(api_key, account, content_
 def test_requests_without_a_body_need_no_media_type(api, account):
     response = api.client.get("/api/v1/accounts/acme/quotas")
     assert response.status_code == 200
+    # Even when they name one that would not do for a body.
+    response = api.client.get("/api/v1/accounts/acme/quotas", CONTENT_TYPE="text/plain")
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -104,3 +107,16 @@ def test_the_api_docs_stay_public(anonymous):
     response = anonymous.get("/api/v1/docs")
     assert response.status_code == 200
     assert "default-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_a_chunked_body_on_a_server_that_cannot_read_it_is_411(api_key, account):
+    """runserver hands over chunked input raw; reading it would hang."""
+    response = Client(headers={"Authorization": f"Bearer {api_key.raw_key}"}).post(
+        EVENTS,
+        data=b"",
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411
+    assert error_of(response)["code"] == "length_required"

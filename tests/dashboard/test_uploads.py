@@ -48,6 +48,8 @@ def test_a_body_declared_too_large_is_refused_without_reading_it(creator_client)
     page = response.content.decode()
     assert "That upload is too large" in page
     assert "none of it was read or saved" in page
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
     assert not Theme.objects.exists()
 
 
