@@ -16,6 +16,7 @@ used here.
 
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from unicodedata import normalize
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -53,5 +54,13 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def sign_in_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    """Fold the e-mail at least as far as the database's case-blind lookup does.
+
+    PostgreSQL compares ``UPPER(email)``, and ``upper('ı')`` is ``I``: a key
+    that only lower-cased would count ``ınes@`` apart from ``ines@`` while
+    both sign in to the same account. Upper- then lower-casing (after NFKC,
+    which folds full-width forms) merges every spelling the lookup merges.
+    """
     source = credentials if credentials else getattr(request, "POST", {})
-    return str(source.get("username") or "").strip().lower()
+    typed = normalize("NFKC", str(source.get("username") or "")).strip()
+    return typed.upper().lower()

@@ -1,7 +1,8 @@
 """Staff admin: the catalogue, accounts, and a read-only view of the facts.
 
 Meters, plans and packs are data that staff edit here, saved through the
-catalogue services so each change is on record. Everything else is a fact
+catalogue services so each change is on record; none is deleted here (a
+pack is taken off sale; meters and plans are referenced data). Everything else is a fact
 (usage, charges, purchases, consents, grants once made, the audit trail) and
 is read-only: staff change state only through admin actions and the grant
 adjustment form, which call the services in ``billing.services`` so every
@@ -293,6 +294,13 @@ class MeterAdmin(admin.ModelAdmin):
     ) -> None:
         save_meter(meter=obj, staff_user=request.user)
 
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Meter | None = None
+    ) -> bool:
+        # Grants, usage and allowances point at meters: deleting one would
+        # rewrite history with no record of it.
+        return False
+
     @admin.display(description="Overage price", ordering="overage_price_cents")
     def overage_price(self, obj: Meter) -> str:
         if obj.is_hard_limit:
@@ -336,6 +344,13 @@ class PlanAdmin(AllowanceLinesAdmin):
         self, request: HttpRequest, obj: Plan, lines: list[AllowanceLine] | None
     ) -> None:
         save_plan(plan=obj, lines=lines, staff_user=request.user)
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Plan | None = None
+    ) -> bool:
+        # Accounts are on plans and past periods were billed by them: a plan
+        # stays, with every change to it on record.
+        return False
 
 
 @admin.register(PlanAllowance)
@@ -438,6 +453,13 @@ class PackAdmin(AllowanceLinesAdmin):
         self, request: HttpRequest, obj: Pack, lines: list[AllowanceLine] | None
     ) -> None:
         save_pack(pack=obj, lines=lines, staff_user=request.user)
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Pack | None = None
+    ) -> bool:
+        # A pack is taken off sale (on record), never deleted: a deletion
+        # would leave no trace of what was sold.
+        return False
 
     def _put_on_sale(
         self, request: HttpRequest, queryset: QuerySet[Pack], on_sale: bool

@@ -5,6 +5,10 @@ Reads only, each metric in one place, all computed by aggregate queries
 
 Revenue counts charges that were billed: paid or pending. Failed and void
 charges are not revenue; a refund is negative revenue on its own date.
+
+Every report takes the ``viewer`` and refuses (``MissingPermission``) staff
+without ``billing.view_analytics``: the rule lives here, not only on the
+pages, so any other caller meets it too. There is no system reader.
 """
 
 from collections import defaultdict
@@ -15,6 +19,8 @@ from decimal import Decimal
 from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth
 
+from accounts.models import User
+
 from .models import (
     Account,
     ChargeRecord,
@@ -24,6 +30,7 @@ from .models import (
     UsageRollup,
     UsageSnapshot,
 )
+from .permissions import VIEW_ANALYTICS, check_staff_power
 from .units import to_cents
 
 REVENUE_STATUSES = (ChargeRecord.Status.PAID, ChargeRecord.Status.PENDING)
@@ -110,11 +117,15 @@ def _buckets(period: DateRange, grain: str) -> list[date]:
     return months
 
 
-def revenue_report(*, period: DateRange, grain: str = "day") -> RevenueReport:
+def revenue_report(
+    *, viewer: User, period: DateRange, grain: str = "day"
+) -> RevenueReport:
     """Billed revenue per day or month and kind, with the previous range's total.
 
     Three queries whatever the number of charges (indexed on created_at).
+    Needs ``billing.view_analytics``.
     """
+    check_staff_power(actor=viewer, permission=VIEW_ANALYTICS)
     trunc = TruncMonth if grain == "month" else TruncDay
     cells: dict[date, dict[str, int]] = defaultdict(dict)
     rows = (
@@ -146,12 +157,16 @@ def revenue_report(*, period: DateRange, grain: str = "day") -> RevenueReport:
         totals_by_kind=totals,
         total=sum(totals.values()),
         previous_total=int(previous),
-        recurring_cents=recurring_revenue_cents(at=period.ends_at),
+        recurring_cents=recurring_revenue_cents(viewer=viewer, at=period.ends_at),
     )
 
 
-def recurring_revenue_cents(*, at: datetime) -> int:
-    """Active subscription packs' price per 30 days (if all were renewed)."""
+def recurring_revenue_cents(*, viewer: User, at: datetime) -> int:
+    """Active subscription packs' price per 30 days (if all were renewed).
+
+    Needs ``billing.view_analytics``.
+    """
+    check_staff_power(actor=viewer, permission=VIEW_ANALYTICS)
     rows = (
         Purchase.objects.filter(
             pack__kind=Pack.Kind.SUBSCRIPTION,
@@ -181,8 +196,12 @@ class PackStats:
     share: float  # of all pack revenue in the range, in %
 
 
-def pack_popularity(*, period: DateRange) -> list[PackStats]:
-    """Per pack: units sold, renewals vs lapses, revenue and its share."""
+def pack_popularity(*, viewer: User, period: DateRange) -> list[PackStats]:
+    """Per pack: units sold, renewals vs lapses, revenue and its share.
+
+    Needs ``billing.view_analytics``.
+    """
+    check_staff_power(actor=viewer, permission=VIEW_ANALYTICS)
     sold = Purchase.objects.filter(
         created_at__gte=period.starts_at, created_at__lt=period.ends_at
     ).exclude(status=Purchase.Status.FAILED)
@@ -256,12 +275,16 @@ class MeterUsage:
         return self.days[-1] if self.days else None
 
 
-def usage_patterns(*, period: DateRange, top_n: int = 10) -> list[MeterUsage]:
+def usage_patterns(
+    *, viewer: User, period: DateRange, top_n: int = 10
+) -> list[MeterUsage]:
     """Daily totals and utilisation bands per meter (from the rollups), and the
     top consumers on the range's last snapshot day.
 
-    One query for the rollups, one per meter for its top consumers.
+    One query for the rollups, one per meter for its top consumers. Needs
+    ``billing.view_analytics``.
     """
+    check_staff_power(actor=viewer, permission=VIEW_ANALYTICS)
     by_meter: dict[int, list[UsageRollup]] = defaultdict(list)
     for rollup in UsageRollup.objects.filter(
         day__gte=period.start, day__lte=period.end
@@ -313,13 +336,17 @@ def _aging(at: datetime) -> dict[str, Q]:
     }
 
 
-def outstanding_balances(*, at: datetime, limit: int | None = 200) -> BalancesReport:
+def outstanding_balances(
+    *, viewer: User, at: datetime, limit: int | None = 200
+) -> BalancesReport:
     """Accounts owing charges at ``at``, by age bucket, oldest debt first.
 
     Owed at ``at``: created by then and still pending, or paid only later
     (``paid_at``), so a past date shows what was owed then. Voided charges are
-    left out (when they were voided is not recorded).
+    left out (when they were voided is not recorded). Needs
+    ``billing.view_analytics``.
     """
+    check_staff_power(actor=viewer, permission=VIEW_ANALYTICS)
     pending = ChargeRecord.objects.filter(
         Q(status=ChargeRecord.Status.PENDING)
         | Q(status=ChargeRecord.Status.PAID, paid_at__gt=at),

@@ -266,7 +266,8 @@ LOGGING = {
 # refused, and so is an account that failed that often, from anywhere. One
 # address therefore locks at most one account before it is locked itself.
 # A failure counts for the cool-off period; failing again while locked does
-# not extend a lockout, so an attacker cannot keep a user out for good.
+# not extend a lockout (and costs no password hash), so keeping an account
+# paused takes a fresh round of failures every cool-off.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]

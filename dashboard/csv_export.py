@@ -1,7 +1,8 @@
 """CSV files a spreadsheet can open without running anything in them.
 
-A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-return is read by Excel, LibreOffice and Google Sheets as a formula (an
+A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a carriage
+return or a line feed (after any leading spaces) is read by Excel,
+LibreOffice and Google Sheets as a formula (an
 account named ``=HYPERLINK(...)`` becomes a link that sends data away).
 Following OWASP's advice, such a cell is written with a leading apostrophe,
 which spreadsheets show as text. Numbers are left alone, negative amounts
@@ -12,11 +13,17 @@ import csv
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Spreadsheets skip leading spaces (and a byte-order mark) before deciding,
+# and some read the full-width signs as the ASCII ones.
+FULL_WIDTH = str.maketrans("＝＋－＠", "=+-@")
 
 
 def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if not isinstance(value, str):
+        return value
+    first = value.lstrip(" \u3000\ufeff").translate(FULL_WIDTH)
+    if value.startswith(FORMULA_STARTS) or first.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 

@@ -90,8 +90,9 @@ def staff_power_required(
     """Staff holding ``permission`` only: other staff get a 403 naming it.
 
     Non-staff get a 404 and anonymous visitors sign in, as with
-    ``staff_required``; ``check_staff_power`` makes the call, so the page
-    and the services share one rule.
+    ``staff_required``. This is the friendly refusal, before any work: the
+    rule itself lives in the selectors and services the page calls, which
+    check the same permission with ``check_staff_power`` again.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -99,7 +100,7 @@ def staff_power_required(
         @staff_required
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
-                check_staff_power(request.user, permission)
+                check_staff_power(actor=request.user, permission=permission)
             except MissingPermission as error:
                 context = {"message": error.message, "permission": permission}
                 return render(request, "dashboard/forbidden.html", context, status=403)

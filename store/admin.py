@@ -1,10 +1,13 @@
 """Staff admin for the store: review themes, compose bundles, set the revenue policy.
 
-Reviews, refunds and payouts go through ``store.services`` (admin actions),
-so each rule keeps its one home. Sales, licences and earnings lines are
-facts: read-only here. Reviewing needs ``store.review_theme`` and refunding
+Reviews and refunds (admin actions), and the saves of bundles, revenue
+policies and payouts, go through ``store.services``, so each rule keeps its
+one home and every change of a price, a listing or a creator's terms leaves
+an audit entry. Sales, licences and earnings lines are facts: read-only
+here. Reviewing needs ``store.review_theme`` and refunding
 ``billing.refund_charge``: the actions show only to staff holding them, and
-the services check again.
+the services check again; the saves need Django's add/change/delete
+permission for the model, checked by the services too.
 """
 
 from typing import Any
@@ -35,6 +38,12 @@ from .models import (
 )
 from .revenue import Tier, validate_tiers
 from .selectors import list_sellable_themes
+from .services.bundles import delete_bundle, save_bundle
+from .services.earnings import (
+    delete_revenue_policy,
+    record_payout,
+    save_revenue_policy,
+)
 from .services.sales import refund_sale
 from .services.themes import approve_theme, reject_theme
 
@@ -226,6 +235,31 @@ class BundleAdmin(admin.ModelAdmin):
     )
     filter_horizontal = ("themes",)
 
+    def save_model(
+        self, request: HttpRequest, obj: Bundle, form: forms.ModelForm, change: bool
+    ) -> None:
+        """Deferred to ``save_related``, which saves the bundle with its themes."""
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        formsets: list[forms.BaseInlineFormSet],
+        change: bool,
+    ) -> None:
+        save_bundle(
+            bundle=form.instance,
+            themes=list(form.cleaned_data["themes"]),
+            staff_user=request.user,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Bundle) -> None:
+        delete_bundle(bundle=obj, staff_user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Bundle]) -> None:
+        for bundle in queryset:
+            delete_bundle(bundle=bundle, staff_user=request.user)
+
     @admin.display(description="Price", ordering="price_cents")
     def price(self, obj: Bundle) -> str:
         return _money(obj.price_cents)
@@ -280,6 +314,64 @@ class RevenuePolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _policy_editable(obj) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete asks no per-policy question, so it could select a
+        # policy in effect: delete one at a time, where each is checked.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: RevenuePolicy,
+        form: forms.ModelForm,
+        change: bool,
+    ) -> None:
+        """Deferred to ``save_related``, which saves the policy with its tiers."""
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        formsets: list[forms.BaseInlineFormSet],
+        change: bool,
+    ) -> None:
+        tiers = None
+        for formset in formsets:
+            if formset.model is RevenueTier:
+                tiers = [
+                    Tier(
+                        up_to_cents=data.get("up_to_cents"),
+                        creator_percent=data["creator_percent"],
+                    )
+                    for data in (f.cleaned_data for f in formset.forms)
+                    if data
+                    and not data.get("DELETE")
+                    and data.get("creator_percent") is not None
+                ]
+        save_revenue_policy(policy=form.instance, tiers=tiers, staff_user=request.user)
+
+    def construct_change_message(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        formsets: list[forms.BaseInlineFormSet] | None,
+        add: bool = False,
+    ) -> list[dict[str, Any]]:
+        # The service saved the tiers, not the formset: the audit entry lists
+        # them before and after.
+        return super().construct_change_message(request, form, [], add)
+
+    def delete_model(self, request: HttpRequest, obj: RevenuePolicy) -> None:
+        delete_revenue_policy(policy=obj, staff_user=request.user)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[RevenuePolicy]
+    ) -> None:
+        for policy in queryset:
+            delete_revenue_policy(policy=policy, staff_user=request.user)
 
     @admin.display(description="Monthly cap")
     def cap(self, obj: RevenuePolicy) -> str:
@@ -396,6 +488,4 @@ class PayoutAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Payout, form: Any, change: bool
     ) -> None:
-        if not change:
-            obj.recorded_by = request.user
-        super().save_model(request, obj, form, change)
+        record_payout(payout=obj, staff_user=request.user)

@@ -15,7 +15,12 @@ from django.utils import timezone
 from accounts.models import User
 from billing.errors import NotFound
 from billing.models import Account
-from billing.permissions import REVIEW_THEME, holds_staff_power
+from billing.permissions import (
+    REVIEW_THEME,
+    VIEW_PAYOUTS,
+    check_staff_power,
+    holds_staff_power,
+)
 from billing.units import period_of
 
 from .models import (
@@ -61,7 +66,9 @@ def _sees_unlisted(user: object, theme: Theme) -> bool:
     """Its creator, and staff who review themes, see a theme before it is listed."""
     if getattr(user, "pk", None) == theme.creator_id:
         return True
-    return isinstance(user, User) and holds_staff_power(user, REVIEW_THEME)
+    return isinstance(user, User) and holds_staff_power(
+        actor=user, permission=REVIEW_THEME
+    )
 
 
 def get_theme_for_viewer(*, user: object, theme_id: int) -> Theme:
@@ -454,8 +461,12 @@ class CreatorPayout:
         return self.payable_cents - self.paid_cents
 
 
-def payouts_due(*, at: datetime | None = None) -> list[CreatorPayout]:
-    """Every creator with earnings: what finished months owe them, minus payouts."""
+def payouts_due(*, viewer: User, at: datetime | None = None) -> list[CreatorPayout]:
+    """Every creator with earnings: what finished months owe them, minus payouts.
+
+    Needs ``store.view_payouts`` (there is no system reader).
+    """
+    check_staff_power(actor=viewer, permission=VIEW_PAYOUTS)
     at = at or timezone.now()
     statements = _statements(creator_ids=None, at=at)
     this_month = period_of(at).start

@@ -1,11 +1,14 @@
 """The audit trail: who changed money, limits or listings, when, and why.
 
-Every staff power (refunds, grant adjustments and revocations, theme
-reviews, account blocks, catalogue and price edits) writes one entry from
-its service, in the same transaction as the change: the change and its
-record commit together or not at all. Entries are append-only, like the
-charge ledger; a database trigger refuses UPDATE and DELETE (migration
-0009), so a mistake is answered by a new change with its own entry.
+Every staff power that changes something (refunds, grant adjustments and
+revocations, theme reviews, account blocks and edits) and every staff edit
+of prices and listings (packs, meters, plans, bundles, revenue policies,
+recorded payouts) writes one entry from its service, in the same
+transaction as the change: the change and its record commit together or
+not at all. The two read powers (viewing analytics, viewing payouts) change
+nothing and write no entry. Entries are append-only, like the charge
+ledger; a database trigger refuses UPDATE and DELETE (migration 0009), so a
+mistake is answered by a new change with its own entry.
 """
 
 from django.conf import settings
@@ -28,7 +31,17 @@ class AuditEntry(models.Model):
         ACCOUNT_CLAIMED = "account_claimed", "Company account claimed"
         PACK_CREATED = "pack_created", "Pack created"
         PACK_CHANGED = "pack_changed", "Pack changed"
+        METER_CREATED = "meter_created", "Meter created"
+        PLAN_CREATED = "plan_created", "Plan created"
+        # A change (not the creation) of a meter or a plan.
         PRICE_CHANGED = "price_changed", "Meter or plan changed"
+        BUNDLE_CREATED = "bundle_created", "Bundle created"
+        BUNDLE_CHANGED = "bundle_changed", "Bundle changed"
+        BUNDLE_DELETED = "bundle_deleted", "Bundle deleted"
+        REVENUE_POLICY_CREATED = "revenue_policy_created", "Revenue policy created"
+        REVENUE_POLICY_CHANGED = "revenue_policy_changed", "Revenue policy changed"
+        REVENUE_POLICY_DELETED = "revenue_policy_deleted", "Revenue policy deleted"
+        PAYOUT_RECORDED = "payout_recorded", "Payout recorded"
 
     at = models.DateTimeField(help_text="When the change took effect (UTC).")
     actor = models.ForeignKey(

@@ -1,7 +1,5 @@
 """Billing accounts: one per user and per company, from creation."""
 
-from datetime import datetime
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -9,11 +7,10 @@ from accounts.models import Company, Membership, User
 
 from ..errors import InvalidRequest
 from ..models import Account, AuditEntry, Plan
-from ..permissions import BLOCK_ACCOUNT, check_staff_power
+from ..permissions import BLOCK_ACCOUNT, CHANGE_ACCOUNT, check_staff_power
 from .audit import record_audit
 from .locks import lock_account
 
-CHANGE_ACCOUNT = "billing.change_account"
 # What the account change form may edit, as the audit trail records it.
 EDITABLE_FIELDS = ("name", "plan_id", "user_id", "company_id", "external_id", "email")
 
@@ -135,7 +132,7 @@ def claim_company_account(
     it takes this account instead of getting a fresh empty one. Needs
     ``billing.change_account``.
     """
-    check_staff_power(staff_user, CHANGE_ACCOUNT, allow_system=False)
+    check_staff_power(actor=staff_user, permission=CHANGE_ACCOUNT)
     with transaction.atomic():
         account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
         if account.kind != Account.Kind.COMPANY:
@@ -161,27 +158,24 @@ def claim_company_account(
 
 
 def set_account_block(
-    *,
-    account: Account,
-    blocked: bool,
-    actor: User,
-    reason: str,
-    at: datetime | None = None,
+    *, account: Account, blocked: bool, actor: User, reason: str
 ) -> bool:
     """Hard-block an account (every metered request is refused) or lift it.
 
     Under the account lock, so the switch lands between two usage writes,
-    never inside one. False, with nothing recorded, when the account is
-    already in that state. Needs ``billing.block_account``.
+    never inside one; the record's instant is the moment it takes effect.
+    False, with nothing recorded, when the account is already in that
+    state. Needs ``billing.block_account``; no command blocks, so the
+    system is no actor here.
     """
-    check_staff_power(actor, BLOCK_ACCOUNT, allow_system=False)
+    check_staff_power(actor=actor, permission=BLOCK_ACCOUNT)
     if not reason.strip():
         raise InvalidRequest("Say why: the reason is kept on record.")
-    at = at or timezone.now()
     with transaction.atomic():
         account = lock_account(account)
         if account.hard_blocked == blocked:
             return False
+        at = timezone.now()
         Account.objects.filter(pk=account.pk).update(hard_blocked=blocked)
         record_audit(
             action=(
@@ -210,7 +204,7 @@ def save_account(*, account: Account, staff_user: User, reason: str = "") -> Acc
     The row is locked first, so the "before" on record is the one this save
     replaces. The hard block is not an edit: see ``set_account_block``.
     """
-    check_staff_power(staff_user, CHANGE_ACCOUNT, allow_system=False)
+    check_staff_power(actor=staff_user, permission=CHANGE_ACCOUNT)
     with transaction.atomic():
         current = lock_account(account)
         before = _editable(current)

@@ -1,15 +1,28 @@
-"""Write the audit trail: one entry per staff change, inside its transaction."""
+"""Write the audit trail: one entry per staff change, inside its transaction.
 
-from collections.abc import Mapping
+``save_on_record`` and ``delete_on_record`` are the shared shape of the
+staff edits of reference data (packs, meters, plans, bundles, revenue
+policies): check Django's add/change/delete permission for the model, lock
+the edited row, read the before, change it, and record the fields that
+changed. Two staff saving at once are recorded one after the other, each
+"before" being the row it replaced; a save that changes nothing is not
+recorded.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from accounts.models import User
 
 from ..models import Account, AuditEntry
+from ..permissions import check_staff_power
+
+Record = dict[str, Any]
 
 
 def record_audit(
@@ -46,3 +59,103 @@ def record_audit(
         after=dict(after) if after is not None else None,
         reason=reason.strip(),
     )
+
+
+def _model_permission(obj: Model, verb: str) -> str:
+    opts = obj._meta
+    return f"{opts.app_label}.{verb}_{opts.model_name}"
+
+
+def _record(
+    obj: Model, fields: Sequence[str], related_of: Callable[[Any], Record] | None
+) -> Record:
+    record = {field: getattr(obj, field) for field in fields}
+    if related_of is not None:
+        record.update(related_of(obj))
+    return record
+
+
+def save_on_record(
+    *,
+    obj: Model,
+    fields: Sequence[str],
+    staff_user: User,
+    actions: tuple[str, str],
+    save_related: Callable[[], None] | None = None,
+    related_of: Callable[[Any], Record] | None = None,
+    guard: Callable[[Any], None] | None = None,
+    reason: str = "",
+) -> AuditEntry | None:
+    """Save ``obj`` (and what ``save_related`` writes) with its change on record.
+
+    Needs Django's ``add_`` or ``change_`` permission for the model; a
+    person, never the system. ``actions`` is (created, changed).
+    ``related_of`` adds related rows (allowance lines, tiers, themes) to the
+    record; ``guard`` sees the locked row before the save and raises to
+    refuse it. None when nothing recorded changed.
+    """
+    creating = obj.pk is None
+    permission = _model_permission(obj, "add" if creating else "change")
+    check_staff_power(actor=staff_user, permission=permission)
+    created_action, changed_action = actions
+    model = type(obj)
+    with transaction.atomic():
+        before = None
+        if not creating:
+            current = model.objects.select_for_update().get(pk=obj.pk)
+            if guard is not None:
+                guard(current)
+            before = _record(current, fields, related_of)
+        obj.save()
+        if save_related is not None:
+            save_related()
+        after = _record(obj, fields, related_of)
+        if after == before:
+            return None
+        changed = (
+            list(after)
+            if before is None
+            else [key for key in after if after[key] != before[key]]
+        )
+        return record_audit(
+            action=created_action if creating else changed_action,
+            actor=staff_user,
+            target=obj,
+            at=timezone.now(),
+            before=None if before is None else {k: before[k] for k in changed},
+            after={key: after[key] for key in changed},
+            reason=reason,
+        )
+
+
+def delete_on_record(
+    *,
+    obj: Model,
+    fields: Sequence[str],
+    staff_user: User,
+    action: str,
+    related_of: Callable[[Any], Record] | None = None,
+    guard: Callable[[Any], None] | None = None,
+    reason: str = "",
+) -> AuditEntry:
+    """Delete ``obj``, recording everything it held as the "before".
+
+    Needs Django's ``delete_`` permission for the model; ``guard`` sees the
+    locked row and raises to refuse.
+    """
+    check_staff_power(actor=staff_user, permission=_model_permission(obj, "delete"))
+    model = type(obj)
+    with transaction.atomic():
+        current = model.objects.select_for_update().get(pk=obj.pk)
+        if guard is not None:
+            guard(current)
+        entry = record_audit(
+            action=action,
+            actor=staff_user,
+            target=current,
+            at=timezone.now(),
+            before=_record(current, fields, related_of),
+            reason=reason,
+        )
+        current.delete()
+    return entry

@@ -2,24 +2,22 @@
 
 The admin saves through these services, so every change of a price, a
 term, a listing or an allowance leaves an audit entry with the values it
-replaced. Each save locks the edited row first: two staff saving at once
-are recorded one after the other, each "before" being the row it replaced.
-A save that changes nothing is not recorded.
+replaced (``audit.save_on_record``: the edited row is locked first, and a
+save that changes nothing is not recorded). Nothing here deletes: a pack
+is taken off sale, and meters and plans are referenced by accounts, grants
+and usage, so the admin refuses to delete any of them.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from django.db import models, transaction
-from django.utils import timezone
+from django.db import models
 
 from accounts.models import User
 
 from ..errors import InvalidRequest
 from ..models import AuditEntry, Meter, Pack, PackAllowance, Plan, PlanAllowance
-from ..permissions import check_staff_power
-from .audit import record_audit
+from .audit import Record, save_on_record
 
 PACK_FIELDS = (
     "code",
@@ -50,17 +48,12 @@ class AllowanceLine:
     amount: int
 
 
-def _lines_record(lines: models.QuerySet) -> dict[str, int]:
-    return dict(lines.order_by("meter__code").values_list("meter__code", "amount"))
-
-
-def _record(
-    obj: models.Model, fields: Sequence[str], lines: models.QuerySet | None = None
-) -> dict[str, Any]:
-    record = {field: getattr(obj, field) for field in fields}
-    if lines is not None:
-        record["allowances"] = _lines_record(lines)
-    return record
+def _lines_record(lines: models.QuerySet) -> Record:
+    return {
+        "allowances": dict(
+            lines.order_by("meter__code").values_list("meter__code", "amount")
+        )
+    }
 
 
 def _replace_lines(
@@ -91,51 +84,6 @@ def _replace_lines(
             line.save(update_fields=["amount"])
 
 
-def _save_on_record(
-    *,
-    obj: models.Model,
-    fields: Sequence[str],
-    staff_user: User,
-    actions: tuple[str, str],
-    save_lines: Callable[[], None] | None = None,
-    lines_of: Callable[[models.Model], models.QuerySet] | None = None,
-    reason: str = "",
-) -> None:
-    """Lock, read the before, save, and record what changed (if anything)."""
-    model = type(obj)
-    opts = model._meta
-    creating = obj.pk is None
-    verb = "add" if creating else "change"
-    permission = f"{opts.app_label}.{verb}_{opts.model_name}"
-    check_staff_power(staff_user, permission, allow_system=False)
-    created_action, changed_action = actions
-    with transaction.atomic():
-        before = None
-        if not creating:
-            current = model.objects.select_for_update().get(pk=obj.pk)
-            before = _record(current, fields, lines_of(current) if lines_of else None)
-        obj.save()
-        if save_lines is not None:
-            save_lines()
-        after = _record(obj, fields, lines_of(obj) if lines_of else None)
-        if after == before:
-            return
-        changed = (
-            list(after)
-            if before is None
-            else [key for key in after if after[key] != before[key]]
-        )
-        record_audit(
-            action=created_action if creating else changed_action,
-            actor=staff_user,
-            target=obj,
-            at=timezone.now(),
-            before=None if before is None else {k: before[k] for k in changed},
-            after={key: after[key] for key in changed},
-            reason=reason,
-        )
-
-
 def save_pack(
     *,
     pack: Pack,
@@ -152,13 +100,13 @@ def save_pack(
     def save_lines() -> None:
         _replace_lines(model=PackAllowance, owner_field="pack", owner=pack, lines=lines)
 
-    _save_on_record(
+    save_on_record(
         obj=pack,
         fields=PACK_FIELDS,
         staff_user=staff_user,
         actions=(AuditEntry.Action.PACK_CREATED, AuditEntry.Action.PACK_CHANGED),
-        save_lines=None if lines is None else save_lines,
-        lines_of=lambda p: PackAllowance.objects.filter(pack=p),
+        save_related=None if lines is None else save_lines,
+        related_of=lambda p: _lines_record(PackAllowance.objects.filter(pack=p)),
         reason=reason,
     )
     return pack
@@ -169,11 +117,11 @@ def save_meter(*, meter: Meter, staff_user: User, reason: str = "") -> Meter:
 
     Needs ``billing.add_meter`` or ``billing.change_meter``.
     """
-    _save_on_record(
+    save_on_record(
         obj=meter,
         fields=METER_FIELDS,
         staff_user=staff_user,
-        actions=(AuditEntry.Action.PRICE_CHANGED, AuditEntry.Action.PRICE_CHANGED),
+        actions=(AuditEntry.Action.METER_CREATED, AuditEntry.Action.PRICE_CHANGED),
         reason=reason,
     )
     return meter
@@ -194,13 +142,13 @@ def save_plan(
     def save_lines() -> None:
         _replace_lines(model=PlanAllowance, owner_field="plan", owner=plan, lines=lines)
 
-    _save_on_record(
+    save_on_record(
         obj=plan,
         fields=PLAN_FIELDS,
         staff_user=staff_user,
-        actions=(AuditEntry.Action.PRICE_CHANGED, AuditEntry.Action.PRICE_CHANGED),
-        save_lines=None if lines is None else save_lines,
-        lines_of=lambda p: PlanAllowance.objects.filter(plan=p),
+        actions=(AuditEntry.Action.PLAN_CREATED, AuditEntry.Action.PRICE_CHANGED),
+        save_related=None if lines is None else save_lines,
+        related_of=lambda p: _lines_record(PlanAllowance.objects.filter(plan=p)),
         reason=reason,
     )
     return plan

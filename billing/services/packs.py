@@ -277,10 +277,10 @@ def refund_charge(
     original row keeps its amount: the ledger is append-only. Theme and
     bundle charges are refunded only through their sale (``for_sale``), which
     also ends the licences and reverses the creator's earnings, and records
-    the refund on the sale. Needs ``billing.refund_charge``; None is the
-    system.
+    the refund on the sale. Needs ``billing.refund_charge``; the actor has
+    no default: the system passes None explicitly.
     """
-    check_staff_power(staff_user, REFUND_CHARGE)
+    check_staff_power(actor=staff_user, permission=REFUND_CHARGE, allow_system=True)
     if amount_cents is not None and (
         isinstance(amount_cents, bool) or not isinstance(amount_cents, int)
     ):
@@ -403,9 +403,9 @@ def create_adjustment_grant(
 ) -> Grant:
     """Staff add capacity by hand (goodwill, correction), with a reason on record.
 
-    Needs ``billing.adjust_grant``; None is the system.
+    Needs ``billing.adjust_grant``; the system passes None explicitly.
     """
-    check_staff_power(staff_user, ADJUST_GRANT)
+    check_staff_power(actor=staff_user, permission=ADJUST_GRANT, allow_system=True)
     if amount <= 0:
         raise InvalidRequest("An adjustment adds a positive amount.")
     if not reason.strip():
@@ -447,15 +447,15 @@ def create_adjustment_grant(
 def revoke_grant(
     *,
     grant: Grant,
-    staff_user: User | None = None,
+    staff_user: User | None,
     reason: str = "Revoked by staff",
 ) -> bool:
     """End a grant now. Idempotent; slots beyond the new limit are suspended.
 
-    Needs ``billing.adjust_grant``; None is the system. Only a revocation
-    that ended the grant is recorded.
+    Needs ``billing.adjust_grant``; the system passes None explicitly. Only
+    a revocation that ended the grant is recorded.
     """
-    check_staff_power(staff_user, ADJUST_GRANT)
+    check_staff_power(actor=staff_user, permission=ADJUST_GRANT, allow_system=True)
     now = timezone.now()
     with transaction.atomic():
         account = lock_account(grant.account)

@@ -1,9 +1,10 @@
 """Staff analytics: revenue, popular packs, usage patterns, balances.
 
 Numbers come from ``billing.analytics``; these views parse the date range,
-call it, and render a page, an htmx partial or a CSV file. Anyone who is not
-staff gets a 404, so the area's existence is not advertised; staff without
-``billing.view_analytics`` get a 403 naming it.
+call it as the signed-in user, and render a page, an htmx partial or a CSV
+file. The reports themselves refuse staff without ``billing.view_analytics``;
+the decorator checks the same permission first, so such staff get a 403 page
+naming it, and anyone who is not staff a 404 (the area is not advertised).
 """
 
 from collections.abc import Iterable
@@ -84,7 +85,7 @@ def staff_home(request: HtmxHttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def staff_revenue(request: HtmxHttpRequest) -> HttpResponse:
     form, period, grain = _range(request)
-    report = revenue_report(period=period, grain=grain)
+    report = revenue_report(viewer=request.user, period=period, grain=grain)
     if request.GET.get("format") == "csv":
         return _csv(
             "revenue",
@@ -126,7 +127,7 @@ def staff_revenue(request: HtmxHttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def staff_packs(request: HtmxHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
-    stats = pack_popularity(period=period)
+    stats = pack_popularity(viewer=request.user, period=period)
     if request.GET.get("format") == "csv":
         return _csv(
             "packs",
@@ -190,7 +191,7 @@ def _usage_csv(meters: list[MeterUsage], table: str, period: DateRange) -> HttpR
 @vary_on_headers("HX-Request")
 def staff_usage(request: HtmxHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
-    meters = usage_patterns(period=period)
+    meters = usage_patterns(viewer=request.user, period=period)
     if request.GET.get("format") == "csv":
         return _usage_csv(meters, request.GET.get("table", "daily"), period)
     context = {
@@ -209,7 +210,9 @@ def staff_balances(request: HtmxHttpRequest) -> HttpResponse:
     # Balances are as of the range's end (today by default).
     at = min(period.ends_at, timezone.now())
     csv_wanted = request.GET.get("format") == "csv"
-    report = outstanding_balances(at=at, limit=None if csv_wanted else 200)
+    report = outstanding_balances(
+        viewer=request.user, at=at, limit=None if csv_wanted else 200
+    )
     if csv_wanted:
         return _csv(
             "balances",

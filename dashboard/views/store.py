@@ -322,10 +322,11 @@ def store_earnings(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "dashboard/store/earnings.html", context)
 
 
-@staff_power_required(VIEW_PAYOUTS)
+@staff_power_required(VIEW_PAYOUTS)  # the 403 page; payouts_due checks too
 @require_GET
 def store_payouts(request: HtmxHttpRequest) -> HttpResponse:
-    context = {"tab": "payouts", "rows": payouts_due(), "today": timezone.now()}
+    rows = payouts_due(viewer=request.user)
+    context = {"tab": "payouts", "rows": rows, "today": timezone.now()}
     return render(request, "dashboard/store/payouts.html", context)
 
 

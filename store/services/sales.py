@@ -325,10 +325,10 @@ def refund_sale(*, sale: Sale, staff_user: User | None, reason: str = "") -> Sal
 
     The reversals land in this month's earnings and reduce the tier basis of
     the year the sale was made in, not this year's. Needs
-    ``billing.refund_charge``; None is the system. One audit entry covers
-    the sale and its charge.
+    ``billing.refund_charge``; the system passes None explicitly. One audit
+    entry covers the sale and its charge.
     """
-    check_staff_power(staff_user, REFUND_CHARGE)
+    check_staff_power(actor=staff_user, permission=REFUND_CHARGE, allow_system=True)
     creator_ids = set(
         EarningLine.objects.filter(sale=sale).values_list("creator_id", flat=True)
     )

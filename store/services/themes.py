@@ -198,9 +198,9 @@ def _review_record(theme: Theme) -> dict[str, object]:
 def approve_theme(*, theme: Theme, staff_user: User | None) -> Theme:
     """List a theme in review; its stylesheet as checked becomes what buyers get.
 
-    Needs ``store.review_theme``; None is the system.
+    Needs ``store.review_theme``; the system passes None explicitly.
     """
-    check_staff_power(staff_user, REVIEW_THEME)
+    check_staff_power(actor=staff_user, permission=REVIEW_THEME, allow_system=True)
     with transaction.atomic():
         theme = Theme.objects.select_for_update().get(pk=theme.pk)
         if theme.status != Theme.Status.IN_REVIEW:
@@ -230,9 +230,9 @@ def approve_theme(*, theme: Theme, staff_user: User | None) -> Theme:
 def reject_theme(*, theme: Theme, staff_user: User | None, reason: str) -> Theme:
     """Turn down a theme in review, or delist a listed one; the creator sees why.
 
-    Needs ``store.review_theme``; None is the system.
+    Needs ``store.review_theme``; the system passes None explicitly.
     """
-    check_staff_power(staff_user, REVIEW_THEME)
+    check_staff_power(actor=staff_user, permission=REVIEW_THEME, allow_system=True)
     if not reason.strip():
         raise InvalidTheme("Say why: the creator sees the reason.")
     with transaction.atomic():

@@ -8,7 +8,7 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from accounts.throttle import client_ip
+from accounts.throttle import client_ip, sign_in_username
 from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +127,20 @@ def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(settings):
         user.email, "pw", address="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9"
     )
     assert _signed_in(response)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "ines@example.com",
+        " INES@example.com ",
+        "ınes@example.com",
+        "ｉｎｅｓ@example.com",
+    ],
+)
+def test_every_spelling_the_lookup_accepts_counts_as_one_account(typed):
+    request = RequestFactory().post("/login/", {"username": typed})
+    assert sign_in_username(request) == "ines@example.com"
 
 
 @pytest.mark.parametrize(

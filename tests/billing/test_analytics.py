@@ -21,6 +21,12 @@ from tests.factories.billing import ChargeFactory, meter, personal_account
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def analyst():
+    return StaffUserFactory(perms=["billing.view_analytics"])
+
+
 NOV = DateRange(date(2026, 11, 1), date(2026, 11, 30))
 
 
@@ -39,18 +45,18 @@ def charge(account, cents, *, kind="overage", status="paid", when=None, **kw):
     )
 
 
-def test_revenue_counts_paid_and_pending_not_failed_or_void():
+def test_revenue_counts_paid_and_pending_not_failed_or_void(analyst):
     account = personal_account()
     charge(account, 1000, status="paid")
     charge(account, 300, status="pending")
     charge(account, 5000, status="failed")
     charge(account, 7000, status="void")
-    report = revenue_report(period=NOV)
+    report = revenue_report(viewer=analyst, period=NOV)
     assert report.total == 1300
     assert report.totals_by_kind["overage"] == 1300
 
 
-def test_a_refund_reduces_revenue_on_its_own_day():
+def test_a_refund_reduces_revenue_on_its_own_day(analyst):
     account = personal_account()
     original = charge(account, 2000, kind="capacity_pack", when=at(3))
     charge(
@@ -61,7 +67,7 @@ def test_a_refund_reduces_revenue_on_its_own_day():
         refund_of=original,
         idempotency_key="refund-1",
     )
-    report = revenue_report(period=NOV)
+    report = revenue_report(viewer=analyst, period=NOV)
     by_day = {row.bucket: row.total for row in report.rows}
     assert by_day[date(2026, 11, 3)] == 2000
     assert by_day[date(2026, 11, 20)] == -2000
@@ -69,21 +75,21 @@ def test_a_refund_reduces_revenue_on_its_own_day():
     assert report.totals_by_kind["refund"] == -2000
 
 
-def test_revenue_per_month_and_change_versus_the_previous_range():
+def test_revenue_per_month_and_change_versus_the_previous_range(analyst):
     account = personal_account()
     charge(account, 500, when=at(15, month=10))  # previous range
     charge(account, 700, when=at(2))
     charge(account, 800, when=at(30, hour=23))
     charge(account, 900, when=at(1, month=12, hour=0))  # outside
-    report = revenue_report(period=NOV, grain="month")
+    report = revenue_report(viewer=analyst, period=NOV, grain="month")
     assert [(r.bucket, r.total) for r in report.rows] == [(date(2026, 11, 1), 1500)]
     assert report.previous_total == 500
     assert report.change_percent == 200.0
-    daily = revenue_report(period=NOV)
+    daily = revenue_report(viewer=analyst, period=NOV)
     assert len(daily.rows) == 30
 
 
-def test_recurring_revenue_normalises_active_subscriptions_to_30_days():
+def test_recurring_revenue_normalises_active_subscriptions_to_30_days(analyst):
     account = personal_account()
     user = account.user
     for code, key in (("bandwidth-100gb-sub", "a"), ("storage-50gb-sub", "b")):
@@ -100,10 +106,12 @@ def test_recurring_revenue_normalises_active_subscriptions_to_30_days():
     bandwidth = Pack.objects.get(code="bandwidth-100gb-sub")
     storage = Pack.objects.get(code="storage-50gb-sub")
     expected = (bandwidth.price_cents + storage.price_cents) * 30 / 365
-    assert recurring_revenue_cents(at=datetime.now(UTC)) == round(expected)
+    assert recurring_revenue_cents(viewer=analyst, at=datetime.now(UTC)) == round(
+        expected
+    )
 
 
-def test_pack_popularity_units_renewals_lapses_and_share():
+def test_pack_popularity_units_renewals_lapses_and_share(analyst):
     account = personal_account()
     user = account.user
     sub = Pack.objects.get(code="storage-50gb-sub")
@@ -124,7 +132,9 @@ def test_pack_popularity_units_renewals_lapses_and_share():
     today = timezone.now().date()
     stats = {
         s.pack.code: s
-        for s in pack_popularity(period=DateRange(today - timedelta(days=5), today))
+        for s in pack_popularity(
+            viewer=analyst, period=DateRange(today - timedelta(days=5), today)
+        )
     }
     storage = stats["storage-50gb-sub"]
     assert (storage.units, storage.renewals, storage.lapses) == (2, 1, 1)
@@ -134,7 +144,7 @@ def test_pack_popularity_units_renewals_lapses_and_share():
     assert storage.share == 100.0
 
 
-def test_failed_purchases_are_not_sold_units(settings):
+def test_failed_purchases_are_not_sold_units(settings, analyst):
     settings.BILLING_SANDBOX_DECLINE = True
     account = personal_account()
     purchase_pack(
@@ -144,7 +154,10 @@ def test_failed_purchases_are_not_sold_units(settings):
         idempotency_key="declined",
     )
     today = timezone.now().date()
-    stats = {s.pack.code: s for s in pack_popularity(period=DateRange(today, today))}
+    stats = {
+        s.pack.code: s
+        for s in pack_popularity(viewer=analyst, period=DateRange(today, today))
+    }
     assert stats["storage-50gb-once"].units == 0
     assert stats["storage-50gb-once"].revenue_cents == 0
 
@@ -162,28 +175,31 @@ def test_failed_purchases_are_not_sold_units(settings):
         (timedelta(days=400), "90+"),
     ],
 )
-def test_aging_buckets_at_their_boundaries(age, bucket):
+def test_aging_buckets_at_their_boundaries(age, bucket, analyst):
     now = at(21)
     account = personal_account()
     charge(account, 100, status="pending", when=now - age)
-    report = outstanding_balances(at=now)
+    report = outstanding_balances(viewer=analyst, at=now)
     assert report.buckets[bucket] == 100
     assert sum(report.buckets.values()) == 100
     assert report.rows[0].buckets[bucket] == 100
 
 
-def test_balances_list_oldest_debt_first_and_total_only_pending():
+def test_balances_list_oldest_debt_first_and_total_only_pending(analyst):
     now = at(21)
     young, old = personal_account(), personal_account()
     charge(young, 100, status="pending", when=now - timedelta(days=2))
     charge(old, 250, status="pending", when=now - timedelta(days=70))
     charge(old, 50, status="pending", when=now - timedelta(days=1))
     charge(old, 999, status="paid", when=now - timedelta(days=70))
-    report = outstanding_balances(at=now)
+    report = outstanding_balances(viewer=analyst, at=now)
     assert [r.account_id for r in report.rows] == [old.pk, young.pk]
     assert report.rows[0].total == 300
     assert (report.total, report.accounts) == (400, 2)
-    assert outstanding_balances(at=now, limit=1).rows[0].account_id == old.pk
+    assert (
+        outstanding_balances(viewer=analyst, at=now, limit=1).rows[0].account_id
+        == old.pk
+    )
 
 
 def _snapshot(account, code, used, limit, state, day=date(2026, 11, 20), unbilled=0):
@@ -220,11 +236,11 @@ def test_rollups_put_each_account_in_one_utilisation_band():
     assert rollup.total_used == sum(used for used, _, _ in cases)
 
 
-def test_balances_on_a_past_date_count_charges_paid_only_later():
+def test_balances_on_a_past_date_count_charges_paid_only_later(analyst):
     now = at(21)
     account = personal_account()
     charge(account, 400, status="paid", when=now - timedelta(days=10), paid_at=now)
     charge(account, 100, status="paid", when=now - timedelta(days=10),
            paid_at=now - timedelta(days=8))  # fmt: skip
-    assert outstanding_balances(at=now - timedelta(days=5)).total == 400
-    assert outstanding_balances(at=now).total == 0
+    assert outstanding_balances(viewer=analyst, at=now - timedelta(days=5)).total == 400
+    assert outstanding_balances(viewer=analyst, at=now).total == 0

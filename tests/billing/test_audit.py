@@ -155,6 +155,22 @@ def test_blocks_and_unblocks_are_recorded():
     assert {e.actor for e in entries} == {staff}
 
 
+def test_a_block_is_recorded_at_the_moment_it_takes_effect():
+    account = personal_account()
+    staff = _staff("billing.block_account")
+    with pytest.raises(TypeError):  # no caller-chosen instant
+        set_account_block(
+            account=account,
+            blocked=True,
+            actor=staff,
+            reason="fraud",
+            at=datetime(2020, 1, 1, tzinfo=UTC),
+        )
+    with time_machine.travel(NOON, tick=False):
+        set_account_block(account=account, blocked=True, actor=staff, reason="fraud")
+    assert _only_entry().at == NOON
+
+
 def test_a_claim_is_recorded():
     account = PlatformAccountFactory(kind=Account.Kind.COMPANY)
     owner = UserFactory()
@@ -313,6 +329,64 @@ def test_a_plan_allowance_change_is_recorded(admin_client):
     assert (entry.action, entry.target_type) == ("price_changed", "billing.plan")
     assert entry.before["allowances"]["storage"] == storage
     assert entry.after["allowances"]["storage"] == storage * 2
+
+
+def test_creating_a_meter_or_a_plan_is_recorded_as_a_creation(admin_client, admin_user):
+    meter_form = {
+        "code": "api-calls",
+        "name": "API calls",
+        "unit": meter("bandwidth").unit,
+        "kind": meter("bandwidth").kind,
+        "overage_price_cents": "10",
+        "price_quantum": "1000",
+        "quantum_label": "1,000 calls",
+        "display_order": "9",
+    }
+    assert (
+        admin_client.post(reverse("admin:billing_meter_add"), meter_form).status_code
+        == 302
+    )
+    plan_form = {
+        "code": "team",
+        "name": "Team",
+        "allowances-TOTAL_FORMS": "1",
+        "allowances-INITIAL_FORMS": "0",
+        "allowances-MIN_NUM_FORMS": "0",
+        "allowances-MAX_NUM_FORMS": "1000",
+        "allowances-0-meter": meter("storage").pk,
+        "allowances-0-amount": str(20 * GB),
+    }
+    assert (
+        admin_client.post(reverse("admin:billing_plan_add"), plan_form).status_code
+        == 302
+    )
+    entries = list(AuditEntry.objects.order_by("pk"))
+    assert [(e.action, e.target_type, e.before) for e in entries] == [
+        ("meter_created", "billing.meter", None),
+        ("plan_created", "billing.plan", None),
+    ]
+    assert {e.actor for e in entries} == {admin_user}
+    assert entries[0].after["overage_price_cents"] == 10
+    assert entries[1].after["allowances"] == {"storage": 20 * GB}
+
+
+@pytest.mark.parametrize("model", [Pack, Plan, Meter], ids=lambda m: m.__name__)
+def test_catalogue_rows_cannot_be_deleted_in_admin(admin_client, model):
+    """A pack is taken off sale instead; meters and plans are referenced data."""
+    obj = model.objects.order_by("pk").first()
+    opts = model._meta
+    delete = reverse(f"admin:{opts.app_label}_{opts.model_name}_delete", args=[obj.pk])
+    changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+
+    assert admin_client.get(delete).status_code == 403
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert "delete_selected" not in admin_client.get(changelist).content.decode()
+    admin_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"},
+    )
+    assert model.objects.filter(pk=obj.pk).exists()
+    assert not AuditEntry.objects.exists()
 
 
 def test_plan_and_pack_lines_are_not_edited_outside_their_owner(admin_client):

@@ -240,7 +240,7 @@ def test_suspension_alert_is_emailed_to_the_company_owner(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        revoke_grant(grant=grant)
+        revoke_grant(grant=grant, staff_user=None)
 
     suspended_mails = [m for m in mail.outbox if "suspended" in m.subject.lower()]
     assert len(suspended_mails) == 1
@@ -252,7 +252,7 @@ def test_revoking_a_slot_grant_suspends_the_newest_allocations():
     grant = _slot_grant(account, amount=2)
     _allocate(account, "job-1", "job-2", "job-3", "job-4")
 
-    assert revoke_grant(grant=grant) is True
+    assert revoke_grant(grant=grant, staff_user=None) is True
 
     assert _statuses(account) == {
         "job-1": "active",
@@ -270,9 +270,9 @@ def test_revoking_a_grant_twice_changes_nothing_the_second_time():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant)
+    revoke_grant(grant=grant, staff_user=None)
 
-    assert revoke_grant(grant=grant) is False
+    assert revoke_grant(grant=grant, staff_user=None) is False
     assert account.job_slots.filter(status=JobSlot.Status.SUSPENDED).count() == 1
 
 
@@ -299,7 +299,7 @@ def test_buying_slots_reactivates_suspended_jobs_oldest_first_up_to_the_limit():
     account = company_account()
     grant = _slot_grant(account, amount=3)
     _allocate(account, "job-1", "job-2", "job-3", "job-4", "job-5")
-    revoke_grant(grant=grant)
+    revoke_grant(grant=grant, staff_user=None)
 
     _buy_slots(account, 1)
 
@@ -317,7 +317,7 @@ def test_buying_enough_slots_reactivates_every_suspended_job():
     account = company_account()
     grant = _slot_grant(account, amount=2)
     _allocate(account, "job-1", "job-2", "job-3", "job-4")
-    revoke_grant(grant=grant)
+    revoke_grant(grant=grant, staff_user=None)
 
     _buy_slots(account, 5)
 
@@ -330,7 +330,7 @@ def test_suspended_jobs_get_free_capacity_before_new_jobs():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant)
+    revoke_grant(grant=grant, staff_user=None)
 
     release_job_slot(account=account, job_ref="job-1")
 
@@ -343,7 +343,7 @@ def test_allocating_a_suspended_job_returns_it_without_taking_a_slot():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant)
+    revoke_grant(grant=grant, staff_user=None)
 
     again = allocate_job_slot(account=account, job_ref="job-3")
 
@@ -356,7 +356,7 @@ def test_releasing_a_suspended_job_removes_it_from_the_queue():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant)
+    revoke_grant(grant=grant, staff_user=None)
 
     assert release_job_slot(account=account, job_ref="job-3") is True
 
@@ -385,8 +385,8 @@ def test_a_second_suspension_in_the_same_month_raises_no_second_alert():
     first, second = _slot_grant(account, amount=1), _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3", "job-4")
 
-    revoke_grant(grant=first)
-    revoke_grant(grant=second)
+    revoke_grant(grant=first, staff_user=None)
+    revoke_grant(grant=second, staff_user=None)
 
     assert _statuses(account)["job-3"] == "suspended"
     assert _statuses(account)["job-4"] == "suspended"

@@ -720,7 +720,9 @@ def test_revoking_a_grant_drops_the_limit_back():
         staff_user=_staff(),
     )
 
-    assert revoke_grant(grant=grant, reason="Granted by mistake") is True
+    assert (
+        revoke_grant(grant=grant, staff_user=None, reason="Granted by mistake") is True
+    )
 
     assert _limit(account, "storage") == FREE_STORAGE
     grant.refresh_from_db()

@@ -1,14 +1,19 @@
 """Each billing staff power needs its own permission, in the service and in admin.
 
-Per power: staff without the permission are refused by the service (and
-the admin route does nothing or answers 403); staff holding only that
-permission succeed. ``None`` is the system and passes.
+Per power: staff without the permission are refused by the service or
+selector (and the admin route does nothing or answers 403); staff holding
+only that permission succeed. ``None`` is the system: it passes only where
+the service allows it, and it must be passed, never defaulted.
 """
+
+import inspect
+from datetime import UTC, date, datetime
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from billing import analytics
 from billing.errors import InvalidRequest, MissingPermission, PermissionDenied
 from billing.models import Account, AuditEntry, ChargeRecord, Grant, Pack
 from billing.permissions import check_staff_power, holds_staff_power
@@ -71,23 +76,36 @@ def _post_action(client: Client, model: type, action: str, objs, **extra):
 
 
 def test_only_active_staff_holding_the_permission_pass():
-    assert holds_staff_power(StaffUserFactory(perms=[REFUND]), REFUND)
-    assert holds_staff_power(UserFactory(is_staff=True, is_superuser=True), REFUND)
-    assert not holds_staff_power(StaffUserFactory(perms=[ADJUST]), REFUND)
-    assert not holds_staff_power(StaffUserFactory(), REFUND)
-    assert not holds_staff_power(
-        StaffUserFactory(perms=[REFUND], is_active=False), REFUND
-    )
+    def holds(user) -> bool:
+        return holds_staff_power(actor=user, permission=REFUND)
+
+    assert holds(StaffUserFactory(perms=[REFUND]))
+    assert holds(UserFactory(is_staff=True, is_superuser=True))
+    assert not holds(StaffUserFactory(perms=[ADJUST]))
+    assert not holds(StaffUserFactory())
+    assert not holds(StaffUserFactory(perms=[REFUND], is_active=False))
     # The permission without staff status is not a staff power.
-    assert not holds_staff_power(
-        StaffUserFactory(perms=[REFUND], is_staff=False), REFUND
-    )
-    check_staff_power(None, REFUND)  # the system
+    assert not holds(StaffUserFactory(perms=[REFUND], is_staff=False))
+    assert not holds(None)
+
+
+def test_the_system_passes_only_where_the_service_allows_it():
+    check_staff_power(actor=None, permission=REFUND, allow_system=True)
+    with pytest.raises(MissingPermission):
+        check_staff_power(actor=None, permission=REFUND)  # closed by default
+
+
+def test_a_service_called_without_its_actor_is_a_type_error_not_a_pass():
+    grant = GrantFactory(account=personal_account(), meter=meter("storage"))
+    with pytest.raises(TypeError):
+        revoke_grant(grant=grant)  # the system must say None itself
+    grant.refresh_from_db()
+    assert grant.revoked_at is None
 
 
 def test_the_refusal_is_a_forbidden_domain_error_naming_the_permission():
     with pytest.raises(MissingPermission) as excinfo:
-        check_staff_power(StaffUserFactory(), REFUND)
+        check_staff_power(actor=StaffUserFactory(), permission=REFUND)
     error = excinfo.value
     assert isinstance(error, PermissionDenied)
     assert (error.code, error.status, error.permission) == ("forbidden", 403, REFUND)
@@ -308,3 +326,54 @@ def test_claiming_a_company_account_needs_change_account():
     )
     account.refresh_from_db()
     assert account.company is not None
+
+
+# billing.view_analytics: the reports, not only the pages ----------------------
+
+NOV = analytics.DateRange(date(2026, 11, 1), date(2026, 11, 30))
+REPORTS = {
+    "revenue_report": lambda viewer: analytics.revenue_report(
+        viewer=viewer, period=NOV
+    ),
+    "recurring_revenue_cents": lambda viewer: analytics.recurring_revenue_cents(
+        viewer=viewer, at=datetime(2026, 11, 30, tzinfo=UTC)
+    ),
+    "pack_popularity": lambda viewer: analytics.pack_popularity(
+        viewer=viewer, period=NOV
+    ),
+    "usage_patterns": lambda viewer: analytics.usage_patterns(
+        viewer=viewer, period=NOV
+    ),
+    "outstanding_balances": lambda viewer: analytics.outstanding_balances(
+        viewer=viewer, at=datetime(2026, 11, 30, tzinfo=UTC)
+    ),
+}
+
+
+@pytest.mark.parametrize("report", REPORTS.values(), ids=REPORTS.keys())
+def test_each_analytics_report_needs_view_analytics(report):
+    for viewer in (
+        StaffUserFactory(perms=["store.view_payouts", "billing.view_chargerecord"]),
+        StaffUserFactory(perms=["billing.view_analytics"], is_staff=False),
+        UserFactory(),
+        None,  # no system reader
+    ):
+        with pytest.raises(MissingPermission) as excinfo:
+            report(viewer)
+        assert excinfo.value.permission == "billing.view_analytics"
+
+    report(StaffUserFactory(perms=["billing.view_analytics"]))  # no error
+
+
+def test_every_public_analytics_report_takes_the_viewer():
+    """A new report added without the check fails here."""
+    public = {
+        name
+        for name, fn in inspect.getmembers(analytics, inspect.isfunction)
+        if fn.__module__ == analytics.__name__ and not name.startswith("_")
+    }
+    assert public == set(REPORTS)
+    for name in public:
+        parameter = inspect.signature(getattr(analytics, name)).parameters["viewer"]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameter.default is inspect.Parameter.empty

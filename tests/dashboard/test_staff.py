@@ -172,6 +172,13 @@ def test_admin_links_to_the_analytics(client, staff):
     assert reverse("dashboard:staff-revenue") in page
 
 
+def test_admin_hides_the_analytics_link_without_view_analytics(client):
+    client.force_login(StaffUserFactory(perms=["billing.view_auditentry"]))
+    page = client.get(reverse("admin:index"))
+    assert page.status_code == 200
+    assert reverse("dashboard:staff-revenue") not in page.content.decode()
+
+
 def test_a_pack_created_in_admin_is_in_the_user_catalogue(client, staff):
     staff.is_superuser = True
     staff.save()

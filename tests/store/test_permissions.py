@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from billing.errors import MissingPermission
 from store.models import Sale, Theme
+from store.selectors import payouts_due
 from store.services.sales import purchase_theme, refund_sale
 from store.services.themes import approve_theme, reject_theme
 from tests.factories.accounts import StaffUserFactory, UserFactory
@@ -168,6 +169,29 @@ def test_the_payouts_page_needs_view_payouts(client):
     client.force_login(StaffUserFactory(perms=["store.view_payouts"]))
     assert client.get(url).status_code == 200
     assert url in client.get(store).content.decode()
+
+
+def test_the_payouts_report_itself_needs_view_payouts():
+    """Not only the page: any caller of the selector meets the rule."""
+    sale = _sale()
+    for viewer in (
+        StaffUserFactory(perms=["billing.view_analytics", "store.view_payout"]),
+        StaffUserFactory(perms=["store.view_payouts"], is_staff=False),
+        UserFactory(),
+    ):
+        with pytest.raises(MissingPermission) as excinfo:
+            payouts_due(viewer=viewer)
+        assert excinfo.value.permission == "store.view_payouts"
+
+    [row] = payouts_due(viewer=StaffUserFactory(perms=["store.view_payouts"]))
+    assert row.creator == sale.theme.creator
+
+
+def test_the_payouts_report_has_no_system_reader():
+    with pytest.raises(TypeError):
+        payouts_due()  # the viewer is required
+    with pytest.raises(MissingPermission):
+        payouts_due(viewer=None)
 
 
 def test_a_creator_without_payout_rights_still_sees_their_earnings(client):

@@ -265,7 +265,7 @@ def test_a_late_event_burns_the_top_up_that_was_live_when_it_happened():
         )
     use(account, "bandwidth", 5 * GB, on=moment(4, 6))  # the allowance
     with clock(moment(4, 20)):
-        revoke_grant(grant=top_up)
+        revoke_grant(grant=top_up, staff_user=None)
     # Both arrive on the 22nd: the 15th's was covered, the 21st's was not.
     use(account, "bandwidth", 3 * GB, on=moment(4, 15), received=moment(4, 22))
     use(account, "bandwidth", 2 * GB, on=moment(4, 21), received=moment(4, 22))
