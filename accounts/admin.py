@@ -5,6 +5,8 @@ UserAdmin gets forms and fieldsets keyed on ``email``. Creating a user or a
 company here also gives it a billing account (billing's post_save signals).
 """
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -145,3 +147,19 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ("company", "user")
     search_fields = ("company__name", "user__email", "user__name")
     autocomplete_fields = ("user", "company")
+
+
+class SignInAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' list of counted sign-in failures, without its clean-up action.
+
+    That action needs no permission and fails outside a sign-in request (it
+    reads an attribute the sign-in middleware sets); expired failures stop
+    counting by themselves. Deleting rows (Django's own action, which needs
+    the delete permission) lifts a pause early.
+    """
+
+    actions: list[str] = []
+
+
+admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, SignInAttemptAdmin)

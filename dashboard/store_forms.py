@@ -6,11 +6,15 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from store.checks import MAX_IMAGE_BYTES, MAX_IMAGES, TOKENS
+from store.checks import MAX_IMAGES, TOKENS
 from store.models import Theme
-from store.services.themes import ImageUpload, ThemeContent
+from store.services.themes import (
+    MAX_STYLESHEET_BYTES,
+    MAX_UPLOAD_BYTES,
+    ImageUpload,
+    ThemeContent,
+)
 
-MAX_CSS_UPLOAD_BYTES = 512 * 1024
 DEFAULT_TOKENS = {
     "bg": "#f6f7f9",
     "surface": "#ffffff",
@@ -121,11 +125,13 @@ class ThemeForm(forms.Form):
         images = self.cleaned_data.get("images") or []
         if len(images) > MAX_IMAGES:
             raise forms.ValidationError(f"Upload at most {MAX_IMAGES} images.")
-        too_big = [f.name for f in images if f.size > MAX_IMAGE_BYTES]
+        # The service's own limit, checked here from the size the upload
+        # declares so that an oversized file is never read into memory.
+        too_big = [f.name for f in images if f.size > MAX_UPLOAD_BYTES]
         if too_big:
             raise forms.ValidationError(
                 f"{', '.join(too_big)}: each image can be at most "
-                f"{MAX_IMAGE_BYTES // 1024} KB. Nothing was saved."
+                f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Nothing was saved."
             )
         return images
 
@@ -133,8 +139,11 @@ class ThemeForm(forms.Form):
         data = super().clean()
         upload = data.get("css_file")
         if upload:
-            if upload.size > MAX_CSS_UPLOAD_BYTES:
-                self.add_error("css_file", "Upload at most 512 KB of CSS.")
+            if upload.size > MAX_STYLESHEET_BYTES:  # not read: see clean_images
+                self.add_error(
+                    "css_file",
+                    f"Upload at most {MAX_STYLESHEET_BYTES // 1024} KB of CSS.",
+                )
             else:
                 try:
                     data["css"] = upload.read().decode("utf-8")

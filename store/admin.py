@@ -213,7 +213,8 @@ class BundleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["themes"].queryset = list_sellable_themes()
+        if "themes" in self.fields:  # absent from a view-only form
+            self.fields["themes"].queryset = list_sellable_themes()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

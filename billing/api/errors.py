@@ -79,6 +79,10 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return error_response(
             422, "invalid_request", "The request body is not valid JSON.", str(cause)
         )
+    if isinstance(cause, RecursionError):
+        return error_response(
+            422, "invalid_request", "The request body is nested too deeply."
+        )
     if isinstance(exc, AuthenticationError) or exc.status_code == 401:
         return unauthorized()
     return error_response(exc.status_code, "http_error", exc.message)

@@ -61,6 +61,10 @@ def _declared_length(request: HttpRequest) -> int | None:
         return None
 
 
+class MalformedBody(Exception):
+    """The chunked encoding itself is broken (the server could not de-chunk it)."""
+
+
 def _read_chunked(request: HttpRequest) -> int:
     """Read a chunked body (no Content-Length) into the request, up to the limit.
 
@@ -69,7 +73,10 @@ def _read_chunked(request: HttpRequest) -> int:
     Returns the length read, or MAX_BODY_BYTES + 1 when it is longer.
     """
     stream = request.META.get("wsgi.input")
-    data = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
+    try:
+        data = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
+    except Exception as error:  # the server's parse error: its class is its own
+        raise MalformedBody(str(error)) from error
     if len(data) > MAX_BODY_BYTES:
         return len(data)
     request._body = data  # noqa: SLF001 - what HttpRequest.body caches
@@ -96,7 +103,12 @@ def _refusal(request: HttpRequest) -> HttpResponseBase | None:
                 "length_required",
                 "This server needs a Content-Length; send the body unchunked.",
             )
-        length = _read_chunked(request)
+        try:
+            length = _read_chunked(request)
+        except MalformedBody as error:
+            return error_response(
+                400, "invalid_request", "The chunked body is malformed.", str(error)
+            )
     if length > MAX_BODY_BYTES:
         return too_large()
     content_type = request.META.get("CONTENT_TYPE", "")
@@ -111,9 +123,13 @@ def _refusal(request: HttpRequest) -> HttpResponseBase | None:
 
 
 def guard(
-    view: Callable[..., HttpResponseBase], *, authenticate: Authenticate | None
+    view: Callable[..., HttpResponseBase],
+    *,
+    authenticate: Authenticate | None,
+    check_body: bool = True,
 ) -> Callable[..., HttpResponseBase]:
-    """Wrap an API URL with the checks above; ``authenticate=None`` is public.
+    """Wrap an API URL with the checks above; ``authenticate=None`` is public,
+    and ``check_body=False`` (unknown URLs) leaves the body alone.
 
     The key found is left on ``request.api_key`` for the handler's own auth
     class, so it is looked up once.
@@ -127,7 +143,7 @@ def guard(
                 if key is None:
                     return unauthorized()
                 request.api_key = key
-            refused = _refusal(request)
+            refused = _refusal(request) if check_body else None
             if refused is not None:
                 return refused
             response = view(request, *args, **kwargs)

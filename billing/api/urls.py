@@ -37,5 +37,5 @@ api_patterns, api_app_name, api_namespace = api.urls
 urlpatterns = [
     path("", (_guarded(api_patterns), api_app_name, api_namespace)),
     # An unknown URL is 404 with or without a key: it is not an endpoint.
-    re_path(r"^.*$", guard(unknown_path, authenticate=None)),
+    re_path(r"^.*$", guard(unknown_path, authenticate=None, check_body=False)),
 ]

@@ -32,6 +32,10 @@ IMAGE_SIGNATURES = {
     b"GIF89a": "image/gif",
 }
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # refused outright; the check reports above 300 KB
+# Refused before the checks parse it: parsing costs CPU in proportion to the
+# size (about 6 s a megabyte), and the performance budget is 50 KB minified,
+# so a sheet twice that is only a way to tie up a worker.
+MAX_STYLESHEET_BYTES = 100 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,11 @@ def _validate(content: ThemeContent, images: Sequence[ImageUpload]) -> ThemeCont
         errors["price"] = "The price is from $0.00 (free) to $1,000.00."
     if not content.css.strip():
         errors["css"] = "Paste or upload a stylesheet."
+    elif len(content.css.encode()) > MAX_STYLESHEET_BYTES:
+        errors["css"] = (
+            f"A stylesheet may be at most {MAX_STYLESHEET_BYTES // 1024} KB "
+            "(the performance budget is 50 KB minified)."
+        )
     for image in images:
         if sniff_image_type(image.data) is None:
             errors["images"] = "Preview images must be PNG, JPEG, GIF or WebP files."

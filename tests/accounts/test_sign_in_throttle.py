@@ -6,10 +6,11 @@ import pytest
 import time_machine
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client, RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.throttle import client_ip, sign_in_username
-from tests.factories.accounts import UserFactory
+from tests.factories.accounts import StaffUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +163,11 @@ def test_client_address_follows_only_trusted_proxies(
         "/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded
     )
     assert client_ip(request) == expected
+
+
+def test_staff_see_the_counted_failures_without_axes_clean_up_action(client):
+    client.force_login(StaffUserFactory(perms=["axes.view_accessattempt"]))
+    _sign_in("ana@example.com", "wrong", address="203.0.113.7")
+    response = client.get(reverse("admin:axes_accessattempt_changelist"))
+    assert response.status_code == 200
+    assert "cleanup_expired_attempts" not in response.content.decode()

@@ -111,3 +111,20 @@ def test_a_chunked_body_without_a_key_is_401(gunicorn):
     status, answer = _post_chunked(gunicorn, iter([_batch("e-1")]), key=None)
     assert status == 401
     assert answer["error"]["code"] == "unauthorized"
+
+
+def test_a_malformed_chunked_body_is_400_not_a_server_error(gunicorn):
+    key = create_api_key(name="chunked").raw_key
+    with socket.create_connection(("127.0.0.1", gunicorn), timeout=20) as sock:
+        sock.sendall(
+            b"POST /api/v1/usage/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + key.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b'"code": "invalid_request"' in body  # the envelope, sent chunked

@@ -120,3 +120,17 @@ def test_a_chunked_body_on_a_server_that_cannot_read_it_is_411(api_key, account)
     )
     assert response.status_code == 411
     assert error_of(response)["code"] == "length_required"
+
+
+def test_a_body_nested_too_deeply_is_422(api, account):
+    raw = '{"events": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = api.post(EVENTS, raw=raw)
+    assert response.status_code == 422
+    assert error_of(response)["code"] == "invalid_request"
+
+
+def test_an_unknown_url_is_404_whatever_its_body(anonymous):
+    response = anonymous.client.post(
+        "/api/v1/no/such/thing", data=TOO_BIG, content_type="text/plain"
+    )
+    assert response.status_code == 404

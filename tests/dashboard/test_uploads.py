@@ -61,12 +61,20 @@ def test_a_real_oversized_image_is_refused_and_nothing_is_saved(creator_client):
 
 
 def test_an_image_over_the_per_image_limit_gets_a_form_error(creator_client):
-    big = SimpleUploadedFile("big-preview.png", PNG + b"\0" * (400 * 1024))
+    big = SimpleUploadedFile("big-preview.png", PNG + b"\0" * (3 * 1024 * 1024))
     response = creator_client.post("/store/submit/", _form(images=[big]))
     assert response.status_code == 200
-    assert "big-preview.png: each image can be at most 300 KB" in (
+    assert "big-preview.png: each image can be at most 2 MB" in (
         response.content.decode()
     )
+    assert not Theme.objects.exists()
+
+
+def test_a_stylesheet_too_big_to_check_is_refused_before_it_is_parsed(creator_client):
+    huge = "a{color:red}\n" * 10_000  # 130 KB
+    response = creator_client.post("/store/submit/", _form(css=huge))
+    assert response.status_code == 200
+    assert "A stylesheet may be at most 100 KB" in response.content.decode()
     assert not Theme.objects.exists()
 
 

@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from store.models import Payout, RevenuePolicy
-from tests.factories.store import PayoutFactory
+from tests.factories.accounts import StaffUserFactory
+from tests.factories.store import BundleFactory, PayoutFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,3 +40,11 @@ def test_recorded_payouts_cannot_be_edited_or_deleted(admin_client):
     payout.refresh_from_db()
     assert payout.amount_cents == 1000
     assert Payout.objects.count() == 1
+
+
+def test_staff_who_may_only_view_bundles_can_open_one(client):
+    bundle = BundleFactory()
+    client.force_login(StaffUserFactory(perms=["store.view_bundle"]))
+    response = client.get(reverse("admin:store_bundle_change", args=[bundle.pk]))
+    assert response.status_code == 200
+    assert bundle.name in response.content.decode()
