@@ -1421,7 +1421,7 @@ def _audit_value(value: object) -> str:
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Who changed money, limits or listings: written by the services only.
 
     Nobody adds, edits or deletes an entry here (nor anywhere: the database
@@ -1464,19 +1464,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "reason",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
 
     @admin.display(description="Changed", ordering="target_repr")
     def target_link(self, obj: AuditEntry) -> str:
