@@ -125,6 +125,35 @@ def test_an_unreachable_database_is_a_styled_503_page_for_the_dashboard():
     assert "nothing was changed" in page
 
 
+@pytest.fixture
+def role_out_of_connections():
+    """A PostgreSQL role allowed no connections: the server's "too many
+    connections" answer, as when every slot of max_connections is taken."""
+    if connection.vendor != "postgresql":
+        pytest.skip("connection limits are a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP ROLE IF EXISTS billing_full_role")
+        cursor.execute("CREATE ROLE billing_full_role LOGIN CONNECTION LIMIT 0")
+    yield "billing_full_role"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP ROLE IF EXISTS billing_full_role")
+
+
+def test_a_database_out_of_connections_is_503(api_key, role_out_of_connections):
+    PlatformAccountFactory(external_id="acme")
+    client = Client(headers={"Authorization": f"Bearer {api_key.raw_key}"})
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["USER"] = role_out_of_connections
+    try:
+        response = client.get("/api/v1/accounts/acme/quotas")
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+    _assert_503(response)
+    assert error_of(response)["code"] == "service_unavailable"
+
+
 def test_a_lock_wait_that_times_out_is_503_and_allocates_nothing(api_key):
     account = PlatformAccountFactory(external_id="acme", kind=Account.Kind.COMPANY)
     client = Client(headers={"Authorization": f"Bearer {api_key.raw_key}"})
