@@ -807,10 +807,17 @@ def renewal_start(*, purchase: Purchase, at: datetime) -> datetime:
     return purchase.expires_at if purchase.expires_at > at else at
 
 
-def renewal_refusal(*, purchase: Purchase) -> str | None:
-    """Why ``purchase`` cannot be renewed, or None when it can.
+# A subscription term can be renewed from this long before its end until
+# this long after it; later, the pack is bought again.
+RENEWAL_WINDOW = timedelta(days=30)
 
-    Reads ``purchase.renewals.all()`` so listings can prefetch it.
+
+def renewal_refusal(*, purchase: Purchase, at: datetime) -> str | None:
+    """Why ``purchase`` cannot be renewed at ``at``, or None when it can.
+
+    Only the latest term of a subscription, within the renewal window around
+    its end: renewals cannot be stacked a year ahead. Reads
+    ``purchase.renewals.all()`` so listings can prefetch it.
     """
     if not purchase.pack.is_subscription:
         return "Only subscription packs can be renewed; buy this pack again."
@@ -820,6 +827,17 @@ def renewal_refusal(*, purchase: Purchase) -> str | None:
         return "This pack was already renewed; renew the newest term."
     if not purchase.pack.is_active:
         return f"{purchase.pack.name} is no longer sold and cannot be renewed."
+    opens = purchase.expires_at - RENEWAL_WINDOW
+    if at < opens:
+        return (
+            f"Renewal opens on {opens.day} {opens:%b %Y}, "
+            f"{RENEWAL_WINDOW.days} days before this term ends."
+        )
+    if at > purchase.expires_at + RENEWAL_WINDOW:
+        return (
+            f"This term ended more than {RENEWAL_WINDOW.days} days ago: "
+            "buy the pack again."
+        )
     return None
 
 

@@ -186,7 +186,7 @@ def purchase_row(purchase: Purchase, *, at: datetime) -> PurchaseRow:
         status=status,
         lines=pack_lines(purchase.pack),
         renewed_until=max((r.expires_at for r in renewals), default=None),
-        refusal=renewal_refusal(purchase=purchase),
+        refusal=renewal_refusal(purchase=purchase, at=at),
     )
 
 

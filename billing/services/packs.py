@@ -239,11 +239,11 @@ def renew_purchase(
             return replay
         purchase = Purchase.objects.select_related("pack").get(pk=purchase.pk)
         pack = purchase.pack
-        refusal = renewal_refusal(purchase=purchase)
+        now = timezone.now()
+        refusal = renewal_refusal(purchase=purchase, at=now)
         if refusal:
             raise NotRenewable(refusal)
         _check_pack_applies(pack, account)
-        now = timezone.now()
         return _buy(
             account=account,
             pack=pack,

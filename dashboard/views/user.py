@@ -328,7 +328,8 @@ def user_purchases(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     context = {
         "page": page,
         "tab": "purchases",
-        "active": [r for r in rows if r.status in ("active", "upcoming")],
+        "active": [r for r in rows if r.status == "active"],
+        "upcoming": [r for r in rows if r.status == "upcoming"],
         "ended": [r for r in rows if r.status not in ("active", "upcoming")],
     }
     return render(request, "dashboard/user/purchases.html", context)
@@ -356,12 +357,13 @@ def user_renew(
         if isinstance(outcome, HttpResponse):
             return outcome
         error = outcome
-    starts_at = renewal_start(purchase=purchase, at=timezone.now())
+    now = timezone.now()
+    starts_at = renewal_start(purchase=purchase, at=now)
     context = {
         "page": page,
         "tab": "purchases",
         "purchase": purchase,
-        "refusal": renewal_refusal(purchase=purchase),
+        "refusal": renewal_refusal(purchase=purchase, at=now),
         "starts_at": starts_at,
         "expires_at": purchase.pack.expiry_from(starts_at),
         "lines": list(purchase.pack.allowances.select_related("meter")),

@@ -17,7 +17,12 @@ from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.rollups import refresh_usage_rollups
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory
-from tests.factories.billing import ChargeFactory, meter, personal_account
+from tests.factories.billing import (
+    ChargeFactory,
+    ending_soon,
+    meter,
+    personal_account,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +122,9 @@ def test_pack_popularity_units_renewals_lapses_and_share(analyst):
     sub = Pack.objects.get(code="storage-50gb-sub")
     once = Pack.objects.get(code="bandwidth-100gb-once")
     first = purchase_pack(account=account, pack=sub, user=user, idempotency_key="s1")
-    renew_purchase(purchase=first.purchase, user=user, idempotency_key="s1-r")
+    renew_purchase(
+        purchase=ending_soon(first.purchase), user=user, idempotency_key="s1-r"
+    )
     lapsed = purchase_pack(account=account, pack=sub, user=user, idempotency_key="s2")
     refunded = purchase_pack(account=account, pack=once, user=user, idempotency_key="o")
     refund_charge(

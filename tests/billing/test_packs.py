@@ -25,9 +25,11 @@ from tests.factories.billing import (
     ChargeFactory,
     PackFactory,
     company_account,
+    ending_soon,
     meter,
     owner_of,
     personal_account,
+    shift_term,
 )
 
 pytestmark = pytest.mark.django_db
@@ -293,7 +295,7 @@ def test_a_user_cannot_buy_for_someone_elses_personal_account():
 def test_renewing_before_expiry_starts_at_the_old_expiry():
     account = personal_account()
     pack = _storage_pack(subscription=True, term_days=365)
-    original = _buy(account, pack).purchase
+    original = ending_soon(_buy(account, pack).purchase)
 
     renewal = renew_purchase(
         purchase=original, user=owner_of(account), idempotency_key="renew-1"
@@ -358,6 +360,46 @@ def test_a_renewal_is_charged_as_a_renewal():
     assert account.charges.count() == 2
 
 
+def test_a_term_cannot_be_renewed_before_its_renewal_window_opens():
+    account = personal_account()
+    pack = _storage_pack(subscription=True, term_days=365)
+    original = _buy(account, pack).purchase
+
+    with pytest.raises(NotRenewable) as excinfo:
+        renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r")
+
+    opens = original.expires_at - timedelta(days=30)
+    assert f"Renewal opens on {opens.day} {opens:%b %Y}" in excinfo.value.message
+    assert account.purchases.count() == 1
+    assert account.charges.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("ended_days_ago", "renewable"), [(-30, True), (29, True), (31, False)]
+)
+def test_the_renewal_window_runs_from_30_days_before_the_end_to_30_after(
+    ended_days_ago, renewable
+):
+    account = personal_account()
+    pack = _storage_pack(subscription=True, term_days=365)
+    original = _buy(account, pack).purchase
+    # Bought so long ago that its term ended ``ended_days_ago`` days (and an
+    # hour) ago; a negative number of days: it ends that many days from now.
+    left = original.expires_at - timezone.now()
+    shift_term(original, by=left + timedelta(days=ended_days_ago, hours=1))
+
+    def renew():
+        return renew_purchase(
+            purchase=original, user=owner_of(account), idempotency_key="r"
+        )
+
+    if renewable:
+        assert renew().purchase.kind == Purchase.Kind.RENEWAL
+    else:
+        with pytest.raises(NotRenewable, match="buy the pack again"):
+            renew()
+
+
 def test_a_one_time_pack_cannot_be_renewed():
     account = personal_account()
     original = _buy(account, _storage_pack()).purchase
@@ -372,7 +414,7 @@ def test_a_one_time_pack_cannot_be_renewed():
 
 def test_the_same_purchase_cannot_be_renewed_twice():
     account = personal_account()
-    original = _buy(account, _storage_pack(subscription=True)).purchase
+    original = ending_soon(_buy(account, _storage_pack(subscription=True)).purchase)
     renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r1")
 
     with pytest.raises(NotRenewable):
@@ -384,7 +426,7 @@ def test_the_same_purchase_cannot_be_renewed_twice():
 
 def test_resubmitting_a_renewal_returns_the_first_one():
     account = personal_account()
-    original = _buy(account, _storage_pack(subscription=True)).purchase
+    original = ending_soon(_buy(account, _storage_pack(subscription=True)).purchase)
     first = renew_purchase(
         purchase=original, user=owner_of(account), idempotency_key="r1"
     )
@@ -404,6 +446,9 @@ def test_the_renewal_itself_can_be_renewed():
     renewal = renew_purchase(
         purchase=original, user=owner_of(account), idempotency_key="r1"
     ).purchase
+    # Later, when the renewed term is the one ending soon:
+    shift_term(original, by=timedelta(days=45))
+    renewal = shift_term(renewal, by=timedelta(days=45))
 
     third = renew_purchase(
         purchase=renewal, user=owner_of(account), idempotency_key="r2"
@@ -414,7 +459,7 @@ def test_the_renewal_itself_can_be_renewed():
 
 def test_a_declined_renewal_can_be_retried_with_a_new_token(settings):
     account = personal_account()
-    original = _buy(account, _storage_pack(subscription=True)).purchase
+    original = ending_soon(_buy(account, _storage_pack(subscription=True)).purchase)
     settings.BILLING_SANDBOX_DECLINE = True
     declined = renew_purchase(
         purchase=original, user=owner_of(account), idempotency_key="r1"
@@ -501,7 +546,7 @@ def test_refunding_a_pack_ends_its_grants_and_the_limit_drops_back():
 
 def test_refunding_a_renewal_keeps_the_original_term():
     account = personal_account()
-    original = _buy(account, _storage_pack(subscription=True)).purchase
+    original = ending_soon(_buy(account, _storage_pack(subscription=True)).purchase)
     renewal = renew_purchase(
         purchase=original, user=owner_of(account), idempotency_key="r1"
     )

@@ -24,6 +24,8 @@ def _renew(purchase, token):
 
 
 def _subscription(**kwargs):
+    """A 30-day subscription: renewable from the moment it is bought."""
+    kwargs.setdefault("term_days", 30)
     return PackFactory(lines={"storage": 50 * GB}, subscription=True, **kwargs)
 
 

@@ -11,7 +11,13 @@ from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
 from tests.factories.accounts import StaffUserFactory
-from tests.factories.billing import JobSlotFactory, company_account, meter, owner_of
+from tests.factories.billing import (
+    JobSlotFactory,
+    company_account,
+    ending_soon,
+    meter,
+    owner_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +195,9 @@ def test_page_queries_do_not_grow_with_history(
         )
         if code.endswith("-sub"):
             renew_purchase(
-                purchase=bought.purchase, user=owner, idempotency_key=f"renew-{n}"
+                purchase=ending_soon(bought.purchase),
+                user=owner,
+                idempotency_key=f"renew-{n}",
             )
         else:
             refund_charge(charge=bought.charge, staff_user=staff)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing.models import ChargeRecord, Grant, Pack, Purchase
 from billing.services.packs import purchase_pack
+from tests.factories.billing import shift_term
 
 pytestmark = pytest.mark.django_db
 
@@ -91,25 +92,16 @@ def test_company_owner_buys_slots_and_the_limit_rises(client, my_company):
     assert "0 of 7 slots in use" in page
 
 
-def _subscription(account, *, days_ago=0):
+def _subscription(account, *, days_ago=355):
+    """A 365-day subscription bought ``days_ago`` days ago (by default its term
+    ends in 10 days: inside the renewal window)."""
     purchase = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-sub"),
         user=account.user,
         idempotency_key=f"sub-{account.pk}",
     ).purchase
-    if days_ago:
-        shift = timedelta(days=days_ago)
-        Purchase.objects.filter(pk=purchase.pk).update(
-            starts_at=purchase.starts_at - shift,
-            expires_at=purchase.expires_at - shift,
-        )
-        Grant.objects.filter(purchase=purchase).update(
-            effective_at=purchase.starts_at - shift,
-            expires_at=purchase.expires_at - shift,
-        )
-        purchase.refresh_from_db()
-    return purchase
+    return shift_term(purchase, by=timedelta(days=days_ago))
 
 
 def test_active_packs_list_renew_and_expired(client, me):
@@ -150,7 +142,7 @@ def test_renewing_before_expiry_continues_without_a_gap(client, me):
 
 
 def test_renewing_after_expiry_starts_now(client, me):
-    purchase = _subscription(me, days_ago=400)
+    purchase = _subscription(me, days_ago=380)  # ended 15 days ago
     before = timezone.now()
     client.post(
         reverse("dashboard:user-renew", args=[me.pk, purchase.pk]), {"token": "q" * 20}
@@ -226,3 +218,31 @@ def test_the_confirmation_page_keeps_its_token_until_used(client, me):
     assert _token(client.get(buy_url(me)).content.decode()) == first
     other = _token(client.get(buy_url(me, "bandwidth-100gb-once")).content.decode())
     assert other != first
+
+
+def test_a_paid_renewal_is_listed_as_upcoming_without_its_own_renew(client, me):
+    purchase = _subscription(me)  # ends in 10 days
+    client.post(
+        reverse("dashboard:user-renew", args=[me.pk, purchase.pk]), {"token": "u" * 20}
+    )
+    renewal = Purchase.objects.get(renewal_of=purchase)
+    page = client.get(reverse("dashboard:user-purchases", args=[me.pk])).content
+    active, upcoming = page.decode().split("Upcoming terms")
+    upcoming = upcoming.split("Expired and refunded")[0]
+    assert f'id="purchase-{purchase.pk}"' in active
+    assert "Renewed: continues until" in active
+    assert f'id="purchase-{renewal.pk}"' in upcoming
+    assert f"starts {renewal.starts_at.day} {renewal.starts_at:%b %Y}" in upcoming
+    # Renewing the upcoming term waits for its own window.
+    renew_url = reverse("dashboard:user-renew", args=[me.pk, renewal.pk])
+    assert renew_url not in page.decode()
+    assert "Renewal opens on" in upcoming
+
+
+def test_renewing_a_year_early_is_refused_with_the_date_it_opens(client, me):
+    purchase = _subscription(me, days_ago=1)
+    page = client.post(
+        reverse("dashboard:user-renew", args=[me.pk, purchase.pk]), {"token": "e" * 20}
+    ).content.decode()
+    assert "Renewal opens on" in page
+    assert not Purchase.objects.filter(renewal_of=purchase).exists()

@@ -15,6 +15,7 @@ from billing.models import (
     OverageConsent,
     Pack,
     PackAllowance,
+    Purchase,
 )
 from billing.services.accounts import default_plan
 from billing.units import period_of
@@ -42,6 +43,28 @@ def owner_of(account: Account):
     if account.user_id:
         return account.user
     return account.company.memberships.get(role="owner").user
+
+
+def shift_term(purchase: Purchase, *, by: timedelta) -> Purchase:
+    """Move a purchase's term (and its grants) earlier by ``by``, as if it had
+    been bought that long ago; returns it refreshed."""
+    Purchase.objects.filter(pk=purchase.pk).update(
+        starts_at=purchase.starts_at - by, expires_at=purchase.expires_at - by
+    )
+    for grant in Grant.objects.filter(purchase=purchase):
+        Grant.objects.filter(pk=grant.pk).update(
+            effective_at=grant.effective_at - by,
+            expires_at=None if grant.expires_at is None else grant.expires_at - by,
+        )
+    purchase.refresh_from_db()
+    return purchase
+
+
+def ending_soon(purchase: Purchase, *, days_left: int = 10) -> Purchase:
+    """The purchase's term ends ``days_left`` days from now: inside the renewal
+    window (renewal opens 30 days before a term ends)."""
+    left = purchase.expires_at - timezone.now()
+    return shift_term(purchase, by=left - timedelta(days=days_left))
 
 
 class PlatformAccountFactory(DjangoModelFactory):
