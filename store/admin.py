@@ -60,6 +60,24 @@ class ReasonForm(forms.Form):
     )
 
 
+class RefundSaleForm(forms.Form):
+    """The two texts of a refund: what the buyer reads, what only staff read."""
+
+    reason = forms.CharField(
+        label="Reason shown to the customer",
+        max_length=255,
+        help_text="The buyer sees this next to the refund, e.g. "
+        '"Refunded at your request."',
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+    staff_note = forms.CharField(
+        label="Staff note",
+        required=False,
+        help_text="Internal: shown in admin only, never to the customer.",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
+
+
 def _with_reason(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -69,13 +87,15 @@ def _with_reason(
     title: str,
     warning: str,
     apply: Any,
+    form_class: type[forms.Form] = ReasonForm,
 ) -> HttpResponse | None:
-    """Ask for a reason on an intermediate page, then call the service per object."""
-    form = ReasonForm(request.POST if "confirm" in request.POST else None)
+    """Ask for a reason on an intermediate page, then call the service per object
+    with the form's cleaned data."""
+    form = form_class(request.POST if "confirm" in request.POST else None)
     if form.is_valid():
         for obj in queryset:
             try:
-                apply(obj, form.cleaned_data["reason"])
+                apply(obj, form.cleaned_data)
             except BillingError as error:
                 modeladmin.message_user(
                     request, f"{obj}: {error.message}", messages.ERROR
@@ -192,8 +212,8 @@ class ThemeAdmin(admin.ModelAdmin):
             action="reject",
             title="Reject themes",
             warning="The creator sees the reason and can fix and resubmit.",
-            apply=lambda theme, reason: reject_theme(
-                theme=theme, staff_user=request.user, reason=reason
+            apply=lambda theme, data: reject_theme(
+                theme=theme, staff_user=request.user, reason=data["reason"]
             ),
         )
 
@@ -432,9 +452,13 @@ class SaleAdmin(ReadOnly):
             title="Refund sales",
             warning="The charge is refunded, the licences end and the creators' "
             "earnings lines are reversed.",
-            apply=lambda sale, reason: refund_sale(
-                sale=sale, staff_user=request.user, reason=reason
+            apply=lambda sale, data: refund_sale(
+                sale=sale,
+                staff_user=request.user,
+                customer_reason=data["reason"],
+                staff_note=data["staff_note"],
             ),
+            form_class=RefundSaleForm,
         )
 
     def has_refund_permission(self, request: HttpRequest) -> bool:

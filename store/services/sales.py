@@ -320,8 +320,17 @@ def _reverse_earnings(*, sale: Sale, at: datetime) -> None:
     )
 
 
-def refund_sale(*, sale: Sale, staff_user: User | None, reason: str = "") -> Sale:
+def refund_sale(
+    *,
+    sale: Sale,
+    staff_user: User | None,
+    customer_reason: str = "",
+    staff_note: str = "",
+) -> Sale:
     """Refund a sale: the charge is refunded, licences end, earnings lines reversed.
+
+    ``customer_reason`` is shown to the buyer next to the refund;
+    ``staff_note`` stays in admin, as for any refund.
 
     The reversals land in this month's earnings and reduce the tier basis of
     the year the sale was made in, not this year's. Needs
@@ -340,7 +349,11 @@ def refund_sale(*, sale: Sale, staff_user: User | None, reason: str = "") -> Sal
         refund = None
         if sale.charge is not None:
             refund = refund_charge(
-                charge=sale.charge, staff_user=staff_user, reason=reason, for_sale=True
+                charge=sale.charge,
+                staff_user=staff_user,
+                customer_reason=customer_reason,
+                staff_note=staff_note,
+                for_sale=True,
             )
         now = timezone.now()
         sale.status = Sale.Status.REFUNDED
@@ -359,8 +372,9 @@ def refund_sale(*, sale: Sale, staff_user: User | None, reason: str = "") -> Sal
                 "charge_id": sale.charge_id,
                 "refund_id": refund.pk if refund is not None else None,
                 "licences_revoked": licences,
+                "staff_note": staff_note.strip(),
             },
-            reason=reason,
+            reason=customer_reason.strip(),
         )
     return sale
 

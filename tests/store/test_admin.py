@@ -6,9 +6,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.models import ChargeRecord
+from billing.permissions import REFUND_CHARGE
 from store.models import Payout, RevenuePolicy
-from tests.factories.accounts import StaffUserFactory
-from tests.factories.store import BundleFactory, PayoutFactory
+from store.services.sales import purchase_theme
+from tests.factories.accounts import StaffUserFactory, UserFactory
+from tests.factories.store import BundleFactory, PayoutFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +51,33 @@ def test_staff_who_may_only_view_bundles_can_open_one(client):
     response = client.get(reverse("admin:store_bundle_change", args=[bundle.pk]))
     assert response.status_code == 200
     assert bundle.name in response.content.decode()
+
+
+def test_a_sale_refund_shows_the_buyer_the_reason_and_keeps_the_note_internal(
+    client,
+):
+    buyer = UserFactory()
+    sale = purchase_theme(
+        user=buyer, theme=ThemeFactory(price_cents=1500), idempotency_key="k"
+    ).sale
+    client.force_login(StaffUserFactory(perms=["store.view_sale", REFUND_CHARGE]))
+    client.post(
+        reverse("admin:store_sale_changelist"),
+        {
+            "action": "refund",
+            "_selected_action": [sale.pk],
+            "confirm": "yes",
+            "reason": "Refunded at your request.",
+            "staff_note": "Customer asked: bought by mistake",
+        },
+    )
+    refund = ChargeRecord.objects.get(refund_of=sale.charge)
+    assert refund.customer_reason == "Refunded at your request."
+    assert refund.staff_note == "Customer asked: bought by mistake"
+
+    client.force_login(buyer)
+    page = client.get(
+        reverse("dashboard:user-billing", args=[buyer.billing_account.pk])
+    ).content.decode()
+    assert "Refunded at your request." in page
+    assert "Customer asked" not in page

@@ -63,7 +63,7 @@ def test_a_sale_refund_is_one_entry_on_the_sale(price_cents):
         idempotency_key="k",
     ).sale
     refunder = StaffUserFactory(perms=["billing.refund_charge"])
-    refund_sale(sale=sale, staff_user=refunder, reason="mistake")
+    refund_sale(sale=sale, staff_user=refunder, customer_reason="mistake")
 
     (entry,) = AuditEntry.objects.all()  # the charge's refund is not counted twice
     assert (entry.action, entry.actor, entry.target_type, entry.reason) == (

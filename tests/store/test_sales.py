@@ -233,7 +233,7 @@ def test_a_refund_reverses_charge_licence_and_earnings_lines():
     refund_sale(
         sale=sale,
         staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
-        reason="mistake",
+        customer_reason="mistake",
     )
 
     sale.refresh_from_db()
