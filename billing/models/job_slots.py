@@ -35,6 +35,10 @@ class JobSlot(models.Model):
     )
     allocated_at = models.DateTimeField(default=timezone.now)
     suspended_at = models.DateTimeField(null=True, blank=True)
+    # What took the capacity away, as the customer reads it after "after":
+    # "the refund of Slot pack 20", "Slot pack 5 expired".
+    # A database default: the hot allocation path inserts rows in raw SQL.
+    suspension_cause = models.CharField(max_length=200, blank=True, db_default="")
     released_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobSlotQuerySet.as_manager()

@@ -224,6 +224,13 @@ class Grant(models.Model):
         return self.amount - self.consumed
 
     @property
+    def label(self) -> str:
+        """What the customer knows it as: its pack's name, or the staff reason."""
+        if self.purchase_id:
+            return self.purchase.pack.name
+        return self.reason or "a staff grant"
+
+    @property
     def ends_at(self) -> datetime | None:
         """When the grant stops counting: expiry or revocation, the earlier."""
         ends = [m for m in (self.expires_at, self.revoked_at) if m is not None]

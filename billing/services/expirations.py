@@ -51,11 +51,7 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
             account = lock_account(Account(pk=account_id))
             specs = []
             for grant in grants:
-                label = (
-                    grant.purchase.pack.name
-                    if grant.purchase_id
-                    else grant.reason or "grant"
-                )
+                label = grant.label
                 specs.append(
                     AlertSpec(
                         account_id=account_id,
@@ -68,8 +64,14 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
                     )
                 )
             raise_alerts(specs=specs)
-            if any(g.meter.kind == Meter.Kind.ALLOCATION for g in grants):
-                suspended += len(reconcile_job_slots(account=account, at=now).suspended)
+            slot_grants = [g for g in grants if g.meter.kind == Meter.Kind.ALLOCATION]
+            if slot_grants:
+                ended = " and ".join(sorted({g.label for g in slot_grants}))
+                suspended += len(
+                    reconcile_job_slots(
+                        account=account, at=now, cause=f"{ended} expired"
+                    ).suspended
+                )
             Grant.objects.filter(pk__in=[g.pk for g in grants]).update(
                 expiry_processed_at=now
             )

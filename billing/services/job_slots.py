@@ -144,14 +144,24 @@ def slot_meter_id() -> int:
     return Meter.objects.values_list("pk", flat=True).get(code="job_slots")
 
 
+DEFAULT_SUSPENSION_CAUSE = "a slot pack ended"
+
+
 def reconcile_job_slots(
-    *, account: Account, at: datetime | None = None, limit: int | None = None
+    *,
+    account: Account,
+    at: datetime | None = None,
+    limit: int | None = None,
+    cause: str = DEFAULT_SUSPENSION_CAUSE,
 ) -> SlotReconciliation:
     """Match active slots to the limit: suspend the newest past it, restore the oldest.
 
     Callers hold the account lock (and may pass the limit they just read
-    under it). Raises a ``suspended`` alert when slots are taken away (one
-    per period, as every alert). One counting query when nothing changes.
+    under it), and name what took capacity away (``cause``: a refund, a
+    revocation, an expiry), which suspended slots keep so the customer is
+    told the true reason. Raises a ``suspended`` alert when slots are taken
+    away (one per period, as every alert). One counting query when nothing
+    changes.
     """
     at = at or timezone.now()
     if limit is None:
@@ -166,7 +176,7 @@ def reconcile_job_slots(
     if active > limit:
         excess = list(account.job_slots.active().order_by("allocated_at", "pk")[limit:])
         JobSlot.objects.filter(pk__in=[s.pk for s in excess]).update(
-            status=JobSlot.Status.SUSPENDED, suspended_at=at
+            status=JobSlot.Status.SUSPENDED, suspended_at=at, suspension_cause=cause
         )
         suspended = [s.job_ref for s in excess]
         active -= len(excess)
@@ -178,8 +188,9 @@ def reconcile_job_slots(
                     kind=Alert.Kind.SUSPENDED,
                     period_start=period_of(at).start,
                     message=(
-                        f"{len(excess)} job posting(s) were suspended: your slot "
-                        f"limit is now {limit}. A slot pack restores them."
+                        f"{len(excess)} job posting(s) were suspended after "
+                        f"{cause}: your slot limit is now {limit}. A slot pack "
+                        "restores them."
                     ),
                 )
             ]
@@ -192,7 +203,7 @@ def reconcile_job_slots(
         )
         if waiting:
             JobSlot.objects.filter(pk__in=[s.pk for s in waiting]).update(
-                status=JobSlot.Status.ACTIVE, suspended_at=None
+                status=JobSlot.Status.ACTIVE, suspended_at=None, suspension_cause=""
             )
             reactivated = [s.job_ref for s in waiting]
             active += len(waiting)

@@ -34,7 +34,7 @@ from ..selectors import (
 from ..units import format_cents, period_of
 from .audit import record_audit
 from .counters import refold_counters_from
-from .job_slots import reconcile_job_slots
+from .job_slots import DEFAULT_SUSPENSION_CAUSE, reconcile_job_slots
 from .locks import lock_account
 from .payments import get_gateway
 
@@ -160,17 +160,24 @@ def _buy(
     return PurchaseResult(purchase=purchase, charge=charge, created=True)
 
 
-def _apply_new_capacity(*, account: Account, meters: list[Meter], at: datetime) -> None:
+def _apply_new_capacity(
+    *,
+    account: Account,
+    meters: list[Meter],
+    at: datetime,
+    cause: str = DEFAULT_SUSPENSION_CAUSE,
+) -> None:
     """Let changed capacity reach the caches: a top-up starting now covers
     this period's excess so far, one ending now stops burning (usage already
-    recorded past this instant changes side); slots follow the new limit."""
+    recorded past this instant changes side); slots follow the new limit
+    (``cause`` says what lowered it, for the slots it suspends)."""
     for meter in meters:
         if meter.kind == Meter.Kind.COUNTER:
             refold_counters_from(
                 account=account, meter=meter, period=period_of(at), now=at
             )
         elif meter.kind == Meter.Kind.ALLOCATION:
-            reconcile_job_slots(account=account, at=at)
+            reconcile_job_slots(account=account, at=at, cause=cause)
 
 
 def _check_can_manage(user: object, account: Account) -> None:
@@ -370,7 +377,10 @@ def refund_charge(
                 revoked_at=now, reason="Refunded"
             )
             _apply_new_capacity(
-                account=account, meters=list({g.meter for g in revoked}), at=now
+                account=account,
+                meters=list({g.meter for g in revoked}),
+                at=now,
+                cause=f"the refund of {charge.description}",
             )
         if not for_sale:  # refund_sale records the sale's refund as a whole
             record_audit(
@@ -463,7 +473,12 @@ def revoke_grant(
             revoked_at=now, reason=reason[:200]
         )
         if ended:
-            _apply_new_capacity(account=account, meters=[grant.meter], at=now)
+            _apply_new_capacity(
+                account=account,
+                meters=[grant.meter],
+                at=now,
+                cause=f"staff ended {grant.label}",
+            )
             record_audit(
                 action=AuditEntry.Action.GRANT_REVOKED,
                 actor=staff_user,

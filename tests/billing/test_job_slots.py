@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from billing.errors import NotFound, QuotaExceeded
@@ -203,6 +204,12 @@ def test_expiry_sweep_suspends_the_newest_allocations_beyond_the_limit():
     }
     assert account.job_slots.get(job_ref="job-5").suspended_at is not None
     assert account.alerts.filter(kind=Alert.Kind.SUSPENDED).count() == 1
+    causes = set(
+        account.job_slots.filter(status="suspended").values_list(
+            "suspension_cause", flat=True
+        )
+    )
+    assert len(causes) == 1 and causes.pop().endswith(" expired")
 
 
 def test_expiry_sweep_suspends_nothing_when_the_slots_still_fit():
@@ -264,6 +271,9 @@ def test_revoking_a_slot_grant_suspends_the_newest_allocations():
     overview = job_slot_overview(account=account)
     assert (overview.used, overview.limit) == (2, 2)
     assert [s.job_ref for s in overview.suspended] == ["job-3", "job-4"]
+    assert {s.suspension_cause for s in overview.suspended} == {
+        f"staff ended {grant.reason or 'a staff grant'}"
+    }
 
 
 def test_revoking_a_grant_twice_changes_nothing_the_second_time():
@@ -293,6 +303,27 @@ def test_refunding_a_slot_pack_suspends_the_slots_it_paid_for():
         "job-4": "suspended",
     }
     assert account.alerts.filter(kind=Alert.Kind.SUSPENDED).exists()
+    # The customer is told the true cause: the refund, not an expiry.
+    suspended = account.job_slots.get(job_ref="job-4")
+    assert suspended.suspension_cause == f"the refund of {bought.charge.description}"
+    alert = account.alerts.get(kind=Alert.Kind.SUSPENDED)
+    assert "after the refund of" in alert.message
+
+
+def test_the_job_slots_page_says_why_each_posting_was_suspended(client):
+    account = company_account()
+    bought = _buy_slots(account, 2)
+    _allocate(account, "job-1", "job-2", "job-3")
+    refund_charge(
+        charge=bought.charge,
+        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+    )
+    client.force_login(owner_of(account))
+    page = client.get(
+        reverse("dashboard:company-job-slots", args=[account.pk])
+    ).content.decode()
+    assert f"After the refund of {bought.charge.description}" in page
+    assert "after a pack expired" not in page
 
 
 def test_buying_slots_reactivates_suspended_jobs_oldest_first_up_to_the_limit():
