@@ -1,12 +1,89 @@
 """Forms of the dashboard: input parsing only; services decide."""
 
+import re
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from django import forms
+from django.conf import settings
+
+from billing.services.consents import MAX_CAP_CENTS, MIN_CAP_CENTS
+from billing.units import format_cents
 
 HISTORY_RANGES = (30, 90, 180)
-MAX_CAP = Decimal("100000.00")
+
+MONEY_HELP = "In dollars, e.g. 25 or 25.50; a leading $ and commas (1,000) are fine."
+# Digits with an optional point and decimals; a leading "$" and thousands
+# commas in groups of three. ASCII only: "\d" would also take other scripts'
+# digits. Exponents, NaN, Infinity, "+" and inner spaces never match.
+_AMOUNT = re.compile(
+    r"\$?(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<decimals>[0-9]*))?"
+)
+
+
+class MoneyField(forms.Field):
+    """An amount of money typed in dollars, cleaned to integer cents.
+
+    Exactly one message per problem, in the order: missing, not a plain
+    amount, more than two decimals, out of range. A negative amount is
+    reported as out of range (every minimum here is at least 0). The
+    widget is a text input so the value typed comes back as typed.
+    """
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    default_error_messages = {
+        "required": "Enter an amount, e.g. 25.00.",
+        "invalid": "Enter the amount as a plain number of dollars, e.g. 25 or 25.50.",
+        "decimals": "Use at most two decimals (cents).",
+        "range": "The %(what)s must be between %(min)s and %(max)s.",
+    }
+
+    def __init__(
+        self, *, min_cents: int, max_cents: int, what: str, **kwargs: Any
+    ) -> None:
+        self.min_cents, self.max_cents, self.what = min_cents, max_cents, what
+        kwargs.setdefault("help_text", MONEY_HELP)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        """Cents (int) or dollars (Decimal) as "25.00"; typed text as typed."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value // 100}.{value % 100:02d}"
+        if isinstance(value, Decimal) and value.is_finite():
+            return f"{value:.2f}"
+        return value
+
+    def to_python(self, value: Any) -> int | None:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        negative = text.startswith("-")
+        match = _AMOUNT.fullmatch(text[1:] if negative else text)
+        if match is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        decimals = match["decimals"] or ""
+        if len(decimals) > 2:
+            raise forms.ValidationError(
+                self.error_messages["decimals"], code="decimals"
+            )
+        dollars = match["whole"].replace(",", "").lstrip("0")
+        # Judged on the text first: a pasted million-digit number is simply
+        # out of range, never an int() or Decimal overflow.
+        too_long = len(dollars) > len(str(self.max_cents))
+        cents = 0 if too_long else int(dollars or "0") * 100 + int(f"{decimals:0<2}")
+        if negative or too_long or not self.min_cents <= cents <= self.max_cents:
+            currency = settings.BILLING_CURRENCY
+            raise forms.ValidationError(
+                self.error_messages["range"],
+                code="range",
+                params={
+                    "what": self.what,
+                    "min": format_cents(self.min_cents, currency),
+                    "max": format_cents(self.max_cents, currency),
+                },
+            )
+        return cents
 
 
 def new_token() -> str:
@@ -25,21 +102,26 @@ class ConsentForm(forms.Form):
     ]
 
     meter = forms.CharField(widget=forms.HiddenInput)
-    cap = forms.DecimalField(
+    cap = MoneyField(
         label="Spending cap",
-        min_value=Decimal("0.01"),
-        max_value=MAX_CAP,
-        max_digits=8,
-        decimal_places=2,
-        help_text="The most overage you agree to pay for this meter in a period.",
+        min_cents=MIN_CAP_CENTS,
+        max_cents=MAX_CAP_CENTS,
+        what="cap",
     )
     scope = forms.ChoiceField(
-        choices=SCOPES, widget=forms.RadioSelect, initial="period", label="For"
+        choices=SCOPES,
+        widget=forms.RadioSelect,
+        initial="period",
+        label="For",
+        error_messages={
+            "required": "Choose how long the consent lasts.",
+            "invalid_choice": "Choose how long the consent lasts.",
+        },
     )
 
     @property
     def cap_cents(self) -> int:
-        return int(self.cleaned_data["cap"] * 100)
+        return self.cleaned_data["cap"]
 
     @property
     def recurring(self) -> bool:

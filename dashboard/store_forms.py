@@ -1,6 +1,5 @@
 """Forms of the theme store pages: input parsing only; store services decide."""
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -9,11 +8,14 @@ from django.core.files.uploadedfile import UploadedFile
 from store.checks import MAX_IMAGES, TOKENS
 from store.models import Theme
 from store.services.themes import (
+    MAX_PRICE_CENTS,
     MAX_STYLESHEET_BYTES,
     MAX_UPLOAD_BYTES,
     ImageUpload,
     ThemeContent,
 )
+
+from .forms import MONEY_HELP, MoneyField
 
 DEFAULT_TOKENS = {
     "bg": "#f6f7f9",
@@ -53,13 +55,13 @@ class ThemeForm(forms.Form):
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    price = forms.DecimalField(
+    price = MoneyField(
         label="Price (USD)",
-        min_value=Decimal("0"),
-        max_value=Decimal("1000"),
-        decimal_places=2,
-        initial=Decimal("0"),
-        help_text="0 makes the theme free.",
+        min_cents=0,
+        max_cents=MAX_PRICE_CENTS,
+        what="price",
+        initial=0,
+        help_text=f"{MONEY_HELP} 0 makes the theme free.",
     )
     css = forms.CharField(
         label="Stylesheet",
@@ -106,7 +108,7 @@ class ThemeForm(forms.Form):
         initial = {
             "name": theme.name,
             "description": theme.description,
-            "price": (Decimal(theme.price_cents) / 100).quantize(Decimal("0.01")),
+            "price": theme.price_cents,
             "css": theme.css,
             **theme.tokens,
         }
@@ -158,7 +160,7 @@ class ThemeForm(forms.Form):
         return ThemeContent(
             name=data["name"],
             description=data["description"],
-            price_cents=int(data["price"] * 100),
+            price_cents=data["price"],
             css=data["css"],
             tokens={name: data[name] for name in TOKENS},
         )
