@@ -5,13 +5,13 @@ them for people and picks the next step a user can take.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 
-from billing.analytics import MeterUsage
+from billing.analytics import DateRange, MeterUsage, UsageReport
 from billing.models import Account, Meter, Pack, Purchase
 from billing.selectors import (
     QuotaStatus,
@@ -34,6 +34,7 @@ class QuotaCard:
     code: str
     name: str
     state: str
+    state_label: str  # what the badge says: "full" for a hard limit in use
     used: str
     limit: str
     remaining: str
@@ -42,6 +43,22 @@ class QuotaCard:
     resets_on: date | None  # counters reset with the period; gauges do not
     why: str
     actions: list[Action]
+
+
+# Job slots are a hard limit: at the limit they are simply "full", on every
+# page (the API's state stays "exceeded", as documented).
+FULL = "full"
+SLOTS_FULL_ADVICE = (
+    "Every job slot is in use: new postings are refused. Close a posting on "
+    "the jobs site to free its slot (it is released here at once), or buy a "
+    "slot pack."
+)
+
+
+def state_label(status: QuotaStatus) -> str:
+    if status.meter.kind == Meter.Kind.ALLOCATION and status.state == State.EXCEEDED:
+        return FULL
+    return status.state
 
 
 def money(cents: int) -> str:
@@ -65,10 +82,7 @@ def _why(status: QuotaStatus, account: Account) -> str:
         )
     if status.state == State.EXCEEDED:
         if meter.kind == Meter.Kind.ALLOCATION:
-            return (
-                "Every job slot is in use: new postings are refused until you buy "
-                "a slot pack or close a posting."
-            )
+            return SLOTS_FULL_ADVICE
         if meter.is_hard_limit:
             return "Limit reached: new usage is refused until you buy a pack."
         return (
@@ -103,6 +117,7 @@ def quota_card(status: QuotaStatus, *, account: Account) -> QuotaCard:
         code=status.meter.code,
         name=status.meter.name,
         state=status.state,
+        state_label=state_label(status),
         used=format_quantity(status.used, unit),
         limit=format_quantity(status.limit, unit),
         remaining=format_quantity(status.remaining, unit),
@@ -207,28 +222,71 @@ def chart_spec(chart_type: str, labels: list, datasets: list[dict], **extra) -> 
     return {"type": chart_type, "labels": labels, "datasets": datasets, **extra}
 
 
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def _days(days: DateRange) -> str:
+    if days.start == days.end:
+        return _day(days.start)
+    return f"{_day(days.start)} – {_day(days.end)}"
+
+
+def staff_usage_coverage(report: UsageReport) -> str:
+    """What the usage figures are based on: which days come from the daily
+    snapshots, which have none yet, and today so far from the live counters."""
+    if report.snapshots_to is not None:
+        parts = [f"Days to {_day(report.snapshots_to)} from the daily snapshots"]
+    else:
+        parts = ["No daily snapshots in this range"]
+    if report.missing is not None:
+        parts.append(f"no snapshot taken yet for {_days(report.missing)}")
+    if report.today is not None:
+        at = report.at.astimezone(UTC)
+        parts.append(
+            f"today ({_day(report.today)}) so far from the live counters and "
+            f"storage levels, as of {at:%H:%M} UTC"
+        )
+    return "; ".join(parts) + "."
+
+
 def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
-    """One meter's usage patterns in display units: chart, bands, top, days."""
+    """One meter's usage patterns in display units: chart, bands, top, days.
+
+    The bands and top consumers describe ``usage.latest`` (today when the
+    range holds it); the unbilled excess, which only snapshots carry, the
+    last snapshot day.
+    """
     unit = usage.meter.unit
     shown = display_unit(unit)
-    latest = usage.latest
+    latest, snapshot, rows = usage.latest, usage.last_snapshot, usage.rows
 
     def unbilled(amount) -> str:
+        if amount is None:  # no snapshot: today, or none in the range
+            return "—"
         # Storage's unbilled excess is priced, and kept, in GB-months.
         text = format_quantity(amount, unit)
         return f"{text}-month" if usage.meter.kind == "gauge" else text
 
+    def chart_label(row) -> str:
+        day = row.day.isoformat()
+        return f"{day} (so far)" if row is usage.today else day
+
     return {
         "usage": usage,
         "unit": shown,
+        "has_days": bool(rows),
+        "live": usage.today is not None,
+        "latest_day": latest.day if latest else None,
+        "snapshot_day": snapshot.day if snapshot else None,
         "chart_id": f"usage-data-{usage.meter.code}",
         "chart": chart_spec(
             "line",
-            [r.day.isoformat() for r in usage.days],
+            [chart_label(r) for r in rows],
             [
                 {
                     "label": f"Total used ({shown})",
-                    "data": [display_amount(r.total_used, unit) for r in usage.days],
+                    "data": [display_amount(r.total_used, unit) for r in rows],
                 }
             ],
             unit=shown,
@@ -236,7 +294,7 @@ def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
         "bands": [
             (label, getattr(latest, field) if latest else 0) for field, label in BANDS
         ],
-        "unbilled": unbilled(latest.unbilled_excess if latest else 0),
+        "unbilled": unbilled(snapshot.unbilled_excess if snapshot else None),
         "top": [
             {
                 "account": t.account,
@@ -249,10 +307,11 @@ def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
         "days": [
             {
                 "day": r.day,
+                "live": r is usage.today,
                 "accounts": r.accounts,
                 "total": format_quantity(r.total_used, unit),
                 "unbilled": unbilled(r.unbilled_excess),
             }
-            for r in reversed(usage.days)
+            for r in reversed(rows)
         ],
     }

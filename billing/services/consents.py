@@ -17,8 +17,9 @@ from .alerts import evaluate_usage_alerts
 from .counters import refold_counters_from
 from .locks import lock_account
 
-# A cap is a positive amount up to $100,000: a slip of the finger must not
-# consent to an unbounded bill.
+# What the dashboard offers as a cap: a positive amount up to $100,000, so a
+# slip of the finger cannot consent to an unbounded bill. The service itself
+# takes any positive cap (the platform and staff may set larger ones).
 MIN_CAP_CENTS = 1
 MAX_CAP_CENTS = 10_000_000
 
@@ -45,8 +46,6 @@ def give_overage_consent(
         raise InvalidRequest(f"{meter.name} is a hard limit: overage is not sold.")
     if isinstance(cap_cents, bool) or not isinstance(cap_cents, int) or cap_cents <= 0:
         raise InvalidRequest("The spending cap must be a positive amount.")
-    if cap_cents > MAX_CAP_CENTS:
-        raise InvalidRequest("The spending cap can be at most $100,000.00.")
     at = at or timezone.now()
     with transaction.atomic():
         account = lock_account(account)

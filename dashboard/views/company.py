@@ -8,6 +8,7 @@ from billing.models import Pack
 from billing.selectors import job_slot_overview, list_catalogue
 
 from ..http import HtmxHttpRequest, load_account
+from ..presenters import FULL, SLOTS_FULL_ADVICE
 
 
 @login_required
@@ -20,6 +21,9 @@ def company_job_slots(request: HtmxHttpRequest, account_id: int) -> HttpResponse
         "page": page,
         "tab": "job-slots",
         "slots": overview,
+        "full": overview.used >= overview.limit,
+        "full_label": FULL,
+        "full_advice": SLOTS_FULL_ADVICE,
         "packs": list(list_catalogue(category=Pack.Category.SLOTS)),
     }
     return render(request, "dashboard/company/job_slots.html", context)

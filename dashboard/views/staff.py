@@ -21,7 +21,7 @@ from billing.analytics import (
     AGING_BUCKETS,
     REVENUE_KINDS,
     DateRange,
-    MeterUsage,
+    UsageReport,
     outstanding_balances,
     pack_popularity,
     revenue_report,
@@ -33,7 +33,13 @@ from billing.permissions import VIEW_ANALYTICS
 from ..csv_export import write_rows
 from ..forms import DateRangeForm
 from ..http import HtmxHttpRequest, staff_power_required
-from ..presenters import BAND_FIELDS, chart_spec, money, staff_usage_card
+from ..presenters import (
+    BAND_FIELDS,
+    chart_spec,
+    money,
+    staff_usage_card,
+    staff_usage_coverage,
+)
 
 KIND_LABELS = dict(ChargeRecord.Kind.choices)
 
@@ -158,47 +164,61 @@ def staff_packs(request: HtmxHttpRequest) -> HttpResponse:
     return _render(request, "dashboard/staff/packs.html", context)
 
 
-def _usage_csv(meters: list[MeterUsage], table: str, period: DateRange) -> HttpResponse:
+def _usage_csv(report: UsageReport, table: str) -> HttpResponse:
+    """One of the usage tables; ``source`` tells snapshot days from today so
+    far (live), whose unbilled excess is left empty until its snapshot."""
+    meters, today = report.meters, report.today
+
+    def source(day) -> str:
+        return "live" if day == today else "snapshot"
+
     if table == "bands":
-        header = ["meter", "day", *BAND_FIELDS, "unbilled_excess"]
+        header = ["meter", "day", *BAND_FIELDS, "unbilled_excess", "source"]
         rows = [
             [m.meter.code, r.day.isoformat()]
             + [getattr(r, band) for band in BAND_FIELDS]
-            + [r.unbilled_excess]
+            + ["" if r.unbilled_excess is None else r.unbilled_excess, source(r.day)]
             for m in meters
-            for r in m.days
+            for r in m.rows
         ]
     elif table == "top":
         header = ["meter", "rank", "account_id", "account", "used", "limit", "state"]
+        header += ["day", "source"]
         rows = [
             [m.meter.code, rank, t.account.pk, t.account.name]
-            + [t.used, t.limit, t.state]
+            + [t.used, t.limit, t.state, m.latest.day.isoformat(), source(m.latest.day)]
             for m in meters
+            if m.latest is not None
             for rank, t in enumerate(m.top, 1)
         ]
     else:
         table = "daily"
-        header = ["meter", "unit", "day", "accounts", "total_used"]
+        header = ["meter", "unit", "day", "accounts", "total_used", "source"]
         rows = [
             [m.meter.code, m.meter.unit, r.day.isoformat(), r.accounts, r.total_used]
+            + [source(r.day)]
             for m in meters
-            for r in m.days
+            for r in m.rows
         ]
-    return _csv(f"usage-{table}", period, header, rows)
+    return _csv(f"usage-{table}", report.period, header, rows)
 
 
 @staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
 def staff_usage(request: HtmxHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
-    meters = usage_patterns(viewer=request.user, period=period)
+    # Today's figures are read live at this instant; earlier days are the
+    # nightly snapshots'.
+    report = usage_patterns(viewer=request.user, period=period, at=timezone.now())
     if request.GET.get("format") == "csv":
-        return _usage_csv(meters, request.GET.get("table", "daily"), period)
+        return _usage_csv(report, request.GET.get("table", "daily"))
     context = {
         "tab": "usage",
         "form": form,
         "period": period,
-        "cards": [staff_usage_card(usage) for usage in meters],
+        "report": report,
+        "coverage": staff_usage_coverage(report),
+        "cards": [staff_usage_card(usage) for usage in report.meters],
     }
     return _render(request, "dashboard/staff/usage.html", context)
 

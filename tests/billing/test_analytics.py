@@ -1,20 +1,29 @@
 """Staff metrics on hand-computed fixtures."""
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from billing.analytics import (
     DateRange,
+    _band,
     outstanding_balances,
     pack_popularity,
     recurring_revenue_cents,
     revenue_report,
+    usage_patterns,
 )
 from billing.models import Pack, Purchase, UsageRollup, UsageSnapshot
+from billing.services.accounts import set_account_block
+from billing.services.consents import give_overage_consent
 from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.rollups import refresh_usage_rollups
+from billing.services.snapshots import take_usage_snapshots
+from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
@@ -216,19 +225,22 @@ def _snapshot(account, code, used, limit, state, day=date(2026, 11, 20), unbille
     )  # fmt: skip
 
 
+ROLLUP_CASES = [
+    (0, "ok", 0),  # idle
+    (4 * GB, "ok", 0),  # 40%
+    (5 * GB, "ok", 0),  # 50% -> 50-80
+    (7 * GB, "ok", 0),
+    (8 * GB, "warning", 0),  # 80% -> 80-100
+    (10 * GB, "exceeded", 0),  # exactly at the limit: 80-100
+    (12 * GB, "overage", 0),  # consented
+    (13 * GB, "blocked", GB),  # cap reached: 1 GB past it is unbilled
+    (15 * GB, "exceeded", 5 * GB),  # no consent: 5 GB unbilled
+]
+
+
 def test_rollups_put_each_account_in_one_utilisation_band():
     limit = 10 * GB
-    cases = [
-        (0, "ok", 0),  # idle
-        (4 * GB, "ok", 0),  # 40%
-        (5 * GB, "ok", 0),  # 50% -> 50-80
-        (7 * GB, "ok", 0),
-        (8 * GB, "warning", 0),  # 80% -> 80-100
-        (10 * GB, "exceeded", 0),  # exactly at the limit: 80-100
-        (12 * GB, "overage", 0),  # consented
-        (13 * GB, "blocked", GB),  # cap reached: 1 GB past it is unbilled
-        (15 * GB, "exceeded", 5 * GB),  # no consent: 5 GB unbilled
-    ]
+    cases = ROLLUP_CASES
     for used, state, unbilled in cases:
         _snapshot(
             personal_account(), "bandwidth", used, limit, state, unbilled=unbilled
@@ -241,6 +253,123 @@ def test_rollups_put_each_account_in_one_utilisation_band():
     assert (rollup.over_with_consent, rollup.over_without_consent) == (2, 1)
     assert rollup.unbilled_excess == 6 * GB  # each snapshot's own figure, summed
     assert rollup.total_used == sum(used for used, _, _ in cases)
+
+
+@pytest.mark.parametrize(("used", "state", "unbilled"), ROLLUP_CASES)
+def test_a_live_status_falls_in_the_band_its_snapshot_would(used, state, unbilled):
+    limit = 10 * GB
+    _snapshot(personal_account(), "bandwidth", used, limit, state, unbilled=unbilled)
+    refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))
+    rollup = UsageRollup.objects.get(meter=meter("bandwidth"))
+    consent = object() if state in ("overage", "blocked") else None
+    live = SimpleNamespace(used=used, limit=limit, state=state, consent=consent)
+    assert getattr(rollup, _band(live)) == 1
+
+
+def test_a_staff_block_without_a_consent_is_over_with_no_consent():
+    # Live states show a staff block as "blocked"; snapshots leave it out.
+    blocked = SimpleNamespace(used=12, limit=10, state="blocked", consent=None)
+    assert _band(blocked) == "over_without_consent"
+
+
+_ids = itertools.count()
+DEC_2 = datetime(2026, 12, 2, 10, 42, tzinfo=UTC)  # 10:42 on 2 Dec
+
+
+def use(account, meter_code, quantity, *, at):
+    record_usage_events(
+        events=[
+            UsageEventInput(
+                id=f"u-{next(_ids)}",
+                account=account,
+                meter=meter_code,
+                quantity=quantity,
+                timestamp=at,
+            )
+        ],
+        received_at=at,
+    )
+
+
+def _by_code(report):
+    return {usage.meter.code: usage for usage in report.meters}
+
+
+@pytest.mark.time_machine(DEC_2, tick=False)
+def test_usage_today_comes_from_the_live_counters_not_last_nights_snapshot(
+    analyst,
+):
+    with time_machine.travel(datetime(2026, 11, 20, tzinfo=UTC)):
+        calm, heavy, consented, blocked = (personal_account() for _ in range(4))
+    for account in (calm, heavy, consented, blocked):
+        use(account, "bandwidth", 2 * GB, at=datetime(2026, 12, 1, 9, tzinfo=UTC))
+    take_usage_snapshots(
+        day=date(2026, 12, 1), now=datetime(2026, 12, 2, 0, 5, tzinfo=UTC)
+    )
+    # After the snapshot, today: three of them go past 5 GB.
+    morning = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+    give_overage_consent(
+        account=consented, meter=meter("bandwidth"), cap_cents=10_000,
+        recurring=False, user=consented.user, at=morning,
+    )  # fmt: skip
+    use(heavy, "bandwidth", 4 * GB, at=morning)
+    use(consented, "bandwidth", 5 * GB, at=morning)
+    use(blocked, "bandwidth", 6 * GB, at=morning)
+    set_account_block(
+        account=blocked, blocked=True, reason="test",
+        actor=StaffUserFactory(perms=["billing.block_account"]),
+    )  # fmt: skip
+
+    report = usage_patterns(
+        viewer=analyst, period=DateRange(date(2026, 11, 3), date(2026, 12, 2)), at=DEC_2
+    )
+
+    assert (report.snapshots_to, report.today, report.missing) == (
+        date(2026, 12, 1), date(2026, 12, 2), None,
+    )  # fmt: skip
+    bandwidth = _by_code(report)["bandwidth"]
+    last_night = bandwidth.last_snapshot
+    assert last_night.day == date(2026, 12, 1)
+    assert last_night.over_with_consent + last_night.over_without_consent == 0
+    today = bandwidth.today
+    assert bandwidth.latest is today and bandwidth.rows[-1] is today
+    assert today.day == date(2026, 12, 2)
+    assert today.total_used == 2 * GB + 6 * GB + 7 * GB + 8 * GB
+    assert (today.over_with_consent, today.over_without_consent) == (1, 2)
+    # The rest are idle: calm (40%), and the two staff users' own accounts.
+    assert (today.accounts, today.under_50) == (6, 3)
+    assert today.unbilled_excess is None  # only snapshots carry it
+    assert [(t.account, t.used, t.limit, t.state) for t in bandwidth.top] == [
+        (blocked, 8 * GB, 5 * GB, "blocked"),
+        (consented, 7 * GB, 5 * GB, "overage"),
+        (heavy, 6 * GB, 5 * GB, "exceeded"),
+        (calm, 2 * GB, 5 * GB, "ok"),
+    ]
+    storage = _by_code(report)["storage"]
+    assert (storage.today.under_50, storage.top) == (6, [])  # idle
+
+    # A range that ends before today is the snapshots' alone.
+    past = usage_patterns(
+        viewer=analyst, period=DateRange(date(2026, 12, 1), date(2026, 12, 1)), at=DEC_2
+    )
+    bandwidth = _by_code(past)["bandwidth"]
+    assert past.today is None and bandwidth.today is None
+    assert bandwidth.latest.day == date(2026, 12, 1)
+    assert [t.used for t in bandwidth.top] == [2 * GB] * 4
+
+
+@pytest.mark.time_machine(DEC_2)
+def test_finished_days_without_snapshots_are_named(analyst):
+    for day in (28, 29):
+        _snapshot(
+            personal_account(), "bandwidth", GB, 5 * GB, "ok", day=date(2026, 11, day)
+        )
+    refresh_usage_rollups(start=date(2026, 11, 28), end=date(2026, 11, 29))
+    report = usage_patterns(
+        viewer=analyst, period=DateRange(date(2026, 11, 3), date(2026, 12, 2)), at=DEC_2
+    )
+    assert report.snapshots_to == date(2026, 11, 29)
+    assert report.missing == DateRange(date(2026, 11, 30), date(2026, 12, 1))
 
 
 def test_balances_on_a_past_date_count_charges_paid_only_later(analyst):

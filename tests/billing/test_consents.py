@@ -83,9 +83,7 @@ def test_a_consent_is_recorded_for_the_current_period():
     assert (status.consent, status.cap_cents) == (consent, 2500)
 
 
-@pytest.mark.parametrize(
-    "cap_cents", [0, -100, "100", 1.5, Decimal("100"), True, 10_000_001, 10**18]
-)
+@pytest.mark.parametrize("cap_cents", [0, -100, "100", 1.5, Decimal("100"), True])
 def test_the_cap_must_be_a_positive_whole_number_of_cents(cap_cents):
     account = personal_account()
 

@@ -44,6 +44,22 @@ def test_company_overview_has_a_job_slot_card(client, my_company):
     assert reverse("dashboard:company-job-slots", args=[my_company.pk]) in page
 
 
+def test_full_job_slots_read_the_same_on_every_page(client, my_company):
+    JobSlotFactory.create_batch(2, account=my_company)
+    overview = client.get(overview_url(my_company)).content.decode()
+    slots = client.get(
+        reverse("dashboard:company-job-slots", args=[my_company.pk])
+    ).content.decode()
+    card = overview.split('id="quota-job_slots"')[1].split("</li>")[0]
+    assert 'state-exceeded">full<' in card
+    assert ">exceeded<" not in card
+    assert 'state-exceeded">full<' in slots
+    # The same advice, and it says where to act.
+    advice = "Close a posting on the jobs site to free its slot"
+    assert advice in card and advice in slots
+    assert "close a posting." not in overview + slots
+
+
 def _alert(account, **kwargs):
     return Alert.objects.create(
         account=account,

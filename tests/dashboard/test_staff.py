@@ -2,14 +2,17 @@
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Pack, UsageSnapshot
 from billing.services.rollups import refresh_usage_rollups
+from billing.services.snapshots import take_usage_snapshots
+from billing.services.usage import record_usage_event
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import ChargeFactory, meter, personal_account
@@ -60,6 +63,7 @@ def test_the_analytics_link_shows_only_with_view_analytics(client, staff):
 
 
 def _history(accounts=3, days=40):
+    """Snapshots of the days before today, and usage today (live only)."""
     today = timezone.now().date()
     for n in range(accounts):
         account = personal_account()
@@ -72,23 +76,36 @@ def _history(accounts=3, days=40):
                 limit=5 * GB,
                 state="ok",
             )
-            for d in range(days)
+            for d in range(1, days + 1)
         )
+        for code in ("bandwidth", "storage", "transcoding"):
+            record_usage_event(
+                event_id=f"{code}-{account.pk}",
+                account=account,
+                meter=code,
+                quantity=(n + 1) * (GB if code != "transcoding" else 60),
+            )
         ChargeFactory.create_batch(
             3, account=account, kind="overage", amount_cents=100, status="pending"
         )
     refresh_usage_rollups(start=today - timedelta(days=days), end=today)
 
 
+# The usage page reads today live: quota_statuses' nine queries for up to
+# LIVE_CHUNK accounts with usage, beside the rollups.
+MAX_QUERIES = {"dashboard:staff-usage": 18}
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_pages_render_with_a_constant_number_of_queries(
     client, staff, name, django_assert_max_num_queries
 ):
+    most = MAX_QUERIES.get(name, 14)
     _history(accounts=2, days=10)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(most):
         assert client.get(reverse(name)).status_code == 200
     _history(accounts=8, days=40)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(most):
         response = client.get(reverse(name))
     assert response.status_code == 200
     assert reverse("admin:index") in response.content.decode()
@@ -148,13 +165,108 @@ def test_every_table_exports_as_csv_for_the_range(client, staff):
     assert {row[0] for row in packs[1:]} >= {"storage-50gb-once", "slots-100-sub"}
     usage_url = reverse("dashboard:staff-usage")
     daily = _csv_rows(client.get(usage_url, params))
-    assert len(daily) == 1 + 3 and daily[1][:2] == ["bandwidth", "byte"]
+    # Two snapshot days of bandwidth, and today so far for every meter.
+    assert [row[:3] + row[-1:] for row in daily[1:]] == [
+        ["storage", "byte", "2026-04-16", "live"],
+        ["bandwidth", "byte", "2026-04-14", "snapshot"],
+        ["bandwidth", "byte", "2026-04-15", "snapshot"],
+        ["bandwidth", "byte", "2026-04-16", "live"],
+        ["transcoding", "second", "2026-04-16", "live"],
+    ]
     bands = _csv_rows(client.get(usage_url, {**params, "table": "bands"}))
     assert bands[0][2] == "under_50"
     top = _csv_rows(client.get(usage_url, {**params, "table": "top"}))
-    assert [row[4] for row in top[1:]] == [str(2 * GB), str(GB)]
+    bandwidth = [row for row in top[1:] if row[0] == "bandwidth"]
+    assert [row[4] for row in bandwidth] == [str(2 * GB), str(GB)]
+    assert {(row[-2], row[-1]) for row in top[1:]} == {("2026-04-16", "live")}
     balances = _csv_rows(client.get(reverse("dashboard:staff-balances"), params))
     assert len(balances) == 1 + 2 and balances[1][3] == "300"
+
+
+DEC_2 = datetime(2026, 12, 2, 10, 42, tzinfo=UTC)
+
+
+def _over_today():
+    """Two accounts under 5 GB of bandwidth at last night's snapshot (1 Dec);
+    this morning one of them went to 6 GB."""
+    with time_machine.travel(datetime(2026, 11, 20, tzinfo=UTC)):
+        calm, heavy = (
+            personal_account(name="Cal Calm"),
+            personal_account(name="Hank Heavy"),
+        )
+    for account in (calm, heavy):
+        record_usage_event(
+            event_id=f"dec1-{account.pk}", account=account, meter="bandwidth",
+            quantity=2 * GB, timestamp=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        )  # fmt: skip
+    take_usage_snapshots(
+        day=date(2026, 12, 1), now=datetime(2026, 12, 2, 0, 5, tzinfo=UTC)
+    )
+    record_usage_event(
+        event_id="dec2", account=heavy, meter="bandwidth", quantity=4 * GB,
+        timestamp=datetime(2026, 12, 2, 9, 30, tzinfo=UTC),
+    )  # fmt: skip
+    return calm, heavy
+
+
+@pytest.mark.time_machine(DEC_2)
+def test_usage_page_shows_an_account_over_its_limit_today(client, staff):
+    _over_today()
+    page = client.get(reverse("dashboard:staff-usage")).content.decode()
+    assert (
+        "Days to 1 Dec from the daily snapshots; today (2 Dec) so far from the live"
+        " counters and storage levels, as of 10:42 UTC." in page
+    )
+    bandwidth = page[
+        page.index('id="usage-bandwidth"') : page.index("usage-transcoding")
+    ]
+    assert "Top consumers (today so far, live)" in bandwidth
+    assert bandwidth.index("Hank Heavy") < bandwidth.index("Cal Calm")
+    assert '<td class="num">6.0 GB</td><td class="num">5.0 GB</td>' in bandwidth
+    assert 'state-exceeded">exceeded<' in bandwidth
+    assert '<th scope="row">Over, no consent</th><td class="num">1</td>' in bandwidth
+    assert "2 Dec 2026 (today so far, live)" in bandwidth
+
+
+@pytest.mark.time_machine(DEC_2)
+def test_usage_csv_includes_today_so_far(client, staff):
+    _over_today()
+    url = reverse("dashboard:staff-usage")
+    params = {"start": "2026-11-30", "end": "2026-12-02", "format": "csv"}
+    daily = _csv_rows(client.get(url, params))
+    assert ["bandwidth", "byte", "2026-12-01", "2", str(4 * GB), "snapshot"] in daily
+    # Today counts the staff user's own account too (opened today, idle).
+    assert ["bandwidth", "byte", "2026-12-02", "3", str(8 * GB), "live"] in daily
+    bands = {
+        (row[0], row[1]): row
+        for row in _csv_rows(client.get(url, {**params, "table": "bands"}))[1:]
+    }
+    today = bands[("bandwidth", "2026-12-02")]
+    assert today[-3:] == ["1", "", "live"]  # 1 over, no consent; unbilled: none yet
+    assert bands[("bandwidth", "2026-12-01")][-3:] == ["0", "0", "snapshot"]
+    top = _csv_rows(client.get(url, {**params, "table": "top"}))
+    assert top[0][-2:] == ["day", "source"]
+    assert [row[3:] for row in top[1:] if row[0] == "bandwidth"] == [
+        ["Hank Heavy", str(6 * GB), str(5 * GB), "exceeded", "2026-12-02", "live"],
+        ["Cal Calm", str(2 * GB), str(5 * GB), "ok", "2026-12-02", "live"],
+    ]
+
+
+@pytest.mark.time_machine(DEC_2)
+def test_usage_page_names_finished_days_still_without_a_snapshot(client, staff):
+    _over_today()
+    page = client.get(
+        reverse("dashboard:staff-usage"), {"start": "2026-11-01", "end": "2026-12-05"}
+    ).content.decode()
+    assert "Days to 1 Dec from the daily snapshots; today (2 Dec)" in page
+    with time_machine.travel(datetime(2026, 12, 4, 8, tzinfo=UTC)):
+        page = client.get(reverse("dashboard:staff-usage")).content.decode()
+    assert "no snapshot taken yet for 2 Dec – 3 Dec; today (4 Dec)" in page
+    past = client.get(
+        reverse("dashboard:staff-usage"), {"start": "2026-11-01", "end": "2026-11-30"}
+    ).content.decode()
+    assert "No daily snapshots in this range; no snapshot taken yet for 1 Nov" in past
+    assert "live counters" not in past
 
 
 def test_balances_link_each_account_to_django_admin(client, staff):
