@@ -636,6 +636,49 @@ def list_active_packs(
     ).select_related("pack")
 
 
+# Expiry reminders go out this long before a pack's term ends (7 days and 1
+# day), unless it was renewed; each is an alert whose reference names the
+# purchase and the reminder.
+REMINDERS = [(timedelta(days=1), "1d"), (timedelta(days=7), "7d")]
+REMINDER_DAYS = {"1d": 1, "7d": 7}
+
+
+def reminder_reference(*, purchase_id: int, window: str) -> str:
+    return f"purchase:{purchase_id}:{window}"
+
+
+def expires_soon(*, purchase: Purchase, at: datetime) -> bool:
+    """Within the reminder window: the overview points it out."""
+    return at < purchase.expires_at <= at + REMINDERS[-1][0]
+
+
+@dataclass(frozen=True, slots=True)
+class SentReminder:
+    days_before: int
+    sent_at: datetime
+
+
+def sent_reminders(*, account: Account) -> dict[int, list[SentReminder]]:
+    """The expiry reminders already sent, per purchase id, earliest first."""
+    sent: dict[int, list[SentReminder]] = defaultdict(list)
+    rows = (
+        Alert.objects.filter(
+            account=account,
+            kind=Alert.Kind.EXPIRING_SOON,
+            reference__startswith="purchase:",
+        )
+        .order_by("created_at")
+        .values_list("reference", "created_at")
+    )
+    for reference, created_at in rows:
+        _, purchase_id, window = (reference.split(":") + ["", ""])[:3]
+        if purchase_id.isdigit() and window in REMINDER_DAYS:
+            sent[int(purchase_id)].append(
+                SentReminder(days_before=REMINDER_DAYS[window], sent_at=created_at)
+            )
+    return dict(sent)
+
+
 def pack_applies(*, pack: Pack, account: Account) -> bool:
     """Job-slot packs are for companies; capacity packs for every account."""
     return pack.category != Pack.Category.SLOTS or account.kind == Account.Kind.COMPANY

@@ -15,8 +15,10 @@ from billing.analytics import DateRange, MeterUsage, UsageReport
 from billing.models import Account, Meter, Pack, Purchase
 from billing.selectors import (
     QuotaStatus,
+    SentReminder,
     State,
     UsageSeries,
+    expires_soon,
     purchase_state,
     renewal_refusal,
 )
@@ -189,9 +191,28 @@ class PurchaseRow:
     lines: list[str]
     renewed_until: datetime | None
     refusal: str | None  # why it cannot be renewed; None when it can
+    reminders: list[SentReminder]  # expiry reminders already sent
 
 
-def purchase_row(purchase: Purchase, *, at: datetime) -> PurchaseRow:
+@dataclass(frozen=True, slots=True)
+class ActivePackLine:
+    purchase: Purchase
+    expires_soon: bool  # inside the reminder window
+    days_left: int
+
+
+def active_pack_line(purchase: Purchase, *, at: datetime) -> ActivePackLine:
+    left = purchase.expires_at - at
+    return ActivePackLine(
+        purchase=purchase,
+        expires_soon=expires_soon(purchase=purchase, at=at),
+        days_left=max(1, -(-left // timedelta(days=1))),  # rounded up
+    )
+
+
+def purchase_row(
+    purchase: Purchase, *, at: datetime, reminders: list[SentReminder] | None = None
+) -> PurchaseRow:
     status = purchase_state(purchase=purchase, at=at)
     renewals = [
         r for r in purchase.renewals.all() if r.status == Purchase.Status.COMPLETED
@@ -202,6 +223,7 @@ def purchase_row(purchase: Purchase, *, at: datetime) -> PurchaseRow:
         lines=pack_lines(purchase.pack),
         renewed_until=max((r.expires_at for r in renewals), default=None),
         refusal=renewal_refusal(purchase=purchase, at=at),
+        reminders=reminders or [],
     )
 
 

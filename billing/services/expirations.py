@@ -8,19 +8,18 @@ alerts are deduplicated and each expired grant is processed once.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from ..models import Account, Alert, Grant, Meter, Purchase
+from ..selectors import REMINDERS, reminder_reference
 from ..units import period_of
 from .alerts import AlertSpec, raise_alerts, raise_carried_over_alerts
 from .counters import refold_counters_from
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
-
-REMINDERS = [(timedelta(days=1), "1d"), (timedelta(days=7), "7d")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +122,7 @@ def _send_reminders(*, now: datetime) -> int:
                 account_id=purchase.account_id,
                 kind=Alert.Kind.EXPIRING_SOON,
                 period_start=period_of(purchase.expires_at).start,
-                reference=f"purchase:{purchase.pk}:{window}",
+                reference=reminder_reference(purchase_id=purchase.pk, window=window),
                 message=f"{purchase.pack.name} expires on "
                 f"{purchase.expires_at:%Y-%m-%d %H:%M} UTC. "
                 f"{action} to keep its capacity.",

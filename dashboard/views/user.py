@@ -43,6 +43,7 @@ from billing.selectors import (
     purchase_preview,
     renewal_refusal,
     renewal_start,
+    sent_reminders,
     usage_history,
 )
 from billing.services.alerts import dismiss_alert
@@ -61,6 +62,7 @@ from ..http import (
     user_accounts,
 )
 from ..presenters import (
+    active_pack_line,
     chart_series,
     money,
     period_last_day,
@@ -198,7 +200,10 @@ def user_overview(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
         "period_last_day": period_last_day(statuses[0]) if statuses else None,
         "alerts": current_alerts(account=page.account, statuses=statuses, at=now),
         "balance_cents": outstanding_balance_cents(account=page.account),
-        "active_packs": list(list_active_packs(account=page.account, at=now)),
+        "active_packs": [
+            active_pack_line(purchase, at=now)
+            for purchase in list_active_packs(account=page.account, at=now)
+        ],
     }
     return render(request, "dashboard/user/overview.html", context)
 
@@ -324,7 +329,11 @@ def user_receipt(
 def user_purchases(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     page = load_account(request, account_id)
     now = timezone.now()
-    rows = [purchase_row(p, at=now) for p in list_purchases(account=page.account)]
+    sent = sent_reminders(account=page.account)
+    rows = [
+        purchase_row(p, at=now, reminders=sent.get(p.pk))
+        for p in list_purchases(account=page.account)
+    ]
     context = {
         "page": page,
         "tab": "purchases",

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import ChargeRecord, Grant, Pack, Purchase
+from billing.services.expirations import sweep_expirations
 from billing.services.packs import purchase_pack
 from tests.factories.billing import shift_term
 
@@ -246,3 +247,34 @@ def test_renewing_a_year_early_is_refused_with_the_date_it_opens(client, me):
     ).content.decode()
     assert "Renewal opens on" in page
     assert not Purchase.objects.filter(renewal_of=purchase).exists()
+
+
+def _row(page: bytes, purchase) -> str:
+    """One purchase's entry on the page, up to the next entry or section."""
+    after = page.decode().split(f'id="purchase-{purchase.pk}"')[1]
+    return after.split('<li class="pack ')[0].split("</section>")[0]
+
+
+def test_sent_expiry_reminders_are_listed_under_their_pack(client, me):
+    purchase = _subscription(me, days_ago=362)  # ends in 3 days
+    sweep_expirations(now=timezone.now())
+    page = client.get(reverse("dashboard:user-purchases", args=[me.pk])).content
+    row = _row(page, purchase)
+    today = timezone.now()
+    sent = f"Reminders sent: 7 days before the end (on {today.day} {today:%b %Y})"
+    assert sent in row
+
+
+def test_an_active_pack_says_when_reminders_will_come(client, me):
+    purchase = _subscription(me, days_ago=1)
+    page = client.get(reverse("dashboard:user-purchases", args=[me.pk])).content
+    assert "7 days and 1 day before it ends" in _row(page, purchase)
+
+
+def test_the_overview_points_out_a_pack_that_ends_soon(client, me):
+    soon = _subscription(me, days_ago=362)  # ends in 3 days
+    page = client.get(reverse("dashboard:user-overview", args=[me.pk])).content
+    packs = page.decode().split('id="packs-title"')[1].split("</section>")[0]
+    assert "ends in 3 days" in packs
+    purchases = reverse("dashboard:user-purchases", args=[me.pk])
+    assert f'href="{purchases}#purchase-{soon.pk}">Renew' in packs
