@@ -1,6 +1,6 @@
 """Sign-in is throttled per address and per account, before any password is hashed."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -90,6 +90,7 @@ def test_one_address_cannot_lock_every_account():
         assert _signed_in(_sign_in(user.email, "pw", address="192.0.2.50"))
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_the_pause_ends_after_the_cool_off_and_is_not_extended_by_retries(settings):
     user = UserFactory(email="ana@example.com")
     start = timezone.now()

@@ -103,6 +103,7 @@ def test_revenue_per_month_and_change_versus_the_previous_range(analyst):
     assert len(daily.rows) == 30
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_recurring_revenue_normalises_active_subscriptions_to_30_days(analyst):
     account = personal_account()
     user = account.user

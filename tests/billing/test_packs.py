@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -360,6 +360,7 @@ def test_a_renewal_is_charged_as_a_renewal():
     assert account.charges.count() == 2
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_a_term_cannot_be_renewed_before_its_renewal_window_opens():
     account = personal_account()
     pack = _storage_pack(subscription=True, term_days=365)
@@ -374,6 +375,7 @@ def test_a_term_cannot_be_renewed_before_its_renewal_window_opens():
     assert account.charges.count() == 1
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 @pytest.mark.parametrize(
     ("ended_days_ago", "renewable"), [(-30, True), (29, True), (31, False)]
 )

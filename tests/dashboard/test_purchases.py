@@ -221,6 +221,7 @@ def test_the_confirmation_page_keeps_its_token_until_used(client, me):
     assert other != first
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_a_paid_renewal_is_listed_as_upcoming_without_its_own_renew(client, me):
     purchase = _subscription(me)  # ends in 10 days
     client.post(
@@ -240,6 +241,7 @@ def test_a_paid_renewal_is_listed_as_upcoming_without_its_own_renew(client, me):
     assert "Renewal opens on" in upcoming
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_renewing_a_year_early_is_refused_with_the_date_it_opens(client, me):
     purchase = _subscription(me, days_ago=1)
     page = client.post(
@@ -255,6 +257,7 @@ def _row(page: bytes, purchase) -> str:
     return after.split('<li class="pack ')[0].split("</section>")[0]
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_sent_expiry_reminders_are_listed_under_their_pack(client, me):
     purchase = _subscription(me, days_ago=362)  # ends in 3 days
     sweep_expirations(now=timezone.now())
@@ -265,12 +268,14 @@ def test_sent_expiry_reminders_are_listed_under_their_pack(client, me):
     assert sent in row
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_an_active_pack_says_when_reminders_will_come(client, me):
     purchase = _subscription(me, days_ago=1)
     page = client.get(reverse("dashboard:user-purchases", args=[me.pk])).content
     assert "7 days and 1 day before it ends" in _row(page, purchase)
 
 
+@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_the_overview_points_out_a_pack_that_ends_soon(client, me):
     soon = _subscription(me, days_ago=362)  # ends in 3 days
     page = client.get(reverse("dashboard:user-overview", args=[me.pk])).content
