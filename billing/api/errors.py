@@ -92,7 +92,8 @@ def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return not_found(request)
 
 
-def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """503 when the database cannot answer now, else a logged 500."""
     if is_database_unavailable(exc):
         logger.warning(
             "Database unavailable: %s %s", request.method, request.path, exc_info=exc
@@ -107,7 +108,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, _on_validation_error)
     api.add_exception_handler(HttpError, _on_http_error)
     api.add_exception_handler(Http404, _on_not_found)
-    api.add_exception_handler(Exception, _on_unexpected)
+    api.add_exception_handler(Exception, unexpected_error)
 
 
 def not_found(request: HttpRequest) -> HttpResponse:

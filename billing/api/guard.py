@@ -15,7 +15,6 @@ nothing written: every service runs in one transaction) and bugs (500).
 """
 
 import json
-import logging
 from collections.abc import Callable
 from functools import wraps
 from io import BytesIO
@@ -27,19 +26,14 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils.csp import CSP, build_policy
 from ninja.parser import Parser
 
-from config.db_errors import is_database_unavailable
-
 from .errors import (
     MAX_BODY_BYTES,
     error_response,
-    internal_error,
     not_found,
-    service_unavailable,
     too_large,
     unauthorized,
+    unexpected_error,
 )
-
-logger = logging.getLogger("billing.api")
 
 Authenticate = Callable[[str], Any]
 
@@ -152,16 +146,7 @@ def guard(
         except RequestDataTooBig:
             return too_large()
         except Exception as error:
-            if is_database_unavailable(error):
-                logger.warning(
-                    "Database unavailable: %s %s",
-                    request.method,
-                    request.path,
-                    exc_info=error,
-                )
-                return service_unavailable()
-            logger.exception("API request failed: %s %s", request.method, request.path)
-            return internal_error()
+            return unexpected_error(request, error)
         content_type = response.get("Content-Type", "")
         if response.status_code == 405 and not _is_json(content_type):
             allowed = response.get("Allow", "")
