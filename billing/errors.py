@@ -17,6 +17,13 @@ class BillingError(Exception):
         self.details = details
 
 
+class Unauthenticated(BillingError):
+    """No live API key came with the request (the API answers 401)."""
+
+    code = "unauthorized"
+    status = 401
+
+
 class NotFound(BillingError):
     code = "not_found"
     status = 404

@@ -961,6 +961,13 @@ def get_alert_for_account(*, account: Account, alert_id: int) -> Alert:
 # HTTP API ---------------------------------------------------------------
 
 
+def api_key_hash(*, raw_key: str) -> str | None:
+    """What a key is stored as, or None for a value no key can have."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    return ApiKey.hash_key(raw_key)
+
+
 def get_live_api_key(*, raw_key: str) -> ApiKey | None:
     """The unrevoked key with this value, or None. Read on every request.
 
@@ -969,14 +976,15 @@ def get_live_api_key(*, raw_key: str) -> ApiKey | None:
     ORM would spend longer compiling this lookup than the database running
     it, on every API request.
     """
-    if not raw_key or len(raw_key) > 200:
+    key_hash = api_key_hash(raw_key=raw_key)
+    if key_hash is None:
         return None
     table = ApiKey._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, name, prefix FROM {table}"
             " WHERE key_hash = %s AND revoked_at IS NULL",
-            [ApiKey.hash_key(raw_key)],
+            [key_hash],
         )
         row = cursor.fetchone()
     if row is None:

@@ -58,23 +58,31 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return details
 
 
-def _on_billing_error(request: HttpRequest, exc: BillingError) -> HttpResponse:
+def billing_error(exc: BillingError) -> HttpResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
-def _on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+def _on_billing_error(request: HttpRequest, exc: BillingError) -> HttpResponse:
+    return billing_error(exc)
+
+
+def schema_error(errors: list[dict[str, Any]]) -> HttpResponse:
+    """422 for pydantic errors located as ninja locates them:
+    ``("body", <param>, *path)`` or ``("path", <name>)``."""
     return error_response(
         422,
         "invalid_request",
         "The request does not match the schema.",
-        _field_errors(exc.errors),
+        _field_errors(errors),
     )
 
 
-def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    cause = exc.__cause__
-    if isinstance(cause, RequestDataTooBig):
-        return too_large()
+def _on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return schema_error(exc.errors)
+
+
+def unreadable_body(cause: Exception) -> HttpResponse | None:
+    """422 for a body that is not JSON at all, or None for another cause."""
     if isinstance(cause, ValueError):  # JSON and UTF-8 decoding errors
         return error_response(
             422, "invalid_request", "The request body is not valid JSON.", str(cause)
@@ -83,6 +91,16 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return error_response(
             422, "invalid_request", "The request body is nested too deeply."
         )
+    return None
+
+
+def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, RequestDataTooBig):
+        return too_large()
+    unreadable = unreadable_body(cause) if cause is not None else None
+    if unreadable is not None:
+        return unreadable
     if isinstance(exc, AuthenticationError) or exc.status_code == 401:
         return unauthorized()
     return error_response(exc.status_code, "http_error", exc.message)

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 from django.db import connection
 from django.utils import timezone
 
-from ..errors import UnknownAccount, UnknownMeter
+from ..errors import Unauthenticated, UnknownAccount, UnknownMeter
 from ..models import (
     Account,
+    ApiKey,
     GaugeLevel,
     Grant,
     JobSlot,
@@ -57,10 +58,11 @@ _CONSENT_FIELDS = ("id", "cap_cents", "period_start", "recurring", "given_at")
 
 @cache
 def _statement(by: str = "ids") -> str:
-    """``by="ids"``: the platform's ids (external id, meter code); ``"pk"``:
-    primary keys (the alert evaluation)."""
+    """``by="ids"``: the platform's ids (external id, meter code); ``"key"``:
+    the same, and the caller's API key checked in the same round trip (a row
+    only for a live key; no account or meter columns when they are unknown);
+    ``"pk"``: primary keys (the alert evaluation)."""
     grant = Grant._meta.db_table
-    counter = UsageCounter._meta.db_table
     consent = OverageConsent._meta.db_table
     mine = "account_id = a.id AND meter_id = m.id"
     live_grants = (
@@ -68,52 +70,86 @@ def _statement(by: str = "ids") -> str:
         " AND (expires_at IS NULL OR expires_at > %(at)s)"
         " AND (revoked_at IS NULL OR revoked_at > %(at)s)"
     )
-    this_counter = f"FROM {counter} WHERE {mine} AND period_start = %(period)s"
-    live_consent = (
-        f"FROM {consent} WHERE {mine} AND revoked_at IS NULL"
-        " ORDER BY given_at DESC, id DESC LIMIT 1"
-    )
     columns = [
         *(f"a.{f}" for f in _ACCOUNT_FIELDS),
         *(f"m.{f}" for f in METER_FIELDS),
-        f"(SELECT amount FROM {PlanAllowance._meta.db_table}"
-        " WHERE plan_id = a.plan_id AND meter_id = m.id)",
+        "pa.amount",
         f"(SELECT SUM(amount) {live_grants})",
         f"(SELECT SUM(consumed) {live_grants})",
-        f"(SELECT used {this_counter})",
-        f"(SELECT covered_by_grants {this_counter})",
-        f"(SELECT consented_excess {this_counter})",
-        f"(SELECT level FROM {GaugeLevel._meta.db_table} WHERE {mine})",
-        f"(SELECT COUNT(*) FROM {JobSlot._meta.db_table}"
-        " WHERE account_id = a.id AND status = %(active)s)",
-        *(f"(SELECT {f} {live_consent})" for f in _CONSENT_FIELDS),
+        "c.used",
+        "c.covered_by_grants",
+        "c.consented_excess",
+        "gl.level",
+        f"CASE WHEN m.kind = %(allocation)s THEN (SELECT COUNT(*)"
+        f" FROM {JobSlot._meta.db_table} WHERE account_id = a.id"
+        " AND status = %(active)s) END",
+        *(f"oc.{f}" for f in _CONSENT_FIELDS),
         f"(SELECT id FROM {grant} WHERE {mine} AND effective_at > created_at"
         " AND effective_at >= %(period_starts_at)s AND effective_at <= %(at)s"
         " AND start_folded_at IS NULL LIMIT 1)",
     ]
+    accounts, meters = Account._meta.db_table, Meter._meta.db_table
+    if by == "key":
+        rows = (
+            f"{ApiKey._meta.db_table} k"
+            f" LEFT JOIN {accounts} a ON a.external_id = %(account)s"
+            f" LEFT JOIN {meters} m ON m.code = %(meter)s"
+        )
+    elif by == "ids":
+        rows = (
+            f"{accounts} a JOIN {meters} m"
+            " ON a.external_id = %(account)s AND m.code = %(meter)s"
+        )
+    else:
+        rows = (
+            f"{accounts} a JOIN {meters} m ON a.id = %(account)s AND m.id = %(meter)s"
+        )
+    # Plain joins where one row at most can match; one lookup finds the live
+    # consent for all its columns.
     return (
-        f"SELECT {', '.join(columns)}"
-        f" FROM {Account._meta.db_table} a, {Meter._meta.db_table} m"
+        f"SELECT {', '.join(columns)} FROM {rows}"
+        f" LEFT JOIN {PlanAllowance._meta.db_table} pa"
+        " ON pa.plan_id = a.plan_id AND pa.meter_id = m.id"
+        f" LEFT JOIN {UsageCounter._meta.db_table} c"
+        " ON c.account_id = a.id AND c.meter_id = m.id AND c.period_start = %(period)s"
+        f" LEFT JOIN {GaugeLevel._meta.db_table} gl"
+        " ON gl.account_id = a.id AND gl.meter_id = m.id"
+        f" LEFT JOIN {consent} oc ON oc.id = (SELECT id FROM {consent}"
+        f" WHERE {mine} AND revoked_at IS NULL ORDER BY given_at DESC, id DESC LIMIT 1)"
         + (
-            " WHERE a.external_id = %(account)s AND m.code = %(meter)s"
-            if by == "ids"
-            else " WHERE a.id = %(account)s AND m.id = %(meter)s"
+            " WHERE k.key_hash = %(key)s AND k.revoked_at IS NULL"
+            if by == "key"
+            else ""
         )
     )
 
 
 def authorize_by_ids(
-    *, external_id: str, meter_code: str, quantity: int, at: datetime | None = None
+    *,
+    external_id: str,
+    meter_code: str,
+    quantity: int,
+    at: datetime | None = None,
+    api_key_hash: str | None = None,
 ) -> "Authorization":
     """``authorize_usage`` for the platform's ids, in one read.
 
-    Raises ``UnknownAccount`` / ``UnknownMeter`` (a second query tells which,
-    on the error path only).
+    With ``api_key_hash`` the same statement checks the caller's key, so the
+    API answers in one round trip; raises ``Unauthenticated`` when that key
+    is not live. Raises ``UnknownAccount`` / ``UnknownMeter`` (a second query
+    tells which, on the error path only).
     """
     from ..selectors import authorize_from_facts
 
     at = at or timezone.now()
-    facts = _load(by="ids", account=external_id, meter=meter_code, at=at)
+    if api_key_hash is None:
+        facts = _load(by="ids", account=external_id, meter=meter_code, at=at)
+    else:
+        facts = _load(
+            by="key", account=external_id, meter=meter_code, at=at, key=api_key_hash
+        )
+        if facts is _NO_KEY:
+            raise Unauthenticated("The API key is not live.")
     if facts is None:
         _raise_unknown(external_id=external_id, meter_code=meter_code)
     return authorize_from_facts(quantity=quantity, at=at, **facts)
@@ -132,11 +168,16 @@ def quota_status_by_pk(
     return status_from_facts(at=at, **facts)
 
 
+# ``_load(by="key")`` when the key is not live (no row at all).
+_NO_KEY: dict = {}
+
+
 def _load(
-    *, by: str, account: str | int, meter: str | int, at: datetime
+    *, by: str, account: str | int, meter: str | int, at: datetime, key: str = ""
 ) -> dict | None:
     """The facts of one (account, meter) at ``at``, as keyword arguments of
-    ``status_from_facts``; None when the account or meter does not exist."""
+    ``status_from_facts``; None when the account or meter does not exist,
+    ``_NO_KEY`` when ``by="key"`` and the key is not live."""
     period = period_of(at)
     ops = connection.ops
     params = {
@@ -144,14 +185,19 @@ def _load(
         "period": ops.adapt_datefield_value(period.start),
         "period_starts_at": ops.adapt_datetimefield_value(period.starts_at),
         "active": JobSlot.Status.ACTIVE,
+        "allocation": Meter.Kind.ALLOCATION,
         "account": account,
         "meter": meter,
     }
+    if by == "key":
+        params["key"] = key
     with connection.cursor() as cursor:
         cursor.execute(_statement(by), params)
         row = cursor.fetchone()
     if row is None:
-        return None
+        return _NO_KEY if by == "key" else None
+    if row[0] is None or row[len(_ACCOUNT_FIELDS)] is None:
+        return None  # by="key": a live key, but no such account or meter
     values = iter(row)
     account_row = Account(**{f: next(values) for f in _ACCOUNT_FIELDS})
     account_row.hard_blocked = bool(account_row.hard_blocked)

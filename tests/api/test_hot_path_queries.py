@@ -26,7 +26,7 @@ AT = datetime(2026, 4, 16, 12, tzinfo=UTC)
 pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(AT)]
 
 EVENTS_URL = "/api/v1/usage/events"
-AUTHORIZE_MAX_QUERIES = 3
+AUTHORIZE_MAX_QUERIES = 1
 # (PostgreSQL, SQLite)
 BATCH_MAX_QUERIES = {"postgresql": 7, "sqlite": 19}
 SINGLE_EVENT_MAX_QUERIES = {"postgresql": 5, "sqlite": 15}
