@@ -11,6 +11,11 @@ def main() -> None:
     # environment puts them back for a command.
     if sys.argv[1:2] != ["runserver"]:
         os.environ.setdefault("DB_SESSION_LIMITS", "0")
+    # The worker's task bookkeeping commits without waiting for the WAL
+    # flush (config/settings.py says why that is safe); DB_SYNCHRONOUS_COMMIT=1
+    # in the environment turns it back on.
+    if sys.argv[1:2] == ["db_worker"]:
+        os.environ.setdefault("DB_SYNCHRONOUS_COMMIT", "0")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

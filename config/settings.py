@@ -146,9 +146,17 @@ if DATABASE_URL:
         # open transaction (a lock wait that gives up is answered 503).
         # manage.py turns these off for management commands, which run long
         # on purpose (migrations, seeding, rebuilds, closes).
-        if DB_SESSION_LIMITS:
+        session = dict(DB_TIMEOUTS) if DB_SESSION_LIMITS else {}
+        if not env_bool("DB_SYNCHRONOUS_COMMIT", True):
+            # The task worker's own commits (claiming and finishing a task)
+            # need not wait for the WAL flush: a crash can lose only the
+            # last few hundred milliseconds of that bookkeeping, never
+            # reorder it, and the alerts it raises commit synchronously
+            # (services/alerts.py). manage.py sets this for db_worker.
+            session["synchronous_commit"] = "off"
+        if session:
             options = DATABASES["default"].setdefault("OPTIONS", {})
-            limits = " ".join(f"-c {k}={v}" for k, v in DB_TIMEOUTS.items())
+            limits = " ".join(f"-c {k}={v}" for k, v in session.items())
             # Kept beside any options DATABASE_URL already gives (search_path...).
             options["options"] = f"{options.get('options', '')} {limits}".strip()
         # The same backend, with a health check that needs no round trip.

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -58,7 +58,14 @@ def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
             spec.message[:300],
             connection.ops.adapt_datetimefield_value(now),
         ]
-    with connection.cursor() as cursor:
+    from ..tasks import enqueue_with_write, send_alert_email
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Durable before it returns, even where the session commits
+            # asynchronously (the task worker): the alerts and their e-mail
+            # tasks are what the worker's task exists for.
+            cursor.execute("SET LOCAL synchronous_commit = on")
         cursor.execute(
             f"INSERT INTO {table} (account_id, meter_id, kind, period_start,"
             " reference, dedupe_key, message, created_at)"
@@ -67,21 +74,19 @@ def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
             params,
         )
         new = [row[0] for row in cursor.fetchall()]
-    from ..tasks import enqueue_with_write, send_alert_email
-
-    unreachable = set(
-        Account.objects.filter(
-            pk__in={by_key[key].account_id for key in new},
-            user__isnull=True,
-            company__isnull=True,
-            email="",
-        ).values_list("pk", flat=True)
-    )
-    for key in sorted(new):
-        # An account the platform created without an e-mail has nobody to
-        # write to (``Account.owner_email``): no task to queue.
-        if by_key[key].account_id not in unreachable:
-            enqueue_with_write(send_alert_email, dedupe_key=key)
+        unreachable = set(
+            Account.objects.filter(
+                pk__in={by_key[key].account_id for key in new},
+                user__isnull=True,
+                company__isnull=True,
+                email="",
+            ).values_list("pk", flat=True)
+        )
+        for key in sorted(new):
+            # An account the platform created without an e-mail has nobody
+            # to write to (``Account.owner_email``): no task to queue.
+            if by_key[key].account_id not in unreachable:
+                enqueue_with_write(send_alert_email, dedupe_key=key)
     return new
 
 
