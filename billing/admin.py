@@ -11,7 +11,6 @@ its permission (``billing.permissions``), and its service checks again.
 """
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count, Model, Q, QuerySet
@@ -69,13 +69,45 @@ from .services.api_keys import create_api_key, revoke_api_key
 from .services.catalogue import AllowanceLine, save_meter, save_pack, save_plan
 from .services.job_slots import release_job_slot
 from .services.packs import create_adjustment_grant, refund_charge, revoke_grant
-from .units import GB, format_cents, format_quantity
+from .units import (
+    format_cents,
+    format_quantity,
+    format_quantity_input,
+    parse_quantity,
+)
 
 # Helpers ------------------------------------------------------------------
 
 
-def _money(cents: int | None, currency: str = "USD") -> str:
-    return "—" if cents is None else format_cents(cents, currency)
+def _money(cents: int | None, currency: str | None = None) -> str:
+    """Cents as money, in the row's currency or else the configured one."""
+    if cents is None:
+        return "—"
+    return format_cents(cents, currency or settings.BILLING_CURRENCY)
+
+
+AMOUNT_HELP = (
+    'With a unit: "50 GB", "500 MB", "120 min", "2 h", "5 slots"'
+    " (GB = 10^9 bytes). A plain number counts bytes, seconds or slots."
+)
+
+
+def _clean_quantity(form: forms.Form, cleaned: dict[str, Any]) -> int | None:
+    """Read the typed "amount" in the chosen meter's unit, or note the error."""
+    raw, meter = cleaned.get("amount"), cleaned.get("meter")
+    if raw is None:
+        return None
+    try:
+        amount = parse_quantity(
+            raw,
+            meter.unit if meter else None,
+            name=meter.name if meter else "",
+        )
+    except ValueError as error:
+        form.add_error("amount", str(error))
+        return None
+    cleaned["amount"] = amount
+    return amount
 
 
 def _changelist_link(model: type[Model], label: str, **filters: object) -> str:
@@ -203,6 +235,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     always goes through the rule that owns it.
     """
 
+    # Cent fields the change page shows through a money column instead of
+    # as a bare number: {"price_cents": "price"}.
+    money_columns: dict[str, str] = {}
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        fields = super().get_fields(request, obj)
+        # The money columns are read-only fields too: list each once, in the
+        # place of its cent field.
+        return list(dict.fromkeys(self.money_columns.get(f, f) for f in fields))
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> tuple[str, ...]:
+        readonly = super().get_readonly_fields(request, obj)
+        return (*readonly, *self.money_columns.values())
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -308,9 +356,43 @@ class MeterAdmin(admin.ModelAdmin):
         return f"{_money(obj.overage_price_cents)} per {obj.quantum_label}"
 
 
+class AllowanceForm(forms.ModelForm):
+    """One allowance line, its amount typed and shown as "50 GB"."""
+
+    amount = forms.CharField(
+        max_length=40,
+        help_text=AMOUNT_HELP,
+        widget=forms.TextInput(attrs={"size": 14, "placeholder": "50 GB"}),
+    )
+    below_minimum = "An allowance cannot be negative."
+    minimum = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        line = self.instance
+        if line.pk is not None and line.meter_id is not None:
+            self.initial["amount"] = format_quantity_input(line.amount, line.meter.unit)
+
+    def clean(self) -> dict[str, Any]:
+        """Base units from "50 GB"; too small is refused here, not by the DB."""
+        cleaned = super().clean()
+        amount = _clean_quantity(self, cleaned)
+        if amount is not None and amount < self.minimum:
+            self.add_error("amount", self.below_minimum)
+        return cleaned
+
+
+class PackAllowanceForm(AllowanceForm):
+    below_minimum = "An allowance must be more than 0: a pack line adds capacity."
+    minimum = 1
+
+
 class PlanAllowanceInline(admin.TabularInline):
     model = PlanAllowance
+    form = AllowanceForm
     extra = 1
+    verbose_name = "allowance"
+    verbose_name_plural = "allowances"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PlanAllowance]:
         return super().get_queryset(request).select_related("plan", "meter")
@@ -375,9 +457,11 @@ def _allowance_summary(lines: Iterable[PlanAllowance | PackAllowance]) -> str:
 
 class PackAllowanceInline(admin.TabularInline):
     model = PackAllowance
+    form = PackAllowanceForm
     extra = 1
     min_num = 1
-    verbose_name = "allowance line (in the meter's unit: bytes, seconds, slots)"
+    verbose_name = "allowance"
+    verbose_name_plural = "allowances"
 
     def get_formset(
         self, request: HttpRequest, obj: Pack | None = None, **kwargs: Any
@@ -874,33 +958,11 @@ class ChargeRecordAdmin(ReadOnlyAdmin):
 
 # Capacity: grants and purchases ------------------------------------------
 
-_AMOUNT = re.compile(
-    r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE
-)
-# Suffix -> (meter unit, base units per suffix)
-_SUFFIXES = {
-    "": (None, 1),
-    "b": ("byte", 1),
-    "mb": ("byte", 10**6),
-    "gb": ("byte", GB),
-    "tb": ("byte", 10**12),
-    "s": ("second", 1),
-    "min": ("second", 60),
-    "h": ("second", 3600),
-    "slot": ("slot", 1),
-    "slots": ("slot", 1),
-}
-
 
 class AdjustmentGrantForm(forms.ModelForm):
     """Staff capacity by hand; the service checks the rules and writes it."""
 
-    amount = forms.CharField(
-        help_text=(
-            'In the meter\'s unit, or with a suffix: "50 GB", "500 min", "2 h",'
-            ' "5 slots". GB = 10^9 bytes.'
-        )
-    )
+    amount = forms.CharField(help_text=AMOUNT_HELP)
     reason = forms.CharField(
         max_length=200,
         help_text="Why: kept with the grant (goodwill, correction, ticket #).",
@@ -914,25 +976,7 @@ class AdjustmentGrantForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         """Turn "50 GB" into base units; the service judges the amount itself."""
         cleaned = super().clean()
-        raw, meter = cleaned.get("amount"), cleaned.get("meter")
-        if raw is None:
-            return cleaned
-        match = _AMOUNT.match(raw)
-        suffix = _SUFFIXES.get(match["unit"].lower()) if match else None
-        if match is None or suffix is None:
-            self.add_error(
-                "amount", 'Write a number, optionally with a unit ("50 GB").'
-            )
-            return cleaned
-        unit, factor = suffix
-        if meter is not None and unit not in (None, meter.unit):
-            self.add_error("amount", f"{meter.name} is counted in {meter.unit}s.")
-            return cleaned
-        amount = Decimal(match["number"]) * factor
-        if amount != amount.to_integral_value():
-            self.add_error("amount", "That is not a whole number of base units.")
-            return cleaned
-        cleaned["amount"] = int(amount)
+        _clean_quantity(self, cleaned)
         return cleaned
 
     def _post_clean(self) -> None:
@@ -1170,6 +1214,7 @@ class PurchaseAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "pack", "bought_by")
     search_fields = ("account__name", "account__external_id", "idempotency_key")
     date_hierarchy = "created_at"
+    money_columns = {"price_cents": "price"}
 
     @admin.display(description="Price", ordering="price_cents")
     def price(self, obj: Purchase) -> str:
@@ -1372,6 +1417,7 @@ class OverageConsentAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "meter", "given_by")
     search_fields = ("account__name", "account__external_id", "given_by__email")
     date_hierarchy = "given_at"
+    money_columns = {"cap_cents": "cap"}
 
     @admin.display(description="Cap", ordering="cap_cents")
     def cap(self, obj: OverageConsent) -> str:

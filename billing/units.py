@@ -83,6 +83,101 @@ def format_quantity(amount: int, unit: str) -> str:
     return f"{amount} slot{'s' if amount != 1 else ''}"
 
 
+# What a person may write after a number, by meter unit: the base units one
+# of it stands for. Case does not matter; no suffix means base units.
+_SUFFIXES: dict[str, dict[str, int]] = {
+    "byte": {
+        "b": 1,
+        "byte": 1,
+        "bytes": 1,
+        "kb": 10**3,
+        "mb": 10**6,
+        "gb": GB,
+        "tb": 10**12,
+    },
+    "second": {
+        "s": 1,
+        "sec": 1,
+        "secs": 1,
+        "second": 1,
+        "seconds": 1,
+        "min": 60,
+        "mins": 60,
+        "minute": 60,
+        "minutes": 60,
+        "h": 3600,
+        "hr": 3600,
+        "hrs": 3600,
+        "hour": 3600,
+        "hours": 3600,
+    },
+    "slot": {"slot": 1, "slots": 1},
+}
+_EXAMPLES = {
+    "byte": '"50 GB" or "500 MB"',
+    "second": '"120 min" or "2 h"',
+    "slot": '"5 slots"',
+}
+_QUANTITY = re.compile(
+    r"\s*(?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<suffix>[a-z]*)\s*",
+    re.IGNORECASE,
+)
+
+
+def parse_quantity(text: str, unit: str | None = None, *, name: str = "") -> int:
+    """Read "50 GB", "120 min", "5 slots" or a plain integer (base units).
+
+    ``unit`` is the meter's (byte, second, slot); None accepts any suffix.
+    Returns the amount in base units with its sign: the caller judges it.
+    Raises ValueError with a message fit for staff; ``name`` (the meter's)
+    makes it specific.
+    """
+    example = _EXAMPLES.get(unit or "", '"50 GB", "120 min" or "5 slots"')
+    match = _QUANTITY.fullmatch(text or "")
+    if match is None:
+        raise ValueError(
+            f"Write a number, optionally with a unit ({example}); a plain"
+            f" number counts {f'{unit}s' if unit else 'base units'}."
+        )
+    suffix = match["suffix"].lower()
+    factor = 1
+    if suffix:
+        tables = [_SUFFIXES[unit]] if unit in _SUFFIXES else _SUFFIXES.values()
+        factor = next((table[suffix] for table in tables if suffix in table), 0)
+    if not factor:
+        if any(suffix in table for table in _SUFFIXES.values()):
+            raise ValueError(
+                f"{name or 'This meter'} is counted in {unit}s: write an amount"
+                f" such as {example}."
+            )
+        raise ValueError(
+            f'"{match["suffix"]}" is not a unit: write an amount such as {example}.'
+        )
+    amount = Decimal(match["number"]) * factor
+    if amount != amount.to_integral_value():
+        raise ValueError(f"That is not a whole number of {unit or 'base unit'}s.")
+    if abs(amount) > MAX_USAGE_TOTAL:
+        raise ValueError("That amount is too large.")
+    return int(amount)
+
+
+def format_quantity_input(amount: int, unit: str) -> str:
+    """``amount`` as a person types it, exactly: parse_quantity reads it back.
+
+    The biggest of GB / MB / bytes (minutes / seconds) that shows it as at
+    least 1 with at most three decimals, so 500 MB stays "500 MB".
+    """
+    steps = {"byte": (("GB", GB), ("MB", 10**6)), "second": (("min", 60),)}
+    for suffix, size in steps.get(unit, ()):
+        value = Decimal(amount) / size
+        if abs(value) >= 1 and value == round(value, 3):
+            return f"{value.normalize():f} {suffix}"
+    if unit == "slot":
+        return f"{amount} slot{'s' if amount != 1 else ''}"
+    base = {"byte": "B", "second": "s"}.get(unit)
+    return f"{amount} {base}" if base else str(amount)
+
+
 def display_unit(unit: str) -> str:
     """The unit a person reads a meter in: GB, minutes or slots."""
     return {"byte": "GB", "second": "min"}.get(unit, "slots")

@@ -5,11 +5,14 @@ forward (pending -> paid/failed/void). A refund is a new negative row that
 points at the original. A database trigger backs this up (migration 0002).
 """
 
+from datetime import UTC
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ..units import format_cents
 from .accounts import Account
 from .meters import Meter
 from .packs import Purchase
@@ -94,4 +97,12 @@ class ChargeRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount_cents}c ({self.status})"
+        """What staff read: "Slot pack: 5 job slots · $25.00 · 3 Jun 2026 · paid"."""
+        kind = self.get_kind_display()
+        what = self.description or kind
+        if kind.lower() not in what.lower():  # "Theme: Aurora" names its kind
+            what = f"{kind}: {what}"
+        day = self.created_at.astimezone(UTC)
+        money = format_cents(self.amount_cents, self.currency)
+        status = self.get_status_display().lower()
+        return f"{what} · {money} · {day.day} {day:%b %Y} · {status}"

@@ -9,7 +9,12 @@ from django.urls import reverse
 
 from billing.models import ChargeRecord, Purchase
 from billing.services.packs import purchase_pack
-from tests.factories.billing import PackFactory, owner_of, personal_account
+from tests.factories.billing import (
+    PackFactory,
+    company_account,
+    owner_of,
+    personal_account,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +166,41 @@ def test_the_staff_note_shows_in_admin_and_the_reason_on_both_sides(
     billing = client.get(reverse("dashboard:user-billing", args=[account.pk]))
     assert "Sorry about the outage" in billing.content.decode()
     assert "INTERNAL" not in billing.content.decode()
+
+
+@pytest.fixture
+def slots_bought():
+    """A 30-day pack of 5 job slots for $25.00, bought by a company on 1 April."""
+    account = company_account()
+    pack = PackFactory(
+        slots=True, name="5 job slots", lines={"job_slots": 5}, price_cents=2500
+    )
+    with time_machine.travel(BOUGHT, tick=False):
+        return purchase_pack(
+            account=account, pack=pack, user=owner_of(account), idempotency_key="s"
+        )
+
+
+def test_the_refund_page_shows_the_charge_as_money_with_what_was_bought(
+    admin_client, slots_bought
+):
+    response = post_action(admin_client, [slots_bought.charge])
+
+    html = response.content.decode()
+    assert "Slot pack: 5 job slots · $25.00 · 1 Apr 2026 · paid" in html
+    assert "2500c" not in html
+    assert slots_bought.purchase.account.name in html
+
+
+def test_charge_and_purchase_pages_show_money_not_cents(admin_client, slots_bought):
+    charge_page = admin_client.get(
+        reverse("admin:billing_chargerecord_change", args=[slots_bought.charge.pk])
+    ).content.decode()
+    purchase_page = admin_client.get(
+        reverse("admin:billing_purchase_change", args=[slots_bought.purchase.pk])
+    ).content.decode()
+
+    assert "Slot pack: 5 job slots · $25.00" in charge_page
+    assert "2500c" not in charge_page
+    assert "$25.00" in purchase_page
+    assert "Price cents" not in purchase_page
