@@ -77,6 +77,14 @@ class QuotaExceeded(BillingError):
         self.limit = limit
 
 
+class ConfirmationRequired(BillingError):
+    """The change would bill more than the caller confirmed (``details``
+    carries the amount, so the caller can show it and ask again)."""
+
+    code = "confirmation_required"
+    status = 409
+
+
 class PaymentDeclined(BillingError):
     code = "payment_declined"
     status = 402

@@ -9,7 +9,7 @@ the dashboards, the alert evaluation and the snapshot command all share it.
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import Membership
 
@@ -38,7 +39,7 @@ from .models import (
     UsageCounter,
     UsageSnapshot,
 )
-from .quotas.facts import counter_fold
+from .quotas.facts import counter_fold, period_overage_from_facts
 from .quotas.rules import (
     CONSENTED_STATES,
     State,
@@ -65,7 +66,6 @@ class QuotaStatus:
     state: str
     consent: OverageConsent | None
     accrued_cents: int  # consented overage cost so far this period
-    projected_cents: int  # accrued, projected linearly to the period end
     # Inputs kept for authorize's "what if" arithmetic.
     allowance: int
     # Excess used under a live consent so far: counter units, or storage
@@ -89,13 +89,6 @@ class QuotaStatus:
     @property
     def cap_cents(self) -> int | None:
         return self.consent.cap_cents if self.consent else None
-
-    @property
-    def projected_billable_cents(self) -> int:
-        """What period close would charge at this rate: never above the cap."""
-        if self.consent is None:
-            return 0
-        return min(self.projected_cents, self.consent.cap_cents)
 
 
 def _meters() -> list[Meter]:
@@ -189,37 +182,23 @@ def _quota_status(
     so the rules exist once whatever way the facts were loaded.
     """
     period = period_of(at)
-    accrued = projected = 0
+    accrued = 0
     used = facts.used
     # ``accrued``: the consented overage cost so far (what the cap is
-    # checked against). ``projected``: with a live consent, accrued plus the
-    # excess still to come at this rate; without one, what the excess would
-    # cost by the period end if it were consented (shown, never billed).
+    # checked against). Where it is heading is the overage page's question
+    # (``quotas.projection``), not the hot paths'.
     if meter.kind == Meter.Kind.GAUGE:
         limit = facts.allowance + facts.granted
         current = max(used - limit, 0)
         if not meter.is_hard_limit:
-            days_left_after_today = Decimal((period.end - at.date()).days - 1)
             consented_today = current if facts.consent is not None else 0
             accrued = storage_overage_cents(
                 meter, facts.consented_excess + consented_today, period
-            )
-            base = facts.consented_excess if facts.consent is not None else 0
-            projected = storage_overage_cents(
-                meter, base + current * (1 + days_left_after_today), period
             )
     elif meter.kind == Meter.Kind.COUNTER:
         limit = facts.allowance + facts.covered + (facts.granted - facts.consumed)
         if not meter.is_hard_limit:
             accrued = counter_overage_cents(meter, int(facts.consented_excess))
-            elapsed_days = Decimal((at - period.starts_at).total_seconds()) / 86400
-            rate_days = max(elapsed_days, Decimal(1))
-            projected_used = int(Decimal(used) * period.days / rate_days)
-            if facts.consent is not None:
-                future_excess = max(projected_used - max(used, limit), 0)
-                projected = accrued + counter_overage_cents(meter, future_excess)
-            else:
-                projected = counter_overage_cents(meter, max(projected_used - limit, 0))
     else:
         limit = facts.allowance + facts.granted
     state = usage_state(
@@ -238,7 +217,6 @@ def _quota_status(
         state=state,
         consent=facts.consent,
         accrued_cents=accrued,
-        projected_cents=projected,
         allowance=facts.allowance,
         consented_excess=facts.consented_excess,
     )
@@ -761,6 +739,7 @@ class UsagePoint:
     used: int
     limit: int
     state: str
+    live: bool = False  # today so far, from the live counters (no snapshot yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -770,22 +749,29 @@ class UsageSeries:
 
 
 def usage_history(
-    *, account: Account, days: int, today: date | None = None
+    *, account: Account, days: int, at: datetime | None = None
 ) -> list[UsageSeries]:
-    """Daily snapshots of the last ``days`` days, one series per meter.
+    """The last ``days`` days, one series per meter: finished days from the
+    daily snapshots, then today so far from the live figures, so a chart
+    never ends before the usage the user is being told about.
 
-    Reads snapshots, never raw events: two queries whatever the traffic.
+    Reads snapshots and the cached counters, never raw events.
     """
-    today = today or timezone.now().date()
+    at = at or timezone.now()
+    today = at.astimezone(UTC).date()
     since = today - timedelta(days=days - 1)
     points: dict[int, list[UsagePoint]] = defaultdict(list)
     rows = (
-        UsageSnapshot.objects.filter(account=account, day__gte=since, day__lte=today)
+        UsageSnapshot.objects.filter(account=account, day__gte=since, day__lt=today)
         .order_by("day")
         .values_list("meter_id", "day", "used", "limit", "state")
     )
     for meter_id, day, used, limit, state in rows:
         points[meter_id].append(UsagePoint(day, used, limit, state))
+    for status in account_quotas(account=account, at=at):
+        points[status.meter.pk].append(
+            UsagePoint(today, status.used, status.limit, status.state, live=True)
+        )
     return [
         UsageSeries(meter=meter, points=points.get(meter.pk, []))
         for meter in _meters()
@@ -1008,3 +994,247 @@ def get_company_account(*, external_id: str) -> Account:
     if not found:
         raise UnknownAccount(f"No company account has the id {external_id!r}.")
     return found[0]
+
+
+# Pack kinds, as a buyer compares them -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalTerms:
+    """How a subscription pack is kept going: reminders this many days before
+    a term ends (earliest first), renewal from ``window_days`` before its end
+    until ``window_days`` after."""
+
+    reminder_days: tuple[int, ...]
+    window_days: int
+
+
+def renewal_terms() -> RenewalTerms:
+    """The reminder and renewal-window rules as numbers, so pages word them
+    from the same constants the reminder task and ``renewal_refusal`` use."""
+    return RenewalTerms(
+        reminder_days=tuple(sorted((w.days for w, _ in REMINDERS), reverse=True)),
+        window_days=RENEWAL_WINDOW.days,
+    )
+
+
+def _pack_content(pack: Pack) -> tuple:
+    lines = frozenset((a.meter_id, a.amount) for a in pack.allowances.all())
+    return (pack.category, pack.term_days, lines)
+
+
+def pack_counterparts(*, packs: Iterable[Pack]) -> dict[int, Pack]:
+    """For each pack, the pack of the other kind among ``packs`` with the same
+    allowances and term (cheapest first), so a card can say what the other
+    form costs. Reads prefetched allowances: no query."""
+    packs = list(packs)
+    by_content: dict[tuple, list[Pack]] = defaultdict(list)
+    for pack in sorted(packs, key=lambda p: (p.price_cents, p.code)):
+        by_content[_pack_content(pack)].append(pack)
+    found = {}
+    for pack in packs:
+        other = next(
+            (
+                p
+                for p in by_content[_pack_content(pack)]
+                if p.is_subscription != pack.is_subscription
+            ),
+            None,
+        )
+        if other is not None:
+            found[pack.pk] = other
+    return found
+
+
+def list_account_managers(*, account: Account) -> QuerySet[Membership]:
+    """The owners and admins of a company account (owners first), with their
+    users: the people a plain member asks to buy or renew. None for a
+    personal account."""
+    if account.company_id is None:
+        return Membership.objects.none()
+    return (
+        Membership.objects.filter(
+            company_id=account.company_id,
+            role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+        )
+        .select_related("user")
+        .order_by("-role", "user__name", "user__email")  # "owner" > "admin"
+    )
+
+
+# Charge documents and paying the balance --------------------------------
+
+# Pack purchases and renewals are documented by their purchase's receipt;
+# every other charge by a page of its own.
+PURCHASE_CHARGE_KINDS = (
+    ChargeRecord.Kind.CAPACITY_PACK,
+    ChargeRecord.Kind.SLOT_PACK,
+    ChargeRecord.Kind.RENEWAL,
+)
+_CHARGE_PURPOSES = {
+    ChargeRecord.Kind.CAPACITY_PACK: "Capacity pack purchase",
+    ChargeRecord.Kind.SLOT_PACK: "Job-slot pack purchase",
+    ChargeRecord.Kind.RENEWAL: "Pack renewal",
+    ChargeRecord.Kind.OVERAGE: "Overage",
+    ChargeRecord.Kind.THEME: "Theme from the store",
+    ChargeRecord.Kind.BUNDLE: "Theme bundle from the store",
+    ChargeRecord.Kind.REFUND: "Refund",
+    ChargeRecord.Kind.ADJUSTMENT: "Account adjustment",
+}
+
+
+def receipt_purchase_id(*, charge: ChargeRecord) -> int | None:
+    """The purchase whose receipt documents this charge, if that is its document."""
+    if charge.kind in PURCHASE_CHARGE_KINDS:
+        return charge.purchase_id
+    return None
+
+
+def get_charge_for_account(*, account: Account, charge_id: int) -> ChargeRecord:
+    """One of the account's charges; another account's is not found (a 404)."""
+    try:
+        return account.charges.select_related(
+            "meter", "purchase__pack", "refund_of", "created_by"
+        ).get(pk=charge_id)
+    except ChargeRecord.DoesNotExist:
+        raise NotFound("No such charge on this account.") from None
+
+
+@dataclass(frozen=True, slots=True)
+class OverageBasis:
+    """The figures an overage charge was computed from, in the meter's unit.
+
+    Storage counts the mean level above the limit over the period's days.
+    """
+
+    consented: int  # excess used while a consent was live
+    unconsented: int  # excess without a live consent: never billed
+    cost_cents: int  # the consented excess at the price, before the cap
+    cap_cents: int | None
+    billed_cents: int
+    is_gauge: bool
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeDocument:
+    charge: ChargeRecord
+    purpose: str  # the kind in words
+    period: Period | None  # an overage charge's billing period
+    overage: OverageBasis | None  # None when the facts do not give the amount
+    refunds: list[ChargeRecord]
+
+
+def _overage_basis(charge: ChargeRecord, period: Period) -> OverageBasis | None:
+    """Recompute the close from the facts as known when the charge was made.
+
+    Shown only when it gives the amount charged again: a figure that does
+    not add up to the charge would mislead more than no figure.
+    """
+    meter = charge.meter
+    figures = period_overage_from_facts(
+        account=charge.account, meter=meter, period=period, known_at=charge.created_at
+    )
+    if figures.billable_cents != charge.amount_cents:
+        return None
+    is_gauge = meter.kind == Meter.Kind.GAUGE
+    per = period.days if is_gauge else 1
+    unconsented = max(figures.excess_units - figures.consented_units, Decimal(0))
+    return OverageBasis(
+        consented=int(figures.consented_units / per),
+        unconsented=int(unconsented / per),
+        cost_cents=figures.consented_cents,
+        cap_cents=figures.cap_cents,
+        billed_cents=figures.billable_cents,
+        is_gauge=is_gauge,
+        days=period.days,
+    )
+
+
+def charge_document(*, charge: ChargeRecord) -> ChargeDocument:
+    """What a charge's receipt page says: what it is for and, for overage,
+    the usage and price it was computed from."""
+    purpose = _CHARGE_PURPOSES.get(charge.kind, charge.get_kind_display())
+    period = overage = None
+    if (
+        charge.kind == ChargeRecord.Kind.OVERAGE
+        and charge.meter is not None
+        and charge.period_start is not None
+    ):
+        period = period_of(charge.period_start)
+        purpose = f"Overage on {charge.meter.name}, {period.start:%B %Y}"
+        overage = _overage_basis(charge, period)
+    return ChargeDocument(
+        charge=charge,
+        purpose=purpose,
+        period=period,
+        overage=overage,
+        refunds=list(charge.refunds.order_by("created_at", "pk")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PayPreview:
+    charges: list[ChargeRecord]  # pending, oldest first
+    total_cents: int
+    token: str  # names exactly this set of charges
+
+    @property
+    def payable(self) -> bool:
+        """As ``pay_outstanding_balance`` decides: something pending, owing > 0."""
+        return bool(self.charges) and self.total_cents > 0
+
+
+def pay_preview(*, account: Account) -> PayPreview:
+    """The pending charges a payment would collect now, and a token naming them.
+
+    The token changes whenever the pending set does: a confirmation pays
+    only the list it showed, and a resubmitted one no longer matches.
+    """
+    charges = list(
+        account.charges.filter(status=ChargeRecord.Status.PENDING).order_by(
+            "created_at", "pk"
+        )
+    )
+    ids = ",".join(str(charge.pk) for charge in charges)
+    token = salted_hmac("billing.pay_preview", f"{account.pk}:{ids}").hexdigest()
+    return PayPreview(
+        charges=charges,
+        total_cents=sum(charge.amount_cents for charge in charges),
+        token=token[:32],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SettledCharges:
+    count: int
+    total_cents: int
+    paid_at: datetime | None
+
+
+def settled_charges(
+    *, account: Account, charge_ids: Iterable[int]
+) -> SettledCharges | None:
+    """These charges of the account, when every one of them is paid.
+
+    A confirmation sent twice finds the charges it listed settled by the
+    first: the page reports that payment instead of paying again.
+    """
+    ids = set(charge_ids)
+    if not ids:
+        return None
+    rows = list(
+        account.charges.filter(pk__in=ids).values_list(
+            "status", "amount_cents", "paid_at"
+        )
+    )
+    if len(rows) != len(ids) or any(
+        status != ChargeRecord.Status.PAID for status, _, _ in rows
+    ):
+        return None
+    paid = [paid_at for _, _, paid_at in rows if paid_at is not None]
+    return SettledCharges(
+        count=len(rows),
+        total_cents=sum(amount for _, amount, _ in rows),
+        paid_at=max(paid, default=None),
+    )

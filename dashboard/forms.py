@@ -102,6 +102,11 @@ class ConsentForm(forms.Form):
     ]
 
     meter = forms.CharField(widget=forms.HiddenInput)
+    # The overage already used that the user was shown this cap would bill
+    # (cents); the service asks again if the change would bill more.
+    acknowledged = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, min_value=0, initial=0
+    )
     cap = MoneyField(
         label="Spending cap",
         min_cents=MIN_CAP_CENTS,
@@ -126,6 +131,10 @@ class ConsentForm(forms.Form):
     @property
     def recurring(self) -> bool:
         return self.cleaned_data["scope"] == "recurring"
+
+    @property
+    def acknowledged_cents(self) -> int:
+        return self.cleaned_data.get("acknowledged") or 0
 
 
 class MeterFilterForm(forms.Form):

@@ -22,6 +22,8 @@ from billing.models import Account
 from billing.permissions import check_staff_power
 from billing.selectors import can_manage_account, list_accounts_for_user
 
+from .forms import new_token
+
 SESSION_ACCOUNT = "dashboard_account_id"
 
 
@@ -109,3 +111,17 @@ def staff_power_required(
         return wrapper
 
     return decorator
+
+
+def intent_token(request: HtmxHttpRequest, key: str, *, rotate: bool = False) -> str:
+    """The confirmation form's token for one purchase intent, kept in the session.
+
+    Going Back to a confirmation page, even one the browser fetches again,
+    shows the same token, so confirming again replays the first purchase
+    instead of buying twice. "Buy it again" (or a decline) starts a new one.
+    """
+    tokens = request.session.get("purchase_tokens", {})
+    if rotate or key not in tokens:
+        tokens[key] = new_token()
+        request.session["purchase_tokens"] = tokens
+    return tokens[key]

@@ -4,7 +4,8 @@ Every number and state comes from billing selectors; this module only words
 them for people and picks the next step a user can take.
 """
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,14 +14,17 @@ from django.urls import reverse
 
 from billing.analytics import DateRange, MeterUsage, UsageReport
 from billing.models import Account, Meter, Pack, Purchase
+from billing.quotas.current import LimitPart
 from billing.selectors import (
     QuotaStatus,
     SentReminder,
     State,
     UsageSeries,
     expires_soon,
+    pack_counterparts,
     purchase_state,
     renewal_refusal,
+    renewal_terms,
 )
 from billing.units import display_amount, display_unit, format_cents, format_quantity
 
@@ -45,6 +49,9 @@ class QuotaCard:
     resets_on: date | None  # counters reset with the period; gauges do not
     why: str
     actions: list[Action]
+    # Where the limit comes from, in the order usage consumes it (only
+    # worth listing when a pack adds to the plan).
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
 
 # Job slots are a hard limit: at the limit they are simply "full", on every
@@ -112,7 +119,9 @@ def _actions(status: QuotaStatus, account: Account) -> list[Action]:
     return actions
 
 
-def quota_card(status: QuotaStatus, *, account: Account) -> QuotaCard:
+def quota_card(
+    status: QuotaStatus, *, account: Account, parts: Sequence[LimitPart] = ()
+) -> QuotaCard:
     unit = status.meter.unit
     resets_on = status.period.end if status.meter.kind == Meter.Kind.COUNTER else None
     return QuotaCard(
@@ -128,6 +137,19 @@ def quota_card(status: QuotaStatus, *, account: Account) -> QuotaCard:
         resets_on=resets_on,
         why=_why(status, account),
         actions=_actions(status, account),
+        parts=[
+            {
+                "label": part.label,
+                "amount": format_quantity(part.amount, unit),
+                "left": None if part.left is None else format_quantity(part.left, unit),
+                "ends_at": part.ends_at,
+                "resets_on": part.resets_on,
+                "top_up": part.top_up,
+            }
+            for part in parts
+        ]
+        if len(parts) > 1
+        else [],
     )
 
 
@@ -140,6 +162,10 @@ def price_line(meter: Meter) -> str:
 
 def period_last_day(status: QuotaStatus) -> date:
     return status.period.end - timedelta(days=1)
+
+
+# The last point of a history chart: today's live figure, not a snapshot.
+TODAY_SO_FAR = "Today, so far"
 
 
 def chart_series(series: UsageSeries) -> dict[str, Any]:
@@ -156,13 +182,17 @@ def chart_series(series: UsageSeries) -> dict[str, Any]:
             "title": meter.name,
             "unit": display_unit(unit),
             "type": "line" if meter.kind != Meter.Kind.COUNTER else "bar",
-            "labels": [p.day.isoformat() for p in series.points],
+            "labels": [
+                TODAY_SO_FAR if p.live else p.day.isoformat() for p in series.points
+            ],
             "used": [display_amount(p.used, unit) for p in series.points],
             "limit": [display_amount(p.limit, unit) for p in series.points],
+            "today": bool(series.points) and series.points[-1].live,
         },
         "rows": [
             {
                 "day": p.day,
+                "live": p.live,
                 "used": format_quantity(p.used, unit),
                 "limit": format_quantity(p.limit, unit),
                 "state": p.state,
@@ -182,6 +212,89 @@ def adds_line(amount: int, meter: Meter) -> str:
     if meter.unit == Meter.Unit.SLOT:
         return f"+{amount} job slot{'s' if amount != 1 else ''}"
     return f"+{format_quantity(amount, meter.unit)} {meter.name.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class PackCard:
+    """A pack on sale as a buyer reads it: what it adds, what its kind means
+    and how its price compares with the same pack in the other kind."""
+
+    pack: Pack
+    lines: list[str]
+    price_for: str  # "per 365-day term" / "for 365 days"
+    explanation: str
+    compared: str  # "" when the pack is sold in one kind only
+
+
+def _day_count(days: int) -> str:
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def _joined(items: list[str]) -> str:
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def _pack_explanation(pack: Pack) -> str:
+    term = f"{pack.term_days}-day term"
+    if not pack.is_subscription:
+        return (
+            f"A single {term}, then it is gone: no reminders, no renewal. "
+            "Buy it again later if you need it."
+        )
+    rules = renewal_terms()
+    window = _day_count(rules.window_days)
+    when = (
+        f"any time until {window} after it ends"  # open from the term's start
+        if rules.window_days >= pack.term_days
+        else f"from {window} before it ends until {window} after"
+    )
+    renew = f"renew with one click {when}"
+    if rules.reminder_days:
+        reminders = _joined([_day_count(d) for d in rules.reminder_days])
+        renew = f"We remind you {reminders} before it ends; {renew}"
+    return (
+        f"A renewable {term}. {renew[0].upper()}{renew[1:]}. Renewing early adds "
+        "the new term after the current one: no gap, no automatic charge."
+    )
+
+
+def _price_compared(pack: Pack, other: Pack | None) -> str:
+    if other is None:
+        return ""
+    gap = money(abs(pack.price_cents - other.price_cents))
+    sub_cheaper = (pack.price_cents < other.price_cents) == pack.is_subscription
+    if pack.price_cents == other.price_cents:
+        if pack.is_subscription:
+            return "Same price as the one-time pack: reminders and renewal come free."
+        return "Same price as the subscription, which adds reminders and renewal."
+    if pack.is_subscription:
+        if sub_cheaper:
+            return f"{gap} less per term than the one-time pack: a reward for renewing."
+        return f"{gap} more per term than the one-time pack, for reminders and renewal."
+    if sub_cheaper:
+        return (
+            f"The subscription costs {gap} less per term and never charges by itself."
+        )
+    return f"{gap} less than the subscription, which adds reminders and renewal."
+
+
+def pack_cards(packs: list[Pack]) -> list[PackCard]:
+    """The catalogue's cards; allowances prefetched (no query per card)."""
+    others = pack_counterparts(packs=packs)
+    return [
+        PackCard(
+            pack=pack,
+            lines=pack_lines(pack),
+            price_for=(
+                f"per {pack.term_days}-day term"
+                if pack.is_subscription
+                else f"for {pack.term_days} days"
+            ),
+            explanation=_pack_explanation(pack),
+            compared=_price_compared(pack, others.get(pack.pk)),
+        )
+        for pack in packs
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,11 @@ urlpatterns = [
     ),
     path(f"{account}billing/", user.user_billing, name="user-billing"),
     path(f"{account}billing/pay/", user.user_pay, name="user-pay"),
+    path(
+        f"{account}billing/charges/<int:charge_id>/",
+        user.user_charge,
+        name="user-charge",
+    ),
     path(f"{account}job-slots/", company.company_job_slots, name="company-job-slots"),
     path("staff/", staff.staff_home, name="staff-home"),
     path("staff/revenue/", staff.staff_revenue, name="staff-revenue"),

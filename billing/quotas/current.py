@@ -6,10 +6,11 @@ daily snapshots instead of the raw events, plus today's live level.
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from ..models import (
     Account,
@@ -133,3 +134,78 @@ def period_overages(
 def period_overage(*, account: Account, meter: Meter, at: datetime) -> OverageFigures:
     """One meter's overage so far (see ``period_overages``)."""
     return period_overages(account=account, meters=[meter], at=at)[meter.pk]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPart:
+    """One source of a limit, as the customer should read it.
+
+    A counter's limit is its monthly allowance (reset each period) and then
+    its top-ups (balances that outlive the month until they expire), burned
+    in that order: allowance, then top-ups by earliest expiry. A gauge's is
+    its plan's capacity plus each pack's while the pack lasts.
+    """
+
+    label: str
+    amount: int
+    left: int | None  # counters: what is left of this part now
+    ends_at: datetime | None  # a grant's expiry (None: no end)
+    resets_on: date | None = None  # the monthly allowance's next reset
+    top_up: bool = False
+
+
+def limit_parts(
+    *, account: Account, statuses: Sequence, at: datetime
+) -> dict[int, list[LimitPart]]:
+    """The parts of each meter's limit (``QuotaStatus`` list) in the order
+    usage consumes them, by meter id: one query for the live grants."""
+    grants = (
+        Grant.objects.active_at(at)
+        .filter(account=account)
+        .select_related("purchase__pack")
+        .order_by(F("expires_at").asc(nulls_last=True), "pk")
+    )
+    by_meter: dict[int, list[Grant]] = defaultdict(list)
+    for grant in grants:
+        by_meter[grant.meter_id].append(grant)
+    parts: dict[int, list[LimitPart]] = {}
+    for status in statuses:
+        meter = status.meter
+        live = by_meter.get(meter.pk, [])
+        if meter.kind == Meter.Kind.COUNTER:
+            allowance_left = max(status.allowance - status.used, 0)
+            parts[meter.pk] = [
+                LimitPart(
+                    label="Monthly allowance",
+                    amount=status.allowance,
+                    left=allowance_left,
+                    ends_at=None,
+                    resets_on=status.period.end,
+                ),
+                *(
+                    LimitPart(
+                        label=grant.label,
+                        amount=grant.amount,
+                        left=grant.balance,
+                        ends_at=grant.expires_at,
+                        top_up=True,
+                    )
+                    for grant in live
+                ),
+            ]
+        else:
+            parts[meter.pk] = [
+                LimitPart(
+                    label="Your plan", amount=status.allowance, left=None, ends_at=None
+                ),
+                *(
+                    LimitPart(
+                        label=grant.label,
+                        amount=grant.amount,
+                        left=None,
+                        ends_at=grant.expires_at,
+                    )
+                    for grant in live
+                ),
+            ]
+    return parts

@@ -277,6 +277,12 @@ class OverageFigures:
             return 0
         return min(self.consented_cents, self.cap_cents)
 
+    def newly_billable_cents(self, cap_cents: int) -> int:
+        """What a consent with ``cap_cents`` would make billable at once: the
+        period's bill is the consented cost capped by its latest consent's
+        cap, so raising the cap bills consented excess already used."""
+        return max(min(self.consented_cents, cap_cents) - self.billable_cents, 0)
+
     @property
     def cap_reached(self) -> bool:
         """The consented overage already used meets the cap: new usage waits."""

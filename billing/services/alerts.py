@@ -93,20 +93,20 @@ def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
 _STATE_ALERTS = {
     State.WARNING: (
         Alert.Kind.WARNING_80,
-        "{meter} is at {percent:.0f}% of its limit ({used} of {limit}).",
+        "{meter}: {percent:.0f}% of the limit used ({used} of {limit}).",
     ),
     State.EXCEEDED: (
         Alert.Kind.EXCEEDED,
-        "{meter} has reached its limit ({used} of {limit}).",
+        "{meter}: limit reached ({used} of {limit}).",
     ),
     State.OVERAGE: (
         Alert.Kind.EXCEEDED,
-        "{meter} is past its limit ({used} of {limit});"
+        "{meter}: past the limit ({used} of {limit});"
         " overage is billed within your cap.",
     ),
     State.BLOCKED: (
         Alert.Kind.BLOCKED,
-        "{meter} is blocked: the overage cap is reached.",
+        "{meter}: blocked, the overage cap is reached.",
     ),
 }
 

@@ -6,13 +6,14 @@ its period ends): excess used outside that window is never billed.
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import InvalidRequest, PermissionDenied
+from ..errors import ConfirmationRequired, InvalidRequest, PermissionDenied
 from ..models import Account, Meter, OverageConsent
 from ..selectors import can_manage_account
-from ..units import period_of
+from ..units import format_cents, period_of
 from .alerts import evaluate_usage_alerts
 from .counters import refold_counters_from
 from .locks import lock_account
@@ -32,11 +33,15 @@ def give_overage_consent(
     recurring: bool,
     user: object,
     at: datetime | None = None,
+    acknowledged_cents: int | None = None,
 ) -> OverageConsent:
     """Consent to overage on one meter up to ``cap_cents``, this period or every one.
 
     Replaces any live consent for the meter at the same instant, so a new cap
-    continues the old consent without a gap.
+    continues the old consent without a gap. A higher cap can make consented
+    excess already used billable at once: with ``acknowledged_cents`` (what
+    the user was shown), a change that would bill more than that raises
+    ``ConfirmationRequired`` with the amount, decided under the account lock.
     """
     if not can_manage_account(user=user, account=account):
         raise PermissionDenied(
@@ -49,6 +54,18 @@ def give_overage_consent(
     at = at or timezone.now()
     with transaction.atomic():
         account = lock_account(account)
+        if acknowledged_cents is not None:
+            newly = newly_billable_cents(
+                account=account, meter=meter, cap_cents=cap_cents, at=at
+            )
+            if newly > acknowledged_cents:
+                currency = settings.BILLING_CURRENCY
+                raise ConfirmationRequired(
+                    f"A cap of {format_cents(cap_cents, currency)} makes "
+                    f"{format_cents(newly, currency)} of overage already used"
+                    " billable.",
+                    details={"newly_billable_cents": newly},
+                )
         OverageConsent.objects.filter(
             account=account, meter=meter, revoked_at__isnull=True
         ).update(revoked_at=at)
@@ -63,6 +80,17 @@ def give_overage_consent(
         )
         _refresh(account=account, meter=meter, at=at)
     return consent
+
+
+def newly_billable_cents(
+    *, account: Account, meter: Meter, cap_cents: int, at: datetime
+) -> int:
+    """Overage already used this period that a consent capped at
+    ``cap_cents`` would make billable now (0 for a first consent)."""
+    from ..quotas.current import period_overage
+
+    figures = period_overage(account=account, meter=meter, at=at)
+    return figures.newly_billable_cents(cap_cents)
 
 
 def revoke_overage_consent(

@@ -188,7 +188,7 @@ def reconcile_job_slots(
                     kind=Alert.Kind.SUSPENDED,
                     period_start=period_of(at).start,
                     message=(
-                        f"{len(excess)} job posting(s) were suspended after "
+                        f"{_postings(len(excess))} suspended after "
                         f"{cause}: your slot limit is now {limit}. A slot pack "
                         "restores them."
                     ),
@@ -210,3 +210,8 @@ def reconcile_job_slots(
     return SlotReconciliation(
         suspended=suspended, reactivated=reactivated, active=active
     )
+
+
+def _postings(count: int) -> str:
+    """'1 job posting was', '3 job postings were'."""
+    return f"{count} job posting was" if count == 1 else f"{count} job postings were"

@@ -17,22 +17,31 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from billing.errors import BillingError, NotFound, PaymentDeclined
-from billing.models import Purchase
-from billing.quotas.current import period_overage, period_overages
+from billing.errors import (
+    BillingError,
+    ConfirmationRequired,
+    NotFound,
+    PaymentDeclined,
+)
+from billing.models import ChargeRecord, Purchase
+from billing.quotas.current import limit_parts, period_overage, period_overages
+from billing.quotas.projection import MIN_DATA_DAYS, overage_projections
 from billing.selectors import (
     account_quotas,
+    charge_document,
     current_alerts,
     get_alert_for_account,
+    get_charge_for_account,
     get_meter,
     get_pack,
     get_purchase_by_token,
     get_purchase_for_account,
+    list_account_managers,
     list_active_packs,
     list_catalogue,
     list_charges,
@@ -40,10 +49,14 @@ from billing.selectors import (
     list_purchases,
     outstanding_balance_cents,
     pack_applies,
+    pay_preview,
     purchase_preview,
+    quota_status,
+    receipt_purchase_id,
     renewal_refusal,
     renewal_start,
     sent_reminders,
+    settled_charges,
     usage_history,
 )
 from billing.services.alerts import dismiss_alert
@@ -52,12 +65,13 @@ from billing.services.packs import PurchaseResult, purchase_pack, renew_purchase
 from billing.services.payments import pay_outstanding_balance
 from billing.units import format_quantity
 
-from ..forms import ConsentForm, MeterFilterForm, TokenForm, history_range, new_token
+from ..forms import ConsentForm, MeterFilterForm, TokenForm, history_range
 from ..http import (
     SESSION_ACCOUNT,
     AccountPage,
     HtmxHttpRequest,
     current_account_id,
+    intent_token,
     load_account,
     user_accounts,
 )
@@ -65,6 +79,7 @@ from ..presenters import (
     active_pack_line,
     chart_series,
     money,
+    pack_cards,
     period_last_day,
     price_line,
     purchase_row,
@@ -107,20 +122,6 @@ def _partial(request: HtmxHttpRequest, template: str, name: str) -> str:
     if request.htmx and not request.htmx.history_restore_request:
         return f"{template}#{name}"
     return template
-
-
-def _intent_token(request: HtmxHttpRequest, key: str, *, rotate: bool = False) -> str:
-    """The confirmation form's token for one purchase intent, kept in the session.
-
-    Going Back to a confirmation page, even one the browser fetches again,
-    shows the same token, so confirming again replays the first purchase
-    instead of buying twice. "Buy it again" (or a decline) starts a new one.
-    """
-    tokens = request.session.get("purchase_tokens", {})
-    if rotate or key not in tokens:
-        tokens[key] = new_token()
-        request.session["purchase_tokens"] = tokens
-    return tokens[key]
 
 
 def _confirm_payment(
@@ -192,10 +193,14 @@ def user_overview(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     page = load_account(request, account_id)
     now = timezone.now()
     statuses = account_quotas(account=page.account, at=now)
+    parts = limit_parts(account=page.account, statuses=statuses, at=now)
     context = {
         "page": page,
         "tab": "overview",
-        "cards": [quota_card(s, account=page.account) for s in statuses],
+        "cards": [
+            quota_card(s, account=page.account, parts=parts.get(s.meter.pk, ()))
+            for s in statuses
+        ],
         "period": statuses[0].period if statuses else None,
         "period_last_day": period_last_day(statuses[0]) if statuses else None,
         "alerts": current_alerts(account=page.account, statuses=statuses, at=now),
@@ -254,7 +259,11 @@ def user_packs(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
         "tab": "packs",
         "form": form,
         "meter_code": meter_code,
-        "packs": list(packs),
+        "cards": pack_cards(list(packs)),
+        # Whom a member without buying rights can ask; the rule is can_manage.
+        "managers": (
+            [] if page.can_manage else list_account_managers(account=page.account)
+        ),
     }
     template = _partial(request, "dashboard/user/packs.html", "pack-list")
     return render(request, template, context)
@@ -287,10 +296,10 @@ def user_pack_confirm(
             return outcome
         error = outcome
     key = f"buy:{page.account.pk}:{pack.code}"
-    token = _intent_token(request, key, rotate=bool(error) or "again" in request.GET)
+    token = intent_token(request, key, rotate=bool(error) or "again" in request.GET)
     bought = get_purchase_by_token(account=page.account, token=token)
     if bought is not None and bought.status == Purchase.Status.FAILED:
-        token, bought = _intent_token(request, key, rotate=True), None
+        token, bought = intent_token(request, key, rotate=True), None
     context = {
         "page": page,
         "tab": "packs",
@@ -376,7 +385,7 @@ def user_renew(
         "starts_at": starts_at,
         "expires_at": purchase.pack.expiry_from(starts_at),
         "lines": list(purchase.pack.allowances.select_related("meter")),
-        "token": _intent_token(
+        "token": intent_token(
             request, f"renew:{page.account.pk}:{purchase.pk}", rotate=bool(error)
         ),
         "error": error,
@@ -384,9 +393,64 @@ def user_renew(
     return render(request, "dashboard/user/renew.html", context)
 
 
+def _meter_notice(meter_code: str) -> str:
+    """Messages with this tag are shown inside that meter's card, where the
+    user is looking after the form, instead of at the top of the page."""
+    return f"meter-{meter_code}"
+
+
+def _give_consent(request: HtmxHttpRequest, page: AccountPage, form: ConsentForm):
+    """Give the consent the valid ``form`` asks for. Returns the meter, or
+    None with the form carrying what to say (an error, or the amount this
+    cap would bill at once, to be confirmed)."""
+    try:
+        meter = get_meter(code=form.cleaned_data["meter"])
+        give_overage_consent(
+            account=page.account,
+            meter=meter,
+            cap_cents=form.cap_cents,
+            recurring=form.recurring,
+            user=request.user,
+            acknowledged_cents=form.acknowledged_cents,
+        )
+    except ConfirmationRequired as asked:
+        form.newly_billable_cents = asked.details["newly_billable_cents"]
+        return None
+    except BillingError as failure:
+        form.add_error(None, failure.message)
+        return None
+    notice = _meter_notice(meter.code)
+    messages.success(
+        request,
+        f"Overage on {meter.name} confirmed, capped at {money(form.cap_cents)}.",
+        extra_tags=notice,
+    )
+    figures = period_overage(account=page.account, meter=meter, at=timezone.now())
+    if figures.billable_cents:
+        messages.info(
+            request,
+            f"Billable so far this period: {money(figures.billable_cents)}, charged "
+            "when the period closes.",
+            extra_tags=notice,
+        )
+    if figures.cap_reached:
+        messages.warning(
+            request,
+            f"The overage already used under your consent "
+            f"({money(figures.consented_cents)}) reaches this cap: at most "
+            f"{money(form.cap_cents)} is billed, and new usage stays refused until "
+            "you raise the cap or buy a pack.",
+            extra_tags=notice,
+        )
+    return meter
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    """Consent per meter. A cap that bills overage already used is confirmed
+    in a second step that names the amount; the result is shown in the
+    meter's card (an ``aria-live`` region, swapped in place under htmx)."""
     page = load_account(request, account_id)
     posted = None
     if request.method == "POST":
@@ -395,35 +459,8 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
             request.POST, auto_id=f"{slugify(request.POST.get('meter', ''))}-%s"
         )
         if posted.is_valid():
-            try:
-                meter = get_meter(code=posted.cleaned_data["meter"])
-                give_overage_consent(
-                    account=page.account,
-                    meter=meter,
-                    cap_cents=posted.cap_cents,
-                    recurring=posted.recurring,
-                    user=request.user,
-                )
-            except BillingError as failure:
-                posted.add_error(None, failure.message)
-            else:
-                messages.success(
-                    request,
-                    f"Overage on {meter.name} confirmed, capped at "
-                    f"{money(posted.cap_cents)}.",
-                )
-                figures = period_overage(
-                    account=page.account, meter=meter, at=timezone.now()
-                )
-                if figures.cap_reached:
-                    messages.warning(
-                        request,
-                        f"The overage already used under your consent "
-                        f"({money(figures.consented_cents)}) "
-                        f"reaches this cap: at most {money(posted.cap_cents)} is "
-                        "billed, and new usage stays refused until you raise the "
-                        "cap or buy a pack.",
-                    )
+            meter = _give_consent(request, page, posted)
+            if meter is not None:
                 url = reverse("dashboard:user-overage", args=[page.account.pk])
                 return redirect(f"{url}#meter-{meter.code}")
     now = timezone.now()
@@ -435,6 +472,7 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     figures = period_overages(
         account=page.account, meters=[s.meter for s in statuses], at=now
     )
+    projections = overage_projections(account=page.account, statuses=statuses, at=now)
     meters = []
     for status in statuses:
         code = status.meter.code
@@ -457,33 +495,68 @@ def user_overage(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
                 # One home with period close: billable, beyond the cap, and
                 # used without a live consent.
                 "figures": figures[status.meter.pk],
+                "projection": projections.get(status.meter.pk),
                 "form": form,
+                "notice": _meter_notice(code),
             }
         )
-    context = {"page": page, "tab": "overage", "meters": meters}
-    status_code = 422 if posted is not None and posted.errors else 200
+    context = {
+        "page": page,
+        "tab": "overage",
+        "meters": meters,
+        "min_projection_days": MIN_DATA_DAYS,
+    }
+    status_code = 200
+    if posted is not None and posted.errors and not request.htmx:
+        status_code = 422  # htmx swaps 2xx answers only
     return render(request, "dashboard/user/overage.html", context, status=status_code)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def user_revoke_consent(
     request: HtmxHttpRequest, account_id: int, meter_code: str
 ) -> HttpResponse:
+    """GET asks (what stays billable, what stops); POST revokes."""
     page = load_account(request, account_id)
     _require_manager(page)
     try:
         meter = get_meter(code=meter_code)
     except BillingError as failure:
         raise Http404(failure.message) from failure
-    if revoke_overage_consent(account=page.account, meter=meter, user=request.user):
-        messages.success(
-            request,
-            f"Overage consent for {meter.name} revoked. Overage already used this "
-            "period is still billed at period close.",
-        )
     url = reverse("dashboard:user-overage", args=[page.account.pk])
-    return redirect(f"{url}#meter-{meter.code}")
+    if request.method == "POST":
+        if revoke_overage_consent(account=page.account, meter=meter, user=request.user):
+            figures = period_overage(
+                account=page.account, meter=meter, at=timezone.now()
+            )
+            messages.success(
+                request,
+                f"Overage consent for {meter.name} revoked: usage past the limit is "
+                f"refused from now on. {money(figures.billable_cents)} used while "
+                "it was live is still billed at period close.",
+                extra_tags=_meter_notice(meter.code),
+            )
+        return redirect(f"{url}#meter-{meter.code}")
+    status = quota_status(account=page.account, meter=meter, at=timezone.now())
+    if status.consent is None:
+        return redirect(f"{url}#meter-{meter.code}")
+    context = {
+        "page": page,
+        "tab": "overage",
+        "meter": meter,
+        "status": status,
+        "figures": period_overage(account=page.account, meter=meter, at=timezone.now()),
+    }
+    return render(request, "dashboard/user/revoke_consent.html", context)
+
+
+def _charge_document_url(account_id: int, charge: ChargeRecord) -> str:
+    """Pack purchases open their purchase receipt, every other charge its own page."""
+    purchase_id = receipt_purchase_id(charge=charge)
+    if purchase_id is not None:
+        return reverse("dashboard:user-receipt", args=[account_id, purchase_id])
+    return reverse("dashboard:user-charge", args=[account_id, charge.pk])
 
 
 @login_required
@@ -491,33 +564,145 @@ def user_billing(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     page = load_account(request, account_id)
     paginator = Paginator(list_charges(account=page.account), CHARGES_PER_PAGE)
     charges = paginator.get_page(request.GET.get("page"))
+    rows = [
+        {
+            "charge": charge,
+            "url": _charge_document_url(page.account.pk, charge),
+            "original_url": _charge_document_url(page.account.pk, charge.refund_of)
+            if charge.refund_of_id
+            else "",
+        }
+        for charge in charges
+    ]
     context = {
         "page": page,
         "tab": "billing",
         "charges": charges,
+        "rows": rows,
         "balance_cents": outstanding_balance_cents(account=page.account),
     }
     return render(request, "dashboard/user/billing.html", context)
 
 
 @login_required
-@require_POST
-def user_pay(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+def user_charge(
+    request: HtmxHttpRequest, account_id: int, charge_id: int
+) -> HttpResponse:
+    """One charge's receipt: what it is for, how much, when and how it was paid."""
     page = load_account(request, account_id)
-    _require_manager(page)
-    try:
-        payment = pay_outstanding_balance(account=page.account, user=request.user)
-    except PaymentDeclined as declined:
-        messages.error(
-            request, f"Payment declined: {declined.message} Nothing was charged."
+    charge = or_404(get_charge_for_account, account=page.account, charge_id=charge_id)
+    context = {
+        "page": page,
+        "tab": "billing",
+        "document": charge_document(charge=charge),
+        "charge": charge,
+        "price": price_line(charge.meter) if charge.meter else "",
+        "purchase_url": reverse(
+            "dashboard:user-receipt", args=[page.account.pk, charge.purchase_id]
         )
-    else:
+        if charge.purchase_id
+        else "",
+        "original_url": _charge_document_url(page.account.pk, charge.refund_of)
+        if charge.refund_of_id
+        else "",
+    }
+    return render(request, "dashboard/user/charge.html", context)
+
+
+# A paid message names at most this many charges; the ledger has them all.
+PAID_NAMED = 5
+
+
+def _posted_charge_ids(request: HtmxHttpRequest) -> list[int]:
+    """The charge ids the confirmation listed (plain ASCII digits only)."""
+    values = request.POST.getlist("charge")[:1000]
+    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 19]
+
+
+def _paid_message(paid_cents: int, count: int, shown: list[ChargeRecord]) -> str:
+    message = f"Paid {money(paid_cents)} for {count} charge{'s' if count != 1 else ''}"
+    if count != len(shown):
+        return f"{message}."
+    names = [c.description or c.get_kind_display() for c in shown[:PAID_NAMED]]
+    more = f" and {count - PAID_NAMED} more" if count > PAID_NAMED else ""
+    return f"{message}: {'; '.join(names)}{more}."
+
+
+def _pay_confirmed(
+    request: HtmxHttpRequest, page: AccountPage
+) -> HttpResponse | tuple[int, str]:
+    """Pay the confirmed list; or the status and message to show it again with.
+
+    The token names the pending charges the page showed. Only while they
+    are still exactly what is due does this pay; a resubmit finds them paid
+    and reports that payment, and a list that changed is shown again.
+    """
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return 422, "This confirmation form is incomplete; please confirm again."
+    billing = redirect("dashboard:user-billing", page.account.pk)
+    preview = pay_preview(account=page.account)
+    if preview.payable and form.cleaned_data["token"] == preview.token:
+        try:
+            payment = pay_outstanding_balance(account=page.account, user=request.user)
+        except PaymentDeclined as declined:
+            messages.error(
+                request,
+                f"Payment declined: {declined.message} Nothing was charged; the "
+                "charges are still due.",
+            )
+            return billing
         if payment.charges:
             messages.success(
                 request,
-                f"Paid {money(payment.paid_cents)} for {payment.charges} "
-                f"charge{'s' if payment.charges != 1 else ''}.",
+                _paid_message(payment.paid_cents, payment.charges, preview.charges),
             )
-        else:
-            messages.info(request, "There was nothing to pay.")
-    return redirect("dashboard:user-billing", page.account.pk)
+            return billing
+    settled = settled_charges(
+        account=page.account, charge_ids=_posted_charge_ids(request)
+    )
+    if settled is not None:
+        when = (
+            f" on {dateformat.format(settled.paid_at, 'j M Y, H:i')} UTC"
+            if settled.paid_at
+            else ""
+        )
+        messages.info(
+            request,
+            f"Already paid{when}: {money(settled.total_cents)} for {settled.count} "
+            f"charge{'s' if settled.count != 1 else ''}. Nothing was charged again.",
+        )
+        return billing
+    if not preview.payable:
+        messages.info(request, "There is nothing to pay: no charges are pending.")
+        return billing
+    return 409, (
+        "The charges due changed since this page was opened. Nothing was "
+        "charged: check the list below and confirm again."
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_pay(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+    """List what a payment would collect; pay it on confirmation (owners, admins)."""
+    page = load_account(request, account_id)
+    status, error = 200, ""
+    if request.method == "POST":
+        _require_manager(page)
+        outcome = _pay_confirmed(request, page)
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        status, error = outcome
+    preview = pay_preview(account=page.account)
+    context = {
+        "page": page,
+        "tab": "billing",
+        "preview": preview,
+        "rows": [
+            {"charge": c, "url": _charge_document_url(page.account.pk, c)}
+            for c in preview.charges
+        ],
+        "error": error,
+    }
+    return render(request, "dashboard/user/pay.html", context, status=status)

@@ -19,6 +19,16 @@
       var accent = cssVar("--accent", "#1d4ed8");
       var limit = cssVar("--blocked", "#991b1b");
       var text = cssVar("--muted", "#55606e");
+      // The last point may be today so far (live, not a finished day):
+      // drawn lighter (bars) or marked with a dot (lines).
+      var n = series.used.length;
+      var fill = series.type === "bar" ? accent + "b3" : accent + "22";
+      var fills = series.used.map(function (_, i) {
+        return series.today && i === n - 1 ? accent + "55" : fill;
+      });
+      var radii = series.used.map(function (_, i) {
+        return series.today && i === n - 1 ? 4 : 0;
+      });
       new Chart(canvas, {
         type: series.type,
         data: {
@@ -29,10 +39,11 @@
               label: "Used (" + series.unit + ")",
               data: series.used,
               borderColor: accent,
-              backgroundColor: series.type === "bar" ? accent + "b3" : accent + "22",
+              backgroundColor: series.type === "bar" ? fills : fill,
               fill: series.type === "line",
               borderWidth: 2,
-              pointRadius: 0,
+              pointRadius: radii,
+              pointBackgroundColor: accent,
               tension: 0.2,
             },
             {

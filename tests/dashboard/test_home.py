@@ -31,7 +31,7 @@ def test_sign_in_with_email_then_see_own_and_company_accounts(
 
     home = client.get(reverse("dashboard:home"))
     assert home.url == reverse("dashboard:user-overview", args=[account.pk])
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         page = client.get(home.url).content.decode()
     assert account.name in page and company.name in page  # company in the switcher
     assert "1.7 GB of 2.0 GB" in page

@@ -1,5 +1,6 @@
 """Overview cards, alerts, the account switcher, usage history and query pins."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from billing.units import GB, period_of
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
     JobSlotFactory,
+    PackFactory,
     company_account,
     ending_soon,
     meter,
@@ -155,25 +157,51 @@ def _snapshots(account, days):
 
 
 @pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
+def storage_rows(page: str) -> int:
+    """Rows of the storage table behind the chart's toggle."""
+    table = page.split('id="chart-title-storage"')[1].split("</table>")[0]
+    return table.count("<tr><td>")
+
+
 def test_usage_history_reads_snapshots_for_the_range(client, me):
     _snapshots(me, 200)
     url = reverse("dashboard:user-usage", args=[me.pk])
     page = client.get(url, {"range": 90}).content.decode()
-    assert page.count("<tr><td>") == 90  # the table behind the toggle
+    # 89 finished days and today so far.
+    assert storage_rows(page) == 90
     assert 'id="series-storage"' in page
     partial = client.get(url, {"range": 180}, headers={"HX-Request": "true"})
     body = partial.content.decode()
     assert "<html" not in body and 'id="usage-charts"' in body
-    assert body.count("<tr><td>") == 180
+    assert storage_rows(body) == 180
     assert "Vary" in partial.headers and "HX-Request" in partial.headers["Vary"]
-    assert client.get(url, {"range": 7}).content.decode().count("<tr><td>") == 30
+    assert storage_rows(client.get(url, {"range": 7}).content.decode()) == 30
+
+
+@pytest.mark.time_machine(datetime(2026, 6, 10, 15, tzinfo=UTC))
+def test_usage_history_ends_with_today_so_far_from_the_live_figures(client, me):
+    """Snapshots stop at yesterday; a user at 500% today must see it."""
+    record_usage_event(
+        event_id="today", account=me, meter="bandwidth", quantity=25 * GB
+    )
+    page = client.get(reverse("dashboard:user-usage", args=[me.pk])).content.decode()
+    chart = json.loads(
+        page.split('id="series-bandwidth" type="application/json">')[1].split("<")[0]
+    )
+    assert chart["labels"][-1] == "Today, so far"
+    assert chart["used"][-1] == 25.0 and chart["limit"][-1] == 5.0
+    table = page.split('id="chart-title-bandwidth"')[1].split("</table>")[0]
+    first_row = table.split("<tbody>")[1].split("</tr>")[0]
+    assert "Today, so far" in first_row and "10 Jun 2026" in first_row
+    assert "25.0 GB" in first_row and "state-exceeded" in first_row
 
 
 @pytest.mark.parametrize(
     ("name", "args", "limit"),
     [
-        ("dashboard:user-overview", [], 22),
-        ("dashboard:user-usage", [], 10),
+        ("dashboard:user-overview", [], 23),  # + the live grants of the limit parts
+        # The snapshots, then today's live figures.
+        ("dashboard:user-usage", [], 16),
         ("dashboard:user-packs", [], 10),
         ("dashboard:user-buy", ["slots-5-once"], 18),
         ("dashboard:user-purchases", [], 11),
@@ -220,3 +248,31 @@ def test_page_queries_do_not_grow_with_history(
         _alert(my_company, kind=Alert.Kind.EXPIRING_SOON, message=f"Pack {n} expires")
     with django_assert_max_num_queries(limit):
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.time_machine(datetime(2026, 12, 10, 12, tzinfo=UTC))
+def test_a_top_up_is_shown_apart_from_the_monthly_allowance_in_the_order_used(
+    client, me
+):
+    """A 365-day +100 GB pack is not "105 GB a month": the card lists the
+    allowance (which resets) and then each top-up's balance and expiry."""
+    yearly = PackFactory(name="Bandwidth 100 GB, yearly", lines={"bandwidth": 100 * GB})
+    sooner = PackFactory(
+        name="Bandwidth 10 GB", term_days=30, lines={"bandwidth": 10 * GB}
+    )
+    for pack in (yearly, sooner):
+        purchase_pack(account=me, pack=pack, user=me.user, idempotency_key=pack.code)
+    record_usage_event(event_id="bw", account=me, meter="bandwidth", quantity=6 * GB)
+
+    page = client.get(overview_url(me)).content.decode()
+    card = page.split('id="quota-bandwidth"')[1].split("</li>\n</ol>")[0]
+    parts = card.split('<ol class="limit-parts">')[1].split("</ol>")[0]
+    items = [item.split("</li>")[0] for item in parts.split("<li>")[1:]]
+    assert len(items) == 3
+    # The allowance burns first, then the top-up that expires first.
+    assert "Monthly allowance" in items[0]
+    assert "0.0 GB left of 5.0 GB" in items[0] and "resets 1 Jan 2027" in items[0]
+    assert "Top-up: Bandwidth 10 GB" in items[1]
+    assert "9.0 GB left of 10.0 GB" in items[1] and "until 9 Jan 2027" in items[1]
+    assert "Top-up: Bandwidth 100 GB, yearly" in items[2]
+    assert "100.0 GB left of 100.0 GB" in items[2] and "until 10 Dec 2027" in items[2]

@@ -534,6 +534,9 @@ class DemoSeed:
             ).charge
 
         buy("ok@example.com", storage)
+        # A top-up that outlives the month: the overview lists it apart from
+        # the monthly allowance, in the order usage burns them.
+        buy("ok@example.com", Pack.objects.get(code="bandwidth-100gb-once"))
         refund_charge(
             charge=buy("warning@example.com", storage),
             staff_user=users[STAFF_EMAIL],
