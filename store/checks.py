@@ -3,7 +3,8 @@
 Pure functions, no database. The stylesheet is parsed with tinycss2 (never
 regular expressions), walked once into a ``Sheet`` summary, and every check
 reads that summary and the design tokens. URLs and @import are found on the
-whole token tree by ``css_urls``, whatever rules they sit in. Each check
+whole token tree by ``css_urls``, whatever rules they sit in; the colour
+pairs the rules set are found and measured by ``contrast``. Each check
 reports the measured value, the threshold and how to fix a failure, so the
 creator's report is readable check by check.
 """
@@ -17,8 +18,8 @@ import tinycss2
 from tinycss2.ast import Node
 from tinycss2.serializer import serialize_identifier
 
-from . import css_urls
-from .colours import contrast_ratio, format_ratio
+from . import contrast, css_urls
+from .colours import contrast_ratio, format_ratio, from_hex, readable_on
 
 KB = 1024
 MAX_MINIFIED_BYTES = 50 * KB
@@ -42,6 +43,15 @@ TOKENS = {
     "focus": "Focus indicator",
 }
 TOKEN_PROPERTIES = {f"--{name}" for name in TOKENS} | {"--accent-text"}
+# Status colours of static/css/app.css that themes may restyle: badges,
+# messages and notices paint --x text on --x-bg, so the pair is checked.
+STATUS_COLOURS = {
+    "ok": ("#166534", "#dcfce7"),
+    "warning": ("#854d0e", "#fef3c7"),
+    "exceeded": ("#9a3412", "#ffedd5"),
+    "overage": ("#6b21a8", "#f3e8ff"),
+    "blocked": ("#991b1b", "#fee2e2"),
+}
 
 PERFORMANCE = "performance"
 ACCESSIBILITY = "accessibility"
@@ -75,6 +85,7 @@ class Block:
     conditions: tuple[str, ...]  # enclosing at-rule preludes, e.g. "@media (...)"
     declarations: list[Any]
     line: int
+    parent: "Block | None" = None  # the rule it is nested in (CSS nesting)
 
     def values(self, name: str) -> list[str]:
         return [
@@ -160,6 +171,7 @@ def _walk(
     sheet: Sheet,
     conditions: tuple[str, ...] = (),
     in_keyframes: bool = False,
+    parent: Block | None = None,
 ) -> list[str]:
     """Fill ``sheet`` from rules; return their minified text."""
     out: list[str] = []
@@ -169,20 +181,20 @@ def _walk(
         elif node.type == "qualified-rule":
             selector = _text(node.prelude).strip()
             declarations, nested = _declarations(node.content, sheet)
+            block = Block(
+                selector=selector,
+                prelude=list(node.prelude),
+                conditions=conditions,
+                declarations=declarations,
+                line=node.source_line,
+                parent=parent,
+            )
             if not in_keyframes:
                 sheet.rules += 1
                 sheet.selectors += len(_split_selectors(node.prelude))
-                sheet.blocks.append(
-                    Block(
-                        selector=selector,
-                        prelude=list(node.prelude),
-                        conditions=conditions,
-                        declarations=declarations,
-                        line=node.source_line,
-                    )
-                )
+                sheet.blocks.append(block)
             body = ";".join(f"{d.name}:{_text(d.value).strip()}" for d in declarations)
-            inner = "".join(_walk(nested, sheet, conditions, in_keyframes))
+            inner = "".join(_walk(nested, sheet, conditions, in_keyframes, block))
             out.append(f"{selector}{{{body}{inner}}}")
         elif node.type == "at-rule":
             keyword = node.lower_at_keyword
@@ -201,6 +213,7 @@ def _walk(
                         sheet,
                         (*conditions, head),
                         in_keyframes or keyword.endswith("keyframes"),
+                        parent,
                     )
                 )
             else:  # @font-face, @page, @property: a declaration block
@@ -322,7 +335,7 @@ def _within(block: Block, feature: str) -> bool:
     return any(feature in c.lower().replace(" ", "") for c in block.conditions)
 
 
-def _pairs(
+def _token_pairs(
     tokens: dict[str, str], fg: str, backgrounds: Sequence[str]
 ) -> list[tuple[str, float]]:
     return [
@@ -334,24 +347,23 @@ def _pairs(
     ]
 
 
-def _contrast_check(
-    *,
-    code: str,
-    title: str,
-    pairs: list[tuple[str, float]],
-    minimum: float,
-    fix: str,
-) -> CheckResult:
-    worst_label, worst = min(pairs, key=lambda pair: pair[1])
-    return CheckResult(
-        code=code,
-        category=ACCESSIBILITY,
-        title=title,
-        passed=all(ratio >= minimum for _, ratio in pairs),
-        measured=f"{format_ratio(worst)} ({worst_label})",
-        threshold=f"at least {minimum:g}:1",
-        fix=fix,
-        details=[f"{label}: {format_ratio(ratio)}" for label, ratio in pairs],
+def _page(tokens: dict[str, str]) -> contrast.Page:
+    """What every rule sits on: the page and card backgrounds, the text colour."""
+
+    def shade(name: str) -> contrast.Shade:
+        colour = tokens[name]
+        return contrast.Shade(from_hex(colour), f"your {TOKENS[name]} colour {colour}")
+
+    properties = {f"--{name}": tokens[name] for name in TOKENS}
+    properties["--accent-text"] = readable_on(tokens["accent"])
+    for name, (text, background) in STATUS_COLOURS.items():
+        properties[f"--{name}"] = text
+        properties[f"--{name}-bg"] = background
+    return contrast.Page(
+        backgrounds=[shade("bg"), shade("surface")],
+        texts=[shade("text")],
+        properties=properties,
+        property_pairs=[(f"--{name}", f"--{name}-bg") for name in STATUS_COLOURS],
     )
 
 
@@ -441,113 +453,77 @@ def performance_checks(sheet: Sheet, image_sizes: Sequence[int]) -> list[CheckRe
     return results
 
 
+@dataclass(frozen=True, slots=True)
+class ContrastSpec:
+    """A token colour that must read on both backgrounds."""
+
+    code: str
+    title: str
+    token: str
+    minimum: float
+    fix: str
+
+
+TOKEN_CONTRAST = (
+    ContrastSpec(
+        code="contrast_text",
+        title="Text contrast",
+        token="text",
+        minimum=TEXT_CONTRAST,
+        fix="Darken the text colour (or lighten the backgrounds) until both "
+        "pairs reach 4.5:1.",
+    ),
+    ContrastSpec(
+        code="contrast_muted",
+        title="Muted text contrast",
+        token="muted",
+        minimum=TEXT_CONTRAST,
+        fix="Muted text is still text: move it closer to the text colour.",
+    ),
+    ContrastSpec(
+        code="contrast_large_text",
+        title="Large text and controls in the accent colour",
+        token="accent",
+        minimum=NON_TEXT_CONTRAST,
+        fix="Headings, the brand mark and buttons use the accent colour: "
+        "give it at least 3:1 against both backgrounds.",
+    ),
+    ContrastSpec(
+        code="contrast_focus",
+        title="Focus indicator contrast",
+        token="focus",
+        minimum=NON_TEXT_CONTRAST,
+        fix="Pick a focus colour that stands out from both backgrounds.",
+    ),
+)
+
+
 def accessibility_checks(sheet: Sheet, tokens: dict[str, str]) -> list[CheckResult]:
-    backgrounds = ("bg", "surface")
-    results = [
-        _contrast_check(
-            code="contrast_text",
-            title="Text contrast",
-            pairs=_pairs(tokens, "text", backgrounds),
-            minimum=TEXT_CONTRAST,
-            fix="Darken the text colour (or lighten the backgrounds) until both "
-            "pairs reach 4.5:1.",
-        ),
-        _contrast_check(
-            code="contrast_muted",
-            title="Muted text contrast",
-            pairs=_pairs(tokens, "muted", backgrounds),
-            minimum=TEXT_CONTRAST,
-            fix="Muted text is still text: move it closer to the text colour.",
-        ),
-        _contrast_check(
-            code="contrast_large_text",
-            title="Large text and controls in the accent colour",
-            pairs=_pairs(tokens, "accent", backgrounds),
-            minimum=NON_TEXT_CONTRAST,
-            fix="Headings, the brand mark and buttons use the accent colour: "
-            "give it at least 3:1 against both backgrounds.",
-        ),
-        _contrast_check(
-            code="contrast_focus",
-            title="Focus indicator contrast",
-            pairs=_pairs(tokens, "focus", backgrounds),
-            minimum=NON_TEXT_CONTRAST,
-            fix="Pick a focus colour that stands out from both backgrounds.",
-        ),
+    measured = contrast.measure(sheet.blocks, page=_page(tokens))
+    return [
+        *(_token_contrast_check(spec, tokens) for spec in TOKEN_CONTRAST),
         _link_check(sheet, tokens),
+        _rule_contrast_check(measured),
+        _colours_readable_check(measured),
+        _focus_visible_check(sheet),
+        _reduced_motion_check(sheet),
+        _tokens_respected_check(sheet),
     ]
 
-    bare = [
-        b for b in sheet.blocks if _removes_outline(b) and not _has_focus_replacement(b)
-    ]
-    results.append(
-        CheckResult(
-            code="focus_visible",
-            category=ACCESSIBILITY,
-            title="Focus outlines kept",
-            passed=not bare,
-            measured=f"{len(bare)} rule(s) remove the outline without a replacement",
-            threshold="none",
-            fix="Keep the outline, or in the same rule give a visible "
-            "replacement (box-shadow or border in the focus colour).",
-            details=[f"line {b.line}: {b.selector}" for b in bare[:20]],
-        )
-    )
 
-    opted_out = any(
-        _within(b, "prefers-reduced-motion:reduce")
-        and any(
-            d.lower_name.startswith(("animation", "transition")) for d in b.declarations
-        )
-        for b in sheet.blocks
+def _token_contrast_check(spec: ContrastSpec, tokens: dict[str, str]) -> CheckResult:
+    pairs = _token_pairs(tokens, spec.token, ("bg", "surface"))
+    worst_label, worst = min(pairs, key=lambda pair: pair[1])
+    return CheckResult(
+        code=spec.code,
+        category=ACCESSIBILITY,
+        title=spec.title,
+        passed=all(ratio >= spec.minimum for _, ratio in pairs),
+        measured=f"{format_ratio(worst)} ({worst_label})",
+        threshold=f"at least {spec.minimum:g}:1",
+        fix=spec.fix,
+        details=[f"{label}: {format_ratio(ratio)}" for label, ratio in pairs],
     )
-    moving = [
-        b
-        for b in sheet.blocks
-        if _animates(b) and not _within(b, "prefers-reduced-motion:no-preference")
-    ]
-    results.append(
-        CheckResult(
-            code="reduced_motion",
-            category=ACCESSIBILITY,
-            title="Animations respect reduced motion",
-            passed=not moving or opted_out,
-            measured=(
-                f"{len(moving)} animated rule(s) outside prefers-reduced-motion"
-                if not opted_out
-                else f"{len(moving)} animated rule(s), switched off for reduce"
-            ),
-            threshold="every animation inside @media (prefers-reduced-motion: "
-            "no-preference), or switched off under reduce",
-            fix="Wrap animations and transitions in "
-            "@media (prefers-reduced-motion: no-preference) { … }.",
-            details=[]
-            if opted_out
-            else [f"line {b.line}: {b.selector}" for b in moving[:20]],
-        )
-    )
-
-    overridden = sorted(
-        {
-            d.lower_name
-            for b in sheet.blocks
-            for d in b.declarations
-            if d.lower_name in TOKEN_PROPERTIES
-        }
-    )
-    results.append(
-        CheckResult(
-            code="tokens_respected",
-            category=ACCESSIBILITY,
-            title="Design tokens set only through the form",
-            passed=not overridden,
-            measured=", ".join(overridden) if overridden else "none overridden",
-            threshold="the stylesheet does not redefine the token properties",
-            fix="Set background, surface, text, muted, accent and focus in the "
-            "token fields: their contrast is what is checked.",
-        )
-    )
-    return results
 
 
 def _link_check(sheet: Sheet, tokens: dict[str, str]) -> CheckResult:
@@ -556,7 +532,7 @@ def _link_check(sheet: Sheet, tokens: dict[str, str]) -> CheckResult:
     Underlined links are distinguishable by shape; a stylesheet that drops
     the underline must give 3:1 between link and body text (WCAG G183).
     """
-    pairs = _pairs(tokens, "accent", ("bg", "surface"))
+    pairs = _token_pairs(tokens, "accent", ("bg", "surface"))
     vs_text = contrast_ratio(tokens["accent"], tokens["text"])
     plain = [
         b for b in sheet.blocks if _targets_links(b.prelude) and _removes_underline(b)
@@ -580,6 +556,142 @@ def _link_check(sheet: Sheet, tokens: dict[str, str]) -> CheckResult:
         details=[
             f"line {b.line}: {b.selector} removes the underline" for b in plain[:20]
         ],
+    )
+
+
+def _rule_contrast_check(measured: contrast.Measured) -> CheckResult:
+    """Every text/background pair the rules set, not only the tokens.
+
+    A rule that sets only a background is measured with the text colour it
+    inherits, since that is the text a buyer will read on it.
+    """
+    pairs = measured.pairs
+    failing = sorted(
+        (p for p in pairs if not p.passed), key=lambda p: (p.line, p.ratio)
+    )
+    if not pairs:
+        summary = "no rule sets a text or background colour"
+    else:
+        worst = min(pairs, key=lambda p: p.shortfall)
+        lowest = (
+            f"lowest {format_ratio(worst.ratio)} ({worst.selector}, line {worst.line})"
+        )
+        summary = (
+            f"{len(failing)} of {len(pairs)} colour pairs too faint, {lowest}"
+            if failing
+            else f"{len(pairs)} colour pair(s), {lowest}"
+        )
+    return CheckResult(
+        code="contrast_rules",
+        category=ACCESSIBILITY,
+        title="Text contrast in every rule",
+        passed=not failing,
+        measured=summary,
+        threshold=f"at least {TEXT_CONTRAST:g}:1 (large text, 24px or 18.66px "
+        f"bold, {NON_TEXT_CONTRAST:g}:1), on the rule's own background, else "
+        "the one it is nested in, else the page and card backgrounds",
+        fix="Change the text colour or the background of each rule listed "
+        "until the pair reaches the threshold. A rule that sets only a "
+        "background is read with the text colour it inherits (your text "
+        "colour unless an enclosing rule sets one): set color in that rule too.",
+        details=_capped([contrast.describe_pair(p) for p in failing]),
+    )
+
+
+def _colours_readable_check(measured: contrast.Measured) -> CheckResult:
+    """A colour the gate cannot read could be unreadable: it fails, named."""
+    unreadable = measured.unreadable
+    return CheckResult(
+        code="colours_readable",
+        category=ACCESSIBILITY,
+        title="Every colour can be measured",
+        passed=not unreadable,
+        measured=f"{len(unreadable)} colour value(s) cannot be measured"
+        if unreadable
+        else "all colours measured",
+        threshold="none",
+        fix="Write each text and background colour as #rrggbb, rgb(), hsl(), "
+        "oklch() or a colour name, and define every custom property it uses "
+        "in the stylesheet (or give var() a fallback). Contrast cannot be "
+        "vouched for without reading the colour, so the theme cannot be listed.",
+        details=_capped([str(u) for u in unreadable]),
+    )
+
+
+def _capped(lines: list[str], limit: int = 20) -> list[str]:
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"… and {len(lines) - limit} more"]
+
+
+def _focus_visible_check(sheet: Sheet) -> CheckResult:
+    bare = [
+        b for b in sheet.blocks if _removes_outline(b) and not _has_focus_replacement(b)
+    ]
+    return CheckResult(
+        code="focus_visible",
+        category=ACCESSIBILITY,
+        title="Focus outlines kept",
+        passed=not bare,
+        measured=f"{len(bare)} rule(s) remove the outline without a replacement",
+        threshold="none",
+        fix="Keep the outline, or in the same rule give a visible "
+        "replacement (box-shadow or border in the focus colour).",
+        details=[f"line {b.line}: {b.selector}" for b in bare[:20]],
+    )
+
+
+def _reduced_motion_check(sheet: Sheet) -> CheckResult:
+    opted_out = any(
+        _within(b, "prefers-reduced-motion:reduce")
+        and any(
+            d.lower_name.startswith(("animation", "transition")) for d in b.declarations
+        )
+        for b in sheet.blocks
+    )
+    moving = [
+        b
+        for b in sheet.blocks
+        if _animates(b) and not _within(b, "prefers-reduced-motion:no-preference")
+    ]
+    return CheckResult(
+        code="reduced_motion",
+        category=ACCESSIBILITY,
+        title="Animations respect reduced motion",
+        passed=not moving or opted_out,
+        measured=(
+            f"{len(moving)} animated rule(s) outside prefers-reduced-motion"
+            if not opted_out
+            else f"{len(moving)} animated rule(s), switched off for reduce"
+        ),
+        threshold="every animation inside @media (prefers-reduced-motion: "
+        "no-preference), or switched off under reduce",
+        fix="Wrap animations and transitions in "
+        "@media (prefers-reduced-motion: no-preference) { … }.",
+        details=[]
+        if opted_out
+        else [f"line {b.line}: {b.selector}" for b in moving[:20]],
+    )
+
+
+def _tokens_respected_check(sheet: Sheet) -> CheckResult:
+    overridden = sorted(
+        {
+            d.lower_name
+            for b in sheet.blocks
+            for d in b.declarations
+            if d.lower_name in TOKEN_PROPERTIES
+        }
+    )
+    return CheckResult(
+        code="tokens_respected",
+        category=ACCESSIBILITY,
+        title="Design tokens set only through the form",
+        passed=not overridden,
+        measured=", ".join(overridden) if overridden else "none overridden",
+        threshold="the stylesheet does not redefine the token properties",
+        fix="Set background, surface, text, muted, accent and focus in the "
+        "token fields: their contrast is what is checked.",
     )
 
 

@@ -40,7 +40,7 @@ def test_luminance_of_black_white_and_short_hex():
 def test_a_good_stylesheet_passes_every_check():
     report = results()
     assert [code for code, r in report.items() if not r.passed] == []
-    assert len(report) == 15
+    assert len(report) == 17
 
 
 def test_every_check_reports_measured_threshold_and_fix():

@@ -47,7 +47,7 @@ DARK_CSS = """\
 :root { --border: #334155; --ok-bg: #14532d; --ok: #bbf7d0;
   --warning-bg: #713f12; --warning: #fef08a; --blocked-bg: #7f1d1d; --blocked: #fecaca;
   --exceeded-bg: #7c2d12; --exceeded: #fed7aa; }
-.button.primary:hover { background: #38bdf8; }
+.button.primary:hover { background: #38bdf8; color: #0f172a; }
 progress.bar { background: #334155; }
 progress.bar::-webkit-progress-bar { background: #334155; }
 .field input, select, input[type="text"] { border-color: #64748b; }
