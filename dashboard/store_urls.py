@@ -23,16 +23,28 @@ urlpatterns = [
         name="store-theme-image",
     ),
     path(
+        "store/themes/<int:theme_id>/confirm/",
+        store.store_theme_confirm,
+        name="store-theme-confirm",
+    ),
+    # The old one-click buy URLs only lead to the confirmation pages.
+    path(
         "store/themes/<int:theme_id>/buy/",
         store.store_theme_buy,
         name="store-theme-buy",
     ),
     path("store/bundles/<int:bundle_id>/", store.store_bundle, name="store-bundle"),
     path(
+        "store/bundles/<int:bundle_id>/confirm/",
+        store.store_bundle_confirm,
+        name="store-bundle-confirm",
+    ),
+    path(
         "store/bundles/<int:bundle_id>/buy/",
         store.store_bundle_buy,
         name="store-bundle-buy",
     ),
+    path("store/receipts/<int:sale_id>/", store.store_receipt, name="store-receipt"),
     path("store/mine/", store.store_library, name="store-library"),
     path("store/submit/", store.store_submit, name="store-submit"),
     path("store/creator/", store.store_creator, name="store-creator"),

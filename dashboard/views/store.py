@@ -1,30 +1,34 @@
 """Theme store pages: browse, preview, buy, apply, submit, earnings, payouts.
 
 Thin views: store selectors read, store services write, and their errors
-become messages. Purchases are plain POST forms carrying an idempotency
-token, so a double click or a retry makes one sale and one charge.
+become messages. Buying goes through a confirmation page whose form carries
+a purchase token kept in the session, as for packs: a double click, a retry
+or Back and resubmit replays the first sale (one charge) and lands on its
+receipt.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.errors import BillingError, NotFound
 from billing.permissions import VIEW_PAYOUTS
 from store.checks import ACCESSIBILITY, PERFORMANCE
 from store.errors import InvalidTheme
-from store.models import Bundle, Theme, ThemeImage
+from store.models import Theme, ThemeImage
 from store.selectors import (
     bundle_bought,
     earnings_overview,
@@ -40,11 +44,24 @@ from store.selectors import (
     payouts_due,
     theme_access,
 )
-from store.services.sales import apply_theme, purchase_bundle, purchase_theme
+from store.selectors.purchases import (
+    bundle_offer,
+    get_sale_by_token,
+    get_sale_for_viewer,
+    list_sales,
+    sale_receipt,
+    theme_offer,
+)
+from store.services.sales import (
+    SaleResult,
+    apply_theme,
+    purchase_bundle,
+    purchase_theme,
+)
 from store.services.themes import build_stylesheet, submit_theme, update_theme
 
-from ..forms import TokenForm, new_token
-from ..http import HtmxHttpRequest, staff_power_required
+from ..forms import TokenForm
+from ..http import HtmxHttpRequest, intent_token, staff_power_required
 from ..store_forms import ApplyForm, ThemeForm
 
 # The charset is stated so the browser decodes the sheet as the checks read it.
@@ -97,7 +114,6 @@ def store_theme(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
         "theme": theme,
         "access": access,
         "images": list(theme.images.only("pk", "alt", "theme_id")),
-        "token": new_token(),
         "draft": not theme.is_listed,
     }
     return render(request, "dashboard/store/theme.html", context)
@@ -148,34 +164,6 @@ def store_theme_image(
 
 
 @login_required
-@require_POST
-def store_theme_buy(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
-    theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
-    form = TokenForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "The form expired: please try again.")
-        return redirect("dashboard:store-theme", theme_id=theme.pk)
-    try:
-        result = purchase_theme(
-            user=request.user, theme=theme, idempotency_key=form.cleaned_data["token"]
-        )
-    except BillingError as error:
-        messages.error(request, error.message)
-        return redirect("dashboard:store-theme", theme_id=theme.pk)
-    if not result.approved:
-        reason = result.sale.charge.failure_reason if result.sale.charge else ""
-        messages.error(
-            request,
-            f"Payment declined: {reason} No licence was created; nothing was taken.",
-        )
-        return redirect("dashboard:store-theme", theme_id=theme.pk)
-    messages.success(
-        request, f"{theme.name} is yours. Apply it below or from My themes."
-    )
-    return redirect("dashboard:store-theme", theme_id=theme.pk)
-
-
-@login_required
 @require_GET
 def store_bundle(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
     card = _or_404(get_bundle, bundle_id=bundle_id)
@@ -183,35 +171,137 @@ def store_bundle(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
         "tab": "browse",
         "card": card,
         "bought": bundle_bought(user=request.user, bundle=card.bundle),
-        "token": new_token(),
     }
     return render(request, "dashboard/store/bundle.html", context)
 
 
-@login_required
-@require_POST
-def store_bundle_buy(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
-    bundle = Bundle.objects.filter(pk=bundle_id).first()
-    if bundle is None:
-        raise Http404("No such bundle.")
+# Buying ----------------------------------------------------------------------
+
+
+def _sale_token(request: HtmxHttpRequest, key: str, *, rotate: bool) -> str:
+    """The confirmation form's token; one that already made a sale is spent.
+
+    A form still open elsewhere (Back, a second tab) keeps the spent token
+    and replays that sale; a page rendered anew offers a fresh one.
+    """
+    token = intent_token(request, key, rotate=rotate)
+    if get_sale_by_token(user=request.user, token=token) is not None:
+        token = intent_token(request, key, rotate=True)
+    return token
+
+
+def _confirm_sale(
+    request: HtmxHttpRequest, pay: Callable[[str], SaleResult]
+) -> HttpResponse | str:
+    """Run a confirmed sale with the form's token.
+
+    Returns the redirect to the receipt (also for a replayed token), or the
+    message to show on the confirmation page, which then offers a new token.
+    """
     form = TokenForm(request.POST)
-    target = reverse("dashboard:store-bundle", args=[bundle.pk])
     if not form.is_valid():
-        messages.error(request, "The form expired: please try again.")
-        return redirect(target)
+        return "This confirmation form is incomplete; please confirm again."
     try:
-        result = purchase_bundle(
-            user=request.user, bundle=bundle, idempotency_key=form.cleaned_data["token"]
-        )
-    except BillingError as error:
-        messages.error(request, error.message)
-        return redirect(target)
+        result = pay(form.cleaned_data["token"])
+    except BillingError as failure:
+        return failure.message
     if not result.approved:
-        reason = result.sale.charge.failure_reason if result.sale.charge else ""
-        messages.error(request, f"Payment declined: {reason} No licence was created.")
-        return redirect(target)
-    messages.success(request, f"{bundle.name} is yours: its themes are in My themes.")
-    return redirect("dashboard:store-library")
+        charge = result.sale.charge
+        reason = charge.failure_reason if charge is not None else ""
+        return (
+            f"Payment declined: {reason} Nothing was charged and no licence "
+            "was created."
+        )
+    return redirect("dashboard:store-receipt", result.sale.pk)
+
+
+def _to_confirm(url: str) -> HttpResponse:
+    """303: a POST to a retired buy URL becomes a GET of the confirmation page."""
+    return HttpResponseRedirect(url, status=303)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@never_cache  # Back refetches it, so it shows what the first submit bought
+def store_theme_confirm(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
+    """Confirm buying a theme. The form's token makes a resubmit a replay, not a buy."""
+    theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
+    error = ""
+    if request.method == "POST":
+        outcome = _confirm_sale(
+            request,
+            lambda token: purchase_theme(
+                user=request.user, theme=theme, idempotency_key=token
+            ),
+        )
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        error = outcome
+    offer = theme_offer(user=request.user, theme=theme)
+    context = {
+        "tab": "browse",
+        "theme": theme,
+        "offer": offer,
+        "token": _sale_token(request, f"store-theme:{theme.pk}", rotate=bool(error)),
+        # A refusal is shown once, as the page's own notice.
+        "error": "" if offer.refusal and offer.refusal.message == error else error,
+    }
+    return render(request, "dashboard/store/theme_confirm.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@never_cache  # Back refetches it, so it shows what the first submit bought
+def store_bundle_confirm(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
+    """Confirm buying a bundle. The form's token makes a resubmit a replay."""
+    error = ""
+    if request.method == "POST":
+        bundle = _or_404(get_bundle, bundle_id=bundle_id).bundle
+        outcome = _confirm_sale(
+            request,
+            lambda token: purchase_bundle(
+                user=request.user, bundle=bundle, idempotency_key=token
+            ),
+        )
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        error = outcome
+    offer = _or_404(bundle_offer, user=request.user, bundle_id=bundle_id)
+    key = f"store-bundle:{offer.card.bundle.pk}"
+    context = {
+        "tab": "browse",
+        "offer": offer,
+        "card": offer.card,
+        "token": _sale_token(request, key, rotate=bool(error)),
+        "error": "" if offer.refusal and offer.refusal.message == error else error,
+    }
+    return render(request, "dashboard/store/bundle_confirm.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_theme_buy(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
+    """The old one-click URL: it only leads to the confirmation page."""
+    return _to_confirm(reverse("dashboard:store-theme-confirm", args=[theme_id]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_bundle_buy(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
+    """The old one-click URL: it only leads to the confirmation page."""
+    return _to_confirm(reverse("dashboard:store-bundle-confirm", args=[bundle_id]))
+
+
+@login_required
+@require_GET
+def store_receipt(request: HtmxHttpRequest, sale_id: int) -> HttpResponse:
+    """A sale's receipt, for its buyer (and staff who may read sales); 404 else."""
+    sale = _or_404(get_sale_for_viewer, user=request.user, sale_id=sale_id)
+    context = {
+        "tab": "library",
+        "receipt": sale_receipt(sale=sale, viewer=request.user),
+    }
+    return render(request, "dashboard/store/receipt.html", context)
 
 
 # Buyers ----------------------------------------------------------------------
@@ -241,7 +331,11 @@ def store_library(request: HtmxHttpRequest) -> HttpResponse:
                     else "Back to the default theme.",
                 )
         return redirect(_safe_next(request) or reverse("dashboard:store-library"))
-    context = {"tab": "library", "owned": list_owned_themes(user=request.user)}
+    context = {
+        "tab": "library",
+        "owned": list_owned_themes(user=request.user),
+        "sales": list(list_sales(user=request.user)),
+    }
     return render(request, "dashboard/store/library.html", context)
 
 

@@ -1,9 +1,10 @@
 """Buy themes and bundles, refund sales, apply a licensed theme.
 
 A sale follows the pack purchase path: under the buyer's account lock, the
-form's idempotency token finds an earlier sale (a double submit returns it),
-else one transaction writes the sale, its charge (paid through the gateway),
-the licences and the creators' earnings lines. A declined payment keeps the
+form's idempotency token finds an earlier sale (a double submit returns it;
+the same token sent for another theme or bundle is refused), else one
+transaction writes the sale, its charge (paid through the gateway), the
+licences and the creators' earnings lines. A declined payment keeps the
 sale and a failed charge as a record, with no licence and no earnings.
 
 Lock order: the buyer's and every creator's billing account, in pk order
@@ -18,7 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing.errors import AlreadyRefunded, InvalidRequest, PermissionDenied
+from billing.errors import (
+    AlreadyRefunded,
+    IdempotencyConflict,
+    InvalidRequest,
+    PermissionDenied,
+)
 from billing.models import Account, AuditEntry, ChargeRecord
 from billing.permissions import REFUND_CHARGE, check_staff_power
 from billing.services.audit import record_audit
@@ -27,15 +33,15 @@ from billing.services.packs import refund_charge
 from billing.services.payments import charge_and_pay
 from billing.units import period_of
 
-from ..errors import AlreadyOwned, NotLicensed, NotOnSale, OwnTheme
+from ..errors import NotLicensed
 from ..models import AppliedTheme, Bundle, EarningLine, Licence, Sale, Theme
 from ..revenue import held_back, split_by_tiers, split_by_weights
 from ..selectors import (
-    list_sellable_themes,
     month_statement,
     policy_terms_at,
     year_to_date_gross_cents,
 )
+from ..selectors.purchases import bundle_refusal, theme_refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +71,29 @@ def _lock(buyer: Account, creator_ids: set[int]) -> Account:
     return lock_accounts([buyer.pk, *creator_accounts])[buyer.pk]
 
 
-def _replay(account: Account, idempotency_key: str) -> SaleResult | None:
+def _replay(
+    account: Account,
+    idempotency_key: str,
+    *,
+    theme_id: int | None = None,
+    bundle_id: int | None = None,
+) -> SaleResult | None:
+    """The first result for this token, if it was used for the same item.
+
+    A token names one theme or one bundle bought by one account; sent for
+    anything else it is a conflict, so a stale or tampered form never
+    returns (or charges for) another sale.
+    """
     existing = Sale.objects.filter(idempotency_key=idempotency_key).first()
     if existing is None:
         return None
     if existing.account_id != account.pk:
         raise InvalidRequest("This purchase token belongs to another account.")
+    if (existing.theme_id, existing.bundle_id) != (theme_id, bundle_id):
+        raise IdempotencyConflict(
+            "This confirmation form was already used for another purchase, so"
+            " nothing was charged. Please check the details and confirm again."
+        )
     return SaleResult(sale=existing, created=False)
 
 
@@ -110,21 +133,14 @@ def purchase_theme(
     account = _buyer_account(user)
     with transaction.atomic():
         account = _lock(account, {theme.creator_id})
-        replay = _replay(account, idempotency_key)
+        replay = _replay(account, idempotency_key, theme_id=theme.pk)
         if replay:
             return replay
         theme = Theme.objects.get(pk=theme.pk)
-        if not theme.is_listed:
-            raise NotOnSale(f"{theme.name} is not on sale.")
-        if theme.creator_id == user.pk:
-            raise OwnTheme("You made this theme: there is nothing to buy.")
-        if Sale.objects.filter(
-            account=account, theme=theme, status=Sale.Status.COMPLETED
-        ).exists():
-            raise AlreadyOwned(
-                f"You already own {theme.name}: apply it from My themes."
-            )
         now = now or timezone.now()
+        refusal = theme_refusal(account=account, user_id=user.pk, theme=theme, at=now)
+        if refusal:
+            raise refusal
         sale = Sale.objects.create(
             account=account,
             kind=Sale.Kind.THEME,
@@ -162,38 +178,16 @@ def purchase_bundle(
     creators = set(bundle.themes.values_list("creator_id", flat=True))
     with transaction.atomic():
         account = _lock(account, creators)
-        replay = _replay(account, idempotency_key)
+        replay = _replay(account, idempotency_key, bundle_id=bundle.pk)
         if replay:
             return replay
         bundle = Bundle.objects.get(pk=bundle.pk)
         now = now or timezone.now()
-        state = bundle.state_at(now)
-        if state == Bundle.State.UPCOMING:
-            raise NotOnSale(
-                f"{bundle.name} goes on sale "
-                f"{bundle.available_from:%d %b %Y %H:%M} UTC."
-            )
-        if state == Bundle.State.ENDED:
-            raise NotOnSale(f"The {bundle.name} sale has ended.")
         # Read under the lock: a theme staff pulled a moment ago is not sold.
-        bundled = list(bundle.themes.order_by("pk"))
-        sellable = set(
-            list_sellable_themes()
-            .filter(pk__in=[t.pk for t in bundled])
-            .values_list("pk", flat=True)
-        )
-        themes = [t for t in bundled if t.pk in sellable]
-        if not themes:
-            raise NotOnSale(f"{bundle.name} has no themes yet.")
-        if len(themes) < len(bundled):
-            raise NotOnSale(
-                f"{bundle.name} is paused: one of its themes is not on sale "
-                "right now (in review or withdrawn)."
-            )
-        if Sale.objects.filter(
-            account=account, bundle=bundle, status=Sale.Status.COMPLETED
-        ).exists():
-            raise AlreadyOwned(f"You already bought {bundle.name}.")
+        themes = list(bundle.themes.order_by("pk"))
+        refusal = bundle_refusal(account=account, bundle=bundle, themes=themes, at=now)
+        if refusal:
+            raise refusal
         sale = Sale.objects.create(
             account=account,
             kind=Sale.Kind.BUNDLE,

@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from store.models import Theme
+from billing.models import ChargeRecord
+from store.models import Sale, Theme
 from store.services.themes import approve_theme
 from tests.factories.accounts import UserFactory
 from tests.factories.store import GOOD_CSS
@@ -49,11 +50,25 @@ def test_submit_read_the_report_fix_and_buy_an_approved_theme(page, sign_in):
     expect(
         page.frame_locator(".preview-frame").get_by_role("heading", name="Overview")
     ).to_be_visible()
-    page.get_by_role("button", name="Buy for $7.50").click()
-    # Wait for the next page's message: the click does not wait for it.
-    page.locator(".messages", has_text="Harbour Lights is yours").wait_for()
+    # Buy is a plain link to the confirmation page: nothing is charged yet.
+    page.get_by_role("link", name="Buy for $7.50").click()
+    page.get_by_role("heading", name="Confirm your purchase").wait_for()
+    assert not ChargeRecord.objects.exists()
+    page.get_by_role("button", name="Confirm and pay $7.50").click()
+    # Wait for the receipt: the click does not wait for it.
+    page.locator(".message", has_text="Harbour Lights is yours").wait_for()
+    receipt = page.url
+    sale = Sale.objects.get(theme=theme)
+    assert receipt.endswith(f"/store/receipts/{sale.pk}/")
 
-    page.get_by_role("button", name="Apply to my dashboard").click()
+    # Back to the confirmation page: it no longer offers to buy.
+    page.go_back()
+    page.get_by_text("You already own Harbour Lights").wait_for()
+    page.get_by_role("link", name="See its receipt").click()
+    page.wait_for_url(receipt)
+    assert ChargeRecord.objects.filter(status="paid").count() == 1
+
+    page.get_by_role("button", name="Apply Harbour Lights to my dashboard").click()
     page.locator(".messages", has_text="is applied").wait_for()
     stylesheet = page.locator(f'link[href^="/store/themes/{theme.pk}/theme.css"]')
     assert stylesheet.count() == 1

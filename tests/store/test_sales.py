@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.errors import AlreadyRefunded
+from billing.errors import AlreadyRefunded, IdempotencyConflict
 from billing.models import ChargeRecord
 from store.errors import AlreadyOwned, NotLicensed, NotOnSale, OwnTheme
 from store.models import AppliedTheme, EarningLine, Licence, Sale
@@ -88,6 +88,41 @@ def test_a_declined_payment_leaves_a_failed_charge_and_no_licence(settings):
     assert not EarningLine.objects.exists()
     settings.BILLING_SANDBOX_DECLINE = False
     assert buy(buyer, theme, key="retry").approved  # a new token may try again
+
+
+def test_a_token_sent_for_another_item_is_a_conflict_and_charges_nothing():
+    buyer, theme, other = UserFactory(), ThemeFactory(), ThemeFactory()
+    bundle = BundleFactory(themes=[ThemeFactory()])
+    buy(buyer, theme, key="tok")
+
+    with pytest.raises(IdempotencyConflict) as excinfo:
+        buy(buyer, other, key="tok")
+    assert excinfo.value.code == "idempotency_conflict"
+    with pytest.raises(IdempotencyConflict):
+        purchase_bundle(user=buyer, bundle=bundle, idempotency_key=f"tok-{buyer.pk}")
+
+    assert [s.theme for s in Sale.objects.all()] == [theme]
+    assert ChargeRecord.objects.count() == 1
+
+
+def test_a_theme_owned_for_good_through_a_bundle_is_not_sold_again():
+    buyer, theme = UserFactory(), ThemeFactory()
+    purchase_bundle(
+        user=buyer, bundle=BundleFactory(themes=[theme]), idempotency_key="b"
+    )
+    with pytest.raises(AlreadyOwned, match="already own"):
+        buy(buyer, theme)
+    assert ChargeRecord.objects.filter(kind="theme").count() == 0
+
+
+def test_a_theme_held_for_a_while_through_a_bundle_can_be_bought_to_keep():
+    buyer, theme = UserFactory(), ThemeFactory()
+    bundle = BundleFactory(themes=[theme], licence_days=30)
+    purchase_bundle(user=buyer, bundle=bundle, idempotency_key="b")
+
+    assert buy(buyer, theme).approved
+
+    assert Licence.objects.filter(theme=theme, expires_at__isnull=True).count() == 1
 
 
 def test_unlisted_and_own_themes_cannot_be_bought():

@@ -23,7 +23,7 @@ from billing.permissions import (
 )
 from billing.units import period_of
 
-from .models import (
+from ..models import (
     AppliedTheme,
     Bundle,
     EarningLine,
@@ -33,7 +33,7 @@ from .models import (
     Sale,
     Theme,
 )
-from .revenue import (
+from ..revenue import (
     DEFAULT_TERMS,
     MonthEarnings,
     PolicyTerms,
@@ -153,6 +153,7 @@ class OwnedTheme:
     theme: Theme
     expires_at: datetime | None  # None: perpetual
     applied: bool
+    sale_id: int  # the purchase that gave this licence (its receipt)
 
 
 def list_owned_themes(*, user: object, at: datetime | None = None) -> list[OwnedTheme]:
@@ -182,6 +183,7 @@ def list_owned_themes(*, user: object, at: datetime | None = None) -> list[Owned
             theme=lic.theme,
             expires_at=lic.expires_at,
             applied=lic.theme_id == applied_id,
+            sale_id=lic.sale_id,
         )
         for lic in best.values()
     ]
