@@ -31,6 +31,8 @@ SHOTS = [
     ("ok@example.com", "confirm", "packs/storage-50gb-once/buy/"),
     ("exceeded@example.com", "overage", "overage/"),
     ("overage@example.com", "billing", "billing/"),
+    ("overage@example.com", "pay", "billing/pay/"),
+    ("overage@example.com", "revoke-consent", "overage/bandwidth/revoke/"),
     ("globex-owner@example.com", "purchases", "company:purchases/"),
     ("owner@example.com", "job-slots", "company:job-slots/"),
 ]

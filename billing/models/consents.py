@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ..units import format_cents
 from .accounts import Account
 from .meters import Meter
 
@@ -44,7 +45,8 @@ class OverageConsent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account} {self.meter.code} cap {self.cap_cents}c"
+        cap = format_cents(self.cap_cents, settings.BILLING_CURRENCY)
+        return f"{self.account} {self.meter.name}, cap {cap}"
 
     def covers(self, period_start: date) -> bool:
         if self.recurring:

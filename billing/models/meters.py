@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django.db import models
 
+from ..units import format_quantity
+
 
 class Meter(models.Model):
     class Unit(models.TextChoices):
@@ -99,4 +101,5 @@ class PlanAllowance(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan}: {self.meter.code} {self.amount}"
+        amount = format_quantity(self.amount, self.meter.unit)
+        return f"{self.plan}: {self.meter.name} {amount}"

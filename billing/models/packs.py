@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ..units import format_quantity
 from .accounts import Account
 from .meters import Meter
 
@@ -79,7 +80,8 @@ class PackAllowance(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.pack.code}: {self.meter.code} +{self.amount}"
+        amount = format_quantity(self.amount, self.meter.unit)
+        return f"{self.pack.code}: {self.meter.name} +{amount}"
 
 
 class Purchase(models.Model):
@@ -217,7 +219,10 @@ class Grant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.meter.code} +{self.amount} for {self.account}"
+        return (
+            f"{self.meter.name} +{format_quantity(self.amount, self.meter.unit)}"
+            f" for {self.account}"
+        )
 
     @property
     def balance(self) -> int:

@@ -6,6 +6,7 @@ demos can show a decline without a card network.
 """
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,7 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ..errors import PaymentDeclined, PermissionDenied
+from ..errors import ConfirmationRequired, PaymentDeclined, PermissionDenied
 from ..models import Account, ChargeRecord
 from ..selectors import can_manage_account
 from .locks import lock_account
@@ -68,12 +69,19 @@ class Payment:
     charges: int
 
 
-def pay_outstanding_balance(*, account: Account, user: object) -> Payment:
+def pay_outstanding_balance(
+    *,
+    account: Account,
+    user: object,
+    expected_charge_ids: Collection[int] | None = None,
+) -> Payment:
     """Collect every pending charge in one gateway payment.
 
     Under the account lock the pending set cannot change, and the status
     update is conditional, so a double click pays once. A decline changes
-    nothing and raises PaymentDeclined.
+    nothing and raises PaymentDeclined. With ``expected_charge_ids`` (what
+    the payer was shown), a pending set that differs raises
+    ``ConfirmationRequired`` and nothing is paid.
     """
     if not can_manage_account(user=user, account=account):
         raise PermissionDenied("Only the account's owners and admins can pay.")
@@ -81,6 +89,10 @@ def pay_outstanding_balance(*, account: Account, user: object) -> Payment:
         account = lock_account(account)
         pending = account.charges.filter(status=ChargeRecord.Status.PENDING)
         ids = list(pending.values_list("pk", flat=True))
+        if expected_charge_ids is not None and set(ids) != set(expected_charge_ids):
+            raise ConfirmationRequired(
+                "The charges due changed since they were shown; nothing was paid."
+            )
         total = pending.aggregate(total=Sum("amount_cents"))["total"] or 0
         if not ids or total <= 0:
             return Payment(paid_cents=0, charges=0)

@@ -644,7 +644,13 @@ def _pay_confirmed(
     preview = pay_preview(account=page.account)
     if preview.payable and form.cleaned_data["token"] == preview.token:
         try:
-            payment = pay_outstanding_balance(account=page.account, user=request.user)
+            payment = pay_outstanding_balance(
+                account=page.account,
+                user=request.user,
+                expected_charge_ids=[c.pk for c in preview.charges],
+            )
+        except ConfirmationRequired:
+            payment = None  # a charge arrived meanwhile: show the list again
         except PaymentDeclined as declined:
             messages.error(
                 request,
@@ -652,7 +658,7 @@ def _pay_confirmed(
                 "charges are still due.",
             )
             return billing
-        if payment.charges:
+        if payment is not None and payment.charges:
             messages.success(
                 request,
                 _paid_message(payment.paid_cents, payment.charges, preview.charges),

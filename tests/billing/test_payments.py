@@ -1,6 +1,6 @@
 import pytest
 
-from billing.errors import PaymentDeclined, PermissionDenied
+from billing.errors import ConfirmationRequired, PaymentDeclined, PermissionDenied
 from billing.models import ChargeRecord
 from billing.selectors import outstanding_balance_cents
 from billing.services.payments import pay_outstanding_balance
@@ -159,3 +159,22 @@ def test_a_user_cannot_pay_someone_elses_balance():
         pay_outstanding_balance(account=account, user=UserFactory())
 
     assert outstanding_balance_cents(account=account) == 500
+
+
+def test_a_charge_that_arrived_after_the_payer_looked_is_not_paid_unseen():
+    account = personal_account()
+    shown = ChargeFactory(account=account, amount_cents=500)
+    ChargeFactory(account=account, amount_cents=9900)  # arrived meanwhile
+
+    with pytest.raises(ConfirmationRequired):
+        pay_outstanding_balance(
+            account=account, user=owner_of(account), expected_charge_ids=[shown.pk]
+        )
+    assert outstanding_balance_cents(account=account) == 10400
+
+    payment = pay_outstanding_balance(
+        account=account,
+        user=owner_of(account),
+        expected_charge_ids=list(account.charges.values_list("pk", flat=True)),
+    )
+    assert (payment.paid_cents, payment.charges) == (10400, 2)
