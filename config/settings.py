@@ -148,11 +148,15 @@ if DATABASE_URL:
         # on purpose (migrations, seeding, rebuilds, closes).
         session = dict(DB_TIMEOUTS) if DB_SESSION_LIMITS else {}
         if not env_bool("DB_SYNCHRONOUS_COMMIT", True):
-            # The task worker's own commits (claiming and finishing a task)
-            # need not wait for the WAL flush: a crash can lose only the
-            # last few hundred milliseconds of that bookkeeping, never
-            # reorder it, and the alerts it raises commit synchronously
-            # (services/alerts.py). manage.py sets this for db_worker.
+            # The task worker's commits need not wait for the WAL flush: a
+            # database crash can lose only its last few hundred milliseconds
+            # of writes, never reorder them. What it writes is re-derivable
+            # or harmless to redo (task bookkeeping: the task reruns or stays
+            # claimed; an alert's e-mailed mark: at worst a second e-mail;
+            # rollups: recomputed); the alerts themselves commit
+            # synchronously (services/alerts.py), and any new worker write
+            # that must survive a crash must do the same. manage.py sets
+            # this for db_worker only.
             session["synchronous_commit"] = "off"
         if session:
             options = DATABASES["default"].setdefault("OPTIONS", {})

@@ -93,6 +93,15 @@ def new_token() -> str:
 
 class TokenForm(forms.Form):
     token = forms.CharField(min_length=16, max_length=64, widget=forms.HiddenInput)
+    # The price the confirmation page showed, in cents: the service charges
+    # nothing if it has changed since.
+    price_cents = forms.IntegerField(
+        min_value=0, required=False, widget=forms.HiddenInput
+    )
+
+    @property
+    def shown_price_cents(self) -> int | None:
+        return self.cleaned_data.get("price_cents")
 
 
 class ConsentForm(forms.Form):

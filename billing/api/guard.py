@@ -1,7 +1,10 @@
 """The checks every API request passes before its handler, in a fixed order.
 
-1. the key (401): nothing about the request is looked at for a caller
-   without a valid key, not even its size;
+1. the key (401): a caller without a valid key learns nothing else, not
+   even whether its body was too large. Its body is not read either, but
+   on ``authorize`` (``key_in_view``): there a small body (at most
+   ``DEFERRED_KEY_MAX_BYTES``, declared) is parsed before the one statement
+   that checks the key and reads the facts, and the answer is still 401;
 2. the body size (413), from ``Content-Length`` before anything is read, or
    by reading at most 1 MiB + 1 byte of a chunked body;
 3. the media type (415): a request with a body must send
@@ -36,6 +39,11 @@ from .errors import (
 )
 
 Authenticate = Callable[[str], Any]
+
+# ``key_in_view``: the largest declared body parsed before the key is known
+# (an authorize body is about 40 bytes); anything larger, or chunked, is
+# refused or accepted only after the key's own lookup.
+DEFERRED_KEY_MAX_BYTES = 4096
 
 
 def bearer_token(request: HttpRequest) -> str:
@@ -139,9 +147,7 @@ def guard(
         try:
             token = bearer_token(request)
             request.api_token = token
-            # Deferred only for a declared length: a chunked body is read to
-            # be measured, and nothing is read for a caller without a key.
-            deferred = key_in_view and bool(request.META.get("CONTENT_LENGTH"))
+            deferred = key_in_view and _small_declared_body(request)
             if authenticate is not None and not deferred:
                 key = authenticate(token)
                 if key is None:
@@ -162,10 +168,28 @@ def guard(
         except RequestDataTooBig:
             return too_large()
         except Exception as error:
+            if authenticate is not None and not _key_checked(request, authenticate):
+                return unauthorized()
             return unexpected_error(request, error)
         return _enveloped(request, response)
 
     return guarded
+
+
+def _small_declared_body(request: HttpRequest) -> bool:
+    length = _declared_length(request)
+    return length is not None and 0 < length <= DEFERRED_KEY_MAX_BYTES
+
+
+def _key_checked(request: HttpRequest, authenticate: Authenticate) -> bool:
+    """After a failure in a view that checks the key itself: was the key
+    checked, or is it live? (A database that is down answers 503 either way.)"""
+    if getattr(request, "api_key_checked", False):
+        return True
+    try:
+        return authenticate(getattr(request, "api_token", "")) is not None
+    except Exception:
+        return True  # let the original error answer (503 or 500)
 
 
 def _enveloped(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:

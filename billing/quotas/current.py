@@ -131,6 +131,16 @@ def period_overages(
     return result
 
 
+def newly_billable_cents(
+    *, account: Account, meter: Meter, cap_cents: int, at: datetime
+) -> int:
+    """Overage already used this period that a consent capped at
+    ``cap_cents`` would make billable now (0 for a first consent)."""
+    return period_overage(account=account, meter=meter, at=at).newly_billable_cents(
+        cap_cents
+    )
+
+
 def period_overage(*, account: Account, meter: Meter, at: datetime) -> OverageFigures:
     """One meter's overage so far (see ``period_overages``)."""
     return period_overages(account=account, meters=[meter], at=at)[meter.pk]

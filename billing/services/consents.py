@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..errors import ConfirmationRequired, InvalidRequest, PermissionDenied
 from ..models import Account, Meter, OverageConsent
+from ..quotas.current import newly_billable_cents
 from ..selectors import can_manage_account
 from ..units import format_cents, period_of
 from .alerts import evaluate_usage_alerts
@@ -80,17 +81,6 @@ def give_overage_consent(
         )
         _refresh(account=account, meter=meter, at=at)
     return consent
-
-
-def newly_billable_cents(
-    *, account: Account, meter: Meter, cap_cents: int, at: datetime
-) -> int:
-    """Overage already used this period that a consent capped at
-    ``cap_cents`` would make billable now (0 for a first consent)."""
-    from ..quotas.current import period_overage
-
-    figures = period_overage(account=account, meter=meter, at=at)
-    return figures.newly_billable_cents(cap_cents)
 
 
 def revoke_overage_consent(

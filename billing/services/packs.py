@@ -36,7 +36,7 @@ from .audit import record_audit
 from .counters import refold_counters_from
 from .job_slots import DEFAULT_SUSPENSION_CAUSE, reconcile_job_slots
 from .locks import lock_account
-from .payments import get_gateway
+from .payments import get_gateway, require_price_shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +193,19 @@ def _check_pack_applies(pack: Pack, account: Account) -> None:
 
 
 def purchase_pack(
-    *, account: Account, pack: Pack, user: object, idempotency_key: str
+    *,
+    account: Account,
+    pack: Pack,
+    user: object,
+    idempotency_key: str,
+    shown_price_cents: int | None = None,
 ) -> PurchaseResult:
     """Buy a pack once per idempotency token, whatever the number of submits.
 
     The token replays its first result for the same pack; for another pack
-    it is refused (``idempotency_conflict``) and nothing is charged.
+    it is refused (``idempotency_conflict``) and nothing is charged. With
+    ``shown_price_cents`` a price changed since the page was shown charges
+    nothing (``require_price_shown``).
     """
     _check_can_manage(user, account)
     if not idempotency_key:
@@ -208,9 +215,13 @@ def purchase_pack(
         replay = _replay(account, idempotency_key, pack_id=pack.pk)
         if replay:
             return replay
+        pack = Pack.objects.get(pk=pack.pk)  # the price as it is now
         if not pack.is_active:
             raise InvalidRequest(f"{pack.name} is not on sale.")
         _check_pack_applies(pack, account)
+        require_price_shown(
+            shown_cents=shown_price_cents, price_cents=pack.price_cents, what=pack.name
+        )
         now = timezone.now()
         return _buy(
             account=account,
@@ -223,12 +234,18 @@ def purchase_pack(
 
 
 def renew_purchase(
-    *, purchase: Purchase, user: object, idempotency_key: str
+    *,
+    purchase: Purchase,
+    user: object,
+    idempotency_key: str,
+    shown_price_cents: int | None = None,
 ) -> PurchaseResult:
     """Explicitly renew a subscription pack (nothing renews by itself).
 
     The token replays its first renewal of this purchase; sent to renew
-    another purchase it is refused (``idempotency_conflict``).
+    another purchase it is refused (``idempotency_conflict``). With
+    ``shown_price_cents`` a price changed since the page was shown charges
+    nothing.
     """
     account = purchase.account
     _check_can_manage(user, account)
@@ -251,6 +268,9 @@ def renew_purchase(
         if refusal:
             raise NotRenewable(refusal)
         _check_pack_applies(pack, account)
+        require_price_shown(
+            shown_cents=shown_price_cents, price_cents=pack.price_cents, what=pack.name
+        )
         return _buy(
             account=account,
             pack=pack,

@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from ..errors import ConfirmationRequired, PaymentDeclined, PermissionDenied
 from ..models import Account, ChargeRecord
 from ..selectors import can_manage_account
+from ..units import format_cents
 from .locks import lock_account
 
 
@@ -67,6 +68,26 @@ def get_gateway() -> PaymentGateway:
 class Payment:
     paid_cents: int
     charges: int
+
+
+def require_price_shown(
+    *, shown_cents: int | None, price_cents: int, what: str
+) -> None:
+    """Refuse to charge a price other than the one the buyer confirmed.
+
+    ``shown_cents`` is the price on the confirmation page (None: the caller
+    showed none, e.g. the demo seed). Checked under the buyer's lock, so a
+    price changed by staff or a creator after the page was shown charges
+    nothing; the page is shown again with the new price.
+    """
+    if shown_cents is not None and shown_cents != price_cents:
+        currency = settings.BILLING_CURRENCY
+        raise ConfirmationRequired(
+            f"The price of {what} changed from {format_cents(shown_cents, currency)}"
+            f" to {format_cents(price_cents, currency)} since this page was shown."
+            " Nothing was charged: check the new price and confirm again.",
+            details={"price_cents": price_cents},
+        )
 
 
 def pay_outstanding_balance(

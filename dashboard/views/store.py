@@ -191,7 +191,7 @@ def _sale_token(request: HtmxHttpRequest, key: str, *, rotate: bool) -> str:
 
 
 def _confirm_sale(
-    request: HtmxHttpRequest, pay: Callable[[str], SaleResult]
+    request: HtmxHttpRequest, pay: Callable[[str, int | None], SaleResult]
 ) -> HttpResponse | str:
     """Run a confirmed sale with the form's token.
 
@@ -202,7 +202,7 @@ def _confirm_sale(
     if not form.is_valid():
         return "This confirmation form is incomplete; please confirm again."
     try:
-        result = pay(form.cleaned_data["token"])
+        result = pay(form.cleaned_data["token"], form.shown_price_cents)
     except BillingError as failure:
         return failure.message
     if not result.approved:
@@ -230,8 +230,11 @@ def store_theme_confirm(request: HtmxHttpRequest, theme_id: int) -> HttpResponse
     if request.method == "POST":
         outcome = _confirm_sale(
             request,
-            lambda token: purchase_theme(
-                user=request.user, theme=theme, idempotency_key=token
+            lambda token, price: purchase_theme(
+                user=request.user,
+                theme=theme,
+                idempotency_key=token,
+                shown_price_cents=price,
             ),
         )
         if isinstance(outcome, HttpResponse):
@@ -259,8 +262,11 @@ def store_bundle_confirm(request: HtmxHttpRequest, bundle_id: int) -> HttpRespon
         bundle = _or_404(get_bundle, bundle_id=bundle_id).bundle
         outcome = _confirm_sale(
             request,
-            lambda token: purchase_bundle(
-                user=request.user, bundle=bundle, idempotency_key=token
+            lambda token, price: purchase_bundle(
+                user=request.user,
+                bundle=bundle,
+                idempotency_key=token,
+                shown_price_cents=price,
             ),
         )
         if isinstance(outcome, HttpResponse):

@@ -127,7 +127,7 @@ def _partial(request: HtmxHttpRequest, template: str, name: str) -> str:
 def _confirm_payment(
     request: HtmxHttpRequest,
     page: AccountPage,
-    pay: Callable[[str], PurchaseResult],
+    pay: Callable[[str, int | None], PurchaseResult],
     *,
     unchanged: str,
 ) -> HttpResponse | str:
@@ -141,7 +141,7 @@ def _confirm_payment(
     if not form.is_valid():
         return "This confirmation form is incomplete; please confirm again."
     try:
-        result = pay(form.cleaned_data["token"])
+        result = pay(form.cleaned_data["token"], form.shown_price_cents)
     except BillingError as failure:
         return failure.message
     if not result.approved:
@@ -284,11 +284,12 @@ def user_pack_confirm(
         outcome = _confirm_payment(
             request,
             page,
-            lambda token: purchase_pack(
+            lambda token, price: purchase_pack(
                 account=page.account,
                 pack=pack,
                 user=request.user,
                 idempotency_key=token,
+                shown_price_cents=price,
             ),
             unchanged="your limits are unchanged",
         )
@@ -367,8 +368,11 @@ def user_renew(
         outcome = _confirm_payment(
             request,
             page,
-            lambda token: renew_purchase(
-                purchase=purchase, user=request.user, idempotency_key=token
+            lambda token, price: renew_purchase(
+                purchase=purchase,
+                user=request.user,
+                idempotency_key=token,
+                shown_price_cents=price,
             ),
             unchanged="the pack was not renewed",
         )

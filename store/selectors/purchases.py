@@ -65,8 +65,9 @@ def bundle_refusal(
     """
     state = bundle.state_at(at)
     if state == Bundle.State.UPCOMING:
+        opens = bundle.available_from
         return NotOnSale(
-            f"{bundle.name} goes on sale {bundle.available_from:%d %b %Y %H:%M} UTC."
+            f"{bundle.name} goes on sale {opens.day} {opens:%b %Y, %H:%M} UTC."
         )
     if state == Bundle.State.ENDED:
         return NotOnSale(f"{bundle.name} is no longer on sale: its sale has ended.")

@@ -30,7 +30,7 @@ from billing.permissions import REFUND_CHARGE, check_staff_power
 from billing.services.audit import record_audit
 from billing.services.locks import lock_accounts
 from billing.services.packs import refund_charge
-from billing.services.payments import charge_and_pay
+from billing.services.payments import charge_and_pay, require_price_shown
 from billing.units import period_of
 
 from ..errors import NotLicensed
@@ -123,10 +123,13 @@ def purchase_theme(
     theme: Theme,
     idempotency_key: str,
     now: datetime | None = None,
+    shown_price_cents: int | None = None,
 ) -> SaleResult:
     """Buy a listed theme once: a perpetual licence, a charge, earnings lines.
 
     ``now`` back-dates a sale (the demo seed); callers otherwise omit it.
+    With ``shown_price_cents`` a price the creator changed since the page
+    was shown charges nothing.
     """
     if not idempotency_key:
         raise InvalidRequest("A purchase needs its form's idempotency token.")
@@ -141,6 +144,11 @@ def purchase_theme(
         refusal = theme_refusal(account=account, user_id=user.pk, theme=theme, at=now)
         if refusal:
             raise refusal
+        require_price_shown(
+            shown_cents=shown_price_cents,
+            price_cents=theme.price_cents,
+            what=theme.name,
+        )
         sale = Sale.objects.create(
             account=account,
             kind=Sale.Kind.THEME,
@@ -170,8 +178,13 @@ def purchase_bundle(
     bundle: Bundle,
     idempotency_key: str,
     now: datetime | None = None,
+    shown_price_cents: int | None = None,
 ) -> SaleResult:
-    """Buy a bundle in its sale window: a licence per theme, split by list price."""
+    """Buy a bundle in its sale window: a licence per theme, split by list price.
+
+    With ``shown_price_cents`` a price changed since the page was shown
+    charges nothing.
+    """
     if not idempotency_key:
         raise InvalidRequest("A purchase needs its form's idempotency token.")
     account = _buyer_account(user)
@@ -188,6 +201,11 @@ def purchase_bundle(
         refusal = bundle_refusal(account=account, bundle=bundle, themes=themes, at=now)
         if refusal:
             raise refusal
+        require_price_shown(
+            shown_cents=shown_price_cents,
+            price_cents=bundle.price_cents,
+            what=bundle.name,
+        )
         sale = Sale.objects.create(
             account=account,
             kind=Sale.Kind.BUNDLE,

@@ -113,6 +113,9 @@ def test_exceeded_alert_is_raised_when_the_limit_is_reached(
         use(account, "storage", GB)
 
     assert alert_kinds(account) == [("storage", "exceeded", date(2025, 4, 1))]
+    assert Alert.objects.get(account=account).message == (
+        "Storage: limit reached (2.0 GB of 2.0 GB)."
+    )
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [owner_of(account).email]
 

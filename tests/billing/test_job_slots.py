@@ -204,12 +204,26 @@ def test_expiry_sweep_suspends_the_newest_allocations_beyond_the_limit():
     }
     assert account.job_slots.get(job_ref="job-5").suspended_at is not None
     assert account.alerts.filter(kind=Alert.Kind.SUSPENDED).count() == 1
+    message = account.alerts.get(kind=Alert.Kind.SUSPENDED).message
+    assert message.startswith("3 job postings were suspended after ")
     causes = set(
         account.job_slots.filter(status="suspended").values_list(
             "suspension_cause", flat=True
         )
     )
     assert len(causes) == 1 and causes.pop().endswith(" expired")
+
+
+def test_one_suspended_posting_is_written_in_the_singular():
+    account = company_account()
+    now = timezone.now()
+    _slot_grant(account, amount=1, expires_at=now + timedelta(hours=1))
+    _allocate(account, "job-1", "job-2", "job-3")  # 2 free + 1 from the grant
+
+    sweep_expirations(now=now + timedelta(hours=2))
+
+    message = account.alerts.get(kind=Alert.Kind.SUSPENDED).message
+    assert message.startswith("1 job posting was suspended after ")
 
 
 def test_expiry_sweep_suspends_nothing_when_the_slots_still_fit():

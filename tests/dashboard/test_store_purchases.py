@@ -290,3 +290,36 @@ def test_a_licence_that_ended_is_not_offered_to_apply(client, buyer):
     ).sale
     page = client.get(reverse("dashboard:store-receipt", args=[sale.pk])).content
     assert b"Apply Alder" not in page
+
+
+def test_a_price_changed_after_the_page_was_shown_charges_nothing(client, buyer):
+    """The creator raises the price while the buyer reads the free offer."""
+    theme = ThemeFactory(name="Harbour", price_cents=0)
+    page = client.get(theme_confirm(theme))
+    assert 'name="price_cents" value="0"' in page.content.decode()
+    theme.price_cents = 100_000
+    theme.save(update_fields=["price_cents"])
+
+    response = client.post(
+        theme_confirm(theme), {"token": token_of(page), "price_cents": "0"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "changed from $0.00 to $1,000.00" in html and "Nothing was charged" in html
+    assert not Sale.objects.exists() and not ChargeRecord.objects.exists()
+    assert "Confirm and pay $1,000.00" in html  # asked again, at the new price
+
+
+def test_a_bundle_price_changed_after_the_page_was_shown_charges_nothing(client, buyer):
+    bundle = BundleFactory(themes=[ThemeFactory()], price_cents=900)
+    page = client.get(bundle_confirm(bundle))
+    bundle.price_cents = 5_000
+    bundle.save(update_fields=["price_cents"])
+
+    response = client.post(
+        bundle_confirm(bundle), {"token": token_of(page), "price_cents": "900"}
+    )
+
+    assert "changed from $9.00 to $50.00" in response.content.decode()
+    assert not Sale.objects.exists() and not ChargeRecord.objects.exists()
