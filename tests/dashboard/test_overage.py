@@ -10,7 +10,7 @@ from django.urls import reverse
 from billing.models import OverageConsent
 from billing.services.usage import record_usage_event
 from billing.units import GB
-from tests.factories.billing import ConsentFactory, meter
+from tests.factories.billing import ConsentFactory, meter, personal_account
 
 pytestmark = pytest.mark.django_db
 
@@ -299,11 +299,14 @@ def test_there_is_no_projection_from_the_first_days_of_a_period(client, me):
     assert "$" not in shown
 
 
-def test_the_projection_follows_the_last_seven_days(client, me):
+def test_the_projection_follows_the_last_seven_days(client):
     """A burst early in the month, then a quiet week: the projection follows
     the week, not the month's average."""
     from billing.services.snapshots import take_usage_snapshots
 
+    # Snapshots start when the account exists: open it before March.
+    with time_machine.travel(datetime(2027, 2, 20, tzinfo=UTC), tick=False):
+        me = personal_account(email="weekly@example.com")
     with at(client, me, 1, 1):
         exceed_bandwidth(me, 6)  # 6 GB on 1 March, then nothing
     for day in range(1, 20):
