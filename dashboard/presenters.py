@@ -248,7 +248,7 @@ def _pack_explanation(pack: Pack) -> str:
         if rules.window_days >= pack.term_days
         else f"from {window} before it ends until {window} after"
     )
-    renew = f"renew with one click {when}"
+    renew = f"renew it yourself, after a confirmation page, {when}"
     if rules.reminder_days:
         reminders = _joined([_day_count(d) for d in rules.reminder_days])
         renew = f"We remind you {reminders} before it ends; {renew}"

@@ -198,11 +198,11 @@ def test_raising_the_cap_names_the_past_overage_it_bills_before_billing_it(clien
         asked = client.post(overage_url(me), consent_form("1.00"))
         assert asked.status_code == 200
         section = card(asked.content.decode())
-        assert "a cap of $1.00 makes $0.04 of overage already used billable now" in (
+        assert "a cap of $1.00 makes $0.04 of overage already used billable." in (
             section
         )
         assert 'name="acknowledged" value="4"' in section
-        assert "Confirm and bill $0.04 of past overage" in section
+        assert "Confirm: $0.04 more billed at period close" in section
         # Nothing changed yet: the $0.05 cap still holds.
         live = OverageConsent.objects.get(account=me, revoked_at__isnull=True)
         assert live.cap_cents == 5
@@ -223,7 +223,7 @@ def test_a_stale_acknowledgement_asks_again(client, me):
         asked = client.post(
             overage_url(me), {**consent_form("1.00"), "acknowledged": "1"}
         )
-    assert "makes $0.04 of overage already used billable now" in card(
+    assert "makes $0.04 of overage already used billable." in card(
         asked.content.decode()
     )
     assert (
@@ -295,7 +295,7 @@ def test_there_is_no_projection_from_the_first_days_of_a_period(client, me):
         exceed_bandwidth(me)  # 6 GB on the 2nd: 1.5 days of data
         page = client.get(overage_url(me)).content.decode()
     shown = projected(page)
-    assert "Not yet" in shown and "fewer than 3 days of usage this period" in shown
+    assert "Not yet:" in shown and "fewer than 3 days of usage this period" in shown
     assert "$" not in shown
 
 

@@ -13,10 +13,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from billing.models import Alert, Meter, UsageSnapshot
+from billing.services.consents import give_overage_consent
 from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
 from tests.factories.accounts import CompanyFactory, MembershipFactory, UserFactory
-from tests.factories.billing import company_account, personal_account
+from tests.factories.billing import company_account, meter, personal_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,6 +128,41 @@ def test_consenting_to_overage_turns_an_exceeded_meter_into_overage(sign_in):
 
     page.get_by_role("link", name="Overview", exact=True).click()
     expect(page.locator("#quota-bandwidth .badge")).to_have_text("overage")
+
+
+def test_raising_a_cap_asks_about_past_overage_and_moves_focus_to_the_answer(
+    sign_in,
+):
+    """Keyboard only: the card swapped in place takes the focus to what it
+    asks (the amount a higher cap bills at once), then to the result."""
+    account = personal_account(email="capped@example.com")
+    give_overage_consent(
+        account=account,
+        meter=meter("bandwidth"),
+        cap_cents=5,
+        recurring=False,
+        user=account.user,
+    )
+    record_usage_event(
+        event_id="b1", account=account, meter="bandwidth", quantity=6 * GB
+    )  # 1 GB past the limit under consent: 9c, of which 5c billable
+    page = sign_in("capped@example.com")
+    page.get_by_role("link", name="Overage", exact=True).click()
+    section = page.locator("#meter-bandwidth")
+    section.get_by_label("Spending cap (USD)").fill("1.00")
+    section.get_by_label("Spending cap (USD)").press("Enter")
+
+    asked = page.locator("#meter-bandwidth .confirm-billable")
+    expect(asked).to_contain_text("makes $0.04 of overage already used billable")
+    expect(asked).to_be_focused()
+    page.keyboard.press("Tab")
+    confirm = page.get_by_role("button", name="Confirm: $0.04 more billed")
+    expect(confirm).to_be_focused()
+    page.keyboard.press("Enter")
+
+    notice = page.locator("#meter-bandwidth .card-notices .message").first
+    expect(notice).to_contain_text("confirmed, capped at $1.00")
+    expect(notice).to_be_focused()
 
 
 def test_a_company_member_cannot_buy(sign_in):
