@@ -138,7 +138,7 @@ def _storage_consented_excess(
     overflows where levels near 10^18 add up.
     """
     rows = UsageSnapshot.objects.filter(
-        account_id__in=account_ids,
+        account_id__in=any_of(account_ids),
         meter__kind=Meter.Kind.GAUGE,
         day__gte=period.start,
         day__lt=before,
@@ -234,6 +234,8 @@ def quota_statuses(
     at = at or timezone.now()
     period = period_of(at)
     ids = [a.pk for a in accounts]
+    # One array parameter, not an IN list of a thousand placeholders.
+    many = any_of(ids)
     meters = _meters()
 
     allowances = {
@@ -245,7 +247,7 @@ def quota_statuses(
     grants = {
         (row["account_id"], row["meter_id"]): (row["total"], row["consumed"])
         for row in Grant.objects.active_at(at)
-        .filter(account_id__in=ids)
+        .filter(account_id__in=many)
         .values("account_id", "meter_id")
         .annotate(total=Sum("amount"), consumed=Sum("consumed"))
     }
@@ -253,14 +255,14 @@ def quota_statuses(
     # the caches do not have it yet, so that period is folded here.
     started_terms = set(
         Grant.objects.unfolded_terms(since=period.starts_at, at=at)
-        .filter(account_id__in=ids, meter__kind=Meter.Kind.COUNTER)
+        .filter(account_id__in=many, meter__kind=Meter.Kind.COUNTER)
         .values_list("account_id", "meter_id")
     )
     counters = {
         (account_id, meter_id): (used, covered, consented)
         for account_id, meter_id, used, covered, consented in (
             UsageCounter.objects.filter(
-                account_id__in=ids, period_start=period.start
+                account_id__in=many, period_start=period.start
             ).values_list(
                 "account_id",
                 "meter_id",
@@ -273,11 +275,11 @@ def quota_statuses(
     levels = {
         (account_id, meter_id): level
         for account_id, meter_id, level in GaugeLevel.objects.filter(
-            account_id__in=ids
+            account_id__in=many
         ).values_list("account_id", "meter_id", "level")
     }
     slots = dict(
-        JobSlot.objects.filter(account_id__in=ids, status=JobSlot.Status.ACTIVE)
+        JobSlot.objects.filter(account_id__in=many, status=JobSlot.Status.ACTIVE)
         .values("account_id")
         .annotate(n=Count("pk"))
         .values_list("account_id", "n")
@@ -285,7 +287,7 @@ def quota_statuses(
     consents = {
         (c.account_id, c.meter_id): c
         for c in OverageConsent.objects.filter(
-            account_id__in=ids, revoked_at__isnull=True
+            account_id__in=many, revoked_at__isnull=True
         )
         if consent_covers(c, period)
     }
