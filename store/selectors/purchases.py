@@ -235,6 +235,9 @@ class ReceiptLicence:
     revoked_at: datetime | None
     live: bool
     applied: bool  # on the buyer's dashboard now
+    # The buyer also owns this theme for good through another purchase, so
+    # this licence's end takes nothing away.
+    owned_for_good: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +268,17 @@ def sale_receipt(
         .values_list("theme_id", flat=True)
         .first()
     )
-    licences = sale.licences.select_related("theme").order_by("theme__name", "pk")
+    licences = list(sale.licences.select_related("theme").order_by("theme__name", "pk"))
+    for_good = set(
+        Licence.objects.filter(
+            account_id=sale.account_id,
+            theme_id__in=[licence.theme_id for licence in licences],
+            expires_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .exclude(sale_id=sale.pk)
+        .values_list("theme_id", flat=True)
+    )
     return SaleReceipt(
         sale=sale,
         charges=charges,
@@ -276,6 +289,7 @@ def sale_receipt(
                 revoked_at=licence.revoked_at,
                 live=licence.is_active_at(at),
                 applied=licence.theme_id == applied_id,
+                owned_for_good=licence.theme_id in for_good,
             )
             for licence in licences
         ],

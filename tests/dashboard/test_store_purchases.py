@@ -323,3 +323,18 @@ def test_a_bundle_price_changed_after_the_page_was_shown_charges_nothing(client,
 
     assert "changed from $9.00 to $50.00" in response.content.decode()
     assert not Sale.objects.exists() and not ChargeRecord.objects.exists()
+
+
+def test_a_bundle_receipt_says_when_a_theme_is_also_owned_for_good(client, buyer):
+    """The bundle's licence ends; the theme bought alone before does not."""
+    owned = ThemeFactory(name="Alder", price_cents=1500)
+    other = ThemeFactory(name="Birch", price_cents=900)
+    purchase_theme(user=buyer, theme=owned, idempotency_key="own")
+    bundle = BundleFactory(themes=[owned, other], licence_days=90)
+    sale = purchase_bundle(user=buyer, bundle=bundle, idempotency_key="b").sale
+
+    page = client.get(reverse("dashboard:store-receipt", args=[sale.pk])).content
+    items = page.decode().split('class="receipt-licences"')[1].split("</ul>")[0]
+    alder, birch = items.split("Alder")[1], items.split("Birch")[1].split("Alder")[0]
+    assert "(you own it for good through another purchase)" in alder.split("</li>")[0]
+    assert "you own it for good" not in birch.split("</li>")[0]
