@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -25,6 +25,9 @@ from tests.factories.billing import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# The sweep tests' instant (slot grants expire an hour after it).
+SWEPT_AT = datetime(2026, 6, 10, 12, tzinfo=UTC)
 
 
 def _allocate(account, *job_refs):
@@ -186,9 +189,10 @@ def test_a_revoked_slot_grant_stops_counting():
         allocate_job_slot(account=account, job_ref="job-3")
 
 
+@pytest.mark.time_machine(SWEPT_AT)
 def test_expiry_sweep_suspends_the_newest_allocations_beyond_the_limit():
     account = company_account()
-    now = timezone.now()
+    now = SWEPT_AT
     _slot_grant(account, amount=3, expires_at=now + timedelta(hours=1))
     _allocate(account, "job-1", "job-2", "job-3", "job-4", "job-5")
 
@@ -214,9 +218,10 @@ def test_expiry_sweep_suspends_the_newest_allocations_beyond_the_limit():
     assert len(causes) == 1 and causes.pop().endswith(" expired")
 
 
+@pytest.mark.time_machine(SWEPT_AT)
 def test_one_suspended_posting_is_written_in_the_singular():
     account = company_account()
-    now = timezone.now()
+    now = SWEPT_AT
     _slot_grant(account, amount=1, expires_at=now + timedelta(hours=1))
     _allocate(account, "job-1", "job-2", "job-3")  # 2 free + 1 from the grant
 
