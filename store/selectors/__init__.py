@@ -6,6 +6,7 @@ same function the sale service uses to decide what the cap holds back.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -156,6 +157,20 @@ class OwnedTheme:
     sale_id: int  # the purchase that gave this licence (its receipt)
 
 
+def longest_licences(licences: Iterable[Licence]) -> dict[int, Licence]:
+    """The longest-lasting of the given licences per theme (a perpetual one
+    beats any that ends; of two that end, the later)."""
+    best: dict[int, Licence] = {}
+    for licence in licences:
+        held = best.get(licence.theme_id)
+        if held is None or (
+            held.expires_at is not None
+            and (licence.expires_at is None or licence.expires_at > held.expires_at)
+        ):
+            best[licence.theme_id] = licence
+    return best
+
+
 def list_owned_themes(*, user: object, at: datetime | None = None) -> list[OwnedTheme]:
     """The user's live licences, one row per theme (the longest-lasting wins)."""
     at = at or timezone.now()
@@ -170,14 +185,7 @@ def list_owned_themes(*, user: object, at: datetime | None = None) -> list[Owned
         .values_list("theme_id", flat=True)
         .first()
     )
-    best: dict[int, Licence] = {}
-    for licence in licences:
-        held = best.get(licence.theme_id)
-        if held is None or (
-            held.expires_at is not None
-            and (licence.expires_at is None or licence.expires_at > held.expires_at)
-        ):
-            best[licence.theme_id] = licence
+    best = longest_licences(licences)
     return [
         OwnedTheme(
             theme=lic.theme,

@@ -19,7 +19,7 @@ from billing.permissions import holds_staff_power
 
 from ..errors import AlreadyOwned, NotOnSale, OwnTheme
 from ..models import AppliedTheme, Bundle, Licence, Sale, Theme
-from . import BundleCard, get_bundle
+from . import BundleCard, get_bundle, longest_licences
 
 # Django's own view permission on sales, used as a staff power: staff who
 # may read sales in admin may read any buyer's receipt.
@@ -161,16 +161,11 @@ def bundle_offer(
     refusal: BillingError | None = InvalidRequest(NO_ACCOUNT)
     sale = None
     if account is not None:
-        licences = Licence.objects.active_at(at).filter(
-            account=account, theme__in=[t.pk for t in card.themes]
+        held = longest_licences(
+            Licence.objects.active_at(at).filter(
+                account=account, theme__in=[t.pk for t in card.themes]
+            )
         )
-        for licence in licences:
-            best = held.get(licence.theme_id)
-            if best is None or (
-                best.expires_at is not None
-                and (licence.expires_at is None or licence.expires_at > best.expires_at)
-            ):
-                held[licence.theme_id] = licence
         refusal = bundle_refusal(
             account=account, bundle=card.bundle, themes=card.themes, at=at
         )
