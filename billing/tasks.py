@@ -4,7 +4,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, send_mail
 from django.db import transaction
 from django.tasks import Task, task
 from django.utils import timezone
@@ -76,3 +76,42 @@ def refresh_rollups(start: str, end: str) -> None:
     from .services.rollups import refresh_usage_rollups
 
     refresh_usage_rollups(start=date.fromisoformat(start), end=date.fromisoformat(end))
+
+
+@task
+def email_invoice(invoice_id: int) -> bool:
+    """E-mail an invoice to the account's owner with its PDF; a rerun sends nothing.
+
+    Where the PDF library's system parts are missing, the e-mail goes
+    without the attachment and says where the invoice can be read.
+    """
+    from .documents import invoice_document
+    from .models import Invoice
+    from .pdf import pdf_available, render_pdf
+
+    invoice = Invoice.objects.filter(pk=invoice_id).first()
+    if invoice is None or invoice.emailed_at is not None or not invoice.buyer_email:
+        return False
+    document = invoice_document(invoice=invoice)
+    total = document.gross_display
+    message = EmailMessage(
+        subject=f"Invoice {invoice.number}: {total}",
+        body=(
+            f"Hello {invoice.buyer_name},\n\n"
+            f"Invoice {invoice.number} of {invoice.issued_at:%d %b %Y} for {total}"
+            f" is {'attached' if pdf_available() else 'in your dashboard'}"
+            f" ({document.status_line}).\n\n{invoice.seller_name}"
+        ),
+        to=[invoice.buyer_email],
+    )
+    if pdf_available():
+        message.attach(
+            f"{invoice.number}.pdf",
+            render_pdf(template="documents/invoice.html", context={"doc": document}),
+            "application/pdf",
+        )
+    message.send()
+    Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(
+        emailed_at=timezone.now()
+    )
+    return True

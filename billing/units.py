@@ -5,6 +5,7 @@ integer cents rounded half-up once per charge line.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -68,6 +69,17 @@ def parse_period(text: str) -> Period:
         raise ValueError(f"not a YYYY-MM month: {text!r}")
     parsed = datetime.strptime(text, "%Y-%m")
     return Period(start=date(parsed.year, parsed.month, 1))
+
+
+def billed_days(starts_at: datetime, ends_at: datetime | None) -> tuple[date, date]:
+    """First and last UTC day of a term, for a document's period: a term
+    ending at midnight ends the day before; one without an end is billed for
+    its first day."""
+    start = starts_at.astimezone(UTC).date()
+    if ends_at is None:
+        return start, start
+    last = (ends_at - timedelta(microseconds=1)).astimezone(UTC).date()
+    return start, max(start, last)
 
 
 def day_end(day: date) -> datetime:
@@ -196,3 +208,25 @@ def format_cents(cents: int, currency: str = "USD") -> str:
     sign = "-" if cents < 0 else ""
     symbol = "$" if currency == "USD" else f"{currency} "
     return f"{sign}{symbol}{abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+
+
+def split_by_weights(*, total_cents: int, weights: Sequence[int]) -> list[int]:
+    """Share ``total_cents`` in proportion to ``weights`` (list prices, line totals).
+
+    Largest-remainder allocation: each part is floored, and the cents left
+    over go to the largest remainders (earliest first on ties), so the parts
+    always add up to the total. All-zero weights share equally.
+    """
+    if not weights:
+        raise ValueError("Nothing to split between.")
+    if any(w < 0 for w in weights):
+        raise ValueError("Weights are list prices: never negative.")
+    if sum(weights) == 0:
+        weights = [1] * len(weights)
+    whole = sum(weights)
+    parts = [total_cents * w // whole for w in weights]
+    remainders = [total_cents * w % whole for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
+    for i in order[: total_cents - sum(parts)]:
+        parts[i] += 1
+    return parts

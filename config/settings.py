@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "axes",
+    "django_countries",
     "ninja",  # serves the API docs page's assets locally (no CDN)
     "accounts",
     # Before billing: store's seed_demo extends billing's, and Django runs the
@@ -259,6 +260,22 @@ BILLING_SANDBOX_DECLINE = env_bool("BILLING_SANDBOX_DECLINE", False)
 # Hours after a month ends before ``close_billing_period`` (no --period)
 # closes it, so late usage events can still arrive.
 BILLING_CLOSE_GRACE_HOURS = int(os.environ.get("BILLING_CLOSE_GRACE_HOURS", "72"))
+
+# The seller on every invoice, credit note and statement. The address is
+# written with "|" between its lines (one environment variable); the country
+# is ISO 3166-1 alpha-2 and picks the tax rate of buyers who gave none.
+BILLING_SELLER_NAME = os.environ.get("BILLING_SELLER_NAME", "Example Media Ltd")
+BILLING_SELLER_ADDRESS = os.environ.get(
+    "BILLING_SELLER_ADDRESS", "1 Harbour Square|Dublin D02 X123|Ireland"
+)
+BILLING_SELLER_COUNTRY = os.environ.get("BILLING_SELLER_COUNTRY", "IE").upper()
+BILLING_SELLER_VAT_ID = os.environ.get("BILLING_SELLER_VAT_ID", "IE1234567T")
+BILLING_SELLER_BANK = os.environ.get(
+    "BILLING_SELLER_BANK", "IBAN IE29 AIBK 9311 5212 3456 78 · BIC AIBKIE2D"
+)
+# Invoices are e-mailed as PDF attachments from the task worker. Off: no
+# e-mail (the documents stay in the dashboard).
+BILLING_EMAIL_INVOICES = env_bool("BILLING_EMAIL_INVOICES", True)
 
 LOGGING = {
     "version": 1,

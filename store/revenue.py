@@ -103,28 +103,6 @@ def split_by_tiers(
     return lines
 
 
-def split_by_weights(*, total_cents: int, weights: Sequence[int]) -> list[int]:
-    """Share ``total_cents`` in proportion to ``weights`` (bundle list prices).
-
-    Largest-remainder allocation: each part is floored, and the cents left
-    over go to the largest remainders (earliest first on ties), so the parts
-    always add up to the total. All-zero weights share equally.
-    """
-    if not weights:
-        raise ValueError("Nothing to split between.")
-    if any(w < 0 for w in weights):
-        raise ValueError("Weights are list prices: never negative.")
-    if sum(weights) == 0:
-        weights = [1] * len(weights)
-    whole = sum(weights)
-    parts = [total_cents * w // whole for w in weights]
-    remainders = [total_cents * w % whole for w in weights]
-    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
-    for i in order[: total_cents - sum(parts)]:
-        parts[i] += 1
-    return parts
-
-
 @dataclass(frozen=True, slots=True)
 class MonthEarnings:
     month: date  # first day of the month (UTC)

@@ -97,13 +97,14 @@ def seeded_catalogue(transactional_db):
 
 
 @pytest.fixture(autouse=True)
-def _audit_trail_flushable(request):
-    """Let a transactional test's closing flush empty the audit trail on SQLite.
+def _append_only_tables_flushable(request):
+    """Let a transactional test's closing flush empty the append-only tables
+    (the audit trail, issued documents) on SQLite.
 
-    The flush empties tables with DELETE there, which the append-only guard
-    refuses (PostgreSQL flushes with TRUNCATE, which row triggers never see).
-    Just before the flush, the rows go with the guard lifted for that one
-    statement; the guard is back before the next test.
+    The flush empties tables with DELETE there, which the append-only guards
+    refuse (PostgreSQL flushes with TRUNCATE, which row triggers never see).
+    Just before the flush, the rows go with the guards lifted for those
+    statements; the guards are back before the next test.
     """
     marker = request.node.get_closest_marker("django_db")
     transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
@@ -118,17 +119,27 @@ def _audit_trail_flushable(request):
 
     if connection.vendor != "sqlite":
         return
-    guard = importlib.import_module("billing.migrations.0009_audit_triggers")
+    audit = importlib.import_module("billing.migrations.0009_audit_triggers")
+    documents = importlib.import_module("billing.migrations.0013_document_triggers")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(guard.SQLITE_BACKWARD[1])
+        cursor.execute(audit.SQLITE_BACKWARD[1])
         cursor.execute("DELETE FROM billing_auditentry")
-        cursor.execute(guard.SQLITE_FORWARD[1])
+        cursor.execute(audit.SQLITE_FORWARD[1])
+        for table in documents.TABLES:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(documents.sqlite_no_delete(table))
 
 
 @pytest.fixture(autouse=True)
 def _fast_test_settings(settings):
-    """Fast hashing, e-mail kept in memory, tasks run in-process."""
+    """Fast hashing, e-mail kept in memory, tasks run in-process.
+
+    Invoice e-mails (a PDF rendered per sale) are off unless a test turns
+    them on: tests/billing/services/test_documents.py does.
+    """
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.BILLING_EMAIL_INVOICES = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.BILLING_SANDBOX_DECLINE = False
     settings.TASKS = {

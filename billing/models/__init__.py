@@ -4,6 +4,17 @@ from .api_keys import ApiKey
 from .audit import AuditEntry
 from .charges import ChargeRecord
 from .consents import OverageConsent
+from .documents import (
+    BillingDetails,
+    CreditNote,
+    CreditNoteLine,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+    Statement,
+    StatementLine,
+    TaxRate,
+)
 from .job_slots import JobSlot
 from .meters import Meter, Plan, PlanAllowance
 from .packs import Grant, GrantBurn, Pack, PackAllowance, Purchase
@@ -11,6 +22,15 @@ from .rollups import UsageRollup
 from .usage import ClosedPeriod, GaugeLevel, UsageCounter, UsageEvent, UsageSnapshot
 
 __all__ = [
+    "BillingDetails",
+    "CreditNote",
+    "CreditNoteLine",
+    "DocumentSequence",
+    "Invoice",
+    "InvoiceLine",
+    "Statement",
+    "StatementLine",
+    "TaxRate",
     "Account",
     "Alert",
     "ApiKey",

@@ -10,12 +10,12 @@ repeat finds the first purchase and returns it.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 
+from ..documents import ChargeQuote, LineIn, quote_charge
 from ..errors import (
     AlreadyRefunded,
     IdempotencyConflict,
@@ -31,12 +31,13 @@ from ..selectors import (
     renewal_refusal,
     renewal_start,
 )
-from ..units import format_cents, period_of
+from ..units import billed_days, format_cents, period_of
 from .audit import record_audit
 from .counters import refold_counters_from
+from .documents import issue_credit_note, issue_invoice
 from .job_slots import DEFAULT_SUSPENSION_CAUSE, reconcile_job_slots
 from .locks import lock_account
-from .payments import get_gateway, require_price_shown
+from .payments import charge_and_pay, get_gateway, require_price_shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +88,21 @@ def _replay(
     return PurchaseResult(purchase=existing, charge=charge, created=False)
 
 
+def pack_line(*, pack: Pack, renewal: bool) -> LineIn:
+    """The invoice line of a pack bought or renewed: one at its net price."""
+    return LineIn(
+        description=("Renewal: " if renewal else "") + pack.name,
+        unit_net_cents=pack.price_cents,
+    )
+
+
 def _buy(
     *,
     account: Account,
     pack: Pack,
     user: object,
     idempotency_key: str,
+    quote: ChargeQuote,
     starts_at: datetime,
     now: datetime,
     renewal_of: Purchase | None = None,
@@ -111,35 +121,21 @@ def _buy(
         bought_by=user if getattr(user, "pk", None) else None,
         created_at=now,
     )
-    charge = ChargeRecord.objects.create(
+    charge = charge_and_pay(
         account=account,
         kind=_charge_kind(pack, renewal=renewal_of is not None),
-        amount_cents=pack.price_cents,
-        currency=settings.BILLING_CURRENCY,
-        status=ChargeRecord.Status.PENDING,
+        quote=quote,
         idempotency_key=f"purchase:{idempotency_key}",
-        description=("Renewal: " if renewal_of else "") + pack.name,
+        description=quote.lines[0].line.description,
+        user=purchase.bought_by,
+        now=now,
         purchase=purchase,
-        created_by=purchase.bought_by,
-        created_at=now,
     )
-    result = get_gateway().charge(
-        amount_cents=pack.price_cents,
-        currency=settings.BILLING_CURRENCY,
-        reference=charge.idempotency_key,
-    )
-    if not result.approved:
-        charge.status = ChargeRecord.Status.FAILED
-        charge.failure_reason = result.decline_reason[:255]
-        charge.save(update_fields=["status", "failure_reason"])
+    if charge.status == ChargeRecord.Status.FAILED:
         purchase.status = Purchase.Status.FAILED
         purchase.save(update_fields=["status"])
         return PurchaseResult(purchase=purchase, charge=charge, created=True)
 
-    charge.status = ChargeRecord.Status.PAID
-    charge.paid_at = now
-    charge.gateway_reference = result.reference
-    charge.save(update_fields=["status", "paid_at", "gateway_reference"])
     lines = list(pack.allowances.select_related("meter"))
     Grant.objects.bulk_create(
         [
@@ -157,6 +153,14 @@ def _buy(
         ]
     )
     _apply_new_capacity(account=account, meters=[line.meter for line in lines], at=now)
+    first_day, last_day = billed_days(purchase.starts_at, purchase.expires_at)
+    issue_invoice(
+        charge=charge,
+        quote=quote,
+        period_start=first_day,
+        period_end=last_day,
+        at=now,
+    )
     return PurchaseResult(purchase=purchase, charge=charge, created=True)
 
 
@@ -219,15 +223,19 @@ def purchase_pack(
         if not pack.is_active:
             raise InvalidRequest(f"{pack.name} is not on sale.")
         _check_pack_applies(pack, account)
-        require_price_shown(
-            shown_cents=shown_price_cents, price_cents=pack.price_cents, what=pack.name
-        )
         now = timezone.now()
+        quote = quote_charge(
+            account=account, lines=[pack_line(pack=pack, renewal=False)], at=now
+        )
+        require_price_shown(
+            shown_cents=shown_price_cents, price_cents=quote.gross_cents, what=pack.name
+        )
         return _buy(
             account=account,
             pack=pack,
             user=user,
             idempotency_key=idempotency_key,
+            quote=quote,
             starts_at=now,
             now=now,
         )
@@ -268,14 +276,18 @@ def renew_purchase(
         if refusal:
             raise NotRenewable(refusal)
         _check_pack_applies(pack, account)
+        quote = quote_charge(
+            account=account, lines=[pack_line(pack=pack, renewal=True)], at=now
+        )
         require_price_shown(
-            shown_cents=shown_price_cents, price_cents=pack.price_cents, what=pack.name
+            shown_cents=shown_price_cents, price_cents=quote.gross_cents, what=pack.name
         )
         return _buy(
             account=account,
             pack=pack,
             user=user,
             idempotency_key=idempotency_key,
+            quote=quote,
             starts_at=renewal_start(purchase=purchase, at=now),
             now=now,
             renewal_of=purchase,
@@ -359,6 +371,13 @@ def refund_charge(
             charge.status = ChargeRecord.Status.VOID
             charge.customer_reason, charge.staff_note = customer_reason, staff_note
             result_row = charge
+            issue_credit_note(
+                charge=charge,
+                credited=charge,
+                gross_cents=full,
+                reason=customer_reason or "Charge cancelled before payment",
+                at=now,
+            )
         else:
             result = get_gateway().refund(
                 amount_cents=amount_cents,
@@ -382,6 +401,13 @@ def refund_charge(
                 created_by=staff_user if getattr(staff_user, "pk", None) else None,
                 paid_at=now,
                 created_at=now,
+            )
+            issue_credit_note(
+                charge=result_row,
+                credited=charge,
+                gross_cents=amount_cents,
+                reason=customer_reason or label,
+                at=now,
             )
         revoked: list[Grant] = []
         if charge.purchase_id:

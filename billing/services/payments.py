@@ -17,8 +17,9 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from ..documents import ChargeQuote
 from ..errors import ConfirmationRequired, PaymentDeclined, PermissionDenied
-from ..models import Account, ChargeRecord
+from ..models import Account, ChargeRecord, Purchase
 from ..selectors import can_manage_account
 from ..units import format_cents
 from .locks import lock_account
@@ -138,42 +139,45 @@ def charge_and_pay(
     *,
     account: Account,
     kind: str,
-    amount_cents: int,
+    quote: ChargeQuote,
     idempotency_key: str,
     description: str,
     user: object = None,
     now: datetime | None = None,
+    purchase: Purchase | None = None,
 ) -> ChargeRecord:
-    """Write a charge and collect it through the gateway, in the caller's transaction.
+    """Charge the quote's gross and collect it, in the caller's transaction.
 
     The charge is pending until the gateway answers, then paid or failed
-    (with the decline reason). Callers hold the account lock and make the
-    sale idempotent; the charge's unique key is the database backstop.
+    (with the decline reason). Callers hold the account lock, make the sale
+    idempotent (the charge's unique key is the database backstop) and issue
+    an approved charge's invoice as their last step (``issue_invoice``).
     """
     now = now or timezone.now()
     charge = ChargeRecord.objects.create(
         account=account,
         kind=kind,
-        amount_cents=amount_cents,
+        amount_cents=quote.gross_cents,
         currency=settings.BILLING_CURRENCY,
         status=ChargeRecord.Status.PENDING,
         idempotency_key=idempotency_key,
         description=description[:255],
+        purchase=purchase,
         created_by=user if getattr(user, "pk", None) else None,
         created_at=now,
     )
     result = get_gateway().charge(
-        amount_cents=amount_cents,
+        amount_cents=quote.gross_cents,
         currency=settings.BILLING_CURRENCY,
         reference=idempotency_key,
     )
-    if result.approved:
-        charge.status = ChargeRecord.Status.PAID
-        charge.paid_at = now
-        charge.gateway_reference = result.reference
-        charge.save(update_fields=["status", "paid_at", "gateway_reference"])
-    else:
+    if not result.approved:
         charge.status = ChargeRecord.Status.FAILED
         charge.failure_reason = result.decline_reason[:255]
         charge.save(update_fields=["status", "failure_reason"])
+        return charge
+    charge.status = ChargeRecord.Status.PAID
+    charge.paid_at = now
+    charge.gateway_reference = result.reference
+    charge.save(update_fields=["status", "paid_at", "gateway_reference"])
     return charge

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Min
 
+from ..documents import LineIn, quote_charge
 from ..errors import PeriodNotOver
 from ..models import (
     Account,
@@ -26,6 +27,7 @@ from ..models import (
 from ..quotas.facts import covering_consents_filter, period_overage_from_facts
 from ..units import Period, period_of
 from .counters import refold_counter
+from .documents import issue_invoice
 from .locks import lock_account
 from .snapshots import take_usage_snapshots
 
@@ -90,21 +92,36 @@ def _charge_overage(
     figures = period_overage_from_facts(
         account=account, meter=meter, period=period, known_at=now
     )
-    amount = figures.billable_cents
-    if amount <= 0:
+    if figures.billable_cents <= 0:
         return False
-    ChargeRecord.objects.create(
+    description = f"{meter.name} overage, {period}" + (
+        " (capped)" if figures.beyond_cap_cents else ""
+    )
+    # The consent's cap bounds the net overage price; tax comes on top, at
+    # the rate of the day the charge is issued.
+    quote = quote_charge(
+        account=account,
+        lines=[LineIn(description=description, unit_net_cents=figures.billable_cents)],
+        at=now,
+    )
+    charge = ChargeRecord.objects.create(
         account=account,
         kind=ChargeRecord.Kind.OVERAGE,
-        amount_cents=amount,
+        amount_cents=quote.gross_cents,
         currency=settings.BILLING_CURRENCY,
         status=ChargeRecord.Status.PENDING,
         idempotency_key=f"overage:{account.pk}:{meter.code}:{period}",
-        description=f"{meter.name} overage, {period}"
-        + (" (capped)" if figures.beyond_cap_cents else ""),
+        description=description,
         meter=meter,
         period_start=period.start,
         created_at=now,
+    )
+    issue_invoice(
+        charge=charge,
+        quote=quote,
+        period_start=period.start,
+        period_end=period.end - timedelta(days=1),
+        at=now,
     )
     return True
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing.documents import ChargeQuote, LineIn, quote_charge
 from billing.errors import (
     AlreadyRefunded,
     IdempotencyConflict,
@@ -28,14 +29,15 @@ from billing.errors import (
 from billing.models import Account, AuditEntry, ChargeRecord
 from billing.permissions import REFUND_CHARGE, check_staff_power
 from billing.services.audit import record_audit
+from billing.services.documents import issue_invoice
 from billing.services.locks import lock_accounts
 from billing.services.packs import refund_charge
 from billing.services.payments import charge_and_pay, require_price_shown
-from billing.units import period_of
+from billing.units import billed_days, period_of, split_by_weights
 
 from ..errors import NotLicensed
 from ..models import AppliedTheme, Bundle, EarningLine, Licence, Sale, Theme
-from ..revenue import held_back, split_by_tiers, split_by_weights
+from ..revenue import held_back, split_by_tiers
 from ..selectors import (
     month_statement,
     policy_terms_at,
@@ -97,16 +99,16 @@ def _replay(
     return SaleResult(sale=existing, created=False)
 
 
-def _charge(sale: Sale, *, kind: str, description: str, user: object) -> bool:
-    """Collect the sale's price; False (sale failed) when the gateway declines."""
-    if sale.price_cents == 0:
+def _charge(sale: Sale, *, kind: str, quote: ChargeQuote, user: object) -> bool:
+    """Collect the quoted price; False (sale failed) when the gateway declines."""
+    if quote.gross_cents == 0:
         return True
     charge = charge_and_pay(
         account=sale.account,
         kind=kind,
-        amount_cents=sale.price_cents,
+        quote=quote,
         idempotency_key=f"store:{sale.idempotency_key}",
-        description=description,
+        description=quote.lines[0].line.description,
         user=user,
         now=sale.created_at,
     )
@@ -115,6 +117,31 @@ def _charge(sale: Sale, *, kind: str, description: str, user: object) -> bool:
         sale.status = Sale.Status.FAILED
     sale.save(update_fields=["charge", "status"])
     return sale.status == Sale.Status.COMPLETED
+
+
+def _invoice(sale: Sale, *, quote: ChargeQuote, ends_at: datetime | None) -> None:
+    """Invoice a collected sale, as the last step of its transaction
+    (``ends_at``: when its licences end, for the invoice's period)."""
+    if sale.charge is None:
+        return  # a free theme: nothing was charged
+    first_day, last_day = billed_days(sale.created_at, ends_at)
+    issue_invoice(
+        charge=sale.charge,
+        quote=quote,
+        period_start=first_day,
+        period_end=last_day,
+        at=sale.created_at,
+    )
+
+
+def _quote(
+    account: Account, *, description: str, net_cents: int, at: datetime
+) -> ChargeQuote:
+    return quote_charge(
+        account=account,
+        lines=[LineIn(description=description, unit_net_cents=net_cents)],
+        at=at,
+    )
 
 
 def purchase_theme(
@@ -144,9 +171,15 @@ def purchase_theme(
         refusal = theme_refusal(account=account, user_id=user.pk, theme=theme, at=now)
         if refusal:
             raise refusal
+        quote = _quote(
+            account,
+            description=f"Theme: {theme.name}",
+            net_cents=theme.price_cents,
+            at=now,
+        )
         require_price_shown(
             shown_cents=shown_price_cents,
-            price_cents=theme.price_cents,
+            price_cents=quote.gross_cents,
             what=theme.name,
         )
         sale = Sale.objects.create(
@@ -159,16 +192,12 @@ def purchase_theme(
             bought_by=user,
             created_at=now,
         )
-        if _charge(
-            sale,
-            kind=ChargeRecord.Kind.THEME,
-            description=f"Theme: {theme.name}",
-            user=user,
-        ):
+        if _charge(sale, kind=ChargeRecord.Kind.THEME, quote=quote, user=user):
             Licence.objects.create(
                 account=account, theme=theme, sale=sale, starts_at=now, created_at=now
             )
             _record_earnings(sale=sale, parts=[(theme, sale.price_cents)], at=now)
+            _invoice(sale, quote=quote, ends_at=None)
     return SaleResult(sale=sale, created=True)
 
 
@@ -201,10 +230,19 @@ def purchase_bundle(
         refusal = bundle_refusal(account=account, bundle=bundle, themes=themes, at=now)
         if refusal:
             raise refusal
+        quote = _quote(
+            account,
+            description=f"Bundle: {bundle.name}",
+            net_cents=bundle.price_cents,
+            at=now,
+        )
         require_price_shown(
             shown_cents=shown_price_cents,
-            price_cents=bundle.price_cents,
+            price_cents=quote.gross_cents,
             what=bundle.name,
+        )
+        expires_at = (
+            now + timedelta(days=bundle.licence_days) if bundle.licence_days else None
         )
         sale = Sale.objects.create(
             account=account,
@@ -216,17 +254,7 @@ def purchase_bundle(
             bought_by=user,
             created_at=now,
         )
-        if _charge(
-            sale,
-            kind=ChargeRecord.Kind.BUNDLE,
-            description=f"Bundle: {bundle.name}",
-            user=user,
-        ):
-            expires_at = (
-                now + timedelta(days=bundle.licence_days)
-                if bundle.licence_days
-                else None
-            )
+        if _charge(sale, kind=ChargeRecord.Kind.BUNDLE, quote=quote, user=user):
             Licence.objects.bulk_create(
                 [
                     Licence(
@@ -246,6 +274,7 @@ def purchase_bundle(
             _record_earnings(
                 sale=sale, parts=list(zip(themes, shares, strict=True)), at=now
             )
+            _invoice(sale, quote=quote, ends_at=expires_at)
     return SaleResult(sale=sale, created=True)
 
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.units import split_by_weights
 from store.revenue import (
     DEFAULT_TERMS,
     PolicyTerms,
@@ -14,7 +15,6 @@ from store.revenue import (
     apply_monthly_cap,
     held_back,
     split_by_tiers,
-    split_by_weights,
 )
 
 # 70% of the first $1,000 a year, 60% up to $10,000, 50% beyond; cap $500/month.

@@ -13,6 +13,7 @@ import time as clock
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from random import Random
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Company, Membership, User
+from billing.documents import quote_charge
 from billing.models import (
     Account,
     ChargeRecord,
@@ -30,20 +32,27 @@ from billing.models import (
     JobSlot,
     Pack,
     Purchase,
+    TaxRate,
     UsageEvent,
     UsageSnapshot,
 )
 from billing.selectors import get_meter
 from billing.services.accounts import create_company, sign_up_user
 from billing.services.consents import give_overage_consent
+from billing.services.documents import issue_invoice, save_billing_details
 from billing.services.expirations import sweep_expirations
 from billing.services.job_slots import allocate_job_slot, release_job_slot
-from billing.services.packs import purchase_pack, refund_charge, renew_purchase
+from billing.services.packs import (
+    pack_line,
+    purchase_pack,
+    refund_charge,
+    renew_purchase,
+)
 from billing.services.payments import pay_outstanding_balance
 from billing.services.periods import close_billing_period
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import MAX_BATCH, UsageEventInput, record_usage_events
-from billing.units import GB, Period, period_of
+from billing.units import GB, Period, billed_days, period_of
 
 HISTORY_DAYS = 180
 STAFF_EMAIL = "staff@example.com"
@@ -154,7 +163,8 @@ class Command(BaseCommand):
             # e-mails rather than print a dozen to the console.
             with (
                 override_settings(
-                    EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"
+                    EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+                    BILLING_EMAIL_INVOICES=False,
                 ),
                 transaction.atomic(),
             ):
@@ -275,6 +285,45 @@ class DemoSeed:
         Account.objects.filter(pk__in=[a.pk for a in self.accounts.values()]).update(
             created_at=self.joined
         )
+        self._billing_details()
+
+    def _billing_details(self) -> None:
+        """Two companies file their invoices: Acme in Germany, Globex in France.
+
+        Both gave a VAT id in another EU country than the seller's, so their
+        invoices are reverse-charged; the tax rates are there for buyers in
+        those countries without one. Personal accounts give no details.
+        """
+        for country, rate in [("DE", "19.00"), ("FR", "20.00")]:
+            TaxRate.objects.create(
+                country=country, rate_percent=Decimal(rate), valid_from=date(2020, 1, 1)
+            )
+        staff = self.users[STAFF_EMAIL]
+        for key, name, address, country, vat_id in [
+            (
+                "Acme",
+                "Acme GmbH",
+                "Friedrichstraße 12\n10117 Berlin",
+                "DE",
+                "DE811234567",
+            ),
+            (
+                "Globex",
+                "Globex SAS",
+                "12 rue de la Paix\n75002 Paris",
+                "FR",
+                "FR40303265045",
+            ),
+        ]:
+            save_billing_details(
+                account=self.accounts[key],
+                user=staff,
+                legal_name=name,
+                address=address,
+                country=country,
+                vat_id=vat_id,
+                staff=True,
+            )
 
     # Usage ----------------------------------------------------------------
 
@@ -470,10 +519,15 @@ class DemoSeed:
                 created_by=buyer,
                 created_at=bought_at,
             )
-        ChargeRecord.objects.create(
+        quote = quote_charge(
+            account=account,
+            lines=[pack_line(pack=pack, renewal=False)],
+            at=bought_at,
+        )
+        charge = ChargeRecord.objects.create(
             account=account,
             kind=ChargeRecord.Kind.SLOT_PACK,
-            amount_cents=pack.price_cents,
+            amount_cents=quote.gross_cents,
             status=ChargeRecord.Status.PAID,
             idempotency_key=f"purchase:{purchase.idempotency_key}",
             description=pack.name,
@@ -482,6 +536,14 @@ class DemoSeed:
             created_by=buyer,
             created_at=bought_at,
             paid_at=bought_at,
+        )
+        first_day, last_day = billed_days(purchase.starts_at, purchase.expires_at)
+        issue_invoice(
+            charge=charge,
+            quote=quote,
+            period_start=first_day,
+            period_end=last_day,
+            at=bought_at,
         )
         return purchase
 

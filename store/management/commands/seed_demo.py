@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import User
@@ -160,7 +161,8 @@ class Command(BillingSeedCommand):
         if Theme.objects.filter(creator__email=CREATOR).exists():
             self.stdout.write("Theme store demo already present: nothing created.")
             return
-        with transaction.atomic():
+        # Demo sales are not news to anyone: no invoice e-mails (nor PDFs).
+        with override_settings(BILLING_EMAIL_INVOICES=False), transaction.atomic():
             StoreSeed(password=password, now=timezone.now()).run()
         self.stdout.write(
             self.style.SUCCESS(
