@@ -19,9 +19,11 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django_countries import countries
 
 from accounts.models import Membership
 
+from .documents import ChargeQuote, LineIn, quote_charge
 from .errors import NotFound, UnknownAccount, UnknownMeter
 from .models import (
     Account,
@@ -790,17 +792,90 @@ class LimitChange:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargePreview:
+    """What a confirmation page shows and posts: price, tax and total.
+
+    The purchase services quote the same lines at confirmation and refuse a
+    total other than the one shown, so the page posts ``gross_cents``.
+    """
+
+    quote: ChargeQuote
+
+    @property
+    def net_cents(self) -> int:
+        return self.quote.net_cents
+
+    @property
+    def tax_cents(self) -> int:
+        return self.quote.tax_cents
+
+    @property
+    def gross_cents(self) -> int:
+        return self.quote.gross_cents
+
+    @property
+    def reverse_charge(self) -> bool:
+        return self.quote.treatment.reverse_charge
+
+    @property
+    def tax_label(self) -> str:
+        """E.g. "VAT 19% (DE)"; "" when no tax is added (0%, no reverse charge)
+        or there is nothing to tax (a free item)."""
+        treatment = self.quote.treatment
+        if not self.net_cents:
+            return ""
+        if treatment.reverse_charge:
+            return "Reverse charge"
+        if not treatment.rate_percent:
+            return ""
+        return f"VAT {format_percent(treatment.rate_percent)}% ({treatment.country})"
+
+    @property
+    def billing_country(self) -> str:
+        """The country in the buyer's billing details, by name; "" without one."""
+        code = self.quote.buyer.country
+        return countries.name(code) if code else ""
+
+    @property
+    def taxed_country(self) -> str:
+        """Whose rate applies, by name (the seller's without a billing country)."""
+        return countries.name(self.quote.treatment.country)
+
+
+def format_percent(rate: Decimal) -> str:
+    """19.00 -> "19", 5.50 -> "5.5": a rate as people write it."""
+    return f"{rate.normalize():f}"
+
+
+def charge_preview(
+    *, account: Account, lines: Sequence[LineIn], at: datetime
+) -> ChargePreview:
+    """Quote ``lines`` as the purchase service will: net, tax at the buyer's
+    rate of that day (or reverse charge), and the gross to be collected."""
+    return ChargePreview(quote=quote_charge(account=account, lines=lines, at=at))
+
+
+@dataclass(frozen=True, slots=True)
 class PurchasePreview:
     pack: Pack
     starts_at: datetime
     expires_at: datetime
     changes: list[LimitChange]
+    charge: ChargePreview
+
+
+def _pack_line(*, pack: Pack, renewal: bool) -> LineIn:
+    # The service's own line, so the page quotes exactly what is charged
+    # (imported here: the service module imports this one).
+    from .services.packs import pack_line
+
+    return pack_line(pack=pack, renewal=renewal)
 
 
 def purchase_preview(
     *, account: Account, pack: Pack, starts_at: datetime | None = None
 ) -> PurchasePreview:
-    """What buying ``pack`` changes, before the user confirms.
+    """What buying ``pack`` changes and costs, before the user confirms.
 
     A grant starting now adds its amount to today's limit (a gauge's
     capacity, a counter's top-up balance); one starting later changes
@@ -819,6 +894,9 @@ def purchase_preview(
         starts_at=starts_at,
         expires_at=pack.expiry_from(starts_at),
         changes=changes,
+        charge=charge_preview(
+            account=account, lines=[_pack_line(pack=pack, renewal=False)], at=now
+        ),
     )
 
 
@@ -841,6 +919,36 @@ def renewal_start(*, purchase: Purchase, at: datetime) -> datetime:
 # A subscription term can be renewed from this long before its end until
 # this long after it; later, the pack is bought again.
 RENEWAL_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalPreview:
+    purchase: Purchase
+    refusal: str | None  # why it cannot be renewed now; None when it can
+    starts_at: datetime
+    expires_at: datetime
+    charge: ChargePreview | None  # None when refused: nothing to pay
+
+
+def renewal_preview(*, purchase: Purchase, at: datetime) -> RenewalPreview:
+    """The next term of ``purchase`` and what renewing at ``at`` costs, or
+    why it cannot be renewed (as ``renew_purchase`` decides)."""
+    refusal = renewal_refusal(purchase=purchase, at=at)
+    starts_at = renewal_start(purchase=purchase, at=at)
+    charge = None
+    if refusal is None:
+        charge = charge_preview(
+            account=purchase.account,
+            lines=[_pack_line(pack=purchase.pack, renewal=True)],
+            at=at,
+        )
+    return RenewalPreview(
+        purchase=purchase,
+        refusal=refusal,
+        starts_at=starts_at,
+        expires_at=purchase.pack.expiry_from(starts_at),
+        charge=charge,
+    )
 
 
 def renewal_refusal(*, purchase: Purchase, at: datetime) -> str | None:

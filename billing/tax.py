@@ -80,6 +80,12 @@ def normalise_vat_id(vat_id: str, *, country: str) -> str:
     if not country:
         raise ValueError("Choose the country that issued this VAT id.")
     prefix = VAT_PREFIX.get(country, country)
+    issuer = _issuing_country(text)
+    if issuer and issuer != country:
+        raise ValueError(
+            f"{vat_id.strip()} is a VAT id of {issuer}: choose that country,"
+            " or give the id the country you chose issued."
+        )
     body = text[len(prefix) :] if text.startswith(prefix) else text
     pattern = _VAT_BODY.get(country, _VAT_OTHER)
     if not re.fullmatch(pattern, body):
@@ -88,6 +94,17 @@ def normalise_vat_id(vat_id: str, *, country: str) -> str:
             f" (for example {example_vat_id(country)})."
         )
     return prefix + body
+
+
+def _issuing_country(text: str) -> str:
+    """The country whose prefix and format ``text`` has, if only one fits."""
+    fits = [
+        country
+        for country, body in _VAT_BODY.items()
+        if text.startswith(VAT_PREFIX.get(country, country))
+        and re.fullmatch(body, text[len(VAT_PREFIX.get(country, country)) :])
+    ]
+    return fits[0] if len(fits) == 1 else ""
 
 
 def example_vat_id(country: str) -> str:

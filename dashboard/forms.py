@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django_countries import countries
 
 from billing.services.consents import MAX_CAP_CENTS, MIN_CAP_CENTS
 from billing.units import format_cents
@@ -190,3 +191,43 @@ class DateRangeForm(forms.Form):
             if (end - start).days >= self.MAX_DAYS:
                 raise forms.ValidationError("Choose a range of at most two years.")
         return data
+
+
+class BillingDetailsForm(forms.Form):
+    """Who documents are addressed to; ``save_billing_details`` judges it."""
+
+    legal_name = forms.CharField(
+        label="Legal name",
+        max_length=200,
+        error_messages={"required": "Give the legal name your documents are for."},
+    )
+    address = forms.CharField(
+        label="Address",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Street, postcode and city, one per line.",
+    )
+    country = forms.ChoiceField(
+        label="Country",
+        required=False,
+        help_text="Without one, the seller's country rate applies.",
+    )
+    vat_id = forms.CharField(
+        label="VAT id",
+        required=False,
+        max_length=20,
+        help_text="Businesses: with its country prefix, e.g. DE123456789.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["country"].choices = [("", "No country"), *countries]
+
+
+def year_choice(value: str | None) -> int | None:
+    """The document list's year filter: a four-digit year, else every year."""
+    text = (value or "").strip()
+    if len(text) == 4 and text.isascii() and text.isdigit():
+        return int(text)
+    return None

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .store_urls import urlpatterns as store_urlpatterns
-from .views import company, staff, user
+from .views import company, documents, staff, user
 
 app_name = "dashboard"
 
@@ -51,6 +51,42 @@ urlpatterns = [
         name="user-charge",
     ),
     path(f"{account}job-slots/", company.company_job_slots, name="company-job-slots"),
+    path(f"{account}documents/", documents.user_documents, name="user-documents"),
+    path(
+        f"{account}documents/invoices/<str:number>/",
+        documents.user_invoice,
+        name="user-invoice",
+    ),
+    path(
+        f"{account}documents/invoices/<str:number>/pdf/",
+        documents.user_invoice_pdf,
+        name="user-invoice-pdf",
+    ),
+    path(
+        f"{account}documents/credit-notes/<str:number>/",
+        documents.user_credit_note,
+        name="user-credit-note",
+    ),
+    path(
+        f"{account}documents/credit-notes/<str:number>/pdf/",
+        documents.user_credit_note_pdf,
+        name="user-credit-note-pdf",
+    ),
+    path(
+        f"{account}documents/statements/<str:month>/",
+        documents.user_statement,
+        name="user-statement",
+    ),
+    path(
+        f"{account}documents/statements/<str:month>/pdf/",
+        documents.user_statement_pdf,
+        name="user-statement-pdf",
+    ),
+    path(
+        f"{account}billing/details/",
+        documents.user_billing_details,
+        name="user-billing-details",
+    ),
     path("staff/", staff.staff_home, name="staff-home"),
     path("staff/revenue/", staff.staff_revenue, name="staff-revenue"),
     path("staff/packs/", staff.staff_packs, name="staff-packs"),

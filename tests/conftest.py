@@ -159,3 +159,16 @@ def pytest_report_header(config):
     if config.billing_now is not None:
         lines.append(f"clock pinned: {config.billing_now.isoformat()} ({PIN_ENV})")
     return lines
+
+
+@pytest.fixture
+def pdf_renderer():
+    """Skip, saying why, where WeasyPrint's system libraries are missing;
+    in CI ($CI set) fail instead: CI must render PDFs."""
+    from billing.pdf import pdf_available
+
+    if not pdf_available():
+        reason = "WeasyPrint cannot load Pango (apt-get install libpango-1.0-0)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must render PDFs: {reason}")
+        pytest.skip(reason)

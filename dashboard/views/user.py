@@ -53,8 +53,7 @@ from billing.selectors import (
     purchase_preview,
     quota_status,
     receipt_purchase_id,
-    renewal_refusal,
-    renewal_start,
+    renewal_preview,
     sent_reminders,
     settled_charges,
     usage_history,
@@ -379,15 +378,11 @@ def user_renew(
         if isinstance(outcome, HttpResponse):
             return outcome
         error = outcome
-    now = timezone.now()
-    starts_at = renewal_start(purchase=purchase, at=now)
     context = {
         "page": page,
         "tab": "purchases",
         "purchase": purchase,
-        "refusal": renewal_refusal(purchase=purchase, at=now),
-        "starts_at": starts_at,
-        "expires_at": purchase.pack.expiry_from(starts_at),
+        "preview": renewal_preview(purchase=purchase, at=timezone.now()),
         "lines": list(purchase.pack.allowances.select_related("meter")),
         "token": intent_token(
             request, f"renew:{page.account.pk}:{purchase.pk}", rotate=bool(error)

@@ -13,9 +13,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from billing.documents import LineIn
 from billing.errors import BillingError, InvalidRequest, NotFound
 from billing.models import Account, ChargeRecord
 from billing.permissions import holds_staff_power
+from billing.selectors import ChargePreview, charge_preview
 
 from ..errors import AlreadyOwned, NotOnSale, OwnTheme
 from ..models import AppliedTheme, Bundle, Licence, Sale, Theme
@@ -102,6 +104,15 @@ class ThemeOffer:
     account: Account | None  # pays; None when the user has no personal account
     refusal: BillingError | None  # None: the theme can be bought now
     licence: Licence | None  # a live licence already held, the longest one
+    charge: ChargePreview | None = None  # what confirming collects; None if refused
+
+
+def _sale_charge(
+    account: Account, *, description: str, net_cents: int, at: datetime
+) -> ChargePreview:
+    """The sale services' quote of one line (``sales._quote``), as shown."""
+    line = LineIn(description=description, unit_net_cents=net_cents)
+    return charge_preview(account=account, lines=[line], at=at)
 
 
 def theme_offer(
@@ -118,13 +129,23 @@ def theme_offer(
         Licence.objects.active_at(at).filter(account=account, theme=theme),
         key=lambda lic: (lic.expires_at is None, lic.expires_at or at),
     )
+    refusal = theme_refusal(
+        account=account, user_id=getattr(user, "pk", None), theme=theme, at=at
+    )
+    charge = None
+    if refusal is None:
+        charge = _sale_charge(
+            account,
+            description=f"Theme: {theme.name}",
+            net_cents=theme.price_cents,
+            at=at,
+        )
     return ThemeOffer(
         theme=theme,
         account=account,
-        refusal=theme_refusal(
-            account=account, user_id=getattr(user, "pk", None), theme=theme, at=at
-        ),
+        refusal=refusal,
         licence=licences[-1] if licences else None,
+        charge=charge,
     )
 
 
@@ -142,6 +163,7 @@ class BundleOffer:
     refusal: BillingError | None  # None: the bundle can be bought now
     lines: list[BundleLine]  # every theme in the bundle, and what the buyer has
     sale: Sale | None  # the buyer's completed purchase of this bundle, if any
+    charge: ChargePreview | None = None  # what confirming collects; None if refused
 
     @property
     def held(self) -> list[BundleLine]:
@@ -160,6 +182,7 @@ def bundle_offer(
     held: dict[int, Licence] = {}
     refusal: BillingError | None = InvalidRequest(NO_ACCOUNT)
     sale = None
+    charge = None
     if account is not None:
         held = longest_licences(
             Licence.objects.active_at(at).filter(
@@ -173,6 +196,13 @@ def bundle_offer(
             sale = Sale.objects.filter(
                 account=account, bundle=card.bundle, status=Sale.Status.COMPLETED
             ).first()
+        if refusal is None:
+            charge = _sale_charge(
+                account,
+                description=f"Bundle: {card.bundle.name}",
+                net_cents=card.bundle.price_cents,
+                at=at,
+            )
     return BundleOffer(
         card=card,
         account=account,
@@ -186,6 +216,7 @@ def bundle_offer(
             for theme in card.themes
         ],
         sale=sale,
+        charge=charge,
     )
 
 

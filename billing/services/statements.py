@@ -1,0 +1,121 @@
+"""Issue the monthly statements of account, once per account and month.
+
+The figures come from ``billing.statements`` (timestamped facts only), so a
+statement issued late, or re-run, says the same as one issued on the first
+of the month. Only a month that has ended is issued: its facts no longer
+change.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from ..documents import buyer_party
+from ..errors import PeriodNotOver
+from ..models import Account, Statement, StatementLine
+from ..selectors import any_of
+from ..statements import StatementDraft, statement_drafts
+from ..units import Period
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRun:
+    period: Period
+    statements: tuple[Statement, ...]  # issued by this run
+    already_issued: int  # accounts whose statement an earlier run wrote
+
+    @property
+    def issued(self) -> int:
+        return len(self.statements)
+
+
+def _write(
+    *, draft: StatementDraft, account: Account, now: datetime
+) -> Statement | None:
+    """Write one statement and its lines; None if another run wrote it first.
+
+    Each account has its own transaction: the unique (account, month)
+    constraint refuses a second statement, and only this account's insert
+    is rolled back.
+    """
+    buyer = buyer_party(account=account)
+    try:
+        with transaction.atomic():
+            statement = Statement.objects.create(
+                account=account,
+                period_start=draft.period.start,
+                issued_at=now,
+                currency=settings.BILLING_CURRENCY,
+                buyer_name=buyer.name[:200],
+                buyer_address=buyer.address,
+                opening_due_cents=draft.opening_due_cents,
+                charges_cents=draft.charges_cents,
+                payments_cents=draft.payments_cents,
+                refunds_cents=draft.refunds_cents,
+                credits_cents=draft.credits_cents,
+                closing_due_cents=draft.closing_due_cents,
+            )
+            StatementLine.objects.bulk_create(
+                [
+                    StatementLine(
+                        statement=statement,
+                        position=position,
+                        at=line.at,
+                        kind=line.kind,
+                        description=line.description,
+                        reference=line.reference,
+                        amount_cents=line.amount_cents,
+                        balance_cents=line.balance_cents,
+                    )
+                    for position, line in enumerate(draft.lines, start=1)
+                ]
+            )
+    except IntegrityError:
+        exists = Statement.objects.filter(
+            account=account, period_start=draft.period.start
+        ).exists()
+        if not exists:
+            raise
+        return None
+    return statement
+
+
+def issue_statements(*, period: Period, now: datetime) -> StatementRun:
+    """Write the statement of every account with activity in ``period``.
+
+    Idempotent: accounts already holding the month's statement are skipped,
+    and two runs at once write one statement per account (the loser of a
+    race finds the winner's). A month that has not ended is refused.
+    """
+    if now < period.ends_at:
+        raise PeriodNotOver(
+            f"{period} has not ended yet; its statements can be issued from"
+            f" {period.end:%Y-%m-%d} on."
+        )
+    issued_before = set(
+        Statement.objects.filter(period_start=period.start).values_list(
+            "account_id", flat=True
+        )
+    )
+    drafts = statement_drafts(period=period, skip_account_ids=issued_before)
+    accounts = {
+        account.pk: account
+        for account in Account.objects.select_related("user", "company").filter(
+            pk__in=any_of([draft.account_id for draft in drafts])
+        )
+    }
+    written = []
+    raced = 0
+    for draft in drafts:
+        statement = _write(draft=draft, account=accounts[draft.account_id], now=now)
+        if statement is None:
+            raced += 1
+        else:
+            written.append(statement)
+    return StatementRun(
+        period=period,
+        statements=tuple(written),
+        already_issued=len(issued_before) + raced,
+    )
