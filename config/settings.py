@@ -230,6 +230,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@example.com")
+# For django.core.mail.backends.filebased.EmailBackend: one file per message.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None
 
 # Background work: alerts e-mails go through django.tasks. The immediate
 # backend runs them in-process after commit; point TASKS_BACKEND at a real

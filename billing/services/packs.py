@@ -371,13 +371,8 @@ def refund_charge(
             charge.status = ChargeRecord.Status.VOID
             charge.customer_reason, charge.staff_note = customer_reason, staff_note
             result_row = charge
-            issue_credit_note(
-                charge=charge,
-                credited=charge,
-                gross_cents=full,
-                reason=customer_reason or "Charge cancelled before payment",
-                at=now,
-            )
+            credited_cents = full
+            credit_reason = customer_reason or "Charge cancelled before payment"
         else:
             result = get_gateway().refund(
                 amount_cents=amount_cents,
@@ -402,13 +397,8 @@ def refund_charge(
                 paid_at=now,
                 created_at=now,
             )
-            issue_credit_note(
-                charge=result_row,
-                credited=charge,
-                gross_cents=amount_cents,
-                reason=customer_reason or label,
-                at=now,
-            )
+            credited_cents = amount_cents
+            credit_reason = customer_reason or label
         revoked: list[Grant] = []
         if charge.purchase_id:
             Purchase.objects.filter(pk=charge.purchase_id).update(
@@ -445,6 +435,14 @@ def refund_charge(
                 },
                 reason=customer_reason,
             )
+        # Numbered last, so the credit notes' sequence is held only briefly.
+        issue_credit_note(
+            charge=result_row,
+            credited=charge,
+            gross_cents=credited_cents,
+            reason=credit_reason,
+            at=now,
+        )
     return result_row
 
 
