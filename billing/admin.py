@@ -1611,3 +1611,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 admin.site.register(ApiKey, ApiKeyAdmin)
+
+from . import admin_documents  # noqa: E402, F401 (registers the document admins)

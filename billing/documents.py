@@ -65,10 +65,11 @@ def find_billing_details(*, account: Account) -> BillingDetails | None:
     return BillingDetails.objects.filter(account=account).first()
 
 
-def buyer_party(*, account: Account) -> Party:
-    """The account's billing details, or its name and owner's e-mail alone."""
+def buyer_party(*, account: Account, with_email: bool = True) -> Party:
+    """The account's billing details, or its name alone; and the owner's
+    e-mail, where documents go (a price quote does without it)."""
     details = find_billing_details(account=account)
-    email = account.owner_email
+    email = account.owner_email if with_email else ""
     if details is None:
         return Party(name=account.name, email=email)
     return Party(
@@ -150,7 +151,7 @@ def quote_charge(
 
     Each line's tax is rounded half-up once; the totals are sums of lines.
     """
-    buyer = buyer_party(account=account)
+    buyer = buyer_party(account=account, with_email=False)
     treatment = tax_treatment(buyer=buyer, at=at)
     quoted = tuple(
         QuotedLine(
@@ -577,11 +578,12 @@ class DocumentRow:
 
     kind: str  # "invoice", "credit_note" or "statement"
     key: str  # the number, or the statement's month ("2026-11")
-    title: str  # "INV-2026-000123", "Statement, November 2026"
+    title: str  # "INV-2026-000123"; a statement's month, "November 2026"
     issued_on: date
     description: str
-    amount_display: str
+    amount_display: str  # a statement's: the closing amount due
     status: str
+    opening_display: str = ""  # a statement's opening amount due
 
 
 @dataclass(frozen=True, slots=True)
@@ -612,11 +614,12 @@ def _statement_row(statement: Statement) -> DocumentRow:
     return DocumentRow(
         kind="statement",
         key=f"{statement.period_start:%Y-%m}",
-        title=f"Statement, {dateformat.format(statement.period_start, 'F Y')}",
+        title=dateformat.format(statement.period_start, "F Y"),
         issued_on=statement.issued_at.astimezone(UTC).date(),
-        description=f"Amount due {opening} at the start, {closing} at the end",
+        description="",
         amount_display=closing,
         status="",
+        opening_display=opening,
     )
 
 

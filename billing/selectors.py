@@ -601,9 +601,12 @@ def outstanding_balance_cents(*, account: Account) -> int:
 
 
 def list_charges(*, account: Account) -> QuerySet[ChargeRecord]:
-    """The account's ledger, newest first, each row with its refunds at hand."""
+    """The account's ledger, newest first, each row with its refunds, invoice
+    and credit note at hand."""
     return (
-        account.charges.select_related("refund_of", "purchase__pack", "meter")
+        account.charges.select_related(
+            "refund_of", "purchase__pack", "meter", "invoice", "credit_note"
+        )
         .prefetch_related("refunds")
         .order_by("-created_at", "-pk")
     )
@@ -818,17 +821,25 @@ class ChargePreview:
         return self.quote.treatment.reverse_charge
 
     @property
-    def tax_label(self) -> str:
-        """E.g. "VAT 19% (DE)"; "" when no tax is added (0%, no reverse charge)
-        or there is nothing to tax (a free item)."""
+    def adds_tax(self) -> bool:
+        """Prices carry tax on top (a rate above 0%, not reverse-charged)."""
         treatment = self.quote.treatment
-        if not self.net_cents:
-            return ""
+        return bool(treatment.rate_percent) and not treatment.reverse_charge
+
+    @property
+    def rate_label(self) -> str:
+        """E.g. "VAT 19% (DE)" or "Reverse charge"; "" when no tax applies."""
+        treatment = self.quote.treatment
         if treatment.reverse_charge:
             return "Reverse charge"
         if not treatment.rate_percent:
             return ""
         return f"VAT {format_percent(treatment.rate_percent)}% ({treatment.country})"
+
+    @property
+    def tax_label(self) -> str:
+        """The tax line's label; "" with no tax line (nothing taxed, or 0%)."""
+        return self.rate_label if self.net_cents else ""
 
     @property
     def billing_country(self) -> str:
@@ -851,7 +862,11 @@ def charge_preview(
     *, account: Account, lines: Sequence[LineIn], at: datetime
 ) -> ChargePreview:
     """Quote ``lines`` as the purchase service will: net, tax at the buyer's
-    rate of that day (or reverse charge), and the gross to be collected."""
+    rate of that day (or reverse charge), and the gross to be collected.
+
+    With no lines it only says which tax the account's prices carry (a
+    price list's "plus VAT 19%").
+    """
     return ChargePreview(quote=quote_charge(account=account, lines=lines, at=at))
 
 
@@ -1204,7 +1219,12 @@ def get_charge_for_account(*, account: Account, charge_id: int) -> ChargeRecord:
     """One of the account's charges; another account's is not found (a 404)."""
     try:
         return account.charges.select_related(
-            "meter", "purchase__pack", "refund_of", "created_by"
+            "meter",
+            "purchase__pack",
+            "refund_of",
+            "created_by",
+            "invoice",
+            "credit_note__invoice",
         ).get(pk=charge_id)
     except ChargeRecord.DoesNotExist:
         raise NotFound("No such charge on this account.") from None

@@ -94,8 +94,9 @@ def new_token() -> str:
 
 class TokenForm(forms.Form):
     token = forms.CharField(min_length=16, max_length=64, widget=forms.HiddenInput)
-    # The price the confirmation page showed, in cents: the service charges
-    # nothing if it has changed since.
+    # The total the confirmation page showed, tax included, in cents: the
+    # service charges nothing if the price or the buyer's tax has changed
+    # since.
     price_cents = forms.IntegerField(
         min_value=0, required=False, widget=forms.HiddenInput
     )

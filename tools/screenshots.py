@@ -23,7 +23,10 @@ ARGS = [
     "--disable-sync",
 ]
 WIDTHS = {"desktop": 1280, "mobile": 375}
-# (login, file name, path under the account; "company:" = their company's)
+# (login, file name, path under the account; "company:" = their company's,
+# and optionally a link on that page to follow: documents have numbers that
+# only the demo data decides)
+FIRST_INVOICE = "#invoices-title ~ .table-wrap tbody a.mono"
 SHOTS = [
     ("overage@example.com", "overview", ""),
     ("warning@example.com", "usage", "usage/?range=90"),
@@ -35,6 +38,22 @@ SHOTS = [
     ("overage@example.com", "revoke-consent", "overage/bandwidth/revoke/"),
     ("globex-owner@example.com", "purchases", "company:purchases/"),
     ("owner@example.com", "job-slots", "company:job-slots/"),
+    ("globex-owner@example.com", "documents", "company:documents/"),
+    # Globex is in France with a VAT id: its invoices are reverse-charged.
+    ("globex-owner@example.com", "invoice", "company:documents/", FIRST_INVOICE),
+    (
+        "warning@example.com",
+        "credit-note",
+        "documents/",
+        "#credit-notes-title ~ .table-wrap tbody a.mono",
+    ),
+    (
+        "globex-owner@example.com",
+        "statement",
+        "company:documents/",
+        "#statements-title ~ .table-wrap tbody a",
+    ),
+    ("owner@example.com", "billing-details", "company:billing/details/"),
 ]
 
 
@@ -60,7 +79,7 @@ def main(base_url: str, out_dir: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for label, width in WIDTHS.items():
-            for email, name, path in SHOTS:
+            for email, name, path, *follow in SHOTS:
                 context = browser.new_context(
                     base_url=base_url, viewport={"width": width, "height": 900}
                 )
@@ -71,6 +90,9 @@ def main(base_url: str, out_dir: str) -> None:
                     account_url = company_url(page, base_url.rstrip("/"))
                     path = path.removeprefix("company:")
                 page.goto(account_url + path)
+                if follow:
+                    page.locator(follow[0]).first.click()
+                    page.wait_for_url(re.compile(r"/documents/[a-z-]+/[^/]+/$"))
                 page.wait_for_load_state("networkidle")
                 target = out / f"{name}-{label}.png"
                 page.screenshot(path=str(target), full_page=True)

@@ -9,6 +9,7 @@ until commit, so concurrent issuers queue for that short step only (never
 while a payment gateway answers) and a rolled-back sale leaves no gap.
 """
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from django.conf import settings
@@ -115,7 +116,7 @@ def issue_invoice(
         net_cents=quote.net_cents,
         tax_cents=quote.tax_cents,
         gross_cents=quote.gross_cents,
-        **_parties(quote.buyer),
+        **_parties(replace(quote.buyer, email=charge.account.owner_email)),
     )
     InvoiceLine.objects.bulk_create(
         [

@@ -74,18 +74,20 @@ class Payment:
 def require_price_shown(
     *, shown_cents: int | None, price_cents: int, what: str
 ) -> None:
-    """Refuse to charge a price other than the one the buyer confirmed.
+    """Refuse to charge a total other than the one the buyer confirmed.
 
-    ``shown_cents`` is the price on the confirmation page (None: the caller
-    showed none, e.g. the demo seed). Checked under the buyer's lock, so a
-    price changed by staff or a creator after the page was shown charges
-    nothing; the page is shown again with the new price.
+    ``shown_cents`` is the total (tax included) on the confirmation page
+    (None: the caller showed none, e.g. the demo seed). Checked under the
+    buyer's lock, so a price changed by staff or a creator, or a new tax
+    rate, after the page was shown charges nothing; the page is shown again
+    with the new total.
     """
     if shown_cents is not None and shown_cents != price_cents:
         currency = settings.BILLING_CURRENCY
         raise ConfirmationRequired(
-            f"The price of {what} changed from {format_cents(shown_cents, currency)}"
-            f" to {format_cents(price_cents, currency)} since this page was shown."
+            f"The total for {what} changed from {format_cents(shown_cents, currency)}"
+            f" to {format_cents(price_cents, currency)} since this page was shown"
+            " (its price or the tax rate changed)."
             " Nothing was charged: check the new price and confirm again.",
             details={"price_cents": price_cents},
         )

@@ -107,15 +107,15 @@ def issue_statements(*, period: Period, now: datetime) -> StatementRun:
         )
     }
     written = []
-    raced = 0
+    raced = set()
     for draft in drafts:
         statement = _write(draft=draft, account=accounts[draft.account_id], now=now)
         if statement is None:
-            raced += 1
+            raced.add(draft.account_id)
         else:
             written.append(statement)
     return StatementRun(
         period=period,
         statements=tuple(written),
-        already_issued=len(issued_before) + raced,
+        already_issued=len(issued_before | raced),
     )

@@ -87,7 +87,12 @@ def user_documents(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     documents = list_account_documents(
         account=page.account, year=year_choice(request.GET.get("year"))
     )
-    context = {"page": page, "tab": "documents", "documents": documents}
+    context = {
+        "page": page,
+        "tab": "documents",
+        "documents": documents,
+        "pdf_available": pdf_available(),
+    }
     return render(request, "dashboard/user/documents.html", context)
 
 
@@ -203,7 +208,7 @@ def user_billing_details(request: HtmxHttpRequest, account_id: int) -> HttpRespo
         )
     else:
         form = BillingDetailsForm(initial={"legal_name": page.account.name})
-    context = {"page": page, "tab": "documents", "details": details, "form": form}
+    context = {"page": page, "tab": "billing", "details": details, "form": form}
     return render(
         request, "dashboard/user/billing_details.html", context, status=status
     )

@@ -34,6 +34,7 @@ from billing.quotas.projection import MIN_DATA_DAYS, overage_projections
 from billing.selectors import (
     account_quotas,
     charge_document,
+    charge_preview,
     current_alerts,
     get_alert_for_account,
     get_charge_for_account,
@@ -94,6 +95,8 @@ SWITCH_TARGETS = {
     "user-purchases",
     "user-overage",
     "user-billing",
+    "user-documents",
+    "user-billing-details",
     "company-job-slots",
 }
 
@@ -259,6 +262,8 @@ def user_packs(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
         "form": form,
         "meter_code": meter_code,
         "cards": pack_cards(list(packs)),
+        # Prices are net: the cards say which tax confirming adds.
+        "tax": charge_preview(account=page.account, lines=[], at=timezone.now()),
         # Whom a member without buying rights can ask; the rule is can_manage.
         "managers": (
             [] if page.can_manage else list_account_managers(account=page.account)
@@ -324,7 +329,9 @@ def user_receipt(
         "page": page,
         "tab": "purchases",
         "purchase": purchase,
-        "charges": list(purchase.charges.order_by("pk")),
+        "charges": list(
+            purchase.charges.select_related("invoice", "credit_note").order_by("pk")
+        ),
         "grants": list(purchase.grants.select_related("meter")),
         "cards": [
             quota_card(s, account=page.account)

@@ -9,7 +9,7 @@ offer the button at all, so a page never offers what the service refuses.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -88,8 +88,15 @@ def bundle_refusal(
 
 
 def _payer(user: object) -> Account | None:
-    """The buyer's personal account: store purchases are always paid from it."""
-    return Account.objects.filter(user_id=getattr(user, "pk", None)).first()
+    """The buyer's personal account: store purchases are always paid from it.
+
+    Its user comes along: the quote names the buyer by the user's e-mail.
+    """
+    return (
+        Account.objects.filter(user_id=getattr(user, "pk", None))
+        .select_related("user")
+        .first()
+    )
 
 
 NO_ACCOUNT = "You have no personal billing account to pay from."
@@ -284,11 +291,19 @@ class SaleReceipt:
 def sale_receipt(
     *, sale: Sale, viewer: object, at: datetime | None = None
 ) -> SaleReceipt:
-    """The receipt of a sale: its charges, the licences it made and their state."""
+    """The receipt of a sale: its charges with their invoice and credit
+    notes, the licences it made and their state."""
     at = at or timezone.now()
     charges = []
-    if sale.charge is not None:
-        charges = [sale.charge, *sale.charge.refunds.order_by("pk")]
+    if sale.charge_id is not None:
+        # The payment, then its refund: one query with their documents.
+        charges = list(
+            ChargeRecord.objects.filter(
+                Q(pk=sale.charge_id) | Q(refund_of_id=sale.charge_id)
+            )
+            .select_related("invoice", "credit_note")
+            .order_by("pk")
+        )
     applied_id = (
         AppliedTheme.objects.filter(user_id=sale.account.user_id)
         .values_list("theme_id", flat=True)

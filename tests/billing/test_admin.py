@@ -1,6 +1,6 @@
 """The staff admin: pages load, facts stay read-only, actions call services."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -28,6 +28,7 @@ from billing.models import (
     OverageConsent,
     Pack,
     Purchase,
+    TaxRate,
     UsageCounter,
     UsageEvent,
     UsageSnapshot,
@@ -35,9 +36,15 @@ from billing.models import (
 from billing.selectors import account_quotas
 from billing.services.api_keys import create_api_key
 from billing.services.consents import give_overage_consent
+from billing.services.documents import save_billing_details
 from billing.services.job_slots import allocate_job_slot
-from billing.services.packs import create_adjustment_grant, purchase_pack
+from billing.services.packs import (
+    create_adjustment_grant,
+    purchase_pack,
+    refund_charge,
+)
 from billing.services.snapshots import take_usage_snapshots
+from billing.services.statements import issue_statements
 from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
 from tests.factories.accounts import StaffUserFactory, UserFactory
@@ -124,7 +131,21 @@ def populated() -> dict[str, object]:
     _adjust(company)  # an audit entry
     assert Alert.objects.exists()  # 5.5 of 6 GB bandwidth: the 80% alert
     assert UsageSnapshot.objects.exists()
+    _documents()
     return {"person": person, "company": company}
+
+
+def _documents() -> None:
+    """A rate, billing details, a credit note and last month's statement."""
+    TaxRate.objects.create(country="IE", rate_percent=23, valid_from=date(2020, 1, 1))
+    account = personal_account()
+    save_billing_details(
+        account=account, user=owner_of(account), legal_name="Documents Ltd"
+    )
+    refund_charge(charge=buy(account, key="k-doc").charge, staff_user=None)
+    last_month = period_of(timezone.now()).previous()
+    ChargeFactory(account=account, created_at=last_month.starts_at)
+    issue_statements(period=last_month, now=timezone.now())
 
 
 def _adjust(account: Account) -> None:

@@ -176,7 +176,7 @@ def test_an_overage_receipt_shows_meter_period_and_the_figures(client, me):
     assert "<strong>$0.18</strong>" in page
     assert "Spending cap</dt><dd>$100.00" in page
     assert "Charge — payment due" in page and "Pending" in page
-    assert "Invoice</dt>" in page and "Not issued yet" in page
+    assert "Invoice</dt>" in page and f">{bandwidth.invoice.number}</a>" in page
     assert f"{me.name} (personal account)" in page
 
 

@@ -202,8 +202,9 @@ def test_usage_history_ends_with_today_so_far_from_the_live_figures(client, me):
         ("dashboard:user-overview", [], 23),  # + the live grants of the limit parts
         # The snapshots, then today's live figures.
         ("dashboard:user-usage", [], 16),
-        ("dashboard:user-packs", [], 10),
-        ("dashboard:user-buy", ["slots-5-once"], 18),
+        ("dashboard:user-packs", [], 12),  # + the tax the prices carry
+        # The quote: billing details, the owner's e-mail and the tax rate.
+        ("dashboard:user-buy", ["slots-5-once"], 21),
         ("dashboard:user-purchases", [], 11),
         # One overage figure per priced meter: constant, whatever the history.
         ("dashboard:user-overage", [], 24),

@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, period=None, **options):
         now = timezone.now()
-        target = period_option(period) if period is not None else period_of(now).previous()
+        target = (
+            period_option(period) if period is not None else period_of(now).previous()
+        )
         try:
             run = issue_statements(period=target, now=now)
         except BillingError as error:

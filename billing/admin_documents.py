@@ -1,0 +1,612 @@
+"""Staff admin for documents and tax: invoices, credit notes, statements,
+tax rates and billing details. Imported by ``billing.admin``.
+
+Issued documents are facts, immutable in the database: viewable with the
+model's view permission, never added, edited or deleted here. Tax rates and
+billing details are data staff keep, saved through their services (tax
+rates on the audit trail; a rate an invoice was issued at is history and
+read-only). Accountants download the documents of a date range as CSV from
+the invoice list.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html_join
+
+from dashboard.csv_export import write_rows
+
+from .admin import ReadOnlyAdmin, _change_link, _money
+from .exports import (
+    EXPORT_HEADER,
+    credit_note_status,
+    export_filename,
+    invoice_export_rows,
+    invoice_status,
+    with_credited_cents,
+)
+from .models import (
+    BillingDetails,
+    CreditNote,
+    CreditNoteLine,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+    Statement,
+    StatementLine,
+    TaxRate,
+)
+from .services.documents import save_billing_details
+from .services.tax_rates import (
+    delete_tax_rate,
+    save_tax_rate,
+    tax_rate_locked,
+    tax_rate_refusal,
+)
+from .tax import normalise_vat_id
+from .units import Period, period_of
+
+VIEW_INVOICE = "billing.view_invoice"
+
+# Issued documents -----------------------------------------------------------
+
+
+class DocumentLinesInline(admin.TabularInline):
+    """A document's lines, shown to whoever may view the document."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    document_field: str  # the line's foreign key to its document
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    def has_view_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        # Lines have no permission of their own worth granting apart.
+        opts = self.parent_model._meta
+        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
+
+    def _money(self, line: Model, field: str) -> str:
+        # The inline formset sets each line's document: no query per line.
+        document = getattr(line, self.document_field)
+        return _money(getattr(line, field), document.currency)
+
+
+class InvoiceLineInline(DocumentLinesInline):
+    model = InvoiceLine
+    document_field = "invoice"
+    fields = (
+        "position",
+        "description",
+        "quantity",
+        "unit_net",
+        "net",
+        "rate",
+        "tax",
+        "gross",
+    )
+
+    @admin.display(description="Unit net")
+    def unit_net(self, line: InvoiceLine | CreditNoteLine) -> str:
+        return self._money(line, "unit_net_cents")
+
+    @admin.display(description="Net")
+    def net(self, line: InvoiceLine | CreditNoteLine) -> str:
+        return self._money(line, "net_cents")
+
+    @admin.display(description="Tax rate")
+    def rate(self, line: InvoiceLine | CreditNoteLine) -> str:
+        return f"{line.tax_rate_percent}%"
+
+    @admin.display(description="Tax")
+    def tax(self, line: InvoiceLine | CreditNoteLine) -> str:
+        return self._money(line, "tax_cents")
+
+    @admin.display(description="Gross")
+    def gross(self, line: InvoiceLine | CreditNoteLine) -> str:
+        return self._money(line, "gross_cents")
+
+
+class CreditNoteLineInline(InvoiceLineInline):
+    model = CreditNoteLine
+    document_field = "credit_note"
+
+
+class StatementLineInline(DocumentLinesInline):
+    model = StatementLine
+    document_field = "statement"
+    fields = (
+        "position",
+        "at",
+        "kind",
+        "description",
+        "reference",
+        "amount",
+        "balance",
+    )
+
+    @admin.display(description="Amount due moves by")
+    def amount(self, line: StatementLine) -> str:
+        return self._money(line, "amount_cents")
+
+    @admin.display(description="Amount due after")
+    def balance(self, line: StatementLine) -> str:
+        return self._money(line, "balance_cents")
+
+
+DOCUMENT_FIELDSETS = (
+    "Parties",
+    {
+        "fields": (
+            ("seller_name", "seller_country", "seller_vat_id"),
+            "seller_address",
+            "seller_bank",
+            ("buyer_name", "buyer_country", "buyer_vat_id"),
+            "buyer_address",
+            "buyer_email",
+        )
+    },
+)
+
+
+class IssuedDocumentAdmin(ReadOnlyAdmin):
+    list_select_related = ("account",)
+    search_fields = ("number", "account__name", "account__external_id", "buyer_name")
+    date_hierarchy = "issued_at"
+    list_filter = ("issued_at", "reverse_charge")
+    money_columns = {"net_cents": "net", "tax_cents": "tax", "gross_cents": "gross"}
+
+    @admin.display(description="Net", ordering="net_cents")
+    def net(self, obj: Invoice | CreditNote) -> str:
+        return _money(obj.net_cents, obj.currency)
+
+    @admin.display(description="Tax", ordering="tax_cents")
+    def tax(self, obj: Invoice | CreditNote) -> str:
+        return _money(obj.tax_cents, obj.currency)
+
+    @admin.display(description="Gross", ordering="gross_cents")
+    def gross(self, obj: Invoice | CreditNote) -> str:
+        return _money(obj.gross_cents, obj.currency)
+
+
+class InvoiceExportForm(forms.Form):
+    """Inclusive UTC days: what the accountant's period says."""
+
+    start = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Both days included (UTC).",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", "The last day comes on or after the first.")
+        return cleaned
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(IssuedDocumentAdmin):
+    list_display = ("number", "account", "issued_at", "gross", "status")
+    list_select_related = ("account", "charge")
+    inlines = (InvoiceLineInline,)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("number", "issued_at"),
+                    ("account", "charge_link"),
+                    ("period_start", "period_end"),
+                    "status",
+                    "credit_notes_list",
+                    "emailed_at",
+                )
+            },
+        ),
+        (
+            "Amounts",
+            {"fields": (("net", "tax", "gross"), "currency", "reverse_charge", "note")},
+        ),
+        DOCUMENT_FIELDSETS,
+    )
+    readonly_fields = ("charge_link", "status", "credit_notes_list")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
+        return with_credited_cents(super().get_queryset(request))
+
+    @admin.display(description="Status")
+    def status(self, obj: Invoice) -> str:
+        return invoice_status(
+            charge_status=obj.charge.status,
+            gross_cents=obj.gross_cents,
+            credited_cents=obj.credited_cents,
+        )
+
+    @admin.display(description="Charge")
+    def charge_link(self, obj: Invoice) -> str:
+        return _change_link(obj.charge)
+
+    @admin.display(description="Credit notes")
+    def credit_notes_list(self, obj: Invoice) -> str:
+        notes = list(obj.credit_notes.order_by("issued_at", "pk"))
+        if not notes:
+            return "—"
+        return format_html_join(", ", "{}", ((_change_link(n),) for n in notes))
+
+    def get_urls(self) -> list:
+        export = path(
+            "export/",
+            self.admin_site.admin_view(self.export_view),
+            name="billing_invoice_export",
+        )
+        return [export, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The date-range form; once valid, the CSV of that range."""
+        if not request.user.has_perm(VIEW_INVOICE):
+            raise PermissionDenied
+        last_month = period_of(timezone.now()).previous()
+        form = InvoiceExportForm(
+            request.GET if "start" in request.GET else None,
+            initial={"start": last_month.start, "end": _last_day(last_month)},
+        )
+        if form.is_valid():
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            filename = export_filename(start=start, end=end)
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            rows = invoice_export_rows(start=start, end=end)
+            write_rows(response, EXPORT_HEADER, (row.cells() for row in rows))
+            return response
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Export invoices and credit notes",
+            "subtitle": None,
+            "form": form,
+            "opts": self.opts,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            "admin/billing/invoice/export.html",
+            context,
+            status=400 if form.is_bound else 200,
+        )
+
+
+def _last_day(period: Period):
+    return period.end - timedelta(days=1)
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(IssuedDocumentAdmin):
+    list_display = ("number", "account", "issued_at", "gross", "status", "invoice")
+    list_select_related = ("account", "invoice")
+    inlines = (CreditNoteLineInline,)
+    search_fields = (*IssuedDocumentAdmin.search_fields, "invoice__number")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("number", "issued_at"),
+                    ("account", "invoice_link", "charge_link"),
+                    "status",
+                    "reason",
+                )
+            },
+        ),
+        ("Amounts credited", {"fields": (("net", "tax", "gross"), "currency")}),
+        DOCUMENT_FIELDSETS,
+    )
+    readonly_fields = ("invoice_link", "charge_link", "status")
+
+    @admin.display(description="Status")
+    def status(self, obj: CreditNote) -> str:
+        return credit_note_status(credit_note=obj)
+
+    @admin.display(description="Invoice")
+    def invoice_link(self, obj: CreditNote) -> str:
+        return _change_link(obj.invoice)
+
+    @admin.display(description="Charge")
+    def charge_link(self, obj: CreditNote) -> str:
+        return _change_link(obj.charge)
+
+
+@admin.register(Statement)
+class StatementAdmin(ReadOnlyAdmin):
+    list_display = ("month", "account", "issued_at", "opening_due", "closing_due")
+    list_select_related = ("account",)
+    search_fields = ("account__name", "account__external_id", "buyer_name")
+    date_hierarchy = "issued_at"
+    list_filter = ("issued_at", "period_start")
+    inlines = (StatementLineInline,)
+    money_columns = {
+        "opening_due_cents": "opening_due",
+        "charges_cents": "charges",
+        "payments_cents": "payments",
+        "refunds_cents": "refunds",
+        "credits_cents": "credits",
+        "closing_due_cents": "closing_due",
+    }
+    fields = (
+        "account",
+        "period_start",
+        "issued_at",
+        "currency",
+        "buyer_name",
+        "buyer_address",
+        "opening_due_cents",
+        "charges_cents",
+        "payments_cents",
+        "refunds_cents",
+        "credits_cents",
+        "closing_due_cents",
+    )
+
+    @admin.display(description="Month", ordering="period_start")
+    def month(self, obj: Statement) -> str:
+        return str(Period(obj.period_start))
+
+    def _cents(self, obj: Statement, field: str) -> str:
+        return _money(getattr(obj, field), obj.currency)
+
+    @admin.display(description="Opening amount due", ordering="opening_due_cents")
+    def opening_due(self, obj: Statement) -> str:
+        return self._cents(obj, "opening_due_cents")
+
+    @admin.display(description="Charges issued")
+    def charges(self, obj: Statement) -> str:
+        return self._cents(obj, "charges_cents")
+
+    @admin.display(description="Payments received")
+    def payments(self, obj: Statement) -> str:
+        return self._cents(obj, "payments_cents")
+
+    @admin.display(description="Refunds paid out")
+    def refunds(self, obj: Statement) -> str:
+        return self._cents(obj, "refunds_cents")
+
+    @admin.display(description="Credit notes")
+    def credits(self, obj: Statement) -> str:
+        return self._cents(obj, "credits_cents")
+
+    @admin.display(description="Closing amount due", ordering="closing_due_cents")
+    def closing_due(self, obj: Statement) -> str:
+        return self._cents(obj, "closing_due_cents")
+
+
+class DocumentLineAdmin(ReadOnlyAdmin):
+    """Lines on their own, for search; they are read with their document."""
+
+    list_display = ("document", "position", "description", "gross_cents")
+    search_fields = ("description",)
+
+
+@admin.register(InvoiceLine)
+class InvoiceLineAdmin(DocumentLineAdmin):
+    list_select_related = ("invoice",)
+    search_fields = ("description", "invoice__number")
+
+    @admin.display(description="Invoice", ordering="invoice")
+    def document(self, obj: InvoiceLine) -> str:
+        return obj.invoice.number
+
+
+@admin.register(CreditNoteLine)
+class CreditNoteLineAdmin(DocumentLineAdmin):
+    list_select_related = ("credit_note",)
+    search_fields = ("description", "credit_note__number")
+
+    @admin.display(description="Credit note", ordering="credit_note")
+    def document(self, obj: CreditNoteLine) -> str:
+        return obj.credit_note.number
+
+
+@admin.register(StatementLine)
+class StatementLineAdmin(ReadOnlyAdmin):
+    list_display = ("statement", "position", "at", "kind", "amount_cents")
+    list_select_related = ("statement__account",)
+    list_filter = ("kind",)
+    search_fields = ("description", "reference", "statement__account__name")
+
+
+@admin.register(DocumentSequence)
+class DocumentSequenceAdmin(ReadOnlyAdmin):
+    """The last number taken per series and year (issuers move it)."""
+
+    list_display = ("series", "year", "last_number")
+    list_filter = ("series",)
+
+
+# Tax rates and billing details -------------------------------------------------
+
+
+class TaxRateForm(forms.ModelForm):
+    class Meta:
+        model = TaxRate
+        fields = ("country", "name", "rate_percent", "valid_from")
+        help_texts = {
+            "rate_percent": "In percent: 23 for 23%.",
+            "valid_from": (
+                "The first day (UTC) it applies. A rate invoices were issued at"
+                " cannot change: add a new rate from a later day."
+            ),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        country, valid_from = cleaned.get("country"), cleaned.get("valid_from")
+        if country and valid_from:
+            refusal = tax_rate_refusal(
+                country=country, valid_from=valid_from, exclude_pk=self.instance.pk
+            )
+            if refusal:
+                self.add_error("valid_from", refusal)
+        return cleaned
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    """Rates per country, saved through ``billing.services.tax_rates`` (on
+    record); one that invoices were issued at is read-only."""
+
+    form = TaxRateForm
+    list_display = ("country", "name", "rate", "valid_from")
+    list_filter = ("country",)
+    search_fields = ("country", "name")
+    date_hierarchy = "valid_from"
+    readonly_fields = ("in_use",)
+
+    def get_fields(
+        self, request: HttpRequest, obj: TaxRate | None = None
+    ) -> tuple[str, ...]:
+        fields = ("country", "name", "rate_percent", "valid_from")
+        return (*fields, "in_use") if obj else fields
+
+    @admin.display(description="Rate", ordering="rate_percent")
+    def rate(self, obj: TaxRate) -> str:
+        return f"{obj.rate_percent}%"
+
+    @admin.display(description="Invoices issued at this rate")
+    def in_use(self, obj: TaxRate) -> str:
+        if tax_rate_locked(tax_rate=obj):
+            return "Yes: it is history now, and read-only."
+        return "None yet: it can still change."
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: TaxRate | None = None
+    ) -> bool:
+        editable = obj is None or not tax_rate_locked(tax_rate=obj)
+        return editable and super().has_change_permission(request, obj)
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: TaxRate | None = None
+    ) -> bool:
+        editable = obj is None or not tax_rate_locked(tax_rate=obj)
+        return editable and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete asks nothing per rate: delete one at a time, where
+        # each is checked.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(
+        self, request: HttpRequest, obj: TaxRate, form: forms.ModelForm, change: bool
+    ) -> None:
+        save_tax_rate(tax_rate=obj, staff_user=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: TaxRate) -> None:
+        delete_tax_rate(tax_rate=obj, staff_user=request.user)
+
+
+class BillingDetailsForm(forms.ModelForm):
+    class Meta:
+        model = BillingDetails
+        fields = ("account", "legal_name", "address", "country", "vat_id")
+
+    def clean(self) -> dict[str, Any]:
+        """The VAT id's format, as the service checks it, shown on the field."""
+        cleaned = super().clean()
+        try:
+            cleaned["vat_id"] = normalise_vat_id(
+                cleaned.get("vat_id", ""), country=str(cleaned.get("country") or "")
+            )
+        except ValueError as error:
+            self.add_error("vat_id", str(error))
+        return cleaned
+
+
+@admin.register(BillingDetails)
+class BillingDetailsAdmin(admin.ModelAdmin):
+    """Who an account's documents are addressed to; saved through
+    ``save_billing_details``. Issued documents keep the details they had."""
+
+    form = BillingDetailsForm
+    list_display = ("legal_name", "account", "country", "vat_id", "updated_at")
+    list_select_related = ("account",)
+    list_filter = ("country",)
+    search_fields = ("legal_name", "vat_id", "account__name", "account__external_id")
+    autocomplete_fields = ("account",)
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: BillingDetails | None = None
+    ) -> tuple[str, ...]:
+        return ("account", "updated_at", "documents") if obj else ()
+
+    def get_fields(
+        self, request: HttpRequest, obj: BillingDetails | None = None
+    ) -> tuple[str, ...]:
+        fields = ("account", "legal_name", "address", "country", "vat_id")
+        return (*fields, "updated_at", "documents") if obj else fields
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: BillingDetails | None = None
+    ) -> bool:
+        return False  # cleared by editing; documents keep their own copy
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: BillingDetails,
+        form: forms.ModelForm,
+        change: bool,
+    ) -> None:
+        saved = save_billing_details(
+            account=obj.account,
+            user=request.user,
+            legal_name=obj.legal_name,
+            address=obj.address,
+            country=str(obj.country or ""),
+            vat_id=obj.vat_id,
+            staff=True,
+        )
+        obj.pk, obj.updated_at = saved.pk, saved.updated_at
+
+    @admin.display(description="Documents")
+    def documents(self, obj: BillingDetails) -> str:
+        links = [
+            (reverse(f"admin:billing_{model}_changelist"), obj.account_id, label)
+            for model, label in (
+                ("invoice", "Invoices"),
+                ("creditnote", "Credit notes"),
+                ("statement", "Statements"),
+            )
+        ]
+        return format_html_join(
+            " · ", '<a href="{}?account__id__exact={}">{}</a>', links
+        )
