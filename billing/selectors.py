@@ -1224,7 +1224,7 @@ def get_charge_for_account(*, account: Account, charge_id: int) -> ChargeRecord:
             "refund_of",
             "created_by",
             "invoice",
-            "credit_note__invoice",
+            "credit_note",
         ).get(pk=charge_id)
     except ChargeRecord.DoesNotExist:
         raise NotFound("No such charge on this account.") from None

@@ -227,8 +227,10 @@ class BillingDetailsForm(forms.Form):
 
 
 def year_choice(value: str | None) -> int | None:
-    """The document list's year filter: a four-digit year, else every year."""
+    """The document list's year filter: a plausible year, else every year."""
     text = (value or "").strip()
     if len(text) == 4 and text.isascii() and text.isdigit():
-        return int(text)
+        year = int(text)
+        # The filter's range ends on the next 1 January: 9999 has none.
+        return year if 1970 <= year < 9999 else None
     return None

@@ -42,6 +42,10 @@ class AuditEntry(models.Model):
         REVENUE_POLICY_CHANGED = "revenue_policy_changed", "Revenue policy changed"
         REVENUE_POLICY_DELETED = "revenue_policy_deleted", "Revenue policy deleted"
         PAYOUT_RECORDED = "payout_recorded", "Payout recorded"
+        TAX_RATE_CREATED = "tax_rate_created", "Tax rate added"
+        TAX_RATE_CHANGED = "tax_rate_changed", "Tax rate changed"
+        TAX_RATE_DELETED = "tax_rate_deleted", "Tax rate deleted"
+        BILLING_DETAILS_CHANGED = "billing_details_changed", "Billing details changed"
 
     at = models.DateTimeField(help_text="When the change took effect (UTC).")
     actor = models.ForeignKey(

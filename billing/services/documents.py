@@ -21,6 +21,7 @@ from ..documents import ChargeQuote, Party, seller_party
 from ..errors import InvalidRequest, PermissionDenied
 from ..models import (
     Account,
+    AuditEntry,
     BillingDetails,
     ChargeRecord,
     CreditNote,
@@ -29,9 +30,13 @@ from ..models import (
     Invoice,
     InvoiceLine,
 )
+from ..permissions import check_staff_power
 from ..selectors import can_manage_account
 from ..tax import line_from_gross, normalise_vat_id
 from ..units import split_by_weights
+from .audit import record_audit
+
+CHANGE_BILLING_DETAILS = "billing.change_billingdetails"
 
 
 def _next_number(series: str, *, at: datetime) -> str:
@@ -217,8 +222,9 @@ def save_billing_details(
 ) -> BillingDetails:
     """Set who the account's documents are addressed to, from now on.
 
-    Owners and admins of the account edit them (staff through admin pass
-    ``staff=True``). A VAT id must have the format its country issues.
+    Owners and admins of the account edit them; staff (``staff=True``,
+    from admin) need ``billing.change_billingdetails`` and are on record.
+    A VAT id must have the format its country issues.
     Documents already issued keep the details they were issued with.
     """
     if not staff and not can_manage_account(user=user, account=account):
@@ -235,15 +241,28 @@ def save_billing_details(
         vat_id = normalise_vat_id(vat_id, country=country)
     except ValueError as error:
         raise InvalidRequest(str(error)) from None
+    if staff:
+        check_staff_power(actor=user, permission=CHANGE_BILLING_DETAILS)
+    now = timezone.now()
+    fields = {
+        "legal_name": legal_name[:200],
+        "address": address.strip(),
+        "country": country,
+        "vat_id": vat_id,
+    }
     with transaction.atomic():
+        before = BillingDetails.objects.filter(account=account).values(*fields).first()
         details, _ = BillingDetails.objects.update_or_create(
-            account=account,
-            defaults={
-                "legal_name": legal_name[:200],
-                "address": address.strip(),
-                "country": country,
-                "vat_id": vat_id,
-                "updated_at": timezone.now(),
-            },
+            account=account, defaults={**fields, "updated_at": now}
         )
+        if staff:  # the buyer's own edits are theirs; a staff edit is on record
+            record_audit(
+                action=AuditEntry.Action.BILLING_DETAILS_CHANGED,
+                actor=user,
+                target=details,
+                at=now,
+                account=account,
+                before=before,
+                after=fields,
+            )
     return details

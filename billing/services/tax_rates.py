@@ -18,7 +18,7 @@ from django.db.models import Q
 from accounts.models import User
 
 from ..errors import InvalidRequest
-from ..models import Invoice, TaxRate
+from ..models import AuditEntry, Invoice, TaxRate
 from ..permissions import check_staff_power
 from .audit import delete_on_record, save_on_record
 
@@ -26,10 +26,6 @@ TAX_RATE_FIELDS = ("country", "rate_percent", "valid_from", "name")
 # The country is recorded by its code (the field holds a Country object) and
 # the rate with its two decimals, however it was typed.
 _RECORDED_FIELDS = ("valid_from", "name")
-# Audit actions of this module: values to add to AuditEntry.Action.
-TAX_RATE_CREATED = "tax_rate_created"
-TAX_RATE_CHANGED = "tax_rate_changed"
-TAX_RATE_DELETED = "tax_rate_deleted"
 
 
 def _midnight(day: date) -> datetime:
@@ -76,9 +72,9 @@ def tax_rate_refusal(
     issued = invoice.issued_at.astimezone(UTC).date()
     return (
         f"Invoice {invoice.number} was issued on {issued:%Y-%m-%d} at the {country}"
-        f" rate in effect from {valid_from:%Y-%m-%d}; issued invoices keep their"
-        " rate, so the rate of that day cannot change. Add a new rate starting"
-        " after the last invoice instead."
+        f" rate of that day, a day this rate (from {valid_from:%Y-%m-%d}) covers."
+        " Issued invoices keep their rate, so the rate of that day cannot change:"
+        " add a new rate starting after the last invoice instead."
     )
 
 
@@ -133,7 +129,10 @@ def save_tax_rate(*, tax_rate: TaxRate, staff_user: User, reason: str = "") -> T
         obj=tax_rate,
         fields=_RECORDED_FIELDS,
         staff_user=staff_user,
-        actions=(TAX_RATE_CREATED, TAX_RATE_CHANGED),
+        actions=(
+            AuditEntry.Action.TAX_RATE_CREATED,
+            AuditEntry.Action.TAX_RATE_CHANGED,
+        ),
         related_of=_country_and_rate,
         guard=unchanged_or_free,
         reason=reason,
@@ -154,7 +153,7 @@ def delete_tax_rate(*, tax_rate: TaxRate, staff_user: User, reason: str = "") ->
         obj=tax_rate,
         fields=_RECORDED_FIELDS,
         staff_user=staff_user,
-        action=TAX_RATE_DELETED,
+        action=AuditEntry.Action.TAX_RATE_DELETED,
         related_of=_country_and_rate,
         guard=unused,
         reason=reason,

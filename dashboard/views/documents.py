@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from billing.documents import (
     credit_note_document,
@@ -80,7 +80,7 @@ def _pdf_response(template: str, doc: Any, page_url: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def user_documents(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
     """The account's invoices, credit notes and statements, by year."""
     page = load_account(request, account_id)
@@ -97,7 +97,7 @@ def user_documents(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def user_invoice(
     request: HtmxHttpRequest, account_id: int, number: str
 ) -> HttpResponse:
@@ -110,7 +110,7 @@ def user_invoice(
 
 
 @login_required
-@require_GET
+@require_safe
 def user_invoice_pdf(
     request: HtmxHttpRequest, account_id: int, number: str
 ) -> HttpResponse:
@@ -121,7 +121,7 @@ def user_invoice_pdf(
 
 
 @login_required
-@require_GET
+@require_safe
 def user_credit_note(
     request: HtmxHttpRequest, account_id: int, number: str
 ) -> HttpResponse:
@@ -134,7 +134,7 @@ def user_credit_note(
 
 
 @login_required
-@require_GET
+@require_safe
 def user_credit_note_pdf(
     request: HtmxHttpRequest, account_id: int, number: str
 ) -> HttpResponse:
@@ -145,7 +145,7 @@ def user_credit_note_pdf(
 
 
 @login_required
-@require_GET
+@require_safe
 def user_statement(
     request: HtmxHttpRequest, account_id: int, month: str
 ) -> HttpResponse:
@@ -158,7 +158,7 @@ def user_statement(
 
 
 @login_required
-@require_GET
+@require_safe
 def user_statement_pdf(
     request: HtmxHttpRequest, account_id: int, month: str
 ) -> HttpResponse:

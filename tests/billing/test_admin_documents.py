@@ -340,7 +340,7 @@ def test_deleting_a_rate_is_checked_and_recorded():
     )
     invoiced_in_ireland()
 
-    with pytest.raises(InvalidRequest, match="issued invoices keep their rate"):
+    with pytest.raises(InvalidRequest, match="Issued invoices keep their rate"):
         delete_tax_rate(tax_rate=used, staff_user=staff)
     delete_tax_rate(tax_rate=unused, staff_user=staff)
 

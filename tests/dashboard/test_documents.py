@@ -176,6 +176,10 @@ def test_the_year_filter_shows_one_year_and_offers_every_year(client, acme):
     everything = client.get(url("user-documents", acme)).content.decode()
     in_2025 = client.get(url("user-documents", acme), {"year": "2025"}).content.decode()
     nonsense = client.get(url("user-documents", acme), {"year": "x; DROP"})
+    for edge in ("0000", "9999", "12026", "２０２６"):
+        response = client.get(url("user-documents", acme), {"year": edge})
+        assert response.status_code == 200
+        assert new.invoice.number in response.content.decode(), edge
 
     assert old.invoice.number in everything and new.invoice.number in everything
     assert old.invoice.number in in_2025 and new.invoice.number not in in_2025

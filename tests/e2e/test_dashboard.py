@@ -82,7 +82,7 @@ def test_buy_a_storage_pack_raises_the_limit_and_shows_the_charge(sign_in):
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your purchase")
     confirm = page.locator("section.confirm")
-    expect(confirm.locator("dd.figure")).to_have_text("$20.00")
+    expect(confirm.locator(".figure")).to_have_text("$20.00")
     row = confirm.get_by_role("row", name="Storage")
     expect(row).to_contain_text("+50.0 GB")
     expect(row.locator("td").nth(1)).to_have_text("2.0 GB")

@@ -113,7 +113,7 @@ def test_focus_ring_on_every_tab_is_not_clipped_by_the_tab_row(sign_in, page):
     page.goto(f"/accounts/{account.pk}/")
 
     tabs = page.locator(".tabs a")
-    assert tabs.count() == 7  # a company account also has Job slots
+    assert tabs.count() == 8  # a company account also has Job slots
     for index in range(tabs.count()):
         tab = tabs.nth(index)
         _tab_to(page, tab)

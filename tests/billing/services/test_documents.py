@@ -417,3 +417,28 @@ def test_the_invoice_is_e_mailed_to_the_owner_as_a_pdf(
     assert "23.80" in text
     charge.invoice.refresh_from_db()
     assert charge.invoice.emailed_at == MARCH_10
+
+
+@frozen(MARCH_10)
+def test_staff_edits_of_billing_details_need_the_power_and_are_on_record():
+    from accounts.models import User
+    from billing.errors import MissingPermission
+    from billing.models import AuditEntry
+
+    account = company_account()
+    viewer = User.objects.create_user(email="viewer@example.com", is_staff=True)
+    with pytest.raises(MissingPermission):
+        save_billing_details(
+            account=account, user=viewer, legal_name="Hijacked", staff=True
+        )
+
+    admin = User.objects.create_superuser(email="admin@example.com", password="x")
+    details(account, country="FR", name="Before SAS")
+    save_billing_details(
+        account=account, user=admin, legal_name="After SAS", country="FR", staff=True
+    )
+
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.BILLING_DETAILS_CHANGED)
+    assert (entry.actor, entry.account) == (admin, account)
+    assert entry.before["legal_name"] == "Before SAS"
+    assert entry.after["legal_name"] == "After SAS"
