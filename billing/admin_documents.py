@@ -9,7 +9,6 @@ read-only). Accountants download the documents of a date range as CSV from
 the invoice list.
 """
 
-from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -279,7 +278,7 @@ class InvoiceAdmin(IssuedDocumentAdmin):
         last_month = period_of(timezone.now()).previous()
         form = InvoiceExportForm(
             request.GET if "start" in request.GET else None,
-            initial={"start": last_month.start, "end": _last_day(last_month)},
+            initial={"start": last_month.start, "end": last_month.last_day},
         )
         if form.is_valid():
             start, end = form.cleaned_data["start"], form.cleaned_data["end"]
@@ -303,10 +302,6 @@ class InvoiceAdmin(IssuedDocumentAdmin):
             context,
             status=400 if form.is_bound else 200,
         )
-
-
-def _last_day(period: Period):
-    return period.end - timedelta(days=1)
 
 
 @admin.register(CreditNote)

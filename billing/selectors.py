@@ -23,7 +23,7 @@ from django_countries import countries
 
 from accounts.models import Membership
 
-from .documents import ChargeQuote, LineIn, quote_charge
+from .documents import ChargeQuote, LineIn, pack_line, quote_charge
 from .errors import NotFound, UnknownAccount, UnknownMeter
 from .models import (
     Account,
@@ -879,14 +879,6 @@ class PurchasePreview:
     charge: ChargePreview
 
 
-def _pack_line(*, pack: Pack, renewal: bool) -> LineIn:
-    # The service's own line, so the page quotes exactly what is charged
-    # (imported here: the service module imports this one).
-    from .services.packs import pack_line
-
-    return pack_line(pack=pack, renewal=renewal)
-
-
 def purchase_preview(
     *, account: Account, pack: Pack, starts_at: datetime | None = None
 ) -> PurchasePreview:
@@ -910,7 +902,7 @@ def purchase_preview(
         expires_at=pack.expiry_from(starts_at),
         changes=changes,
         charge=charge_preview(
-            account=account, lines=[_pack_line(pack=pack, renewal=False)], at=now
+            account=account, lines=[pack_line(pack=pack, renewal=False)], at=now
         ),
     )
 
@@ -954,7 +946,7 @@ def renewal_preview(*, purchase: Purchase, at: datetime) -> RenewalPreview:
     if refusal is None:
         charge = charge_preview(
             account=purchase.account,
-            lines=[_pack_line(pack=purchase.pack, renewal=True)],
+            lines=[pack_line(pack=purchase.pack, renewal=True)],
             at=at,
         )
     return RenewalPreview(

@@ -85,7 +85,9 @@ def email_invoice(invoice_id: int) -> bool:
     Where the PDF library's system parts are missing, the e-mail goes
     without the attachment and says where the invoice can be read.
     """
-    from .documents import invoice_document
+    from .document_views import (
+        invoice_document,
+    )
     from .models import Invoice
     from .pdf import pdf_available, render_pdf
 
@@ -98,7 +100,7 @@ def email_invoice(invoice_id: int) -> bool:
         subject=f"Invoice {invoice.number}: {total}",
         body=(
             f"Hello {invoice.buyer_name},\n\n"
-            f"Invoice {invoice.number} of {invoice.issued_at:%d %b %Y} for {total}"
+            f"Invoice {invoice.number} of {document.issued_display} for {total}"
             f" is {'attached' if pdf_available() else 'in your dashboard'}"
             f" ({document.status_line}).\n\n{invoice.seller_name}"
         ),

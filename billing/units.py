@@ -43,6 +43,10 @@ class Period:
         return datetime.combine(self.end, time.min, tzinfo=UTC)
 
     @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @property
     def days(self) -> int:
         return (self.end - self.start).days
 

@@ -14,7 +14,6 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 $PY manage.py migrate --noinput -v0
 $PY manage.py seed_demo >/dev/null
-$PY manage.py issue_statements >/dev/null  # last month's, for its statement page
 $PY manage.py runserver "127.0.0.1:$PORT" --noreload >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 150); do

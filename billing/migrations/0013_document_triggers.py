@@ -2,7 +2,7 @@
 
 Invoices, credit notes, statements and their lines are never updated nor
 deleted, on PostgreSQL and on SQLite alike; an invoice's ``emailed_at`` is
-the one column that may be set after issue. (Test runs that end with a
+the one column that may be set after issue, once. (Test runs that end with a
 flush empty these tables with the SQLite guards lifted for that moment: see
 tests/conftest.py.)
 """
@@ -52,7 +52,12 @@ def _pg(table: str) -> str:
         changed = " OR ".join(
             f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in INVOICE_FROZEN
         )
-        update = f"IF TG_OP = 'UPDATE' AND NOT ({changed}) THEN RETURN NEW; END IF;"
+        # emailed_at is set once: from empty to the moment the e-mail went.
+        once = "(OLD.emailed_at IS NULL OR NEW.emailed_at = OLD.emailed_at)"
+        update = (
+            f"IF TG_OP = 'UPDATE' AND NOT ({changed}) AND {once}"
+            " THEN RETURN NEW; END IF;"
+        )
     else:
         update = ""
     return f"""
@@ -72,7 +77,9 @@ CREATE TRIGGER {table}_guard
 def sqlite_no_update(table: str) -> str:
     when = ""
     if table == "billing_invoice":
-        when = "WHEN " + " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in INVOICE_FROZEN)
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in INVOICE_FROZEN)
+        reset = "(OLD.emailed_at IS NOT NULL AND NEW.emailed_at IS NOT OLD.emailed_at)"
+        when = f"WHEN {changed} OR {reset}"
     return f"""
 CREATE TRIGGER {table}_no_update
 BEFORE UPDATE ON {table}

@@ -108,6 +108,8 @@ def issue_invoice(
         raise InvalidRequest("A declined charge gets no invoice.")
     if charge.amount_cents != quote.gross_cents:
         raise InvalidRequest("The charge and its invoice disagree on the amount.")
+    # Everything else is read first: the number's lock is held to commit.
+    parties = _parties(replace(quote.buyer, email=charge.account.owner_email))
     invoice = Invoice.objects.create(
         number=_next_number(DocumentSequence.Series.INVOICE, at=at),
         account_id=charge.account_id,
@@ -121,7 +123,7 @@ def issue_invoice(
         net_cents=quote.net_cents,
         tax_cents=quote.tax_cents,
         gross_cents=quote.gross_cents,
-        **_parties(replace(quote.buyer, email=charge.account.owner_email)),
+        **parties,
     )
     InvoiceLine.objects.bulk_create(
         [

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from ..documents import ChargeQuote, LineIn, quote_charge
+from ..documents import ChargeQuote, pack_line, quote_charge
 from ..errors import (
     AlreadyRefunded,
     IdempotencyConflict,
@@ -86,14 +86,6 @@ def _replay(
         existing.charges.exclude(kind=ChargeRecord.Kind.REFUND).order_by("pk").first()
     )
     return PurchaseResult(purchase=existing, charge=charge, created=False)
-
-
-def pack_line(*, pack: Pack, renewal: bool) -> LineIn:
-    """The invoice line of a pack bought or renewed: one at its net price."""
-    return LineIn(
-        description=("Renewal: " if renewal else "") + pack.name,
-        unit_net_cents=pack.price_cents,
-    )
 
 
 def _buy(

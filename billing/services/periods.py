@@ -120,7 +120,7 @@ def _charge_overage(
         charge=charge,
         quote=quote,
         period_start=period.start,
-        period_end=period.end - timedelta(days=1),
+        period_end=period.last_day,
         at=now,
     )
     return True

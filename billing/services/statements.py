@@ -11,13 +11,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Min
 
-from ..documents import buyer_party
+from ..documents import buyer_party, seller_party
 from ..errors import PeriodNotOver
-from ..models import Account, Statement, StatementLine
+from ..models import Account, ChargeRecord, Statement, StatementLine
 from ..selectors import any_of
 from ..statements import StatementDraft, statement_drafts
-from ..units import Period
+from ..units import Period, period_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ def _write(
     is rolled back.
     """
     buyer = buyer_party(account=account, with_email=False)
+    seller = seller_party()
     try:
         with transaction.atomic():
             statement = Statement.objects.create(
@@ -48,8 +50,15 @@ def _write(
                 period_start=draft.period.start,
                 issued_at=now,
                 currency=settings.BILLING_CURRENCY,
+                seller_name=seller.name,
+                seller_address=seller.address,
+                seller_country=seller.country,
+                seller_vat_id=seller.vat_id,
+                seller_bank=seller.bank,
                 buyer_name=buyer.name[:200],
                 buyer_address=buyer.address,
+                buyer_country=buyer.country,
+                buyer_vat_id=buyer.vat_id,
                 opening_due_cents=draft.opening_due_cents,
                 charges_cents=draft.charges_cents,
                 payments_cents=draft.payments_cents,
@@ -119,3 +128,21 @@ def issue_statements(*, period: Period, now: datetime) -> StatementRun:
         statements=tuple(written),
         already_issued=len(issued_before | raced),
     )
+
+
+def issue_due_statements(*, now: datetime) -> list[StatementRun]:
+    """Issue every ended month's missing statements, from the first charge on.
+
+    The monthly run, with catch-up: a run missed on the 1st (or a deploy
+    with a history of charges) is made good by the next one; months already
+    issued write nothing.
+    """
+    first = ChargeRecord.objects.aggregate(first=Min("created_at"))["first"]
+    if first is None:
+        return []
+    runs = []
+    period = period_of(first)
+    while period.ends_at <= now:
+        runs.append(issue_statements(period=period, now=now))
+        period = period.next()
+    return runs

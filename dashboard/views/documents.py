@@ -3,7 +3,7 @@
 Anyone who may open the account's Billing page may read its documents (the
 same ``load_account`` gate: another account's number is a 404). A document
 page is a standalone HTML document, printed and turned into a PDF from the
-same template; ``billing.documents`` builds what it shows.
+same template; ``billing.document_views`` builds what it shows.
 """
 
 from collections.abc import Callable
@@ -19,15 +19,17 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_safe
 
-from billing.documents import (
+from billing.document_views import (
     credit_note_document,
-    find_billing_details,
     get_credit_note_for_account,
     get_invoice_for_account,
     get_statement_for_account,
     invoice_document,
     list_account_documents,
     statement_document,
+)
+from billing.documents import (
+    find_billing_details,
 )
 from billing.errors import BillingError, NotFound
 from billing.errors import PermissionDenied as BillingPermissionDenied

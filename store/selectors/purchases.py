@@ -114,12 +114,16 @@ class ThemeOffer:
     charge: ChargePreview | None = None  # what confirming collects; None if refused
 
 
-def _sale_charge(
-    account: Account, *, description: str, net_cents: int, at: datetime
-) -> ChargePreview:
-    """The sale services' quote of one line (``sales._quote``), as shown."""
-    line = LineIn(description=description, unit_net_cents=net_cents)
-    return charge_preview(account=account, lines=[line], at=at)
+def theme_line(theme: Theme) -> LineIn:
+    """The invoice line of a theme sale, quoted on its page and charged."""
+    return LineIn(description=f"Theme: {theme.name}", unit_net_cents=theme.price_cents)
+
+
+def bundle_line(bundle: Bundle) -> LineIn:
+    """The invoice line of a bundle sale, quoted on its page and charged."""
+    return LineIn(
+        description=f"Bundle: {bundle.name}", unit_net_cents=bundle.price_cents
+    )
 
 
 def theme_offer(
@@ -141,12 +145,7 @@ def theme_offer(
     )
     charge = None
     if refusal is None:
-        charge = _sale_charge(
-            account,
-            description=f"Theme: {theme.name}",
-            net_cents=theme.price_cents,
-            at=at,
-        )
+        charge = charge_preview(account=account, lines=[theme_line(theme)], at=at)
     return ThemeOffer(
         theme=theme,
         account=account,
@@ -204,11 +203,8 @@ def bundle_offer(
                 account=account, bundle=card.bundle, status=Sale.Status.COMPLETED
             ).first()
         if refusal is None:
-            charge = _sale_charge(
-                account,
-                description=f"Bundle: {card.bundle.name}",
-                net_cents=card.bundle.price_cents,
-                at=at,
+            charge = charge_preview(
+                account=account, lines=[bundle_line(card.bundle)], at=at
             )
     return BundleOffer(
         card=card,

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing.documents import ChargeQuote, LineIn, quote_charge
+from billing.documents import ChargeQuote, quote_charge
 from billing.errors import (
     AlreadyRefunded,
     IdempotencyConflict,
@@ -43,7 +43,12 @@ from ..selectors import (
     policy_terms_at,
     year_to_date_gross_cents,
 )
-from ..selectors.purchases import bundle_refusal, theme_refusal
+from ..selectors.purchases import (
+    bundle_line,
+    bundle_refusal,
+    theme_line,
+    theme_refusal,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,16 +139,6 @@ def _invoice(sale: Sale, *, quote: ChargeQuote, ends_at: datetime | None) -> Non
     )
 
 
-def _quote(
-    account: Account, *, description: str, net_cents: int, at: datetime
-) -> ChargeQuote:
-    return quote_charge(
-        account=account,
-        lines=[LineIn(description=description, unit_net_cents=net_cents)],
-        at=at,
-    )
-
-
 def purchase_theme(
     *,
     user: object,
@@ -171,12 +166,7 @@ def purchase_theme(
         refusal = theme_refusal(account=account, user_id=user.pk, theme=theme, at=now)
         if refusal:
             raise refusal
-        quote = _quote(
-            account,
-            description=f"Theme: {theme.name}",
-            net_cents=theme.price_cents,
-            at=now,
-        )
+        quote = quote_charge(account=account, lines=[theme_line(theme)], at=now)
         require_price_shown(
             shown_cents=shown_price_cents,
             price_cents=quote.gross_cents,
@@ -230,12 +220,7 @@ def purchase_bundle(
         refusal = bundle_refusal(account=account, bundle=bundle, themes=themes, at=now)
         if refusal:
             raise refusal
-        quote = _quote(
-            account,
-            description=f"Bundle: {bundle.name}",
-            net_cents=bundle.price_cents,
-            at=now,
-        )
+        quote = quote_charge(account=account, lines=[bundle_line(bundle)], at=now)
         require_price_shown(
             shown_cents=shown_price_cents,
             price_cents=quote.gross_cents,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from billing.documents import (
+from billing.document_views import (
     credit_note_document,
     get_credit_note_for_account,
     get_invoice_for_account,

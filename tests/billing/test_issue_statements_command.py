@@ -31,21 +31,42 @@ def customers():
 
 
 @time_machine.travel(datetime(2026, 12, 3, 4, tzinfo=UTC), tick=False)
-def test_without_a_period_the_previous_month_is_issued_once(customers):
+def test_without_a_period_every_ended_month_is_issued_once(customers):
     first = run()
     again = run()
 
-    assert first == "Issued 2 statements for 2026-11 (0 already issued)\n"
-    assert again == "Issued 0 statements for 2026-11 (2 already issued)\n"
-    assert set(Statement.objects.values_list("period_start", flat=True)) == {
-        date(2026, 11, 1)
-    }
+    assert first == (
+        "Issued 1 statement for 2026-10 (0 already issued)\n"
+        "Issued 2 statements for 2026-11 (0 already issued)\n"
+    )
+    assert again == (
+        "Issued 0 statements for 2026-10 (1 already issued)\n"
+        "Issued 0 statements for 2026-11 (2 already issued)\n"
+    )
+    assert Statement.objects.count() == 3
+
+
+@time_machine.travel(datetime(2026, 12, 3, 4, tzinfo=UTC), tick=False)
+def test_a_missed_month_is_caught_up_by_the_next_run(customers):
+    run("--period", "2026-10")  # November's run on 1 December never happened
+
+    assert run() == (
+        "Issued 0 statements for 2026-10 (1 already issued)\n"
+        "Issued 2 statements for 2026-11 (0 already issued)\n"
+    )
 
 
 @time_machine.travel(datetime(2027, 1, 1, 0, 30, tzinfo=UTC), tick=False)
 def test_january_issues_december_of_the_year_before(customers):
     # December had no fact, but both accounts owed their pending charges.
-    assert run() == "Issued 2 statements for 2026-12 (0 already issued)\n"
+    assert (
+        run().splitlines()[-1] == "Issued 2 statements for 2026-12 (0 already issued)"
+    )
+
+
+@time_machine.travel(datetime(2026, 12, 3, 4, tzinfo=UTC), tick=False)
+def test_no_charges_no_statements():
+    assert run() == "No charges yet: no statements to issue\n"
 
 
 @time_machine.travel(datetime(2026, 12, 3, 4, tzinfo=UTC), tick=False)

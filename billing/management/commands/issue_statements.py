@@ -3,14 +3,15 @@ from django.utils import timezone
 
 from billing.errors import BillingError
 from billing.management.options import period_option
-from billing.services.statements import issue_statements
-from billing.units import period_of
+from billing.services.statements import issue_due_statements, issue_statements
 
 
 class Command(BaseCommand):
     help = (
-        "Write the monthly statements of account. Without --period, issues the"
-        " previous calendar month (UTC); accounts that have theirs are skipped."
+        "Write the monthly statements of account. Without --period, every ended"
+        " month (UTC) since the first charge whose statements are missing (the"
+        " monthly run, catching up a missed one); accounts that have theirs are"
+        " skipped."
     )
 
     def add_arguments(self, parser):
@@ -18,14 +19,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, period=None, **options):
         now = timezone.now()
-        target = (
-            period_option(period) if period is not None else period_of(now).previous()
-        )
         try:
-            run = issue_statements(period=target, now=now)
+            if period is not None:
+                runs = [issue_statements(period=period_option(period), now=now)]
+            else:
+                runs = issue_due_statements(now=now)
         except BillingError as error:
             raise CommandError(error.message) from None
-        self.stdout.write(
-            f"Issued {run.issued} statement{'s' if run.issued != 1 else ''} for"
-            f" {run.period} ({run.already_issued} already issued)"
-        )
+        if not runs:
+            self.stdout.write("No charges yet: no statements to issue")
+        for run in runs:
+            self.stdout.write(
+                f"Issued {run.issued} statement{'s' if run.issued != 1 else ''} for"
+                f" {run.period} ({run.already_issued} already issued)"
+            )

@@ -24,7 +24,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Company, Membership, User
-from billing.documents import quote_charge
+from billing.documents import pack_line, quote_charge
 from billing.models import (
     Account,
     ChargeRecord,
@@ -43,7 +43,6 @@ from billing.services.documents import issue_invoice, save_billing_details
 from billing.services.expirations import sweep_expirations
 from billing.services.job_slots import allocate_job_slot, release_job_slot
 from billing.services.packs import (
-    pack_line,
     purchase_pack,
     refund_charge,
     renew_purchase,
@@ -291,8 +290,9 @@ class DemoSeed:
         """Two companies file their invoices: Acme in Germany, Globex in France.
 
         Both gave a VAT id in another EU country than the seller's, so their
-        invoices are reverse-charged; the tax rates are there for buyers in
-        those countries without one. Personal accounts give no details.
+        invoices are reverse-charged. member@ is a consumer in Germany: her
+        theme purchases carry German VAT. Other personal accounts give no
+        details (no rate is seeded for the seller's country: 0%).
         """
         for country, rate in [("DE", "19.00"), ("FR", "20.00")]:
             TaxRate.objects.create(
@@ -324,6 +324,14 @@ class DemoSeed:
                 vat_id=vat_id,
                 staff=True,
             )
+        member = self.accounts["member@example.com"]
+        save_billing_details(
+            account=member,
+            user=self.users["member@example.com"],
+            legal_name=member.name,
+            address="Kastanienallee 7\n10435 Berlin",
+            country="DE",
+        )
 
     # Usage ----------------------------------------------------------------
 

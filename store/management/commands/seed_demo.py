@@ -21,6 +21,7 @@ from accounts.models import User
 from billing.management.commands.seed_demo import STAFF_EMAIL
 from billing.management.commands.seed_demo import Command as BillingSeedCommand
 from billing.services.accounts import sign_up_user
+from billing.services.statements import issue_due_statements
 from billing.units import period_of
 
 from ...models import AppliedTheme, Bundle, Payout, Sale, Theme
@@ -162,8 +163,12 @@ class Command(BillingSeedCommand):
             self.stdout.write("Theme store demo already present: nothing created.")
             return
         # Demo sales are not news to anyone: no invoice e-mails (nor PDFs).
+        now = timezone.now()
         with override_settings(BILLING_EMAIL_INVOICES=False), transaction.atomic():
-            StoreSeed(password=password, now=timezone.now()).run()
+            StoreSeed(password=password, now=now).run()
+            # Every month before this one has its statements, as the monthly
+            # run would have written them.
+            issue_due_statements(now=now)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Theme store: {Theme.objects.count()} themes, "

@@ -349,8 +349,10 @@ def test_the_database_refuses_to_change_or_delete_an_issued_invoice():
 
     invoice.refresh_from_db()
     assert (invoice.gross_cents, invoice.buyer_name) == (2000, invoice.buyer_name)
-    # Recording that the e-mail went is the one change allowed.
+    # Recording that the e-mail went is the one change allowed, once.
     assert Invoice.objects.filter(pk=invoice.pk).update(emailed_at=MARCH_10) == 1
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(emailed_at=None)
 
 
 @frozen(MARCH_10)
