@@ -1612,4 +1612,4 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 admin.site.register(ApiKey, ApiKeyAdmin)
 
-from . import admin_documents  # noqa: E402, F401 (registers the document admins)
+from . import admin_documents, admin_tax  # noqa: E402, F401 (registers them)

@@ -1,12 +1,10 @@
-"""Staff admin for documents and tax: invoices, credit notes, statements,
-tax rates and billing details. Imported by ``billing.admin``.
+"""Staff admin for issued documents: invoices, credit notes, statements.
+Imported by ``billing.admin`` (tax rates and billing details:
+``billing.admin_tax``).
 
 Issued documents are facts, immutable in the database: viewable with the
-model's view permission, never added, edited or deleted here. Tax rates and
-billing details are data staff keep, saved through their services (tax
-rates on the audit trail; a rate an invoice was issued at is history and
-read-only). Accountants download the documents of a date range as CSV from
-the invoice list.
+model's view permission, never added, edited or deleted here. Accountants
+download the documents of a date range as CSV from the invoice list.
 """
 
 from typing import Any
@@ -17,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html_join
 
@@ -33,7 +31,6 @@ from .exports import (
     with_credited_cents,
 )
 from .models import (
-    BillingDetails,
     CreditNote,
     CreditNoteLine,
     DocumentSequence,
@@ -41,16 +38,7 @@ from .models import (
     InvoiceLine,
     Statement,
     StatementLine,
-    TaxRate,
 )
-from .services.documents import save_billing_details
-from .services.tax_rates import (
-    delete_tax_rate,
-    save_tax_rate,
-    tax_rate_locked,
-    tax_rate_refusal,
-)
-from .tax import normalise_vat_id
 from .units import Period, period_of
 
 VIEW_INVOICE = "billing.view_invoice"
@@ -444,164 +432,3 @@ class DocumentSequenceAdmin(ReadOnlyAdmin):
 
     list_display = ("series", "year", "last_number")
     list_filter = ("series",)
-
-
-# Tax rates and billing details -------------------------------------------------
-
-
-class TaxRateForm(forms.ModelForm):
-    class Meta:
-        model = TaxRate
-        fields = ("country", "name", "rate_percent", "valid_from")
-        help_texts = {
-            "rate_percent": "In percent: 23 for 23%.",
-            "valid_from": (
-                "The first day (UTC) it applies. A rate invoices were issued at"
-                " cannot change: add a new rate from a later day."
-            ),
-        }
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        country, valid_from = cleaned.get("country"), cleaned.get("valid_from")
-        if country and valid_from:
-            refusal = tax_rate_refusal(
-                country=country, valid_from=valid_from, exclude_pk=self.instance.pk
-            )
-            if refusal:
-                self.add_error("valid_from", refusal)
-        return cleaned
-
-
-@admin.register(TaxRate)
-class TaxRateAdmin(admin.ModelAdmin):
-    """Rates per country, saved through ``billing.services.tax_rates`` (on
-    record); one that invoices were issued at is read-only."""
-
-    form = TaxRateForm
-    list_display = ("country", "name", "rate", "valid_from")
-    list_filter = ("country",)
-    search_fields = ("country", "name")
-    date_hierarchy = "valid_from"
-    readonly_fields = ("in_use",)
-
-    def get_fields(
-        self, request: HttpRequest, obj: TaxRate | None = None
-    ) -> tuple[str, ...]:
-        fields = ("country", "name", "rate_percent", "valid_from")
-        return (*fields, "in_use") if obj else fields
-
-    @admin.display(description="Rate", ordering="rate_percent")
-    def rate(self, obj: TaxRate) -> str:
-        return f"{obj.rate_percent}%"
-
-    @admin.display(description="Invoices issued at this rate")
-    def in_use(self, obj: TaxRate) -> str:
-        if tax_rate_locked(tax_rate=obj):
-            return "Yes: it is history now, and read-only."
-        return "None yet: it can still change."
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: TaxRate | None = None
-    ) -> bool:
-        editable = obj is None or not tax_rate_locked(tax_rate=obj)
-        return editable and super().has_change_permission(request, obj)
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: TaxRate | None = None
-    ) -> bool:
-        editable = obj is None or not tax_rate_locked(tax_rate=obj)
-        return editable and super().has_delete_permission(request, obj)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        # The bulk delete asks nothing per rate: delete one at a time, where
-        # each is checked.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def save_model(
-        self, request: HttpRequest, obj: TaxRate, form: forms.ModelForm, change: bool
-    ) -> None:
-        save_tax_rate(tax_rate=obj, staff_user=request.user)
-
-    def delete_model(self, request: HttpRequest, obj: TaxRate) -> None:
-        delete_tax_rate(tax_rate=obj, staff_user=request.user)
-
-
-class BillingDetailsForm(forms.ModelForm):
-    class Meta:
-        model = BillingDetails
-        fields = ("account", "legal_name", "address", "country", "vat_id")
-
-    def clean(self) -> dict[str, Any]:
-        """The VAT id's format, as the service checks it, shown on the field."""
-        cleaned = super().clean()
-        try:
-            cleaned["vat_id"] = normalise_vat_id(
-                cleaned.get("vat_id", ""), country=str(cleaned.get("country") or "")
-            )
-        except ValueError as error:
-            self.add_error("vat_id", str(error))
-        return cleaned
-
-
-@admin.register(BillingDetails)
-class BillingDetailsAdmin(admin.ModelAdmin):
-    """Who an account's documents are addressed to; saved through
-    ``save_billing_details``. Issued documents keep the details they had."""
-
-    form = BillingDetailsForm
-    list_display = ("legal_name", "account", "country", "vat_id", "updated_at")
-    list_select_related = ("account",)
-    list_filter = ("country",)
-    search_fields = ("legal_name", "vat_id", "account__name", "account__external_id")
-    autocomplete_fields = ("account",)
-
-    def get_readonly_fields(
-        self, request: HttpRequest, obj: BillingDetails | None = None
-    ) -> tuple[str, ...]:
-        return ("account", "updated_at", "documents") if obj else ()
-
-    def get_fields(
-        self, request: HttpRequest, obj: BillingDetails | None = None
-    ) -> tuple[str, ...]:
-        fields = ("account", "legal_name", "address", "country", "vat_id")
-        return (*fields, "updated_at", "documents") if obj else fields
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: BillingDetails | None = None
-    ) -> bool:
-        return False  # cleared by editing; documents keep their own copy
-
-    def save_model(
-        self,
-        request: HttpRequest,
-        obj: BillingDetails,
-        form: forms.ModelForm,
-        change: bool,
-    ) -> None:
-        saved = save_billing_details(
-            account=obj.account,
-            user=request.user,
-            legal_name=obj.legal_name,
-            address=obj.address,
-            country=str(obj.country or ""),
-            vat_id=obj.vat_id,
-            staff=True,
-        )
-        obj.pk, obj.updated_at = saved.pk, saved.updated_at
-
-    @admin.display(description="Documents")
-    def documents(self, obj: BillingDetails) -> str:
-        links = [
-            (reverse(f"admin:billing_{model}_changelist"), obj.account_id, label)
-            for model, label in (
-                ("invoice", "Invoices"),
-                ("creditnote", "Credit notes"),
-                ("statement", "Statements"),
-            )
-        ]
-        return format_html_join(
-            " · ", '<a href="{}?account__id__exact={}">{}</a>', links
-        )

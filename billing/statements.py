@@ -204,6 +204,36 @@ def _payment_line(charges: list[ChargeRecord]) -> StatementLineDraft:
     )
 
 
+def _ever_due(charge: ChargeRecord) -> bool:
+    """A declined charge never was; nor a void one without a credit note
+    (voided before credit notes existed: its void has no date)."""
+    if charge.status == Status.FAILED:
+        return False
+    return not (
+        charge.status == Status.VOID and _related(charge, "credit_note") is None
+    )
+
+
+def _charge_line(charge: ChargeRecord) -> StatementLineDraft:
+    return StatementLineDraft(
+        at=charge.created_at,
+        kind=LineKind.CHARGE,
+        description=_charge_label(charge)[:255],
+        reference=_number(_related(charge, "invoice")),
+        amount_cents=charge.amount_cents,
+    )
+
+
+def _refund_line(charge: ChargeRecord) -> StatementLineDraft:
+    return StatementLineDraft(
+        at=charge.created_at,
+        kind=LineKind.REFUND,
+        description=(charge.description or "Refund paid out")[:255],
+        reference=_number(_related(charge.refund_of, "invoice")),
+        amount_cents=-charge.amount_cents,
+    )
+
+
 def _month_movements(
     *, period: Period, account_ids: Collection[int] | None
 ) -> dict[int, list[tuple[tuple, StatementLineDraft]]]:
@@ -227,35 +257,16 @@ def _month_movements(
         return start <= moment < end
 
     for charge in charges.order_by():
-        credit_note = _related(charge, "credit_note")
         if charge.kind == Kind.REFUND:
-            if credit_note is not None and within(charge.created_at):
-                add(
-                    charge,
-                    StatementLineDraft(
-                        at=charge.created_at,
-                        kind=LineKind.REFUND,
-                        description=(charge.description or "Refund paid out")[:255],
-                        reference=_number(_related(charge.refund_of, "invoice")),
-                        amount_cents=-charge.amount_cents,
-                    ),
-                )
+            if _related(charge, "credit_note") is not None and within(
+                charge.created_at
+            ):
+                add(charge, _refund_line(charge))
             continue
-        if charge.status == Status.FAILED or (
-            charge.status == Status.VOID and credit_note is None
-        ):
+        if not _ever_due(charge):
             continue
         if within(charge.created_at):
-            add(
-                charge,
-                StatementLineDraft(
-                    at=charge.created_at,
-                    kind=LineKind.CHARGE,
-                    description=_charge_label(charge)[:255],
-                    reference=_number(_related(charge, "invoice")),
-                    amount_cents=charge.amount_cents,
-                ),
-            )
+            add(charge, _charge_line(charge))
         if charge.status == Status.PAID and within(_paid_at(charge)):
             # One gateway payment settles every charge sharing its reference
             # and instant; a charge without a reference is its own payment.
