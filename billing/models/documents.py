@@ -80,6 +80,8 @@ class DocumentSequence(models.Model):
     series = models.CharField(max_length=3, choices=Series.choices)
     year = models.PositiveSmallIntegerField()
     last_number = models.PositiveIntegerField(default=0)
+    # The latest issue instant in the series: numbers and dates go up together.
+    last_issued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -9,12 +9,13 @@ until commit, so concurrent issuers queue for that short step only (never
 while a payment gateway answers) and a rolled-back sale leaves no gap.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_countries import countries
 
 from ..documents import ChargeQuote, Party, seller_party
@@ -39,25 +40,40 @@ from .audit import record_audit
 CHANGE_BILLING_DETAILS = "billing.change_billingdetails"
 
 
-def _next_number(series: str, *, at: datetime) -> str:
+@dataclass(frozen=True, slots=True)
+class DocumentNumber:
+    number: str
+    issued_at: datetime
+
+
+def _next_number(series: str, *, at: datetime) -> DocumentNumber:
     """Take the next number of ``series`` for ``at``'s year, in one statement.
 
     The upsert locks the year's row until commit: the next issuer waits
     here, so no two documents share a number, and a rollback gives the
-    number back, so none is skipped.
+    number back, so none is skipped. The issue instant never goes back in
+    a series: a document numbered after another is dated no earlier (one
+    whose sale began before the previous document's is dated with it).
     """
     year = at.astimezone(UTC).year
     table = DocumentSequence._meta.db_table
+    latest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (series, year, last_number) VALUES (%s, %s, 1)"
-            " ON CONFLICT (series, year) DO UPDATE"
-            f" SET last_number = {table}.last_number + 1"
-            " RETURNING last_number",
-            [series, year],
+            f"INSERT INTO {table} (series, year, last_number, last_issued_at)"
+            " VALUES (%s, %s, 1, %s) ON CONFLICT (series, year) DO UPDATE"
+            f" SET last_number = {table}.last_number + 1,"
+            f" last_issued_at = {latest}({table}.last_issued_at,"
+            " excluded.last_issued_at)"
+            " RETURNING last_number, last_issued_at",
+            [series, year, connection.ops.adapt_datetimefield_value(at)],
         )
-        (number,) = cursor.fetchone()
-    return f"{series}-{year}-{number:06d}"
+        number, issued_at = cursor.fetchone()
+    if isinstance(issued_at, str):  # SQLite hands back its stored text
+        issued_at = parse_datetime(issued_at).replace(tzinfo=UTC)
+    return DocumentNumber(
+        number=f"{series}-{year}-{number:06d}", issued_at=issued_at.astimezone(UTC)
+    )
 
 
 PARTY_FIELDS = (
@@ -110,11 +126,12 @@ def issue_invoice(
         raise InvalidRequest("The charge and its invoice disagree on the amount.")
     # Everything else is read first: the number's lock is held to commit.
     parties = _parties(replace(quote.buyer, email=charge.account.owner_email))
+    taken = _next_number(DocumentSequence.Series.INVOICE, at=at)
     invoice = Invoice.objects.create(
-        number=_next_number(DocumentSequence.Series.INVOICE, at=at),
+        number=taken.number,
         account_id=charge.account_id,
         charge=charge,
-        issued_at=at,
+        issued_at=taken.issued_at,
         currency=charge.currency,
         period_start=period_start,
         period_end=period_end,
@@ -175,12 +192,13 @@ def issue_credit_note(
         (line, line_from_gross(gross_cents=share, rate_percent=line.tax_rate_percent))
         for line, share in zip(lines, shares, strict=True)
     ]
+    taken = _next_number(DocumentSequence.Series.CREDIT_NOTE, at=at)
     note = CreditNote.objects.create(
-        number=_next_number(DocumentSequence.Series.CREDIT_NOTE, at=at),
+        number=taken.number,
         account_id=invoice.account_id,
         invoice=invoice,
         charge=charge,
-        issued_at=at,
+        issued_at=taken.issued_at,
         currency=invoice.currency,
         reason=reason[:255],
         reverse_charge=invoice.reverse_charge,

@@ -54,6 +54,8 @@ from billing.services.usage import MAX_BATCH, UsageEventInput, record_usage_even
 from billing.units import GB, Period, billed_days, period_of
 
 HISTORY_DAYS = 180
+# Globex's first 5-slot term ran from this long ago until 10 days ago.
+LAPSED_TERM_STARTED = timedelta(days=40)
 STAFF_EMAIL = "staff@example.com"
 
 
@@ -232,6 +234,9 @@ class DemoSeed:
         # Consents first: usage counts as consented only after they were given.
         self._consents()
         self._usage_history()
+        # In date order, as invoices are numbered: the months closed before
+        # Globex bought its first slot pack, then the pack, then the rest.
+        self._close_periods(until=self.now - LAPSED_TERM_STARTED)
         lapsed = self._lapsed_globex_pack()
         self._early_job_postings()
         self._close_periods_and_snapshot()
@@ -502,7 +507,7 @@ class DemoSeed:
         and paid charge are written directly, dated when they happened.
         """
         pack = Pack.objects.get(code="slots-5-sub")
-        bought_at = self.now - timedelta(days=40)
+        bought_at = self.now - LAPSED_TERM_STARTED
         buyer = self.users["owner@example.com"]
         account = self.accounts["Globex"]
         purchase = Purchase.objects.create(
@@ -571,20 +576,27 @@ class DemoSeed:
                 allocated_at=self.now - timedelta(days=days_ago)
             )
 
-    def _close_periods_and_snapshot(self) -> None:
-        """Close every month whose grace has passed, snapshot the rest.
+    def _close_periods(self, *, until: datetime) -> Period:
+        """Close every month whose grace had passed by ``until``; return the
+        first month left open.
 
         Each month is closed as the hourly scheduler would have, when its
         end plus ``BILLING_CLOSE_GRACE_HOURS`` passed, so its overage charge
         is dated then; a month still in its grace stays open to late events.
+        Closing again is a no-op, so this runs once per step of the seed.
         """
         grace = timedelta(hours=settings.BILLING_CLOSE_GRACE_HOURS)
-        open_from = period_of(self.today).start
+        open_from = period_of(self.today)
         for period in _periods_between(self.first_day, self.today)[:-1]:
-            if period.ends_at + grace <= self.now:
+            if period.ends_at + grace <= until:
                 close_billing_period(period=period, now=period.ends_at + grace)
-            else:
-                open_from = min(open_from, period.start)
+            elif period.start < open_from.start:
+                open_from = period
+        return open_from
+
+    def _close_periods_and_snapshot(self) -> None:
+        """Close every month whose grace has passed, snapshot the rest."""
+        open_from = self._close_periods(until=self.now).start
         day = max(self.first_day, open_from)
         while day < self.today:
             take_usage_snapshots(day=day, now=self.now)

@@ -444,3 +444,26 @@ def test_staff_edits_of_billing_details_need_the_power_and_are_on_record():
     assert (entry.actor, entry.account) == (admin, account)
     assert entry.before["legal_name"] == "Before SAS"
     assert entry.after["legal_name"] == "After SAS"
+
+
+def test_a_later_number_is_never_dated_earlier():
+    account = personal_account()
+    with frozen(MARCH_10):
+        first = buy(account, key="first").charge.invoice
+    # A sale that began earlier (a slow gateway, a back-dated import) is
+    # numbered after: it is dated with the invoice before it, not before.
+    with frozen(datetime(2026, 3, 9, tzinfo=UTC)):
+        second = buy(account, key="second").charge.invoice
+    with frozen(datetime(2026, 3, 11, tzinfo=UTC)):
+        third = buy(account, key="third").charge.invoice
+
+    assert [first.number, second.number, third.number] == [
+        "INV-2026-000001",
+        "INV-2026-000002",
+        "INV-2026-000003",
+    ]
+    assert [first.issued_at, second.issued_at, third.issued_at] == [
+        MARCH_10,
+        MARCH_10,
+        datetime(2026, 3, 11, tzinfo=UTC),
+    ]
