@@ -467,6 +467,18 @@ def _lines_summary(lines: Iterable[InvoiceLine | CreditNoteLine]) -> str:
     return f"{lines[0].description}{more}"
 
 
+def _issued_row(document: Invoice | CreditNote, kind: str, status: str) -> DocumentRow:
+    return DocumentRow(
+        kind=kind,
+        key=document.number,
+        title=document.number,
+        issued_on=document.issued_at.astimezone(UTC).date(),
+        description=_lines_summary(document.lines.all()),
+        amount_display=format_cents(document.gross_cents, document.currency),
+        status=status,
+    )
+
+
 def _statement_row(statement: Statement) -> DocumentRow:
     currency = statement.currency
     opening = format_cents(statement.opening_due_cents, currency)
@@ -521,27 +533,11 @@ def list_account_documents(*, account: Account, year: int | None) -> AccountDocu
         year=year,
         years=tuple(years),
         invoices=tuple(
-            DocumentRow(
-                kind="invoice",
-                key=invoice.number,
-                title=invoice.number,
-                issued_on=invoice.issued_at.astimezone(UTC).date(),
-                description=_lines_summary(invoice.lines.all()),
-                amount_display=format_cents(invoice.gross_cents, invoice.currency),
-                status=invoice_status_line(invoice=invoice),
-            )
+            _issued_row(invoice, "invoice", invoice_status_line(invoice=invoice))
             for invoice in invoices
         ),
         credit_notes=tuple(
-            DocumentRow(
-                kind="credit_note",
-                key=note.number,
-                title=note.number,
-                issued_on=note.issued_at.astimezone(UTC).date(),
-                description=_lines_summary(note.lines.all()),
-                amount_display=format_cents(note.gross_cents, note.currency),
-                status=credit_note_status_line(credit_note=note),
-            )
+            _issued_row(note, "credit_note", credit_note_status_line(credit_note=note))
             for note in notes
         ),
         statements=tuple(_statement_row(statement) for statement in statements),

@@ -20,17 +20,14 @@ from billing.errors import NotFound
 from billing.models import TaxRate
 from billing.services.documents import save_billing_details
 from billing.services.packs import purchase_pack, refund_charge
-from billing.services.periods import close_billing_period
 from billing.services.statements import issue_statements
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.tax import REVERSE_CHARGE_NOTE
 from billing.units import GB, Period
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
-    ConsentFactory,
     PackFactory,
+    closed_overage_charge,
     company_account,
-    meter,
     owner_of,
     personal_account,
 )
@@ -81,28 +78,13 @@ def pending_overage(account):
     on 1 June and still pending."""
     account.created_at = datetime(2026, 4, 1, tzinfo=UTC)
     account.save(update_fields=["created_at"])
-    ConsentFactory(
-        account=account,
-        meter=meter("bandwidth"),
-        cap_cents=10_000,
-        period_start=MAY.start,
-        given_at=MAY.starts_at,
+    return closed_overage_charge(
+        account,
+        period=MAY,
+        used_bytes=7 * GB,
+        closed_at=datetime(2026, 6, 1, 2, tzinfo=UTC),
+        event_id="views-bw",
     )
-    at = datetime(2026, 5, 12, tzinfo=UTC)
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id="views-bw",
-                account=account,
-                meter="bandwidth",
-                quantity=7 * GB,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
-    close_billing_period(period=MAY, now=datetime(2026, 6, 1, 2, tzinfo=UTC))
-    return account.charges.get(kind="overage")
 
 
 def invoice_view(charge):

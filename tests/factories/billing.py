@@ -1,6 +1,6 @@
 """Factories for billing. Accounts come from their user/company (as in the app)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import factory
 from django.utils import timezone
@@ -18,7 +18,9 @@ from billing.models import (
     Purchase,
 )
 from billing.services.accounts import default_plan
-from billing.units import period_of
+from billing.services.periods import close_billing_period
+from billing.services.usage import UsageEventInput, record_usage_events
+from billing.units import Period, period_of
 
 from .accounts import CompanyFactory, MembershipFactory, UserFactory
 
@@ -157,3 +159,38 @@ class ChargeFactory(DjangoModelFactory):
     amount_cents = 500
     status = ChargeRecord.Status.PENDING
     idempotency_key = factory.Sequence(lambda n: f"charge-{n}")
+
+
+def closed_overage_charge(
+    account: Account,
+    *,
+    period: Period,
+    used_bytes: int,
+    closed_at: datetime,
+    event_id: str = "overage",
+) -> ChargeRecord:
+    """A consented bandwidth overage in ``period`` (consent from its start,
+    ``used_bytes`` on its 12th), billed when the period closes at
+    ``closed_at``: the pending overage charge."""
+    ConsentFactory(
+        account=account,
+        meter=meter("bandwidth"),
+        cap_cents=10_000,
+        period_start=period.start,
+        given_at=period.starts_at,
+    )
+    at = period.starts_at + timedelta(days=11)
+    record_usage_events(
+        events=[
+            UsageEventInput(
+                id=event_id,
+                account=account,
+                meter="bandwidth",
+                quantity=used_bytes,
+                timestamp=at,
+            )
+        ],
+        received_at=at,
+    )
+    close_billing_period(period=period, now=closed_at)
+    return ChargeRecord.objects.get(account=account, kind=ChargeRecord.Kind.OVERAGE)

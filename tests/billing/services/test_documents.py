@@ -26,15 +26,12 @@ from billing.models import (
 )
 from billing.services.documents import save_billing_details
 from billing.services.packs import purchase_pack, refund_charge
-from billing.services.periods import close_billing_period
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.tax import REVERSE_CHARGE_NOTE
 from billing.units import GB, Period
 from tests.factories.billing import (
-    ConsentFactory,
     PackFactory,
+    closed_overage_charge,
     company_account,
-    meter,
     owner_of,
     personal_account,
 )
@@ -277,30 +274,10 @@ def test_a_full_refund_credits_the_whole_invoice_with_the_customer_reason(rates)
 
 
 def overage_charge(account, *, at_close):
-    """3 GB of bandwidth beyond the 5 GB allowance, consented: 3 x 9c = 27c."""
-    april = Period(date(2026, 4, 1))
-    ConsentFactory(
-        account=account,
-        meter=meter("bandwidth"),
-        cap_cents=10_000,
-        period_start=april.start,
-        given_at=april.starts_at,
+    """8 GB of bandwidth against the 5 GB allowance, consented: 3 x 9c = 27c."""
+    return closed_overage_charge(
+        account, period=Period(date(2026, 4, 1)), used_bytes=8 * GB, closed_at=at_close
     )
-    at = datetime(2026, 4, 15, tzinfo=UTC)
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id="overage",
-                account=account,
-                meter="bandwidth",
-                quantity=8 * GB,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
-    close_billing_period(period=april, now=at_close)
-    return ChargeRecord.objects.get(account=account, kind=ChargeRecord.Kind.OVERAGE)
 
 
 def test_an_overage_charge_is_invoiced_pending_at_the_close_with_the_rate_then(rates):
