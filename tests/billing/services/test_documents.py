@@ -47,10 +47,10 @@ def frozen(instant):
 
 @pytest.fixture
 def rates():
-    """Germany 19% (16% from 1 July 2026, as in 2020), France 20%, Ireland 23%."""
+    """Germany 19% (16% from 15 July 2026, mid-month), France 20%, Ireland 23%."""
     for country, rate, start in [
         ("DE", "19", date(2020, 1, 1)),
-        ("DE", "16", date(2026, 7, 1)),
+        ("DE", "16", date(2026, 7, 15)),
         ("FR", "20", date(2020, 1, 1)),
         ("IE", "23", date(2020, 1, 1)),
     ]:
@@ -160,19 +160,19 @@ def test_a_business_in_the_sellers_own_country_pays_its_vat(rates, settings):
     assert not charge.invoice.reverse_charge
 
 
-def test_the_rate_of_the_invoice_date_applies_when_it_changes_mid_year(rates):
+def test_the_rate_of_the_invoice_date_applies_when_it_changes_mid_month(rates):
     account = personal_account()
     details(account, country="DE")
 
-    with frozen(datetime(2026, 6, 30, 23, 59, tzinfo=UTC)):
-        june = buy(account, price_cents=1250, key="june").charge
-    with frozen(datetime(2026, 7, 1, 0, 0, tzinfo=UTC)):
-        july = buy(account, price_cents=1250, key="july").charge
+    with frozen(datetime(2026, 7, 14, 23, 59, 59, tzinfo=UTC)):
+        before = buy(account, price_cents=1250, key="before").charge
+    with frozen(datetime(2026, 7, 15, 0, 0, tzinfo=UTC)):
+        after = buy(account, price_cents=1250, key="after").charge
 
     # 1250 x 19% = 237.50 -> 238; 1250 x 16% = 200.
-    assert (june.amount_cents, june.invoice.tax_cents) == (1488, 238)
-    assert (july.amount_cents, july.invoice.tax_cents) == (1450, 200)
-    assert [june.invoice.number, july.invoice.number] == [
+    assert (before.amount_cents, before.invoice.tax_cents) == (1488, 238)
+    assert (after.amount_cents, after.invoice.tax_cents) == (1450, 200)
+    assert [before.invoice.number, after.invoice.number] == [
         "INV-2026-000001",
         "INV-2026-000002",
     ]
@@ -444,3 +444,23 @@ def test_a_later_number_is_never_dated_earlier():
         MARCH_10,
         datetime(2026, 3, 11, tzinfo=UTC),
     ]
+
+
+def test_a_months_overage_is_taxed_at_the_rate_of_its_close(rates):
+    """July's overage is invoiced when July closes (4 August): at 16%, though
+    half of July was still at 19%."""
+    with frozen(datetime(2026, 7, 1, tzinfo=UTC)):
+        account = personal_account()
+        details(account, country="DE")
+    closed = datetime(2026, 8, 4, tzinfo=UTC)
+    with frozen(closed):
+        charge = closed_overage_charge(
+            account,
+            period=Period(date(2026, 7, 1)),
+            used_bytes=8 * GB,
+            closed_at=closed,
+        )
+
+    # 3 GB x 9c = 27c net; 27 x 16% = 4.32 -> 4c.
+    assert (charge.invoice.net_cents, charge.invoice.tax_cents) == (27, 4)
+    assert charge.amount_cents == 31
