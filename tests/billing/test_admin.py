@@ -46,7 +46,7 @@ from billing.services.packs import (
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.statements import issue_statements
 from billing.services.usage import record_usage_event
-from billing.units import GB, period_of
+from billing.units import GB, Period, period_of
 from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import (
     ChargeFactory,
@@ -136,16 +136,17 @@ def populated() -> dict[str, object]:
 
 
 def _documents() -> None:
-    """A rate, billing details, a credit note and last month's statement."""
+    """A rate, billing details, a credit note and a statement."""
     TaxRate.objects.create(country="IE", rate_percent=23, valid_from=date(2020, 1, 1))
     account = personal_account()
     save_billing_details(
         account=account, user=owner_of(account), legal_name="Documents Ltd"
     )
     refund_charge(charge=buy(account, key="k-doc").charge, staff_user=None)
-    last_month = period_of(timezone.now()).previous()
-    ChargeFactory(account=account, created_at=last_month.starts_at)
-    issue_statements(period=last_month, now=timezone.now())
+    # A month named outright, so the statement is the same on any day.
+    march = Period(date(2025, 3, 1))
+    ChargeFactory(account=account, created_at=march.starts_at)
+    issue_statements(period=march, now=datetime(2025, 4, 2, tzinfo=UTC))
 
 
 def _adjust(account: Account) -> None:
