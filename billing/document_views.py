@@ -27,7 +27,7 @@ from .models import (
     Statement,
 )
 from .tax import REVERSE_CHARGE_NOTE
-from .units import Period, format_cents, parse_period
+from .units import Period, format_cents, format_percent, parse_period
 
 DAY_FORMAT = "j M Y"
 
@@ -41,7 +41,7 @@ def _day(moment: datetime | date) -> str:
 
 def _rate_text(rate_percent: Decimal) -> str:
     """19.00 -> "19%", 7.70 -> "7.7%"."""
-    return f"{rate_percent.normalize():f}%"
+    return f"{format_percent(rate_percent)}%"
 
 
 def _party_lines(party: Party) -> tuple[str, ...]:

@@ -6,14 +6,15 @@ Amounts are in currency units with two decimals (23.80), as numbers; the
 admin view writes them through ``dashboard.csv_export``.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import IntegerField, OuterRef, Subquery, Sum
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from .models import ChargeRecord, CreditNote, Invoice
+from .models import ChargeRecord, CreditNote, CreditNoteLine, Invoice, InvoiceLine
 
 EXPORT_HEADER = (
     "Number",
@@ -62,7 +63,7 @@ def credit_note_status(*, credit_note: CreditNote) -> str:
     return "refund"
 
 
-def with_credited_cents(invoices):
+def with_credited_cents(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
     """Annotate ``credited_cents``: the gross of the invoice's credit notes."""
     credited = (
         CreditNote.objects.filter(invoice=OuterRef("pk"))
@@ -115,7 +116,8 @@ class ExportRow:
         ]
 
 
-def _rates(lines) -> Decimal | str:
+def _rates(lines: Iterable[InvoiceLine | CreditNoteLine]) -> Decimal | str:
+    """One rate as a number; several (a mixed document) as text."""
     rates = sorted({line.tax_rate_percent for line in lines}, reverse=True)
     if len(rates) == 1:
         return rates[0]

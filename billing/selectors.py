@@ -49,7 +49,7 @@ from .quotas.rules import (
     storage_overage_cents,
     usage_state,
 )
-from .units import Period, period_of
+from .units import Period, format_percent, period_of
 
 __all__ = [
     "State",
@@ -851,11 +851,6 @@ class ChargePreview:
     def taxed_country(self) -> str:
         """Whose rate applies, by name (the seller's without a billing country)."""
         return countries.name(self.quote.treatment.country)
-
-
-def format_percent(rate: Decimal) -> str:
-    """19.00 -> "19", 5.50 -> "5.5": a rate as people write it."""
-    return f"{rate.normalize():f}"
 
 
 def charge_preview(

@@ -234,3 +234,8 @@ def split_by_weights(*, total_cents: int, weights: Sequence[int]) -> list[int]:
     for i in order[: total_cents - sum(parts)]:
         parts[i] += 1
     return parts
+
+
+def format_percent(rate: Decimal) -> str:
+    """19.00 -> "19", 5.50 -> "5.5": a rate as people write it."""
+    return f"{rate.normalize():f}"

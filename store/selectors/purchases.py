@@ -88,15 +88,8 @@ def bundle_refusal(
 
 
 def _payer(user: object) -> Account | None:
-    """The buyer's personal account: store purchases are always paid from it.
-
-    Its user comes along: the quote names the buyer by the user's e-mail.
-    """
-    return (
-        Account.objects.filter(user_id=getattr(user, "pk", None))
-        .select_related("user")
-        .first()
-    )
+    """The buyer's personal account: store purchases are always paid from it."""
+    return Account.objects.filter(user_id=getattr(user, "pk", None)).first()
 
 
 NO_ACCOUNT = "You have no personal billing account to pay from."
