@@ -110,3 +110,9 @@ class IdempotencyConflict(BillingError):
 
     code = "idempotency_conflict"
     status = 409
+
+
+class UnsafeWebhookUrl(InvalidRequest):
+    """A webhook endpoint's URL that the service may not call."""
+
+    code = "unsafe_webhook_url"

@@ -24,6 +24,9 @@ VIEW_ANALYTICS = "billing.view_analytics"  # the analytics reports and their CSV
 # Django's own model permission, used as a power: editing an account's
 # name, plan and owner, and claiming a platform company account.
 CHANGE_ACCOUNT = "billing.change_account"
+# Register, edit and re-enable webhook endpoints, rotate secrets, resend.
+ADD_WEBHOOK_ENDPOINT = "billing.add_webhookendpoint"
+MANAGE_WEBHOOKS = "billing.change_webhookendpoint"
 
 
 def holds_staff_power(*, actor: User | None, permission: str) -> bool:

@@ -27,6 +27,16 @@ def enqueue_with_write(task: Task, **kwargs: Any) -> None:
         transaction.on_commit(partial(task.enqueue, **kwargs))
 
 
+def enqueue_later(task: Task, *, at: datetime, **kwargs: Any) -> None:
+    """Queue ``task`` to run from ``at``, with the current write.
+
+    Only a queue that can defer does this (the database queue); elsewhere
+    ``manage.py deliver_webhooks`` finds what is due.
+    """
+    if task.get_backend().supports_defer:
+        task.using(run_after=at).enqueue(**kwargs)
+
+
 @task
 def send_alert_email(dedupe_key: str) -> bool:
     """E-mail an alert to the account owner once; a rerun sends nothing."""
@@ -67,6 +77,17 @@ def evaluate_alerts(rows: list[list], at: str) -> int:
             rows=[UsageRow(*row) for row in rows], at=datetime.fromisoformat(at)
         )
     )
+
+
+@task(priority=10)
+def evaluate_account_quotas(account_ids: list[int], at: str) -> int:
+    """Evaluate every meter of the accounts after a limit moved (``at``: the
+    change's instant): state alerts and quota webhook events."""
+    from .models import Account
+    from .services.alerts import evaluate_usage_alerts
+
+    accounts = list(Account.objects.select_related("plan").filter(pk__in=account_ids))
+    return len(evaluate_usage_alerts(accounts=accounts, at=datetime.fromisoformat(at)))
 
 
 @task
@@ -117,3 +138,45 @@ def email_invoice(invoice_id: int) -> bool:
         emailed_at=timezone.now()
     )
     return True
+
+
+# Webhooks go ahead of e-mails too: the platform acts on them.
+@task(priority=5)
+def deliver_webhook(delivery_id: int) -> bool:
+    """One attempt of a webhook delivery, if it is due and free (a lease
+    decides); its retries and its lease's expiry queue this task again."""
+    from .services.webhook_deliveries import deliver_webhook as deliver
+
+    return deliver(delivery_id=delivery_id) is not None
+
+
+@task
+def email_staff_endpoint_disabled(endpoint_id: int) -> int:
+    """Tell the staff who manage webhooks that an endpoint was disabled."""
+    from accounts.models import User
+
+    from .models import WebhookEndpoint
+    from .permissions import MANAGE_WEBHOOKS
+
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None or endpoint.disabled_at is None:
+        return 0
+    recipients = sorted(
+        User.objects.with_perm(MANAGE_WEBHOOKS, include_superusers=True)
+        .filter(is_staff=True)
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return 0
+    send_mail(
+        subject=f"[Billing] Webhook endpoint disabled: {endpoint.url}",
+        message=(
+            f"The webhook endpoint {endpoint.url} was disabled.\n\n"
+            f"{endpoint.disabled_reason}\n\nIts undelivered events are kept."
+            " Enable it in the admin (Webhook endpoints) once it answers again:"
+            " what it missed is sent again."
+        ),
+        from_email=None,
+        recipient_list=recipients,
+    )
+    return len(recipients)

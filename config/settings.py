@@ -279,6 +279,32 @@ BILLING_SELLER_BANK = os.environ.get(
 # e-mail (the documents stay in the dashboard).
 BILLING_EMAIL_INVOICES = env_bool("BILLING_EMAIL_INVOICES", True)
 
+# Outbound webhooks (docs/webhooks.md). Seconds to wait before each retry
+# after a failed attempt: the default spends about three days (71.6 h) over
+# ten attempts; each wait is shortened by up to a fifth at random (jitter).
+BILLING_WEBHOOK_RETRY_SCHEDULE = [
+    int(s)
+    for s in env_list(
+        "BILLING_WEBHOOK_RETRY_SCHEDULE",
+        "5,300,1800,7200,18000,36000,36000,72000,86400",
+    )
+]
+# One attempt may take this long (connect and answer together).
+BILLING_WEBHOOK_TIMEOUT_SECONDS = float(
+    os.environ.get("BILLING_WEBHOOK_TIMEOUT_SECONDS", "10")
+)
+# A claimed attempt is retried by another worker once its lease expires
+# (its worker died); keep it well above the timeout.
+BILLING_WEBHOOK_LEASE_SECONDS = float(
+    os.environ.get("BILLING_WEBHOOK_LEASE_SECONDS", "60")
+)
+# Endpoints must use https and public addresses, except these hosts: names,
+# addresses or networks (CIDR) of the private network the platform runs in.
+# Link-local and cloud metadata addresses are refused even when listed.
+BILLING_WEBHOOK_PRIVATE_HOSTS = env_list(
+    "BILLING_WEBHOOK_PRIVATE_HOSTS", "localhost,127.0.0.0/8,::1" if DEBUG else ""
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -145,6 +145,8 @@ def _fast_test_settings(settings):
     settings.TASKS = {
         "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
     }
+    # Webhook receivers in tests listen on loopback.
+    settings.BILLING_WEBHOOK_PRIVATE_HOSTS = ["127.0.0.0/8", "::1", "localhost"]
 
 
 def pytest_report_header(config):
@@ -172,3 +174,13 @@ def pdf_renderer():
         if os.environ.get("CI"):
             pytest.fail(f"CI must render PDFs: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on loopback that records webhook requests."""
+    from tests.receiver import Receiver
+
+    started = Receiver().start()
+    yield started
+    started.stop()

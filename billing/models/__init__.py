@@ -20,6 +20,14 @@ from .meters import Meter, Plan, PlanAllowance
 from .packs import Grant, GrantBurn, Pack, PackAllowance, Purchase
 from .rollups import UsageRollup
 from .usage import ClosedPeriod, GaugeLevel, UsageCounter, UsageEvent, UsageSnapshot
+from .webhooks import (
+    EventType,
+    QuotaNotice,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "BillingDetails",
@@ -52,4 +60,10 @@ __all__ = [
     "UsageEvent",
     "UsageRollup",
     "UsageSnapshot",
+    "EventType",
+    "QuotaNotice",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

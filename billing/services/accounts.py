@@ -8,6 +8,7 @@ from accounts.models import Company, Membership, User
 from ..errors import InvalidRequest
 from ..models import Account, AuditEntry, Plan
 from ..permissions import BLOCK_ACCOUNT, CHANGE_ACCOUNT, check_staff_power
+from .alerts import request_quota_evaluation
 from .audit import record_audit
 from .locks import lock_account
 
@@ -191,6 +192,7 @@ def set_account_block(
             after={"hard_blocked": blocked},
             reason=reason,
         )
+        request_quota_evaluation(account_ids=[account.pk], at=at)
     return True
 
 

@@ -116,14 +116,43 @@ def usage_alert_specs(
 ) -> list[AlertSpec]:
     """The alerts the meters' states call for at ``at`` (80%, exceeded,
     blocked), whether or not they were raised before; writes nothing."""
-    wanted = set(meter_ids)
     return [
         spec
+        for account_id, status in _statuses(
+            accounts=accounts, at=at, meter_ids=meter_ids
+        )
+        if (spec := _state_alert(account_id, status)) is not None
+    ]
+
+
+def _statuses(
+    *, accounts: Sequence[Account], at: datetime, meter_ids: Iterable[int] = ()
+) -> list[tuple[int, QuotaStatus]]:
+    wanted = set(meter_ids)
+    return [
+        (account_id, status)
         for account_id, statuses in quota_statuses(accounts=accounts, at=at).items()
         for status in statuses
         if not wanted or status.meter.pk in wanted
-        if (spec := _state_alert(account_id, status)) is not None
     ]
+
+
+def _act_on_states(
+    statuses: Sequence[tuple[int, QuotaStatus]], *, at: datetime
+) -> list[str]:
+    """Raise the state alerts and write the quota webhook events, together."""
+    from .webhook_events import record_quota_changes
+
+    with transaction.atomic():
+        raised = raise_alerts(
+            specs=[
+                spec
+                for account_id, status in statuses
+                if (spec := _state_alert(account_id, status)) is not None
+            ]
+        )
+        record_quota_changes(statuses=statuses, at=at)
+    return raised
 
 
 def _state_alert(account_id: int, status: QuotaStatus) -> AlertSpec | None:
@@ -148,13 +177,14 @@ def _state_alert(account_id: int, status: QuotaStatus) -> AlertSpec | None:
 def evaluate_usage_alerts(
     *, accounts: Sequence[Account], at: datetime, meter_ids: Iterable[int] = ()
 ) -> list[str]:
-    """Raise each meter's state alert (80%, exceeded, blocked) once a period.
+    """Raise each meter's state alert (80%, exceeded, blocked) once a period,
+    and the quota webhook events of the states found.
 
     Runs after the write that changed the usage (a task, see
     ``request_alert_evaluation``), never inside the ingest transaction.
     """
-    return raise_alerts(
-        specs=usage_alert_specs(accounts=accounts, at=at, meter_ids=meter_ids)
+    return _act_on_states(
+        _statuses(accounts=accounts, at=at, meter_ids=meter_ids), at=at
     )
 
 
@@ -168,6 +198,9 @@ class UsageRow:
     allowance: int  # the plan's: no limit is below it
     hard_blocked: bool
     topped_up_or_consented: bool  # a grant or consent may move the limit or state
+    # The write lowered it (a storage deletion): a meter over its limit may
+    # be back under it (``quota.resolved``).
+    decreased: bool = False
     # The state alerts of the period already raised, when the write read
     # them with the totals (None: look them up).
     raised: tuple[str, ...] | None = None
@@ -188,11 +221,14 @@ def rows_needing_alerts(
     With nothing to move the limit or the state (no grant, no consent, no
     hard block) the limit is the allowance: done once ``exceeded`` exists.
     One query, and only when some row reached 80% without knowing its
-    raised alerts.
+    raised alerts; one more for rows a write lowered (see ``decreased``).
     """
+    rows = list(rows)
     candidates = [r for r in rows if r.hard_blocked or r.used * 5 >= r.allowance * 4]
+    lowered = [r for r in rows if r.decreased and r not in candidates]
+    resolving = _over_limit_pairs(lowered)
     if not candidates:
-        return set()
+        return resolving
 
     def key(row: UsageRow, kind: str) -> str:
         return AlertSpec(
@@ -224,7 +260,17 @@ def rows_needing_alerts(
             return has(row, Alert.Kind.WARNING_80)
         return not row.topped_up_or_consented and has(row, Alert.Kind.EXCEEDED)
 
-    return {(r.account_id, r.meter_id) for r in candidates if not done(r)}
+    return resolving | {(r.account_id, r.meter_id) for r in candidates if not done(r)}
+
+
+def _over_limit_pairs(rows: list[UsageRow]) -> set[tuple[int, int]]:
+    """Of rows a write lowered, those last seen over their limit (one query,
+    only for writes that lowered a level)."""
+    if not rows:
+        return set()
+    from .webhook_events import over_limit_pairs
+
+    return over_limit_pairs(pairs={(r.account_id, r.meter_id) for r in rows})
 
 
 def request_alert_evaluation(*, rows: Iterable[UsageRow], at: datetime) -> None:
@@ -250,6 +296,7 @@ def request_alert_evaluation(*, rows: Iterable[UsageRow], at: datetime) -> None:
                     r.allowance,
                     r.hard_blocked,
                     r.topped_up_or_consented,
+                    r.decreased,
                 ]
                 for r in rows
                 if (r.account_id, r.meter_id) in due
@@ -265,18 +312,27 @@ def evaluate_screened_alerts(*, rows: Iterable[UsageRow], at: datetime) -> list[
     rows = list(rows)
     due = rows_needing_alerts(rows=rows, period_start=period_of(at).start)
     blocked = {r.account_id for r in rows if r.hard_blocked}
-    specs = []
+    statuses: list[tuple[int, QuotaStatus]] = []
     if blocked:
         accounts = list(Account.objects.select_related("plan").filter(pk__in=blocked))
-        specs += usage_alert_specs(accounts=accounts, at=at)
+        statuses += _statuses(accounts=accounts, at=at)
     for account_id, meter_id in sorted(due):
         if account_id in blocked:
             continue
         status = quota_status_by_pk(account_id=account_id, meter_id=meter_id, at=at)
-        spec = _state_alert(account_id, status)
-        if spec is not None:
-            specs.append(spec)
-    return raise_alerts(specs=specs)
+        statuses.append((account_id, status))
+    return _act_on_states(statuses, at=at)
+
+
+def request_quota_evaluation(*, account_ids: Iterable[int], at: datetime) -> None:
+    """Have the worker evaluate every meter of these accounts after the
+    write commits: a limit moved (a pack, a refund, a block), so states,
+    alerts and quota events may change, ``quota.resolved`` included."""
+    from ..tasks import enqueue_with_write, evaluate_account_quotas
+
+    ids = sorted(set(account_ids))
+    if ids:
+        enqueue_with_write(evaluate_account_quotas, account_ids=ids, at=at.isoformat())
 
 
 def raise_carried_over_alerts(*, at: datetime, chunk: int = 500) -> int:
@@ -285,8 +341,13 @@ def raise_carried_over_alerts(*, at: datetime, chunk: int = 500) -> int:
     Storage and job slots keep their level across periods, so their alert
     of a new period cannot wait for the next usage write: the periodic sweep
     evaluates every account whose level is at 80% of its plan allowance or
-    more (the least its limit can be), and every hard-blocked account.
+    more (the least its limit can be), and every hard-blocked account. It
+    also evaluates every account with a meter last seen over its limit: a
+    new month resets the counters, which the platform is told
+    (``quota.resolved``).
     """
+    from .webhook_events import over_limit_account_ids
+
     allowance = PlanAllowance.objects.filter(
         plan_id=OuterRef("account__plan_id"), meter_id=OuterRef("meter_id")
     ).values("amount")[:1]
@@ -299,6 +360,7 @@ def raise_carried_over_alerts(*, at: datetime, chunk: int = 500) -> int:
     )
     ids |= set(Account.objects.filter(hard_blocked=True).values_list("pk", flat=True))
     ids |= set(JobSlot.objects.active().values_list("account_id", flat=True).distinct())
+    ids |= over_limit_account_ids()
     raised = 0
     ordered = sorted(ids)
     for start in range(0, len(ordered), chunk):

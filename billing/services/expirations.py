@@ -13,13 +13,14 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Account, Alert, Grant, Meter, Purchase
+from ..models import Account, Alert, EventType, Grant, Meter, Purchase
 from ..selectors import REMINDERS, reminder_reference
 from ..units import period_of
 from .alerts import AlertSpec, raise_alerts, raise_carried_over_alerts
 from .counters import refold_counters_from
 from .job_slots import reconcile_job_slots
 from .locks import lock_account
+from .webhook_events import EventSpec, purchase_event, record_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,9 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
             expires_at__lte=now,
             expiry_processed_at__isnull=True,
             revoked_at__isnull=True,
-        ).select_related("meter", "purchase__pack")
+        )
+        .select_related("meter", "purchase__pack")
+        .prefetch_related("purchase__pack__allowances__meter")
     )
     by_account: dict[int, list[Grant]] = defaultdict(list)
     for grant in expired:
@@ -63,6 +66,7 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
                     )
                 )
             raise_alerts(specs=specs)
+            record_events(specs=_expired_purchases(grants))
             slot_grants = [g for g in grants if g.meter.kind == Meter.Kind.ALLOCATION]
             if slot_grants:
                 ended = " and ".join(sorted({g.label for g in slot_grants}))
@@ -77,6 +81,21 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
     return Sweep(
         reminders=reminders, expired_grants=len(expired), suspended_slots=suspended
     )
+
+
+def _expired_purchases(grants: list[Grant]) -> list[EventSpec]:
+    """One ``purchase.expired`` per purchase whose grants ended by expiry
+    (staff adjustments have no purchase: their alert says it)."""
+    purchases = {g.purchase_id: g.purchase for g in grants if g.purchase_id}
+    return [
+        purchase_event(
+            type=EventType.PURCHASE_EXPIRED,
+            purchase=purchase,
+            at=purchase.expires_at,
+            dedupe_key=f"purchase.expired:{purchase.pk}",
+        )
+        for _, purchase in sorted(purchases.items())
+    ]
 
 
 def _fold_started_terms(*, now: datetime) -> None:
@@ -111,22 +130,33 @@ def _send_reminders(*, now: datetime) -> int:
         )
         .exclude(renewals__status=Purchase.Status.COMPLETED)
         .select_related("pack")
+        .prefetch_related("pack__allowances__meter")
     )
-    specs = []
+    specs, events = [], []
     for purchase in upcoming:
         left = purchase.expires_at - now
         window = next(label for span, label in REMINDERS if left <= span)
+        reference = reminder_reference(purchase_id=purchase.pk, window=window)
+        events.append(
+            purchase_event(
+                type=EventType.PURCHASE_EXPIRING,
+                purchase=purchase,
+                at=now,
+                dedupe_key=f"purchase.expiring:{reference}",
+            )
+        )
         action = "Renew it" if purchase.pack.is_subscription else "Buy it again"
         specs.append(
             AlertSpec(
                 account_id=purchase.account_id,
                 kind=Alert.Kind.EXPIRING_SOON,
                 period_start=period_of(purchase.expires_at).start,
-                reference=reminder_reference(purchase_id=purchase.pk, window=window),
+                reference=reference,
                 message=f"{purchase.pack.name} expires on "
                 f"{purchase.expires_at:%Y-%m-%d %H:%M} UTC. "
                 f"{action} to keep its capacity.",
             )
         )
     with transaction.atomic():
+        record_events(specs=events)
         return len(raise_alerts(specs=specs))

@@ -8,12 +8,22 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..errors import NotFound, QuotaExceeded
-from ..models import Account, Alert, JobSlot, Meter
+from ..models import Account, Alert, EventType, JobSlot, Meter, QuotaNotice
 from ..quotas.hot import slot_facts
 from ..selectors import job_slot_limit
 from ..units import period_of
-from .alerts import AlertSpec, UsageRow, raise_alerts, request_alert_evaluation
+from .alerts import (
+    AlertSpec,
+    UsageRow,
+    raise_alerts,
+    request_alert_evaluation,
+    request_quota_evaluation,
+)
 from .locks import lock_account, lock_account_row
+from .webhook_events import record_events, slot_event
+
+_NOTICE = QuotaNotice._meta.db_table
+_METER = Meter._meta.db_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +113,11 @@ def release_job_slot(
     """Release job_ref's slot. Idempotent: False when it was already released.
 
     The release itself is one conditional update (no transaction), which
-    also says whether a suspended posting waits; only then is the account
-    locked to give it the slot. Raises NotFound when the job never held a
-    slot on this account.
+    also says whether a suspended posting waits (only then is the account
+    locked to give it the slot) and whether the platform was told the slots
+    are over their limit (only then are states evaluated, after commit, for
+    ``quota.resolved``). Raises NotFound when the job never held a slot on
+    this account.
     """
     at = at or timezone.now()
     table = JobSlot._meta.db_table
@@ -115,7 +127,9 @@ def release_job_slot(
             f"UPDATE {table} SET status = %s, released_at = %s"
             " WHERE account_id = %s AND job_ref = %s AND status IN (%s, %s)"
             f" RETURNING EXISTS (SELECT 1 FROM {table} WHERE account_id = %s"
-            " AND status = %s)",
+            f" AND status = %s), EXISTS (SELECT 1 FROM {_NOTICE} n"
+            f" JOIN {_METER} m ON m.id = n.meter_id WHERE n.account_id = %s"
+            " AND n.over_limit AND m.code = 'job_slots')",
             [
                 JobSlot.Status.RELEASED,
                 connection.ops.adapt_datetimefield_value(at),
@@ -125,6 +139,7 @@ def release_job_slot(
                 JobSlot.Status.SUSPENDED,
                 account.pk,
                 JobSlot.Status.SUSPENDED,
+                account.pk,
             ],
         )
         row = cursor.fetchone()
@@ -137,6 +152,8 @@ def release_job_slot(
         # reactivates it too (suspended postings come before new ones).
         with transaction.atomic():
             reconcile_job_slots(account=lock_account(account), at=at)
+    if row[1]:
+        request_quota_evaluation(account_ids=[account.pk], at=at)
     return True
 
 
@@ -195,6 +212,19 @@ def reconcile_job_slots(
                 )
             ]
         )
+        record_events(
+            specs=[
+                slot_event(
+                    type=EventType.JOB_SLOT_SUSPENDED,
+                    account_id=account.pk,
+                    job_refs=suspended,
+                    limit=limit,
+                    active=active,
+                    cause=cause,
+                    at=at,
+                )
+            ]
+        )
     elif active < limit and counts["suspended"]:
         waiting = list(
             account.job_slots.filter(status=JobSlot.Status.SUSPENDED).order_by(
@@ -207,6 +237,19 @@ def reconcile_job_slots(
             )
             reactivated = [s.job_ref for s in waiting]
             active += len(waiting)
+            record_events(
+                specs=[
+                    slot_event(
+                        type=EventType.JOB_SLOT_REACTIVATED,
+                        account_id=account.pk,
+                        job_refs=reactivated,
+                        limit=limit,
+                        active=active,
+                        cause="capacity returned",
+                        at=at,
+                    )
+                ]
+            )
     return SlotReconciliation(
         suspended=suspended, reactivated=reactivated, active=active
     )

@@ -23,7 +23,16 @@ from ..errors import (
     NotRenewable,
     PermissionDenied,
 )
-from ..models import Account, AuditEntry, ChargeRecord, Grant, Meter, Pack, Purchase
+from ..models import (
+    Account,
+    AuditEntry,
+    ChargeRecord,
+    EventType,
+    Grant,
+    Meter,
+    Pack,
+    Purchase,
+)
 from ..permissions import ADJUST_GRANT, REFUND_CHARGE, check_staff_power
 from ..selectors import (
     can_manage_account,
@@ -32,12 +41,14 @@ from ..selectors import (
     renewal_start,
 )
 from ..units import billed_days, format_cents, period_of
+from .alerts import request_quota_evaluation
 from .audit import record_audit
 from .counters import refold_counters_from
 from .documents import issue_credit_note, issue_invoice
 from .job_slots import DEFAULT_SUSPENSION_CAUSE, reconcile_job_slots
 from .locks import lock_account
 from .payments import charge_and_pay, get_gateway, require_price_shown
+from .webhook_events import purchase_event, record_events, refund_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +164,16 @@ def _buy(
         period_end=last_day,
         at=now,
     )
+    record_events(
+        specs=[
+            purchase_event(
+                type=EventType.PURCHASE_COMPLETED,
+                purchase=purchase,
+                at=now,
+                dedupe_key=f"purchase.completed:{purchase.pk}",
+            )
+        ]
+    )
     return PurchaseResult(purchase=purchase, charge=charge, created=True)
 
 
@@ -166,7 +187,9 @@ def _apply_new_capacity(
     """Let changed capacity reach the caches: a top-up starting now covers
     this period's excess so far, one ending now stops burning (usage already
     recorded past this instant changes side); slots follow the new limit
-    (``cause`` says what lowered it, for the slots it suspends)."""
+    (``cause`` says what lowered it, for the slots it suspends). States,
+    alerts and quota events follow after commit."""
+    request_quota_evaluation(account_ids=[account.pk], at=at)
     for meter in meters:
         if meter.kind == Meter.Kind.COUNTER:
             refold_counters_from(
@@ -359,6 +382,17 @@ def refund_charge(
             gross_cents=amount_cents,
             reason=credit_reason,
             at=now,
+        )
+        record_events(
+            specs=[
+                refund_event(
+                    original=charge,
+                    refund=None if result_row is charge else result_row,
+                    amount_cents=amount_cents,
+                    reason=credit_reason,
+                    at=now,
+                )
+            ]
         )
     return result_row
 

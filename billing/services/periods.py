@@ -20,9 +20,11 @@ from ..models import (
     Account,
     ChargeRecord,
     ClosedPeriod,
+    EventType,
     Meter,
     OverageConsent,
     UsageEvent,
+    UsageSnapshot,
 )
 from ..quotas.facts import covering_consents_filter, period_overage_from_facts
 from ..units import Period, period_of
@@ -30,6 +32,7 @@ from .counters import refold_counter
 from .documents import issue_invoice
 from .locks import lock_account
 from .snapshots import take_usage_snapshots
+from .webhook_events import EventSpec, record_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ def close_billing_period(*, period: Period, now: datetime) -> PeriodClose:
                 refold_counter(account=account, meter=meter, period=period, now=now)
             if _charge_overage(account=account, meter=meter, period=period, now=now):
                 charges += 1
+    _tell_period_closed(period=period, accounts={a for a, _ in pairs}, now=now)
     # Only now is the month's overage all charged: a close that died before
     # this line is found again by ``due_periods`` and finished.
     ClosedPeriod.objects.filter(
@@ -76,6 +80,52 @@ def close_billing_period(*, period: Period, now: datetime) -> PeriodClose:
     return PeriodClose(
         period=period, charges_created=charges, already_closed=not created
     )
+
+
+def _tell_period_closed(
+    *, period: Period, accounts: set[int], now: datetime, chunk: int = 500
+) -> None:
+    """One ``period.closed`` per account with usage or a consent in the
+    period, listing its overage charges; a rerun adds none (dedupe keys)."""
+    accounts |= set(
+        UsageSnapshot.objects.filter(day__gte=period.start, day__lt=period.end)
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    charges: dict[int, list[dict]] = {}
+    for row in ChargeRecord.objects.filter(
+        kind=ChargeRecord.Kind.OVERAGE, period_start=period.start
+    ).values("account_id", "pk", "meter__code", "amount_cents", "currency", "status"):
+        charges.setdefault(row["account_id"], []).append(row)
+    specs = [
+        EventSpec(
+            type=EventType.PERIOD_CLOSED,
+            account_id=account_id,
+            occurred_at=now,
+            data={
+                "period_start": period.start.isoformat(),
+                "period_end": period.end.isoformat(),
+                "overage_charges": [
+                    {
+                        "id": row["pk"],
+                        "meter": row["meter__code"],
+                        "amount_cents": row["amount_cents"],
+                        "currency": row["currency"],
+                        "status": row["status"],
+                    }
+                    for row in charges.get(account_id, [])
+                ],
+                "overage_total_cents": sum(
+                    row["amount_cents"] for row in charges.get(account_id, [])
+                ),
+            },
+            dedupe_key=f"period.closed:{account_id}:{period.start:%Y-%m}",
+        )
+        for account_id in sorted(accounts)
+    ]
+    for start in range(0, len(specs), chunk):
+        with transaction.atomic():
+            record_events(specs=specs[start : start + chunk])
 
 
 def _charge_overage(

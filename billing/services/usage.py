@@ -715,6 +715,7 @@ def _after_write(
         _refold_counters(folds, accounts=accounts, meters=meters, now=now)
         _correct_snapshots(late, accounts=accounts, meters=meters, now=now)
     current = period_of(now).start
+    lowered = _lowered(new)
     request_alert_evaluation(
         rows=(
             UsageRow(
@@ -724,6 +725,7 @@ def _after_write(
                 allowance=total.allowance,
                 hard_blocked=total.hard_blocked,
                 topped_up_or_consented=total.may_fold,
+                decreased=(account_id, meter_id) in lowered,
                 raised=total.raised,
             )
             for (account_id, meter_id, start), total in totals.items()
@@ -731,6 +733,15 @@ def _after_write(
         ),
         at=now,
     )
+
+
+def _lowered(new: list[_Parsed]) -> set[tuple[int, int]]:
+    """The (account, meter) levels the batch took down."""
+    net: dict[tuple[int, int], int] = defaultdict(int)
+    for p in new:
+        if p.meter.kind == Meter.Kind.GAUGE:
+            net[(p.account_id, p.meter.pk)] += p.quantity
+    return {key for key, delta in net.items() if delta < 0}
 
 
 def _refold_counters(

@@ -9,6 +9,7 @@ from factory.django import DjangoModelFactory
 from billing.models import (
     Account,
     ChargeRecord,
+    EventType,
     Grant,
     JobSlot,
     Meter,
@@ -16,7 +17,9 @@ from billing.models import (
     Pack,
     PackAllowance,
     Purchase,
+    WebhookEndpoint,
 )
+from billing.models.webhooks import new_signing_secret
 from billing.services.accounts import default_plan
 from billing.services.periods import close_billing_period
 from billing.services.usage import UsageEventInput, record_usage_events
@@ -194,3 +197,15 @@ def closed_overage_charge(
     )
     close_billing_period(period=period, now=closed_at)
     return ChargeRecord.objects.get(account=account, kind=ChargeRecord.Kind.OVERAGE)
+
+
+class WebhookEndpointFactory(DjangoModelFactory):
+    """An endpoint that wants every event type (loopback URLs are allowed
+    in tests: ``BILLING_WEBHOOK_PRIVATE_HOSTS``)."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    url = "http://127.0.0.1:9/hooks"
+    event_types = factory.LazyFunction(lambda: list(EventType.values))
+    secret = factory.LazyFunction(new_signing_secret)

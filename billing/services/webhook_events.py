@@ -1,0 +1,360 @@
+"""Write webhook events to the outbox, in the transaction of their cause.
+
+Each event gets one delivery per active endpoint that wants its type; the
+deliveries are queued with the write (``enqueue_with_write``), so a rolled
+back change sends nothing. Events that must be told once (a quota state in
+a period, a purchase's expiry) carry a dedupe key: of several writers, one
+inserts the event and the others do nothing. Payloads name the account by
+its ``external_id`` (docs/webhooks.md).
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import (
+    Account,
+    ChargeRecord,
+    EventType,
+    Purchase,
+    QuotaNotice,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from ..selectors import QuotaStatus, State
+
+type Data = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    type: str
+    account_id: int | None
+    occurred_at: datetime
+    data: Data = field(default_factory=dict)
+    dedupe_key: str | None = None
+
+
+def record_events(*, specs: Sequence[EventSpec]) -> list[WebhookEvent]:
+    """Insert the events not recorded before, and their deliveries.
+
+    One ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``: an
+    event without a key is always new. Returns the new events.
+    """
+    if not specs:
+        return []
+    references = _account_references({s.account_id for s in specs} - {None})
+    now = timezone.now()
+    table = WebhookEvent._meta.db_table
+    rows, params = [], []
+    for spec in specs:
+        data = {"account": references.get(spec.account_id)} | spec.data
+        rows.append("(%s, %s, %s, %s, %s, %s, %s)")
+        params += [
+            f"evt_{uuid.uuid4().hex}",
+            spec.type,
+            spec.account_id,
+            connection.ops.adapt_datetimefield_value(spec.occurred_at),
+            connection.ops.adapt_json_value(data, None),
+            spec.dedupe_key,
+            connection.ops.adapt_datetimefield_value(now),
+        ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (event_id, type, account_id, occurred_at, data,"
+            f" dedupe_key, created_at) VALUES {', '.join(rows)}"
+            " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        events = list(WebhookEvent.objects.filter(pk__in=ids).order_by("pk"))
+        fan_out(events=events, now=now)
+    return events
+
+
+def fan_out(
+    *,
+    events: Sequence[WebhookEvent],
+    now: datetime,
+    endpoints: Iterable[WebhookEndpoint] | None = None,
+) -> list[WebhookDelivery]:
+    """One delivery per (event, endpoint wanting its type), queued with the
+    write; an endpoint disabled for failing holds its deliveries until
+    staff enable it again. An existing (event, endpoint) pair is kept."""
+    from ..tasks import deliver_webhook, enqueue_with_write
+
+    if endpoints is None:
+        endpoints = WebhookEndpoint.objects.filter(is_active=True)
+    endpoints = list(endpoints)
+    deliveries = [
+        WebhookDelivery(
+            event=event,
+            endpoint=endpoint,
+            status=(
+                WebhookDelivery.Status.HELD
+                if endpoint.disabled_at
+                else WebhookDelivery.Status.PENDING
+            ),
+            next_attempt_at=now,
+            created_at=now,
+            window_started_at=now,
+        )
+        for event in events
+        for endpoint in endpoints
+        if event.type in endpoint.event_types
+    ]
+    if not deliveries:
+        return []
+    existing = set(
+        WebhookDelivery.objects.filter(
+            event__in=[d.event for d in deliveries],
+            endpoint__in=endpoints,
+        ).values_list("event_id", "endpoint_id")
+    )
+    new = [d for d in deliveries if (d.event.pk, d.endpoint.pk) not in existing]
+    created = WebhookDelivery.objects.bulk_create(new)
+    for delivery in created:
+        if delivery.status == WebhookDelivery.Status.PENDING:
+            enqueue_with_write(deliver_webhook, delivery_id=delivery.pk)
+    return created
+
+
+def _account_references(account_ids: set[int]) -> dict[int, str | None]:
+    if not account_ids:
+        return {}
+    return dict(
+        Account.objects.filter(pk__in=account_ids).values_list("pk", "external_id")
+    )
+
+
+# -- Quota events ------------------------------------------------------------
+
+_ONCE_A_PERIOD = {
+    State.WARNING: EventType.QUOTA_WARNING,
+    State.EXCEEDED: EventType.QUOTA_EXCEEDED,
+    State.OVERAGE: EventType.QUOTA_OVERAGE_STARTED,
+    State.BLOCKED: EventType.QUOTA_BLOCKED,
+}
+_OVER_LIMIT = {State.EXCEEDED, State.OVERAGE, State.BLOCKED}
+
+
+def quota_data(status: QuotaStatus) -> Data:
+    data: Data = {
+        "meter": status.meter.code,
+        "unit": status.meter.unit,
+        "period_start": status.period.start.isoformat(),
+        "period_end": status.period.end.isoformat(),
+        "state": str(status.state),
+        "used": status.used,
+        "limit": status.limit,
+        "percent": status.percent,
+    }
+    if status.state in (State.OVERAGE, State.BLOCKED) and status.consent is not None:
+        data["overage"] = {
+            "cap_cents": status.cap_cents,
+            "accrued_cents": status.accrued_cents,
+        }
+    return data
+
+
+def record_quota_changes(
+    *, statuses: Sequence[tuple[int, QuotaStatus]], at: datetime
+) -> list[WebhookEvent]:
+    """The quota events the evaluated states call for.
+
+    ``quota.warning``, ``.exceeded``, ``.overage_started`` and ``.blocked``
+    once per (account, meter, period); ``quota.resolved`` at each return to
+    ok or warning of a meter last seen over its limit (``QuotaNotice``,
+    flipped by a conditional UPDATE, so two evaluators tell it once).
+    """
+    specs = [
+        EventSpec(
+            type=_ONCE_A_PERIOD[status.state],
+            account_id=account_id,
+            occurred_at=at,
+            data=quota_data(status),
+            dedupe_key=(
+                f"{_ONCE_A_PERIOD[status.state]}:{account_id}:{status.meter.pk}:"
+                f"{status.period.start:%Y-%m}"
+            ),
+        )
+        for account_id, status in statuses
+        if status.state in _ONCE_A_PERIOD
+    ]
+    over = [(a, s) for a, s in statuses if s.state in _OVER_LIMIT]
+    under = {(a, s.meter.pk): s for a, s in statuses if s.state not in _OVER_LIMIT}
+    with transaction.atomic():
+        _mark_over_limit(over, at=at)
+        specs += _resolutions(under, at=at)
+        return record_events(specs=specs)
+
+
+def _mark_over_limit(over: list[tuple[int, QuotaStatus]], *, at: datetime) -> None:
+    if not over:
+        return
+    QuotaNotice.objects.bulk_create(
+        [
+            QuotaNotice(
+                account_id=account_id,
+                meter_id=status.meter.pk,
+                over_limit=True,
+                state=str(status.state),
+                changed_at=at,
+            )
+            for account_id, status in sorted(over, key=lambda p: (p[0], p[1].meter.pk))
+        ],
+        update_conflicts=True,
+        unique_fields=["account", "meter"],
+        update_fields=["over_limit", "state", "changed_at"],
+    )
+
+
+def _resolutions(
+    under: dict[tuple[int, int], QuotaStatus], *, at: datetime
+) -> list[EventSpec]:
+    if not under:
+        return []
+    flagged = QuotaNotice.objects.filter(
+        over_limit=True,
+        account_id__in={a for a, _ in under},
+        meter_id__in={m for _, m in under},
+    ).values_list("pk", "account_id", "meter_id", "state")
+    specs = []
+    for pk, account_id, meter_id, previous in sorted(flagged):
+        status = under.get((account_id, meter_id))
+        if status is None:
+            continue
+        flipped = QuotaNotice.objects.filter(pk=pk, over_limit=True).update(
+            over_limit=False, state=str(status.state), changed_at=at
+        )
+        if flipped:
+            specs.append(
+                EventSpec(
+                    type=EventType.QUOTA_RESOLVED,
+                    account_id=account_id,
+                    occurred_at=at,
+                    data=quota_data(status) | {"previous_state": previous},
+                )
+            )
+    return specs
+
+
+def over_limit_account_ids() -> set[int]:
+    """Accounts with a meter last seen over its limit: the period rollover
+    evaluates them, as a new month resets counters without any write."""
+    return set(
+        QuotaNotice.objects.filter(over_limit=True).values_list("account_id", flat=True)
+    )
+
+
+def over_limit_pairs(*, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The (account, meter) pairs of ``pairs`` last seen over their limit."""
+    found = QuotaNotice.objects.filter(
+        over_limit=True,
+        account_id__in={a for a, _ in pairs},
+        meter_id__in={m for _, m in pairs},
+    ).values_list("account_id", "meter_id")
+    return set(found) & pairs
+
+
+# -- Purchases, charges, slots, periods --------------------------------------
+
+
+def purchase_data(purchase: Purchase) -> Data:
+    return {
+        "purchase": {
+            "id": purchase.pk,
+            "pack": purchase.pack.code,
+            "name": purchase.pack.name,
+            "kind": purchase.kind,
+            "subscription": purchase.pack.is_subscription,
+            "starts_at": _iso(purchase.starts_at),
+            "expires_at": _iso(purchase.expires_at),
+            "price_cents": purchase.price_cents,
+            "grants": [
+                {"meter": line.meter.code, "amount": line.amount}
+                for line in purchase.pack.allowances.all()
+            ],
+        }
+    }
+
+
+def purchase_event(
+    *, type: str, purchase: Purchase, at: datetime, dedupe_key: str | None = None
+) -> EventSpec:
+    return EventSpec(
+        type=type,
+        account_id=purchase.account_id,
+        occurred_at=at,
+        data=purchase_data(purchase),
+        dedupe_key=dedupe_key,
+    )
+
+
+def charge_data(charge: ChargeRecord) -> Data:
+    return {
+        "id": charge.pk,
+        "kind": charge.kind,
+        "amount_cents": charge.amount_cents,
+        "currency": charge.currency,
+        "status": charge.status,
+    }
+
+
+def refund_event(
+    *,
+    original: ChargeRecord,
+    refund: ChargeRecord | None,
+    amount_cents: int,
+    reason: str,
+    at: datetime,
+) -> EventSpec:
+    """A refund paid back (``refund``: its negative ledger row), or a pending
+    charge voided (``refund`` None: nothing had been collected)."""
+    return EventSpec(
+        type=EventType.CHARGE_REFUNDED,
+        account_id=original.account_id,
+        occurred_at=at,
+        data={
+            "charge": charge_data(original),
+            "refunded_cents": amount_cents if refund is not None else 0,
+            "voided": refund is None,
+            "refund": charge_data(refund) if refund is not None else None,
+            "reason": reason,
+            "purchase_id": original.purchase_id,
+        },
+        dedupe_key=f"charge.refunded:{original.pk}",
+    )
+
+
+def slot_event(
+    *,
+    type: str,
+    account_id: int,
+    job_refs: Sequence[str],
+    limit: int,
+    active: int,
+    cause: str,
+    at: datetime,
+) -> EventSpec:
+    return EventSpec(
+        type=type,
+        account_id=account_id,
+        occurred_at=at,
+        data={
+            "job_ids": list(job_refs),
+            "used": active,
+            "limit": limit,
+            "cause": cause,
+        },
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
