@@ -54,6 +54,7 @@ from tests.factories.billing import (
     GrantFactory,
     PackFactory,
     PlatformAccountFactory,
+    WebhookEndpointFactory,
     company_account,
     meter,
     owner_of,
@@ -106,6 +107,7 @@ def run_action(client: Client, model: type, action: str, objs, **extra: str):
 @pytest.fixture
 def populated() -> dict[str, object]:
     """At least one row of every model the admin shows."""
+    WebhookEndpointFactory()  # the changes below queue deliveries to it
     person = personal_account()
     company = company_account()
     buy(person)
@@ -171,11 +173,18 @@ def registered_models() -> list[type]:
 # Every page loads ------------------------------------------------------------
 
 
+# Shown inside another model's pages, or bookkeeping with nothing to read:
+# attempts are listed on their delivery; a quota notice only remembers what
+# the platform was last told.
+NOT_REGISTERED = {"billing.webhookattempt", "billing.quotanotice"}
+
+
 def test_every_model_of_accounts_and_billing_is_registered():
     expected = {
         model
         for label in ("accounts", "billing")
         for model in apps.get_app_config(label).get_models()
+        if model._meta.label_lower not in NOT_REGISTERED
     }
     assert expected <= set(admin.site._registry)
 
