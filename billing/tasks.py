@@ -162,9 +162,9 @@ def email_staff_endpoint_disabled(endpoint_id: int) -> int:
     if endpoint is None or endpoint.disabled_at is None:
         return 0
     recipients = sorted(
-        User.objects.with_perm(MANAGE_WEBHOOKS, include_superusers=True)
-        .filter(is_staff=True)
-        .values_list("email", flat=True)
+        user.email
+        for user in User.objects.filter(is_staff=True, is_active=True)
+        if user.has_perm(MANAGE_WEBHOOKS)
     )
     if not recipients:
         return 0

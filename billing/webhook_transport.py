@@ -214,6 +214,9 @@ def post(*, url: str, body: bytes, headers: dict[str, str]) -> Answer:
             status_code=response.status,
             excerpt=raw.decode("utf-8", errors="replace"),
         )
+    except urllib3.exceptions.NewConnectionError as exc:
+        # Checked first: urllib3 counts a refused connection as a timeout.
+        return answer(status_code=None, error=_short(exc))
     except urllib3.exceptions.TimeoutError:
         return answer(status_code=None, error=f"No answer within {timeout:g} s.")
     except urllib3.exceptions.HTTPError as exc:
