@@ -1612,4 +1612,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 admin.site.register(ApiKey, ApiKeyAdmin)
 
-from . import admin_documents, admin_tax  # noqa: E402, F401 (registers them)
+from . import (  # noqa: E402, F401 (registers them)
+    admin_documents,
+    admin_tax,
+    admin_webhooks,
+)
