@@ -107,13 +107,21 @@ def _claim(*, delivery_id: int, now: datetime) -> Claim | None:
     from ..tasks import enqueue_later
 
     lease_end = now + timedelta(seconds=settings.BILLING_WEBHOOK_LEASE_SECONDS)
+    delivery = (
+        WebhookDelivery.objects.select_related("event", "endpoint")
+        .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+        .first()
+    )
+    endpoint = delivery.endpoint if delivery else None
+    if endpoint is None or not endpoint.is_active or endpoint.disabled_at:
+        return None
     with transaction.atomic():
+        # The row's own columns only: PostgreSQL rechecks them on the row a
+        # concurrent claimer just updated, so exactly one claim succeeds.
         taken = WebhookDelivery.objects.filter(
             pk=delivery_id,
             status=WebhookDelivery.Status.PENDING,
             next_attempt_at__lte=now,
-            endpoint__is_active=True,
-            endpoint__disabled_at__isnull=True,
         ).update(
             attempt_count=F("attempt_count") + 1,
             next_attempt_at=lease_end,
@@ -121,8 +129,8 @@ def _claim(*, delivery_id: int, now: datetime) -> Claim | None:
         )
         if not taken:
             return None
-        delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(
-            pk=delivery_id
+        delivery.refresh_from_db(
+            fields=["attempt_count", "attempts_before_resend", "window_started_at"]
         )
         WebhookAttempt.objects.filter(
             delivery=delivery, finished_at__isnull=True

@@ -12,15 +12,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
-from billing.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from billing.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEvent
 from billing.services.usage import UsageEventInput, record_usage_events
-from billing.services.webhook_deliveries import ABANDONED
+from billing.services.webhook_deliveries import ABANDONED, deliver_webhook
+from billing.services.webhook_events import EventSpec, record_events
 from billing.units import GB
 from tests.concurrency.conftest import run_concurrently
 from tests.factories.billing import WebhookEndpointFactory, personal_account
@@ -28,6 +30,7 @@ from tests.processes import process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
+AT = datetime(2026, 4, 16, 12, tzinfo=UTC)
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -208,3 +211,23 @@ def test_20_concurrent_batches_over_the_limit_send_one_exceeded(
 
     assert [r.payload["type"] for r in receiver.requests] == ["quota.exceeded"]
     assert WebhookEvent.objects.filter(type="quota.exceeded").count() == 1
+
+
+def test_workers_racing_for_one_delivery_make_one_attempt(seeded_catalogue, receiver):
+    WebhookEndpointFactory(url=receiver.url)
+    record_events(
+        specs=[EventSpec(type=EventType.PERIOD_CLOSED, account_id=None, occurred_at=AT)]
+    )  # in-process queue: its first attempt runs after commit, here already
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=AT
+    )  # due again, as if a retry were due
+    receiver.requests.clear()
+
+    outcomes = run_concurrently(
+        lambda i: deliver_webhook(delivery_id=delivery.pk), threads=8
+    )
+
+    outcomes.assert_only()
+    assert len([r for r in outcomes.results if r is not None]) == 1
+    assert len(receiver.requests) == 1
