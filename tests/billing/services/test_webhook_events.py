@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from standardwebhooks.webhooks import Webhook
 
 from billing.models import Pack, WebhookDelivery, WebhookEvent
@@ -16,6 +16,7 @@ from billing.services.job_slots import allocate_job_slot
 from billing.services.packs import purchase_pack, refund_charge, revoke_grant
 from billing.services.periods import close_billing_period
 from billing.services.usage import UsageEventInput, record_usage_events
+from billing.services.webhook_events import EventSpec, record_events
 from billing.units import GB, Period
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import (
@@ -310,7 +311,21 @@ def test_closing_a_period_tells_each_account_once_with_its_overage():
         close_billing_period(period=Period(AT.date().replace(day=1)), now=closed_at)
 
     (closed,) = told("period.closed", account)
-    assert (closed["period_start"], closed["period_end"]) == ("2026-04-01", "2026-05-01")
+    assert (closed["period_start"], closed["period_end"]) == (
+        "2026-04-01",
+        "2026-05-01",
+    )
     (charge,) = closed["overage_charges"]
     assert charge["meter"] == "bandwidth"
     assert closed["overage_total_cents"] == charge["amount_cents"] >= 90
+
+
+@pytest.mark.time_machine(AT)
+def test_an_event_once_written_cannot_be_changed():
+    (event,) = record_events(
+        specs=[EventSpec(type="period.closed", account_id=None, occurred_at=AT)]
+    )
+    with pytest.raises(DatabaseError), transaction.atomic():
+        WebhookEvent.objects.filter(pk=event.pk).update(data={"forged": True})
+    event.refresh_from_db()
+    assert event.data == {"account": None}
