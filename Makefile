@@ -57,7 +57,7 @@ seed: migrate ## Load the demo data (safe to run twice)
 run: seed ## Install, migrate, load demo data and serve on http://127.0.0.1:8000
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-worker: migrate ## Run the task worker (alert evaluation, e-mails) on the configured database
+worker: migrate ## Run the task worker (alerts, e-mails, webhook deliveries) on the configured database
 	TASKS_BACKEND=$${TASKS_BACKEND:-django_tasks_db.DatabaseBackend} $(BIN)/python manage.py db_worker --interval 0.2
 
 test: install ## Run the whole suite (PostgreSQL when DATABASE_URL is set, else SQLite)

@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI, Path, Status
+from ninja import Path, Status
 from ninja.security import HttpBearer
 from pydantic import TypeAdapter
 from pydantic import ValidationError as SchemaMismatch
@@ -54,6 +54,7 @@ from .schemas import (
     UsageBatchIn,
     UsageBatchOut,
 )
+from .webhooks_openapi import ApiWithWebhooks
 
 
 class ApiKeyAuth(HttpBearer):
@@ -69,7 +70,7 @@ class ApiKeyAuth(HttpBearer):
         return checked if checked is not None else get_live_api_key(raw_key=token)
 
 
-api = NinjaAPI(
+api = ApiWithWebhooks(
     title="Meterly platform API",
     version="1",
     description=(

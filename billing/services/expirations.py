@@ -87,15 +87,23 @@ def _expired_purchases(grants: list[Grant]) -> list[EventSpec]:
     """One ``purchase.expired`` per purchase whose grants ended by expiry
     (staff adjustments have no purchase: their alert says it)."""
     purchases = {g.purchase_id: g.purchase for g in grants if g.purchase_id}
-    return [
-        purchase_event(
+    renewed = dict(
+        Purchase.objects.filter(
+            renewal_of__in=purchases, status=Purchase.Status.COMPLETED
+        ).values_list("renewal_of_id", "pk")
+    )
+    specs = []
+    for purchase_id, purchase in sorted(purchases.items()):
+        spec = purchase_event(
             type=EventType.PURCHASE_EXPIRED,
             purchase=purchase,
             at=purchase.expires_at,
-            dedupe_key=f"purchase.expired:{purchase.pk}",
+            dedupe_key=f"purchase.expired:{purchase_id}",
         )
-        for _, purchase in sorted(purchases.items())
-    ]
+        # A renewed term ends with its successor already running.
+        spec.data["purchase"]["renewed_by"] = renewed.get(purchase_id)
+        specs.append(spec)
+    return specs
 
 
 def _fold_started_terms(*, now: datetime) -> None:

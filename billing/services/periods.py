@@ -88,7 +88,9 @@ def _tell_period_closed(
     """One ``period.closed`` per account with usage or a consent in the
     period, listing its overage charges; a rerun adds none (dedupe keys)."""
     accounts |= set(
-        UsageSnapshot.objects.filter(day__gte=period.start, day__lt=period.end)
+        UsageSnapshot.objects.filter(
+            day__gte=period.start, day__lt=period.end, used__gt=0
+        )
         .values_list("account_id", flat=True)
         .distinct()
     )

@@ -47,7 +47,8 @@ def event_body(event: WebhookEvent) -> bytes:
             "timestamp": event.occurred_at.astimezone(UTC)
             .isoformat()
             .replace("+00:00", "Z"),
-            "data": event.data,
+            # jsonb keeps keys in its own order: the account comes first.
+            "data": {"account": event.data.get("account")} | event.data,
         },
         separators=(",", ":"),
         sort_keys=False,

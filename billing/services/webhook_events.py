@@ -277,6 +277,7 @@ def purchase_data(purchase: Purchase) -> Data:
             "starts_at": _iso(purchase.starts_at),
             "expires_at": _iso(purchase.expires_at),
             "price_cents": purchase.price_cents,
+            "renewal_of": purchase.renewal_of_id,
             "grants": [
                 {"meter": line.meter.code, "amount": line.amount}
                 for line in purchase.pack.allowances.all()
