@@ -135,6 +135,8 @@ def check_destination(url: str, *, resolve: bool = True) -> Destination:
         addresses = _resolve(host, port)
     for address in addresses:
         reason = _refusal(address, listed_name=host in names, networks=networks)
+        if reason and literal is not None:
+            raise UnsafeWebhookUrl(f"{reason[:1].upper()}{reason[1:]}.")
         if reason:
             raise UnsafeWebhookUrl(f"{host} resolves to {reason}.")
     target = parts.path or "/"

@@ -160,7 +160,7 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
-        return f"{self.event} to {self.endpoint}"
+        return f"Delivery {self.pk} ({self.event.type})"
 
 
 class WebhookAttempt(models.Model):
