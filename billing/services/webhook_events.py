@@ -8,6 +8,7 @@ inserts the event and the others do nothing. Payloads name the account by
 its ``external_id`` (docs/webhooks.md).
 """
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,23 +46,24 @@ def record_events(*, specs: Sequence[EventSpec]) -> list[WebhookEvent]:
     """Insert the events not recorded before, and their deliveries.
 
     One ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``: an
-    event without a key is always new. Returns the new events.
+    event without a key is always new. The account's ``external_id`` joins
+    the payload inside the statement. Returns the new events (their pk,
+    id, type and account: what the deliveries need).
     """
     if not specs:
         return []
-    references = _account_references({s.account_id for s in specs} - {None})
     now = timezone.now()
     table = WebhookEvent._meta.db_table
     rows, params = [], []
     for spec in specs:
-        data = {"account": references.get(spec.account_id)} | spec.data
-        rows.append("(%s, %s, %s, %s, %s, %s, %s)")
+        rows.append(f"(%s, %s, %s, %s, {_WITH_ACCOUNT}, %s, %s)")
         params += [
             f"evt_{uuid.uuid4().hex}",
             spec.type,
             spec.account_id,
             connection.ops.adapt_datetimefield_value(spec.occurred_at),
-            connection.ops.adapt_json_value(data, None),
+            json.dumps(spec.data),
+            spec.account_id,
             spec.dedupe_key,
             connection.ops.adapt_datetimefield_value(now),
         ]
@@ -69,13 +71,34 @@ def record_events(*, specs: Sequence[EventSpec]) -> list[WebhookEvent]:
         cursor.execute(
             f"INSERT INTO {table} (event_id, type, account_id, occurred_at, data,"
             f" dedupe_key, created_at) VALUES {', '.join(rows)}"
-            " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+            " ON CONFLICT (dedupe_key) DO NOTHING"
+            " RETURNING id, event_id, type, account_id",
             params,
         )
-        ids = [row[0] for row in cursor.fetchall()]
-        events = list(WebhookEvent.objects.filter(pk__in=ids).order_by("pk"))
-        fan_out(events=events, now=now)
+        events = [
+            WebhookEvent(pk=pk, event_id=event_id, type=type, account_id=account_id)
+            for pk, event_id, type, account_id in sorted(cursor.fetchall())
+        ]
+        fan_out(events=events, now=now, fresh=True)
     return events
+
+
+_ACCOUNT_REFERENCE = f"(SELECT external_id FROM {Account._meta.db_table} WHERE id = %s)"
+
+
+class _WithAccount:
+    """The payload with ``account`` (the external id, or null) set in SQL."""
+
+    def __str__(self) -> str:
+        if connection.vendor == "postgresql":
+            return (
+                "jsonb_set(%s::jsonb, '{account}',"
+                f" coalesce(to_jsonb({_ACCOUNT_REFERENCE}), 'null'::jsonb))"
+            )
+        return f"json_set(%s, '$.account', {_ACCOUNT_REFERENCE})"
+
+
+_WITH_ACCOUNT = _WithAccount()
 
 
 def fan_out(
@@ -83,12 +106,16 @@ def fan_out(
     events: Sequence[WebhookEvent],
     now: datetime,
     endpoints: Iterable[WebhookEndpoint] | None = None,
+    fresh: bool = False,
 ) -> list[WebhookDelivery]:
     """One delivery per (event, endpoint wanting its type), queued with the
     write; an endpoint disabled for failing holds its deliveries until
-    staff enable it again. An existing (event, endpoint) pair is kept."""
+    staff enable it again. An existing (event, endpoint) pair is kept
+    (``fresh``: the events were just inserted, none can exist)."""
     from ..tasks import deliver_webhook, enqueue_with_write
 
+    if not events:
+        return []
     if endpoints is None:
         endpoints = WebhookEndpoint.objects.filter(is_active=True)
     endpoints = list(endpoints)
@@ -111,26 +138,20 @@ def fan_out(
     ]
     if not deliveries:
         return []
-    existing = set(
-        WebhookDelivery.objects.filter(
-            event__in=[d.event for d in deliveries],
-            endpoint__in=endpoints,
-        ).values_list("event_id", "endpoint_id")
-    )
+    existing = set()
+    if not fresh:
+        existing = set(
+            WebhookDelivery.objects.filter(
+                event__in=[d.event for d in deliveries],
+                endpoint__in=endpoints,
+            ).values_list("event_id", "endpoint_id")
+        )
     new = [d for d in deliveries if (d.event.pk, d.endpoint.pk) not in existing]
     created = WebhookDelivery.objects.bulk_create(new)
     for delivery in created:
         if delivery.status == WebhookDelivery.Status.PENDING:
             enqueue_with_write(deliver_webhook, delivery_id=delivery.pk)
     return created
-
-
-def _account_references(account_ids: set[int]) -> dict[int, str | None]:
-    if not account_ids:
-        return {}
-    return dict(
-        Account.objects.filter(pk__in=account_ids).values_list("pk", "external_id")
-    )
 
 
 # -- Quota events ------------------------------------------------------------
@@ -187,12 +208,41 @@ def record_quota_changes(
         for account_id, status in statuses
         if status.state in _ONCE_A_PERIOD
     ]
-    over = [(a, s) for a, s in statuses if s.state in _OVER_LIMIT]
-    under = {(a, s.meter.pk): s for a, s in statuses if s.state not in _OVER_LIMIT}
+    noticed = _notices(statuses)
     with transaction.atomic():
-        _mark_over_limit(over, at=at)
-        specs += _resolutions(under, at=at)
+        _mark_over_limit(
+            [
+                (a, s)
+                for a, s in statuses
+                if s.state in _OVER_LIMIT and noticed.get((a, s.meter.pk)) != s.state
+            ],
+            at=at,
+        )
+        specs += _resolutions(
+            [
+                (a, s, noticed[(a, s.meter.pk)])
+                for a, s in statuses
+                if s.state not in _OVER_LIMIT and (a, s.meter.pk) in noticed
+            ],
+            at=at,
+        )
         return record_events(specs=specs)
+
+
+def _notices(
+    statuses: Sequence[tuple[int, QuotaStatus]],
+) -> dict[tuple[int, int], str]:
+    """(account, meter) -> the state last told over the limit, for the
+    evaluated pairs that have one (one query)."""
+    if not statuses:
+        return {}
+    pairs = {(a, s.meter.pk) for a, s in statuses}
+    found = QuotaNotice.objects.filter(
+        over_limit=True,
+        account_id__in={a for a, _ in pairs},
+        meter_id__in={m for _, m in pairs},
+    ).values_list("account_id", "meter_id", "state")
+    return {(a, m): state for a, m, state in found if (a, m) in pairs}
 
 
 def _mark_over_limit(over: list[tuple[int, QuotaStatus]], *, at: datetime) -> None:
@@ -216,23 +266,17 @@ def _mark_over_limit(over: list[tuple[int, QuotaStatus]], *, at: datetime) -> No
 
 
 def _resolutions(
-    under: dict[tuple[int, int], QuotaStatus], *, at: datetime
+    back: list[tuple[int, QuotaStatus, str]], *, at: datetime
 ) -> list[EventSpec]:
-    if not under:
-        return []
-    flagged = QuotaNotice.objects.filter(
-        over_limit=True,
-        account_id__in={a for a, _ in under},
-        meter_id__in={m for _, m in under},
-    ).values_list("pk", "account_id", "meter_id", "state")
+    """``quota.resolved`` for each pair back under its limit whose notice
+    this call flips (a conditional UPDATE: of two evaluators, one tells)."""
     specs = []
-    for pk, account_id, meter_id, previous in sorted(flagged):
-        status = under.get((account_id, meter_id))
-        if status is None:
-            continue
-        flipped = QuotaNotice.objects.filter(pk=pk, over_limit=True).update(
-            over_limit=False, state=str(status.state), changed_at=at
-        )
+    for account_id, status, previous in sorted(
+        back, key=lambda p: (p[0], p[1].meter.pk)
+    ):
+        flipped = QuotaNotice.objects.filter(
+            account_id=account_id, meter_id=status.meter.pk, over_limit=True
+        ).update(over_limit=False, state=str(status.state), changed_at=at)
         if flipped:
             specs.append(
                 EventSpec(
