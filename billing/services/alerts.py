@@ -225,7 +225,10 @@ def rows_needing_alerts(
     """
     rows = list(rows)
     candidates = [r for r in rows if r.hard_blocked or r.used * 5 >= r.allowance * 4]
-    lowered = [r for r in rows if r.decreased and r not in candidates]
+    screened = {(r.account_id, r.meter_id) for r in candidates}
+    lowered = [
+        r for r in rows if r.decreased and (r.account_id, r.meter_id) not in screened
+    ]
     resolving = _over_limit_pairs(lowered)
     if not candidates:
         return resolving

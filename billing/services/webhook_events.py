@@ -208,85 +208,66 @@ def record_quota_changes(
         for account_id, status in statuses
         if status.state in _ONCE_A_PERIOD
     ]
-    noticed = _notices(statuses)
     with transaction.atomic():
-        _mark_over_limit(
-            [
-                (a, s)
-                for a, s in statuses
-                if s.state in _OVER_LIMIT and noticed.get((a, s.meter.pk)) != s.state
-            ],
-            at=at,
-        )
+        _mark_over_limit([(a, s) for a, s in statuses if s.state in _OVER_LIMIT], at=at)
         specs += _resolutions(
-            [
-                (a, s, noticed[(a, s.meter.pk)])
-                for a, s in statuses
-                if s.state not in _OVER_LIMIT and (a, s.meter.pk) in noticed
-            ],
-            at=at,
+            [(a, s) for a, s in statuses if s.state not in _OVER_LIMIT], at=at
         )
         return record_events(specs=specs)
 
 
-def _notices(
-    statuses: Sequence[tuple[int, QuotaStatus]],
-) -> dict[tuple[int, int], str]:
-    """(account, meter) -> the state last told over the limit, for the
-    evaluated pairs that have one (one query)."""
-    if not statuses:
-        return {}
-    pairs = {(a, s.meter.pk) for a, s in statuses}
-    found = QuotaNotice.objects.filter(
-        over_limit=True,
-        account_id__in={a for a, _ in pairs},
-        meter_id__in={m for _, m in pairs},
-    ).values_list("account_id", "meter_id", "state")
-    return {(a, m): state for a, m, state in found if (a, m) in pairs}
-
-
 def _mark_over_limit(over: list[tuple[int, QuotaStatus]], *, at: datetime) -> None:
+    """Remember the meters seen over their limit (one upsert that writes
+    nothing where the notice already says so)."""
     if not over:
         return
-    QuotaNotice.objects.bulk_create(
-        [
-            QuotaNotice(
-                account_id=account_id,
-                meter_id=status.meter.pk,
-                over_limit=True,
-                state=str(status.state),
-                changed_at=at,
-            )
-            for account_id, status in sorted(over, key=lambda p: (p[0], p[1].meter.pk))
-        ],
-        update_conflicts=True,
-        unique_fields=["account", "meter"],
-        update_fields=["over_limit", "state", "changed_at"],
-    )
+    table = QuotaNotice._meta.db_table
+    rows = sorted({(a, s.meter.pk): str(s.state) for a, s in over}.items())
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    changed_at = connection.ops.adapt_datetimefield_value(at)
+    params = [v for (a, m), state in rows for v in (a, m, True, state, changed_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS n (account_id, meter_id, over_limit, state,"
+            f" changed_at) VALUES {values} ON CONFLICT (account_id, meter_id)"
+            " DO UPDATE SET over_limit = EXCLUDED.over_limit,"
+            " state = EXCLUDED.state, changed_at = EXCLUDED.changed_at"
+            " WHERE NOT n.over_limit OR n.state <> EXCLUDED.state",
+            params,
+        )
 
 
 def _resolutions(
-    back: list[tuple[int, QuotaStatus, str]], *, at: datetime
+    under: list[tuple[int, QuotaStatus]], *, at: datetime
 ) -> list[EventSpec]:
-    """``quota.resolved`` for each pair back under its limit whose notice
-    this call flips (a conditional UPDATE: of two evaluators, one tells)."""
-    specs = []
-    for account_id, status, previous in sorted(
-        back, key=lambda p: (p[0], p[1].meter.pk)
-    ):
-        flipped = QuotaNotice.objects.filter(
-            account_id=account_id, meter_id=status.meter.pk, over_limit=True
-        ).update(over_limit=False, state=str(status.state), changed_at=at)
-        if flipped:
-            specs.append(
-                EventSpec(
-                    type=EventType.QUOTA_RESOLVED,
-                    account_id=account_id,
-                    occurred_at=at,
-                    data=quota_data(status) | {"previous_state": previous},
-                )
-            )
-    return specs
+    """``quota.resolved`` for each meter back under its limit whose notice
+    this statement flips: one conditional UPDATE, so of two evaluators one
+    tells. The notice keeps the state it was told (``previous_state``)."""
+    if not under:
+        return []
+    table = QuotaNotice._meta.db_table
+    by_pair = {(a, s.meter.pk): s for a, s in under}
+    pairs = sorted(by_pair)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET over_limit = %s, changed_at = %s"
+            " WHERE over_limit AND (account_id, meter_id) IN"
+            f" (VALUES {', '.join(['(%s, %s)'] * len(pairs))})"
+            " RETURNING account_id, meter_id, state",
+            [False, connection.ops.adapt_datetimefield_value(at)]
+            + [v for pair in pairs for v in pair],
+        )
+        flipped = sorted(cursor.fetchall())
+    return [
+        EventSpec(
+            type=EventType.QUOTA_RESOLVED,
+            account_id=account_id,
+            occurred_at=at,
+            data=quota_data(by_pair[(account_id, meter_id)])
+            | {"previous_state": previous},
+        )
+        for account_id, meter_id, previous in flipped
+    ]
 
 
 def over_limit_account_ids() -> set[int]:
