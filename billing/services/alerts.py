@@ -60,7 +60,7 @@ def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
         ]
     from ..tasks import enqueue_with_write, send_alert_email
 
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Durable before it returns, even where the session commits
             # asynchronously (the task worker): the alerts and their e-mail

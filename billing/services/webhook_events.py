@@ -52,6 +52,8 @@ def record_events(*, specs: Sequence[EventSpec]) -> list[WebhookEvent]:
     """
     if not specs:
         return []
+    # Part of the caller's transaction (no savepoint: a failure here rolls
+    # the change back, which is the point of an outbox).
     now = timezone.now()
     table = WebhookEvent._meta.db_table
     rows, params = [], []
@@ -67,7 +69,7 @@ def record_events(*, specs: Sequence[EventSpec]) -> list[WebhookEvent]:
             spec.dedupe_key,
             connection.ops.adapt_datetimefield_value(now),
         ]
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (event_id, type, account_id, occurred_at, data,"
             f" dedupe_key, created_at) VALUES {', '.join(rows)}"
@@ -208,7 +210,7 @@ def record_quota_changes(
         for account_id, status in statuses
         if status.state in _ONCE_A_PERIOD
     ]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _mark_over_limit([(a, s) for a, s in statuses if s.state in _OVER_LIMIT], at=at)
         specs += _resolutions(
             [(a, s) for a, s in statuses if s.state not in _OVER_LIMIT], at=at
