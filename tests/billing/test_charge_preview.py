@@ -7,8 +7,9 @@ import pytest
 
 from billing.documents import LineIn
 from billing.models import Pack, TaxRate
-from billing.selectors import charge_preview, format_percent, purchase_preview
+from billing.selectors import charge_preview, purchase_preview
 from billing.services.documents import save_billing_details
+from billing.units import format_percent
 from tests.factories.billing import personal_account
 
 pytestmark = pytest.mark.django_db

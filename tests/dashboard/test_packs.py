@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from billing import selectors
 from billing.models import Pack
 from billing.selectors import list_catalogue, pack_counterparts
+from billing.selectors import purchases as purchase_rules
 from tests.factories.accounts import MembershipFactory
 from tests.factories.billing import PackFactory
 
@@ -52,11 +52,11 @@ def test_the_explanation_follows_the_reminder_and_renewal_rules(
     client, my_company, monkeypatch
 ):
     monkeypatch.setattr(
-        selectors,
+        purchase_rules,
         "REMINDERS",
         [(timedelta(days=3), "3d"), (timedelta(days=14), "14d")],
     )
-    monkeypatch.setattr(selectors, "RENEWAL_WINDOW", timedelta(days=45))
+    monkeypatch.setattr(purchase_rules, "RENEWAL_WINDOW", timedelta(days=45))
 
     card = _card(_packs_page(client, my_company), "storage-50gb-sub")
 
