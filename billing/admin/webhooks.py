@@ -1,5 +1,4 @@
 """Staff admin for outbound webhooks: endpoints, events and deliveries.
-Imported by ``billing.admin``.
 
 Endpoints are registered, edited, enabled again and given new secrets
 through ``billing.services.webhook_endpoints``, which checks the staff
@@ -18,34 +17,27 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value, unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Model, QuerySet
+from django.db.models import Count, Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.text import Truncator
 
-from .admin import ReadOnlyAdmin
-from .errors import BillingError, InvalidRequest, UnsafeWebhookUrl
-from .models import (
+from ..errors import BillingError, InvalidRequest, UnsafeWebhookUrl
+from ..models import (
     EventType,
-    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
-from .permissions import MANAGE_WEBHOOKS, holds_staff_power
-from .services.webhook_deliveries import event_body
-from .services.webhook_endpoints import (
+from ..services.webhook_endpoints import (
     ROTATION_OVERLAP,
     IssuedSecret,
     clean_endpoint,
     create_endpoint,
     enable_endpoint,
     replay_events,
-    resend,
     resend_undelivered,
     rotate_secret,
     update_endpoint,
@@ -578,240 +570,3 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 # Events and deliveries ------------------------------------------------------
-
-
-class FactsInline(admin.TabularInline):
-    """Rows shown on their parent's page, never edited there."""
-
-    template = "admin/billing/webhookdelivery/read_only_inline.html"
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def get_readonly_fields(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> tuple[str, ...]:
-        return tuple(self.fields)
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
-
-
-class AttemptInline(FactsInline):
-    model = WebhookAttempt
-    fields = (
-        "number",
-        "started",
-        "finished",
-        "status_code",
-        "duration",
-        "error",
-        "response",
-    )
-    verbose_name_plural = "attempts"
-
-    def has_view_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        # Attempts are part of their delivery: whoever sees it sees them.
-        return request.user.has_perm("billing.view_webhookdelivery")
-
-    # To the second, short enough for a narrow screen: retries can follow
-    # each other within a minute.
-    @admin.display(description="Started")
-    def started(self, attempt: WebhookAttempt) -> str:
-        return _to_the_second(attempt.started_at)
-
-    @admin.display(description="Finished")
-    def finished(self, attempt: WebhookAttempt) -> str:
-        return _to_the_second(attempt.finished_at)
-
-    @admin.display(description="Duration")
-    def duration(self, attempt: WebhookAttempt) -> str:
-        return EMPTY if attempt.duration_ms is None else f"{attempt.duration_ms} ms"
-
-    @admin.display(description="Response excerpt")
-    def response(self, attempt: WebhookAttempt) -> str:
-        return Truncator(attempt.response_excerpt).chars(200) or EMPTY
-
-
-class DeliveryInline(FactsInline):
-    model = WebhookDelivery
-    fields = (
-        "delivery",
-        "endpoint",
-        "status",
-        "attempt_count",
-        "last_status_code",
-        "next_retry",
-        "delivered_at",
-    )
-    verbose_name_plural = "deliveries"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
-        return super().get_queryset(request).select_related("endpoint")
-
-    @admin.display(description="Delivery")
-    def delivery(self, obj: WebhookDelivery) -> str:
-        return _link(obj, f"#{obj.pk}")
-
-    @admin.display(description="Next retry")
-    def next_retry(self, obj: WebhookDelivery) -> str:
-        return _next_retry(obj)
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = (
-        "event_type",
-        "status",
-        "attempts",
-        "last_code",
-        "next_retry",
-        "endpoint",
-        "account_external_id",
-        "event_id",
-        "created_at",
-    )
-    list_display_links = ("event_type",)
-    list_filter = ("status", "event__type", "endpoint", "created_at")
-    list_select_related = ("event__account", "endpoint")
-    # Exact matches, so each search uses the unique index it names.
-    search_fields = ("event__event_id__exact", "event__account__external_id__exact")
-    search_help_text = "An event id (evt_…) or an account's external id, exactly."
-    # The unfiltered total would count the whole table on every page.
-    show_full_result_count = False
-    actions = ("resend_selected",)
-    inlines = (AttemptInline,)
-    fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    ("event_link", "event_type"),
-                    ("account_external_id", "endpoint_link"),
-                    ("status", "attempt_count", "last_status_code"),
-                    "last_error",
-                    "next_retry",
-                    ("created_at", "window_started_at", "delivered_at"),
-                )
-            },
-        ),
-        ("Request body", {"fields": ("body",)}),
-    )
-    readonly_fields = (
-        "event_link",
-        "event_type",
-        "account_external_id",
-        "endpoint_link",
-        "next_retry",
-        "body",
-    )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
-        return (
-            super().get_queryset(request).select_related("event__account", "endpoint")
-        )
-
-    def has_resend_permission(self, request: HttpRequest) -> bool:
-        return holds_staff_power(actor=request.user, permission=MANAGE_WEBHOOKS)
-
-    @admin.display(description="Event type", ordering="event__type")
-    def event_type(self, obj: WebhookDelivery) -> str:
-        return obj.event.type
-
-    @admin.display(description="Event id", ordering="event__event_id")
-    def event_id(self, obj: WebhookDelivery) -> str:
-        return obj.event.event_id
-
-    @admin.display(
-        description="Account (external id)", ordering="event__account__external_id"
-    )
-    def account_external_id(self, obj: WebhookDelivery) -> str:
-        account = obj.event.account
-        return (account.external_id if account else None) or EMPTY
-
-    @admin.display(description="Next retry", ordering="next_attempt_at")
-    def next_retry(self, obj: WebhookDelivery) -> str:
-        return _next_retry(obj)
-
-    @admin.display(description="Attempts", ordering="attempt_count")
-    def attempts(self, obj: WebhookDelivery) -> int:
-        return obj.attempt_count
-
-    @admin.display(description="Last code", ordering="last_status_code")
-    def last_code(self, obj: WebhookDelivery) -> object:
-        if obj.last_status_code is None and obj.last_error:
-            return "no answer"  # refused, timed out: the page shows the error
-        return obj.last_status_code
-
-    @admin.display(description="Event")
-    def event_link(self, obj: WebhookDelivery) -> str:
-        return _link(obj.event, obj.event.event_id)
-
-    @admin.display(description="Endpoint")
-    def endpoint_link(self, obj: WebhookDelivery) -> str:
-        return _link(obj.endpoint, obj.endpoint.url)
-
-    @admin.display(description="Body (sent compact, indented here)")
-    def body(self, obj: WebhookDelivery) -> str:
-        return _pretty_json(json.loads(event_body(obj.event)))
-
-    @admin.action(description="Resend selected deliveries", permissions=["resend"])
-    def resend_selected(
-        self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]
-    ) -> None:
-        deliveries = list(queryset.select_related("event", "endpoint"))
-        try:
-            count = resend(deliveries=deliveries, staff_user=request.user)
-        except BillingError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return
-        for delivery in deliveries:
-            self.log_change(request, delivery, "Sent again.")
-        held = WebhookDelivery.objects.filter(
-            pk__in=[d.pk for d in deliveries], status=WebhookDelivery.Status.HELD
-        ).count()
-        note = (
-            f" {held} wait, held, until their endpoint is enabled again."
-            if held
-            else ""
-        )
-        self.message_user(
-            request,
-            f"{_count(count, 'delivery', 'deliveries')} sent again.{note}",
-            messages.SUCCESS,
-        )
-
-
-@admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
-    list_display = ("type", "event_id", "account", "occurred_at", "created_at")
-    list_filter = ("type", "created_at")
-    list_select_related = ("account",)
-    search_fields = ("event_id__exact", "account__external_id__exact")
-    search_help_text = "An event id (evt_…) or an account's external id, exactly."
-    show_full_result_count = False
-    inlines = (DeliveryInline,)
-    fields = (
-        ("type", "event_id"),
-        "account",
-        ("occurred_at", "created_at"),
-        "dedupe_key",
-        "payload",
-    )
-    readonly_fields = ("payload",)
-
-    @admin.display(description="Data")
-    def payload(self, obj: WebhookEvent) -> str:
-        return _pretty_json(obj.data)

@@ -1,6 +1,5 @@
-"""Staff admin for issued documents: invoices, credit notes, statements.
-Imported by ``billing.admin`` (tax rates and billing details:
-``billing.admin_tax``).
+"""Staff admin for issued documents: invoices, credit notes, statements
+(tax rates and billing details: ``tax.py`` beside this module).
 
 Issued documents are facts, immutable in the database: viewable with the
 model's view permission, never added, edited or deleted here. Accountants
@@ -21,8 +20,7 @@ from django.utils.html import format_html_join
 
 from dashboard.csv_export import write_rows
 
-from .admin import ReadOnlyAdmin, _change_link, _money
-from .exports import (
+from ..exports import (
     EXPORT_HEADER,
     credit_note_status,
     export_filename,
@@ -30,7 +28,7 @@ from .exports import (
     invoice_status,
     with_credited_cents,
 )
-from .models import (
+from ..models import (
     CreditNote,
     CreditNoteLine,
     DocumentSequence,
@@ -39,7 +37,8 @@ from .models import (
     Statement,
     StatementLine,
 )
-from .units import Period, period_of
+from ..units import Period, period_of
+from .base import ReadOnlyAdmin, _change_link, _money
 
 VIEW_INVOICE = "billing.view_invoice"
 

@@ -1,4 +1,4 @@
-"""Staff admin for tax rates and billing details. Imported by ``billing.admin``.
+"""Staff admin for tax rates and billing details.
 
 Both are data staff keep, saved through their services: tax rates on the
 audit trail (a rate an invoice was issued at is history and read-only),
@@ -13,15 +13,15 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from .models import BillingDetails, TaxRate
-from .services.documents import CHANGE_BILLING_DETAILS, save_billing_details
-from .services.tax_rates import (
+from ..models import BillingDetails, TaxRate
+from ..services.documents import CHANGE_BILLING_DETAILS, save_billing_details
+from ..services.tax_rates import (
     delete_tax_rate,
     save_tax_rate,
     tax_rate_locked,
     tax_rate_refusal,
 )
-from .tax import normalise_vat_id
+from ..tax import normalise_vat_id
 
 
 class TaxRateForm(forms.ModelForm):

@@ -1,0 +1,294 @@
+"""Grants (read-only once made; staff add adjustments and revoke) and purchases."""
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from ..errors import BillingError
+from ..models import (
+    Grant,
+    Meter,
+    Purchase,
+)
+from ..permissions import ADJUST_GRANT
+from ..services.packs import create_adjustment_grant, revoke_grant
+from ..units import (
+    format_quantity,
+)
+from .base import (
+    AMOUNT_HELP,
+    ReadOnlyAdmin,
+    _clean_quantity,
+    _confirm_with_reason,
+    _money,
+)
+
+
+class AdjustmentGrantForm(forms.ModelForm):
+    """Staff capacity by hand; the service checks the rules and writes it."""
+
+    amount = forms.CharField(help_text=AMOUNT_HELP)
+    reason = forms.CharField(
+        max_length=200,
+        help_text="Why: kept with the grant (goodwill, correction, ticket #).",
+    )
+
+    class Meta:
+        model = Grant
+        fields = ("account", "meter", "amount", "expires_at", "reason")
+        help_texts = {"expires_at": "Leave empty for a grant that never expires."}
+
+    def clean(self) -> dict[str, Any]:
+        """Turn "50 GB" into base units; the service judges the amount itself."""
+        cleaned = super().clean()
+        _clean_quantity(self, cleaned)
+        return cleaned
+
+    def _post_clean(self) -> None:
+        """Build no model instance: the service validates and saves the grant."""
+
+
+class GrantStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, str]]:
+        return [
+            ("active", "Active"),
+            ("scheduled", "Not started yet"),
+            ("expired", "Expired"),
+            ("revoked", "Revoked"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Grant]) -> QuerySet:
+        now = timezone.now()
+        match self.value():
+            case "active":
+                return queryset.active_at(now)
+            case "scheduled":
+                return queryset.filter(effective_at__gt=now, revoked_at__isnull=True)
+            case "expired":
+                return queryset.filter(expires_at__lte=now, revoked_at__isnull=True)
+            case "revoked":
+                return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+def grant_state(grant: Grant, at: datetime) -> str:
+    if grant.revoked_at is not None:
+        return "revoked"
+    if grant.expires_at is not None and grant.expires_at <= at:
+        return "expired"
+    if grant.effective_at > at:
+        return "not started"
+    return "active"
+
+
+@admin.register(Grant)
+class GrantAdmin(ReadOnlyAdmin):
+    """Grants are read-only once made; staff add adjustments and revoke."""
+
+    list_display = (
+        "account",
+        "meter",
+        "human_amount",
+        "human_consumed",
+        "source",
+        "state",
+        "effective_at",
+        "expires_at",
+        "purchase_link",
+        "reason",
+    )
+    list_filter = ("meter", "source", GrantStateFilter, "expires_at")
+    list_select_related = ("account", "meter")
+    search_fields = ("account__name", "account__external_id", "reason")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("account",)
+    actions = ("revoke_selected",)
+    fields = (
+        "account",
+        "meter",
+        "human_amount",
+        "human_consumed",
+        "state",
+        "source",
+        "purchase",
+        "reason",
+        "effective_at",
+        "expires_at",
+        "revoked_at",
+        "expiry_processed_at",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = ("human_amount", "human_consumed", "state")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ADJUST_GRANT)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ADJUST_GRANT)
+
+    def get_fields(
+        self, request: HttpRequest, obj: Grant | None = None
+    ) -> tuple[str, ...]:
+        return AdjustmentGrantForm.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Grant | None = None
+    ) -> tuple[str, ...]:
+        return () if obj is None else self.readonly_fields
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Grant | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = AdjustmentGrantForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def add_view(
+        self,
+        request: HttpRequest,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Create through ``create_adjustment_grant``; show its refusals inline.
+
+        GETs and invalid input go to the stock view. A valid form is handed
+        to the service, so the stock view never saves a Grant itself.
+        """
+        if request.method != "POST" or not self.has_add_permission(request):
+            return super().add_view(request, form_url, extra_context)
+        form = self.get_form(request)(request.POST)
+        if not form.is_valid():
+            return super().add_view(request, form_url, extra_context)
+        data = form.cleaned_data
+        try:
+            grant = create_adjustment_grant(
+                account=data["account"],
+                meter=data["meter"],
+                amount=data["amount"],
+                reason=data["reason"],
+                staff_user=request.user,
+                expires_at=data["expires_at"],
+            )
+        except BillingError as error:
+            form.add_error(None, error.message)
+            return self._render_add_form(request, form, form_url, extra_context)
+        self.log_addition(request, grant, [{"added": {}}])
+        return self.response_add(request, grant)
+
+    def _render_add_form(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        form_url: str,
+        extra_context: dict[str, Any] | None,
+    ) -> HttpResponse:
+        """The stock add page, for a form the service refused."""
+        fieldsets = self.get_fieldsets(request)
+        admin_form = helpers.AdminForm(form, list(fieldsets), {}, model_admin=self)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Add {self.opts.verbose_name}",
+            "subtitle": None,
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)
+
+    def save_model(
+        self, request: HttpRequest, obj: Grant, form: forms.ModelForm, change: bool
+    ) -> None:
+        raise AssertionError("Grants are created by create_adjustment_grant only.")
+
+    @admin.display(description="Amount", ordering="amount")
+    def human_amount(self, obj: Grant) -> str:
+        return format_quantity(obj.amount, obj.meter.unit)
+
+    @admin.display(description="Consumed", ordering="consumed")
+    def human_consumed(self, obj: Grant) -> str:
+        if obj.meter.kind != Meter.Kind.COUNTER:
+            return "—"
+        return format_quantity(obj.consumed, obj.meter.unit)
+
+    @admin.display(description="State")
+    def state(self, obj: Grant) -> str:
+        return grant_state(obj, timezone.now())
+
+    @admin.display(description="Purchase", ordering="purchase")
+    def purchase_link(self, obj: Grant) -> str:
+        if not obj.purchase_id:
+            return "—"
+        url = reverse("admin:billing_purchase_change", args=[obj.purchase_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.purchase_id)
+
+    @admin.action(description="Revoke selected grants", permissions=["revoke"])
+    def revoke_selected(
+        self, request: HttpRequest, queryset: QuerySet[Grant]
+    ) -> HttpResponse | None:
+        def revoke(grant: Grant, reason: str) -> str | None:
+            if revoke_grant(grant=grant, staff_user=request.user, reason=reason):
+                return f"{grant}: revoked."
+            self.message_user(request, f"{grant}: already revoked.", messages.INFO)
+            return None
+
+        return _confirm_with_reason(
+            self,
+            request,
+            queryset.select_related("account", "meter"),
+            action="revoke_selected",
+            title="Revoke grants",
+            warning=(
+                "The grants stop counting now. Job slots beyond the new limit are"
+                " suspended. Nothing is refunded: refund the charge for that."
+            ),
+            apply=revoke,
+        )
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "account",
+        "pack",
+        "kind",
+        "status",
+        "price",
+        "starts_at",
+        "expires_at",
+        "bought_by",
+    )
+    list_filter = ("status", "kind", "pack__category", "pack", "created_at")
+    list_select_related = ("account", "pack", "bought_by")
+    search_fields = ("account__name", "account__external_id", "idempotency_key")
+    date_hierarchy = "created_at"
+    money_columns = {"price_cents": "price"}
+
+    @admin.display(description="Price", ordering="price_cents")
+    def price(self, obj: Purchase) -> str:
+        return _money(obj.price_cents)
