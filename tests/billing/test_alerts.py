@@ -1,14 +1,13 @@
 """Usage alerts: raised once per period, e-mailed to the owner after commit."""
 
-import itertools
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pytest
 from django.core import mail
 from django.db import transaction
 
 from billing.models import Alert
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.billing import (
     ConsentFactory,
@@ -16,27 +15,15 @@ from tests.factories.billing import (
     meter,
     owner_of,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
 
 AT = datetime(2025, 4, 15, 12, 0, tzinfo=UTC)
-_ids = itertools.count()
 
 
-def use(account, meter_code, quantity, *, at=AT):
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=f"a-{next(_ids)}",
-                account=account,
-                meter=meter_code,
-                quantity=quantity,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
+use = partial(record_usage, at=AT)
 
 
 def alert_kinds(account):

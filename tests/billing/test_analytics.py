@@ -1,6 +1,5 @@
 """Staff metrics on hand-computed fixtures."""
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -23,7 +22,6 @@ from billing.services.consents import give_overage_consent
 from billing.services.packs import purchase_pack, refund_charge, renew_purchase
 from billing.services.rollups import refresh_usage_rollups
 from billing.services.snapshots import take_usage_snapshots
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
@@ -31,6 +29,7 @@ from tests.factories.billing import (
     ending_soon,
     meter,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
@@ -273,23 +272,10 @@ def test_a_staff_block_without_a_consent_is_over_with_no_consent():
     assert _band(blocked) == "over_without_consent"
 
 
-_ids = itertools.count()
 DEC_2 = datetime(2026, 12, 2, 10, 42, tzinfo=UTC)  # 10:42 on 2 Dec
 
 
-def use(account, meter_code, quantity, *, at):
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=f"u-{next(_ids)}",
-                account=account,
-                meter=meter_code,
-                quantity=quantity,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
+use = record_usage
 
 
 def _by_code(report):

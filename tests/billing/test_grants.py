@@ -1,7 +1,7 @@
 """Grants and limits: live grants add capacity, top-ups burn in expiry order."""
 
-import itertools
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -9,7 +9,6 @@ from django.utils import timezone
 from billing.models import Grant, Pack, UsageCounter
 from billing.selectors import account_quotas, authorize_usage, job_slot_limit
 from billing.services.packs import purchase_pack
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB, period_of
 from tests.factories.billing import (
     GrantFactory,
@@ -18,28 +17,16 @@ from tests.factories.billing import (
     meter,
     owner_of,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
 
 AT = datetime(2025, 4, 15, 12, 0, tzinfo=UTC)
 APRIL_1 = datetime(2025, 4, 1, tzinfo=UTC)
-_ids = itertools.count()
 
 
-def use(account, meter_code, quantity, *, at=AT):
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=f"g-{next(_ids)}",
-                account=account,
-                meter=meter_code,
-                quantity=quantity,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
+use = partial(record_usage, at=AT)
 
 
 def quota(account, meter_code, *, at=AT):

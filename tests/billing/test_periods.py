@@ -1,7 +1,7 @@
 """Closing a billing period: consented overage charged once, within the cap."""
 
-import itertools
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pytest
 
@@ -15,6 +15,7 @@ from tests.factories.billing import (
     GrantFactory,
     meter,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.django_db
 MARCH = Period(date(2025, 3, 1))
 APRIL = Period(date(2025, 4, 1))  # 30 days
 AFTER_APRIL = datetime(2025, 5, 1, 2, 0, tzinfo=UTC)
-_ids = itertools.count()
 
 
 def customer():
@@ -35,19 +35,7 @@ def customer():
     return account
 
 
-def use(account, meter_code, quantity, *, at=datetime(2025, 4, 15, tzinfo=UTC)):
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=f"p-{next(_ids)}",
-                account=account,
-                meter=meter_code,
-                quantity=quantity,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
+use = partial(record_usage, at=datetime(2025, 4, 15, tzinfo=UTC))
 
 
 def consent(account, meter_code="bandwidth", *, cap_cents=10_000, period=APRIL, **kw):

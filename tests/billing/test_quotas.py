@@ -1,13 +1,12 @@
 """Quota states, remaining/percent, and what ``authorize_usage`` answers."""
 
-import itertools
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pytest
 
 from billing.models import Account
 from billing.selectors import account_quotas, authorize_usage
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.billing import (
     ConsentFactory,
@@ -15,28 +14,16 @@ from tests.factories.billing import (
     company_account,
     meter,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
 
 AT = datetime(2025, 4, 15, 12, 0, tzinfo=UTC)
 APRIL = date(2025, 4, 1)
-_ids = itertools.count()
 
 
-def use(account, meter_code, quantity, *, at=AT):
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=f"q-{next(_ids)}",
-                account=account,
-                meter=meter_code,
-                quantity=quantity,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
+use = partial(record_usage, at=AT)
 
 
 def quota(account, meter_code, *, at=AT):

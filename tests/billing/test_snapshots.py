@@ -1,6 +1,5 @@
 """Daily usage snapshots: one row per account, meter and day, as of the day's end."""
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -8,7 +7,6 @@ import pytest
 from billing.errors import InvalidRequest
 from billing.models import Account, UsageSnapshot
 from billing.services.snapshots import take_usage_snapshots
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.billing import (
     ConsentFactory,
@@ -17,12 +15,12 @@ from tests.factories.billing import (
     company_account,
     meter,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2025, 4, 20, 3, 0, tzinfo=UTC)
-_ids = itertools.count()
 
 
 def since_march(account):
@@ -34,19 +32,7 @@ def since_march(account):
     return account
 
 
-def use(account, meter_code, quantity, *, at):
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=f"s-{next(_ids)}",
-                account=account,
-                meter=meter_code,
-                quantity=quantity,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
+use = record_usage
 
 
 def snapshot(account, meter_code, day):

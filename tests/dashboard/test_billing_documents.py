@@ -1,6 +1,5 @@
 """Every charge on the Billing page opens its document; Pay asks first."""
 
-import itertools
 import re
 from datetime import UTC, date, datetime
 
@@ -11,7 +10,6 @@ from billing.models import Account, ChargeRecord, Pack
 from billing.services.packs import purchase_pack, refund_charge
 from billing.services.payments import SandboxGateway
 from billing.services.periods import close_billing_period
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB, Period, format_cents
 from store.services.sales import purchase_bundle, purchase_theme
 from tests.factories.accounts import MembershipFactory, StaffUserFactory
@@ -21,6 +19,7 @@ from tests.factories.billing import (
     company_account,
     meter,
     personal_account,
+    record_usage,
 )
 from tests.factories.store import BundleFactory, ThemeFactory
 
@@ -30,7 +29,6 @@ pytestmark = [
 ]
 
 MAY = Period(date(2026, 5, 1))  # 31 days, closed on 1 June
-_ids = itertools.count()
 
 
 def billing_url(account):
@@ -54,19 +52,7 @@ def row_link(page: str, charge: ChargeRecord) -> str:
     return link.group(1)
 
 
-def use(account, meter_code, quantity, at):
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=f"doc-{next(_ids)}",
-                account=account,
-                meter=meter_code,
-                quantity=quantity,
-                timestamp=at,
-            )
-        ],
-        received_at=at,
-    )
+use = record_usage
 
 
 def may_overage(account):

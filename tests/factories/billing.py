@@ -22,7 +22,11 @@ from billing.models import (
 from billing.models.webhooks import new_signing_secret
 from billing.services.accounts import default_plan
 from billing.services.periods import close_billing_period
-from billing.services.usage import UsageEventInput, record_usage_events
+from billing.services.usage import (
+    UsageEventInput,
+    UsageRecordResult,
+    record_usage_events,
+)
 from billing.units import Period, period_of
 
 from .accounts import CompanyFactory, MembershipFactory, UserFactory
@@ -209,3 +213,26 @@ class WebhookEndpointFactory(DjangoModelFactory):
     url = "http://127.0.0.1:9/hooks"
     event_types = factory.LazyFunction(lambda: list(EventType.values))
     secret = factory.LazyFunction(new_signing_secret)
+
+
+class UsageEventFactory(factory.Factory):
+    """A usage event as the platform reports it (not yet recorded)."""
+
+    class Meta:
+        model = UsageEventInput
+
+    id = factory.Sequence(lambda n: f"evt-{n}")
+    account = factory.LazyFunction(personal_account)
+    meter = "bandwidth"
+    quantity = 1
+    timestamp = None
+
+
+def record_usage(
+    account: Account, meter: str, quantity: int, at: datetime
+) -> UsageRecordResult:
+    """One event at ``at``, received then too, through ingestion."""
+    event = UsageEventFactory.build(
+        account=account, meter=meter, quantity=quantity, timestamp=at
+    )
+    return record_usage_events(events=[event], received_at=at)
