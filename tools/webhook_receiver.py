@@ -10,7 +10,9 @@ the first N requests with 500, to watch the retries.
 """
 
 import argparse
+import builtins
 import json
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -25,6 +27,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     webhook = Webhook(args.secret)
+    print = partial(builtins.print, flush=True)  # shown at once, even in a pipe
     failures = {"left": args.fail}
 
     class Handler(BaseHTTPRequestHandler):

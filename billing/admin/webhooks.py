@@ -72,10 +72,15 @@ def _to_the_second(value: datetime | None) -> str:
 
 
 def _next_retry(delivery: WebhookDelivery) -> str:
-    """When the next attempt is due; only a pending delivery has one."""
+    """When the next attempt is due, to the second; only a pending delivery
+    has one."""
     if delivery.status != WebhookDelivery.Status.PENDING:
         return EMPTY
-    return _when(delivery.next_attempt_at)
+    return _to_the_second(delivery.next_attempt_at)
+
+
+def _secret_key(endpoint: WebhookEndpoint) -> str:
+    return f"webhook-secret:{endpoint.pk}"
 
 
 def _count(n: int, noun: str, plural: str = "") -> str:
@@ -305,8 +310,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         post_url_continue: str | None = None,
     ) -> HttpResponse:
         # The endpoint create_endpoint returned carries the secret it issued.
-        issued = IssuedSecret(endpoint=obj, secret=obj.secret)
-        return self._secret_page(request, issued, rotated=False)
+        return self._show_secret_once(
+            request, IssuedSecret(endpoint=obj, secret=obj.secret), rotated=False
+        )
 
     def render_change_form(
         self,
@@ -350,6 +356,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             tool("enable", self.enable_view),
             tool("resend", self.resend_view),
             tool("replay", self.replay_view),
+            tool("secret", self.secret_view),
             *super().get_urls(),
         ]
 
@@ -399,6 +406,33 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             status=400 if form is not None and form.is_bound else 200,
         )
 
+    def _show_secret_once(
+        self, request: HttpRequest, issued: IssuedSecret, *, rotated: bool
+    ) -> HttpResponseRedirect:
+        """Keep the secret in the session for one display and redirect to it,
+        so reloading the page neither resubmits the form nor shows it again."""
+        request.session[_secret_key(issued.endpoint)] = {
+            "secret": issued.secret,
+            "rotated": rotated,
+        }
+        return HttpResponseRedirect(
+            reverse("admin:billing_webhookendpoint_secret", args=[issued.endpoint.pk])
+        )
+
+    def secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        endpoint = self._endpoint(request, object_id)
+        shown = request.session.pop(_secret_key(endpoint), None)
+        if shown is None:
+            self.message_user(
+                request,
+                "The signing secret was shown once and cannot be shown again;"
+                " rotate it for a new one.",
+                messages.WARNING,
+            )
+            return self._back(endpoint)
+        issued = IssuedSecret(endpoint=endpoint, secret=shown["secret"])
+        return self._secret_page(request, issued, rotated=shown["rotated"])
+
     def _secret_page(
         self, request: HttpRequest, issued: IssuedSecret, *, rotated: bool
     ) -> TemplateResponse:
@@ -447,7 +481,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         except BillingError as error:
             return self._refused(request, endpoint, error)
         self.log_change(request, endpoint, "Rotated the signing secret.")
-        return self._secret_page(request, issued, rotated=True)
+        return self._show_secret_once(request, issued, rotated=True)
 
     def enable_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         endpoint = self._endpoint(request, object_id)

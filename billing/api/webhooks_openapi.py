@@ -52,7 +52,18 @@ class QuotaEventOverage(BaseModel):
         examples=[500],
     )
     accrued_cents: int = Field(
-        description="Consented overage cost so far this period, in cents.",
+        description=(
+            "Consented overage cost so far this period, in cents; may pass the "
+            "cap (usage already served is recorded), but only `billable_cents` "
+            "is charged."
+        ),
+        examples=[120],
+    )
+    billable_cents: int = Field(
+        description=(
+            "What the month's close would charge so far, in cents before tax: "
+            "`accrued_cents` bounded by `cap_cents`."
+        ),
         examples=[120],
     )
 

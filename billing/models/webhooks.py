@@ -36,13 +36,25 @@ class EventType(models.TextChoices):
     )
     QUOTA_BLOCKED = "quota.blocked", "quota.blocked: the account is blocked"
     QUOTA_RESOLVED = "quota.resolved", "quota.resolved: back under the limit"
-    JOB_SLOT_SUSPENDED = "job_slot.suspended", "job_slot.suspended"
-    JOB_SLOT_REACTIVATED = "job_slot.reactivated", "job_slot.reactivated"
-    PURCHASE_COMPLETED = "purchase.completed", "purchase.completed"
-    PURCHASE_EXPIRING = "purchase.expiring", "purchase.expiring"
-    PURCHASE_EXPIRED = "purchase.expired", "purchase.expired"
-    CHARGE_REFUNDED = "charge.refunded", "charge.refunded"
-    PERIOD_CLOSED = "period.closed", "period.closed"
+    JOB_SLOT_SUSPENDED = (
+        "job_slot.suspended",
+        "job_slot.suspended: postings lost their slots",
+    )
+    JOB_SLOT_REACTIVATED = (
+        "job_slot.reactivated",
+        "job_slot.reactivated: suspended postings got slots back",
+    )
+    PURCHASE_COMPLETED = (
+        "purchase.completed",
+        "purchase.completed: a pack bought or renewed",
+    )
+    PURCHASE_EXPIRING = (
+        "purchase.expiring",
+        "purchase.expiring: a pack ends within 7 days or 1 day",
+    )
+    PURCHASE_EXPIRED = "purchase.expired", "purchase.expired: a pack's term ended"
+    CHARGE_REFUNDED = "charge.refunded", "charge.refunded: a charge refunded or voided"
+    PERIOD_CLOSED = "period.closed", "period.closed: a month closed and billed"
 
 
 class WebhookEndpoint(models.Model):

@@ -182,6 +182,8 @@ def quota_data(status: QuotaStatus) -> Data:
         data["overage"] = {
             "cap_cents": status.cap_cents,
             "accrued_cents": status.accrued_cents,
+            # What the close will charge so far: the cap bounds it.
+            "billable_cents": min(status.accrued_cents, status.cap_cents or 0),
         }
     return data
 

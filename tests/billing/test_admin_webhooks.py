@@ -116,7 +116,7 @@ def test_the_add_form_offers_every_event_type_ticked(admin_client):
 def test_creating_an_endpoint_shows_its_secret_once_and_stores_it(
     admin_client, admin_user
 ):
-    response = admin_client.post(url(WebhookEndpoint, "add"), add_form())
+    response = admin_client.post(url(WebhookEndpoint, "add"), add_form(), follow=True)
 
     endpoint = WebhookEndpoint.objects.get()
     assert response.status_code == 200
@@ -128,6 +128,11 @@ def test_creating_an_endpoint_shows_its_secret_once_and_stores_it(
     assert endpoint.event_types == sorted(EventType.values)
     assert endpoint.created_by == admin_user
     assert LogEntry.objects.get(object_id=str(endpoint.pk)).action_flag == ADDITION
+    # Reloading the page neither shows the secret again nor adds an endpoint.
+    reload = admin_client.get(response.redirect_chain[-1][0], follow=True)
+    assert endpoint.secret not in reload.content.decode()
+    assert "shown once and cannot be shown again" in reload.content.decode()
+    assert WebhookEndpoint.objects.count() == 1
 
     change = admin_client.get(url(WebhookEndpoint, "change", endpoint.pk))
     assert change.status_code == 200
@@ -224,7 +229,7 @@ def test_rotating_shows_a_new_secret_once_and_the_old_one_signs_for_a_day(
     old = endpoint.secret
 
     confirm = admin_client.get(tool(endpoint, "rotate"))
-    response = admin_client.post(tool(endpoint, "rotate"))
+    response = admin_client.post(tool(endpoint, "rotate"), follow=True)
 
     assert confirm.status_code == 200
     endpoint.refresh_from_db()

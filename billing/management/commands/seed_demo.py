@@ -289,6 +289,12 @@ class DemoSeed:
         Account.objects.filter(pk__in=[a.pk for a in self.accounts.values()]).update(
             created_at=self.joined
         )
+        # The platform's names for them (API calls, webhook payloads):
+        # user-ok, user-owner, ..., company-acme, company-globex.
+        for key, account in self.accounts.items():
+            kind = "user" if "@" in key else "company"
+            name = key.split("@")[0].lower()
+            Account.objects.filter(pk=account.pk).update(external_id=f"{kind}-{name}")
         self._billing_details()
 
     def _billing_details(self) -> None:

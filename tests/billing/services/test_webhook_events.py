@@ -154,6 +154,7 @@ def test_overage_and_the_block_at_the_cap_are_told_once_each(after_commit):
     (blocked,) = told("quota.blocked", account)
     assert blocked["overage"]["cap_cents"] == 100
     assert blocked["overage"]["accrued_cents"] >= 100  # as GET /quotas says
+    assert blocked["overage"]["billable_cents"] == 100  # the cap bounds the bill
 
 
 @pytest.mark.time_machine(AT)
