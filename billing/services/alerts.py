@@ -223,12 +223,7 @@ def rows_needing_alerts(
     One query, and only when some row reached 80% without knowing its
     raised alerts; one more for rows a write lowered (see ``decreased``).
     """
-    rows = list(rows)
-    candidates = [r for r in rows if r.hard_blocked or r.used * 5 >= r.allowance * 4]
-    screened = {(r.account_id, r.meter_id) for r in candidates}
-    lowered = [
-        r for r in rows if r.decreased and (r.account_id, r.meter_id) not in screened
-    ]
+    candidates, lowered = _screen_rows(list(rows))
     resolving = _over_limit_pairs(lowered)
     if not candidates:
         return resolving
@@ -264,6 +259,17 @@ def rows_needing_alerts(
         return not row.topped_up_or_consented and has(row, Alert.Kind.EXCEEDED)
 
     return resolving | {(r.account_id, r.meter_id) for r in candidates if not done(r)}
+
+
+def _screen_rows(rows: list[UsageRow]) -> tuple[list[UsageRow], list[UsageRow]]:
+    """The rows at 80% of their allowance or hard-blocked (candidates for a
+    state alert), and the other rows the write lowered (maybe resolved)."""
+    candidates = [r for r in rows if r.hard_blocked or r.used * 5 >= r.allowance * 4]
+    screened = {(r.account_id, r.meter_id) for r in candidates}
+    lowered = [
+        r for r in rows if r.decreased and (r.account_id, r.meter_id) not in screened
+    ]
+    return candidates, lowered
 
 
 def _over_limit_pairs(rows: list[UsageRow]) -> set[tuple[int, int]]:

@@ -120,16 +120,25 @@ def fan_out(
         return []
     if endpoints is None:
         endpoints = WebhookEndpoint.objects.filter(is_active=True)
-    endpoints = list(endpoints)
-    deliveries = [
+    deliveries = _deliveries(events, list(endpoints), now=now)
+    if deliveries and not fresh:
+        deliveries = _not_yet_made(deliveries)
+    created = WebhookDelivery.objects.bulk_create(deliveries)
+    for delivery in created:
+        if delivery.status == WebhookDelivery.Status.PENDING:
+            enqueue_with_write(deliver_webhook, delivery_id=delivery.pk)
+    return created
+
+
+def _deliveries(
+    events: Sequence[WebhookEvent], endpoints: list[WebhookEndpoint], *, now: datetime
+) -> list[WebhookDelivery]:
+    held, pending = WebhookDelivery.Status.HELD, WebhookDelivery.Status.PENDING
+    return [
         WebhookDelivery(
             event=event,
             endpoint=endpoint,
-            status=(
-                WebhookDelivery.Status.HELD
-                if endpoint.disabled_at
-                else WebhookDelivery.Status.PENDING
-            ),
+            status=held if endpoint.disabled_at else pending,
             next_attempt_at=now,
             created_at=now,
             window_started_at=now,
@@ -138,22 +147,16 @@ def fan_out(
         for endpoint in endpoints
         if event.type in endpoint.event_types
     ]
-    if not deliveries:
-        return []
-    existing = set()
-    if not fresh:
-        existing = set(
-            WebhookDelivery.objects.filter(
-                event__in=[d.event for d in deliveries],
-                endpoint__in=endpoints,
-            ).values_list("event_id", "endpoint_id")
-        )
-    new = [d for d in deliveries if (d.event.pk, d.endpoint.pk) not in existing]
-    created = WebhookDelivery.objects.bulk_create(new)
-    for delivery in created:
-        if delivery.status == WebhookDelivery.Status.PENDING:
-            enqueue_with_write(deliver_webhook, delivery_id=delivery.pk)
-    return created
+
+
+def _not_yet_made(deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    existing = set(
+        WebhookDelivery.objects.filter(
+            event__in={d.event.pk for d in deliveries},
+            endpoint__in={d.endpoint.pk for d in deliveries},
+        ).values_list("event_id", "endpoint_id")
+    )
+    return [d for d in deliveries if (d.event.pk, d.endpoint.pk) not in existing]
 
 
 # -- Quota events ------------------------------------------------------------
