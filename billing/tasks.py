@@ -168,8 +168,9 @@ def email_staff_endpoint_disabled(endpoint_id: int) -> int:
     )
     if not recipients:
         return 0
+    url = " ".join(endpoint.url.split())  # a header takes no line break
     send_mail(
-        subject=f"[Billing] Webhook endpoint disabled: {endpoint.url}",
+        subject=f"[Billing] Webhook endpoint disabled: {url}",
         message=(
             f"The webhook endpoint {endpoint.url} was disabled.\n\n"
             f"{endpoint.disabled_reason}\n\nIts undelivered events are kept."

@@ -79,6 +79,10 @@ def _next_retry(delivery: WebhookDelivery) -> str:
     return _to_the_second(delivery.next_attempt_at)
 
 
+# How long after saving the page that shows a new secret may open.
+SECRET_PAGE_WINDOW = timedelta(minutes=5)
+
+
 def _secret_key(endpoint: WebhookEndpoint) -> str:
     return f"webhook-secret:{endpoint.pk}"
 
@@ -218,6 +222,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: WebhookEndpoint | None = None
     ) -> bool:
         return False
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # As Django's UserAdmin does for passwords: no filtering on secrets.
+        if lookup.split("__", 1)[0] in {"secret", "previous_secret"}:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="Event types")
     def event_type_count(self, obj: WebhookEndpoint) -> str:
@@ -409,11 +419,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def _show_secret_once(
         self, request: HttpRequest, issued: IssuedSecret, *, rotated: bool
     ) -> HttpResponseRedirect:
-        """Keep the secret in the session for one display and redirect to it,
-        so reloading the page neither resubmits the form nor shows it again."""
+        """Let the next page show the endpoint's secret once, and redirect to
+        it, so reloading neither resubmits the form nor shows it again. The
+        session holds only that permission (for a few minutes), never the
+        secret, which the page reads from the endpoint."""
         request.session[_secret_key(issued.endpoint)] = {
-            "secret": issued.secret,
             "rotated": rotated,
+            "until": (timezone.now() + SECRET_PAGE_WINDOW).isoformat(),
         }
         return HttpResponseRedirect(
             reverse("admin:billing_webhookendpoint_secret", args=[issued.endpoint.pk])
@@ -422,7 +434,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         endpoint = self._endpoint(request, object_id)
         shown = request.session.pop(_secret_key(endpoint), None)
-        if shown is None:
+        if shown is None or datetime.fromisoformat(shown["until"]) < timezone.now():
             self.message_user(
                 request,
                 "The signing secret was shown once and cannot be shown again;"
@@ -430,7 +442,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
             return self._back(endpoint)
-        issued = IssuedSecret(endpoint=endpoint, secret=shown["secret"])
+        issued = IssuedSecret(endpoint=endpoint, secret=endpoint.secret)
         return self._secret_page(request, issued, rotated=shown["rotated"])
 
     def _secret_page(

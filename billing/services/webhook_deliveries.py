@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -250,7 +250,10 @@ def resend_deliveries(*, deliveries: list[WebhookDelivery], now: datetime) -> in
         for delivery in deliveries:
             endpoint = delivery.endpoint
             ready = endpoint.is_active and endpoint.disabled_at is None
-            resent += WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            # An attempt in flight keeps its lease: resending it now would
+            # put two requests of one delivery on the wire.
+            idle = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+            resent += WebhookDelivery.objects.filter(idle, pk=delivery.pk).update(
                 status=(
                     WebhookDelivery.Status.PENDING
                     if ready

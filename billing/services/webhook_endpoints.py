@@ -29,6 +29,7 @@ from .webhook_deliveries import resend_deliveries
 from .webhook_events import fan_out
 
 ROTATION_OVERLAP = timedelta(hours=24)
+REPLAY_LIMIT = 10_000  # events a replay sends at most; replay again for more
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +161,14 @@ def replay_events(
     """Send the endpoint the events of its types recorded since ``since``
     that it has not had yet: a new endpoint can catch up on past changes."""
     check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
+    if not endpoint.is_active:
+        raise InvalidRequest("Switch the endpoint on (Active) first, then replay.")
     events = list(
         WebhookEvent.objects.filter(
             created_at__gte=since, type__in=endpoint.event_types
-        ).order_by("pk")[:10_000]
+        )
+        .exclude(deliveries__endpoint=endpoint)  # what it has keeps its delivery
+        .order_by("pk")[:REPLAY_LIMIT]
     )
     with transaction.atomic():
         return len(
