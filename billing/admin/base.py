@@ -167,3 +167,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         """Actions that call a service need the model's change permission."""
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page, never added, edited or deleted there."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> tuple[str, ...]:
+        return tuple(self.fields or ())
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False

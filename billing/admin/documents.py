@@ -38,38 +38,17 @@ from ..models import (
     StatementLine,
 )
 from ..units import Period, period_of
-from .base import ReadOnlyAdmin, _change_link, _money
+from .base import ReadOnlyAdmin, ReadOnlyInline, _change_link, _money
 
 VIEW_INVOICE = "billing.view_invoice"
 
 # Issued documents -----------------------------------------------------------
 
 
-class DocumentLinesInline(admin.TabularInline):
+class DocumentLinesInline(ReadOnlyInline):
     """A document's lines, shown to whoever may view the document."""
 
-    extra = 0
-    can_delete = False
-    show_change_link = False
     document_field: str  # the line's foreign key to its document
-
-    def get_readonly_fields(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> tuple[str, ...]:
-        return tuple(self.fields)
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
 
     def has_view_permission(
         self, request: HttpRequest, obj: Model | None = None

@@ -20,7 +20,7 @@ from ..services.webhook_deliveries import event_body
 from ..services.webhook_endpoints import (
     resend,
 )
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, ReadOnlyInline
 from .webhooks import (
     EMPTY,
     _count,
@@ -31,31 +31,10 @@ from .webhooks import (
 )
 
 
-class FactsInline(admin.TabularInline):
+class FactsInline(ReadOnlyInline):
     """Rows shown on their parent's page, never edited there."""
 
     template = "admin/billing/webhookdelivery/read_only_inline.html"
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def get_readonly_fields(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> tuple[str, ...]:
-        return tuple(self.fields)
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
-        return False
 
 
 class AttemptInline(FactsInline):
