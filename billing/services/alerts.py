@@ -263,12 +263,11 @@ def rows_needing_alerts(
 
 def _screen_rows(rows: list[UsageRow]) -> tuple[list[UsageRow], list[UsageRow]]:
     """The rows at 80% of their allowance or hard-blocked (candidates for a
-    state alert), and the other rows the write lowered (maybe resolved)."""
+    state alert), and the rows the write lowered (maybe resolved)."""
     candidates = [r for r in rows if r.hard_blocked or r.used * 5 >= r.allowance * 4]
-    screened = {(r.account_id, r.meter_id) for r in candidates}
-    lowered = [
-        r for r in rows if r.decreased and (r.account_id, r.meter_id) not in screened
-    ]
+    # A lowered row may be back under its limit at 80-99% too, where its
+    # alerts are all raised: the notice decides, not the screen.
+    lowered = [r for r in rows if r.decreased]
     return candidates, lowered
 
 

@@ -84,12 +84,27 @@ def update_endpoint(
     staff_user: User,
 ) -> WebhookEndpoint:
     check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
+    switched_on = is_active and not endpoint.is_active
     endpoint.url, endpoint.event_types = clean_endpoint(
         url=url, event_types=event_types
     )
     endpoint.description = description.strip()[:200]
     endpoint.is_active = is_active
-    endpoint.save(update_fields=["url", "event_types", "description", "is_active"])
+    with transaction.atomic():
+        endpoint.save(update_fields=["url", "event_types", "description", "is_active"])
+        if switched_on and endpoint.disabled_at is None:
+            # What waited while it was off goes out now (in-flight attempts
+            # keep their lease).
+            waiting = list(
+                WebhookDelivery.objects.filter(
+                    endpoint=endpoint,
+                    status__in=[
+                        WebhookDelivery.Status.PENDING,
+                        WebhookDelivery.Status.HELD,
+                    ],
+                ).select_related("endpoint")
+            )
+            resend_deliveries(deliveries=waiting, now=timezone.now())
     return endpoint
 
 

@@ -52,6 +52,8 @@ def record_events(*, specs: Sequence[EventSpec]) -> list[WebhookEvent]:
     """
     if not specs:
         return []
+    # Keys in one order, so two writers of the same keys cannot deadlock.
+    specs = sorted(specs, key=lambda s: (s.dedupe_key is None, s.dedupe_key or ""))
     # Part of the caller's transaction (no savepoint: a failure here rolls
     # the change back, which is the point of an outbox).
     now = timezone.now()

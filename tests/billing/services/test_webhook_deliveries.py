@@ -263,3 +263,30 @@ def test_the_default_schedule_spends_about_three_days(settings):
     waits = [retry_delay(n) for n in range(1, 10)]
     assert timedelta(hours=57) < sum(waits, timedelta()) <= timedelta(hours=72)
     assert all(a < b for a, b in zip(waits[:5], waits[1:6], strict=True))
+
+
+@pytest.mark.time_machine(AT, tick=False)
+def test_switching_an_endpoint_back_on_sends_what_waited(
+    receiver, staff, django_capture_on_commit_callbacks
+):
+    from billing.services.webhook_endpoints import update_endpoint
+
+    endpoint = WebhookEndpointFactory(url=receiver.url)
+    record_events(  # queued; its first attempt is not run here
+        specs=[EventSpec(type=EventType.PERIOD_CLOSED, account_id=None, occurred_at=AT)]
+    )
+    endpoint.is_active = False
+    endpoint.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_endpoint(
+            endpoint=endpoint,
+            url=endpoint.url,
+            event_types=endpoint.event_types,
+            description="",
+            is_active=True,
+            staff_user=staff,
+        )
+
+    assert len(receiver.requests) == 1
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.DELIVERED

@@ -330,3 +330,17 @@ def test_an_event_once_written_cannot_be_changed():
         WebhookEvent.objects.filter(pk=event.pk).update(data={"forged": True})
     event.refresh_from_db()
     assert event.data == {"account": None}
+
+
+@pytest.mark.time_machine(AT)
+def test_a_deletion_back_to_90_percent_resolves_at_once(after_commit):
+    account = personal_account()
+    with after_commit():
+        use(account, "storage", 17 * GB // 10, id="to-85")  # warning raised
+    with after_commit():
+        use(account, "storage", GB, id="over")  # 2.7 of 2 GB
+    with after_commit():
+        use(account, "storage", -9 * GB // 10, id="back-to-90")  # 1.8 of 2 GB
+
+    (resolved,) = told("quota.resolved", account)
+    assert (resolved["state"], resolved["used"]) == ("warning", 18 * GB // 10)
