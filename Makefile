@@ -78,9 +78,10 @@ test-dates: install ## Date-sensitive tests on SQLite, clock pinned at each of T
 	done; \
 	if [ -n "$$failed" ]; then echo "FAIL: date-sensitive tests failed at:$$failed" >&2; exit 1; fi
 
-lint: install ## ruff check and ruff format --check
+lint: install ## ruff check, ruff format --check and mypy (django-stubs)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 check-deploy: install ## Django's deploy check with production-like settings; any warning fails
 	env DEBUG=0 SECRET_KEY=ci-only-$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') \

@@ -28,8 +28,8 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from .db import any_of
 from .models import Account, ChargeRecord, CreditNote, StatementLine
-from .selectors import any_of
 from .units import Period
 
 Kind = ChargeRecord.Kind

@@ -7,7 +7,7 @@ scalar subqueries (plan allowance, live grants, this period's counter or the
 gauge level, active slots, the live consent, an unfolded renewal). The ORM
 would compile the same query in milliseconds on every call; this string is
 built once. The arithmetic is not repeated here: the facts go through the
-same ``quota_status`` rules as every other reader, and a test holds this
+same ``billing.quotas.status`` rules as every other reader, and a test holds this
 loader equal to the ORM one (``tests/billing/test_authorize_statement.py``).
 
 Mirrored rules, kept in step by that test: a grant counts at ``at`` as in
@@ -15,11 +15,12 @@ Mirrored rules, kept in step by that test: a grant counts at ``at`` as in
 ``GrantQuerySet.unfolded_terms``; the slot limit as in ``job_slot_limit``.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.utils import timezone
@@ -37,9 +38,10 @@ from ..models import (
     UsageCounter,
 )
 from ..units import period_of
+from .status import QuotaStatus, status_from_facts
 
 if TYPE_CHECKING:
-    from ..selectors import Authorization, QuotaStatus
+    from ..selectors import Authorization
 
 METER_FIELDS = (
     "id",
@@ -155,13 +157,9 @@ def authorize_by_ids(
     return authorize_from_facts(quantity=quantity, at=at, **facts)
 
 
-def quota_status_by_pk(
-    *, account_id: int, meter_id: int, at: datetime
-) -> "QuotaStatus":
-    """``quota_status`` of one (account, meter) in one read: the alert
-    evaluation after a usage write."""
-    from ..selectors import status_from_facts
-
+def quota_status_by_pk(*, account_id: int, meter_id: int, at: datetime) -> QuotaStatus:
+    """The status of one (account, meter) in one read: ``quota_status``, and
+    the alert evaluation after a usage write."""
     facts = _load(by="pk", account=account_id, meter=meter_id, at=at)
     if facts is None:
         raise UnknownMeter(f"No meter {meter_id} for account {account_id}.")
@@ -169,12 +167,12 @@ def quota_status_by_pk(
 
 
 # ``_load(by="key")`` when the key is not live (no row at all).
-_NO_KEY: dict = {}
+_NO_KEY: dict[str, Any] = {}
 
 
 def _load(
     *, by: str, account: str | int, meter: str | int, at: datetime, key: str = ""
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The facts of one (account, meter) at ``at``, as keyword arguments of
     ``status_from_facts``; None when the account or meter does not exist,
     ``_NO_KEY`` when ``by="key"`` and the key is not live."""
@@ -198,6 +196,12 @@ def _load(
         return _NO_KEY if by == "key" else None
     if row[0] is None or row[len(_ACCOUNT_FIELDS)] is None:
         return None  # by="key": a live key, but no such account or meter
+    return _facts_from_row(row)
+
+
+def _facts_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """The statement's columns, in order: account, meter, six cached sums,
+    level, slots, the live consent, an unfolded term."""
     values = iter(row)
     account_row = Account(**{f: next(values) for f in _ACCOUNT_FIELDS})
     account_row.hard_blocked = bool(account_row.hard_blocked)
@@ -205,18 +209,15 @@ def _load(
     allowance, granted, consumed, used, covered, consented = (
         next(values) or 0 for _ in range(6)
     )
-    level, slots = next(values) or 0, next(values) or 0
+    by_kind = {Meter.Kind.GAUGE: next(values), Meter.Kind.ALLOCATION: next(values)}
+    if meter_row.kind in by_kind:
+        used = by_kind[meter_row.kind] or 0
     consent_values = {f: next(values) for f in _CONSENT_FIELDS}
-    started_term = next(values)
     consent = None
     if consent_values["id"] is not None:
         consent = OverageConsent(account=account_row, meter=meter_row, **consent_values)
         consent.recurring = bool(consent.recurring)
         consent.period_start = _as_date(consent.period_start)
-    if meter_row.kind == Meter.Kind.GAUGE:
-        used = level
-    elif meter_row.kind == Meter.Kind.ALLOCATION:
-        used = slots
     return {
         "account": account_row,
         "meter": meter_row,
@@ -227,7 +228,7 @@ def _load(
         "covered": int(covered),
         "consented_excess": Decimal(consented),
         "consent": consent,
-        "started_term": started_term is not None,
+        "started_term": next(values) is not None,
     }
 
 

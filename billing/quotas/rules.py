@@ -165,6 +165,56 @@ class CounterFold:
         return self.consented_excess + self.unconsented_excess
 
 
+@dataclass(slots=True)
+class _CounterWalk:
+    """The running balances of ``fold_counter``'s walk through a period."""
+
+    top_ups: list[TopUp]  # in burn order
+    balance: dict[int, int]  # grant id -> units left
+    allowance_left: int
+    burned: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
+    used: int = 0
+    consented: int = 0
+    unconsented: int = 0
+
+    def _take(self, top_up: TopUp, wanted: int) -> int:
+        take = min(wanted, self.balance[top_up.grant_id])
+        if take <= 0:
+            return 0
+        self.balance[top_up.grant_id] -= take
+        self.burned[top_up.grant_id] += take
+        return take
+
+    def cover_excess(self, starting_at: datetime) -> None:
+        """Top-ups starting mid-period cover the excess so far, the consented
+        part first."""
+        for top_up in self.top_ups:
+            if top_up.starts_at == starting_at:
+                self.consented -= self._take(top_up, self.consented)
+                self.unconsented -= self._take(top_up, self.unconsented)
+
+    def use(
+        self, quantity: int, at: datetime, consents: Sequence[ConsentWindow]
+    ) -> None:
+        """Burn the allowance, then the top-ups live at ``at``; the rest is
+        excess, consented when a consent was live then."""
+        self.used += quantity
+        from_allowance = min(quantity, self.allowance_left)
+        self.allowance_left -= from_allowance
+        rest = quantity - from_allowance
+        for top_up in self.top_ups:
+            if rest <= 0:
+                break
+            if top_up.live_at(at):
+                rest -= self._take(top_up, rest)
+        if rest <= 0:
+            return
+        if live_consent(consents, at) is not None:
+            self.consented += rest
+        else:
+            self.unconsented += rest
+
+
 def fold_counter(
     *,
     period: Period,
@@ -187,55 +237,26 @@ def fold_counter(
     """
     until = until or period.ends_at
     ordered = sorted(top_ups, key=lambda t: t.order)
-    balance = {t.grant_id: t.opening for t in ordered}
-    burned: dict[int, int] = defaultdict(int)
-    allowance_left = allowance
-    used = consented = unconsented = 0
+    walk = _CounterWalk(
+        top_ups=ordered,
+        balance={t.grant_id: t.opening for t in ordered},
+        allowance_left=allowance,
+    )
     for starts_at, quantity in segments:
         if starts_at >= until:
             break
-        for top_up in ordered:
-            if top_up.starts_at != starts_at or starts_at <= period.starts_at:
-                continue
-            for pool in ("consented", "unconsented"):
-                owed = consented if pool == "consented" else unconsented
-                take = min(owed, balance[top_up.grant_id])
-                if take <= 0:
-                    continue
-                balance[top_up.grant_id] -= take
-                burned[top_up.grant_id] += take
-                if pool == "consented":
-                    consented -= take
-                else:
-                    unconsented -= take
-        used += quantity
-        rest = quantity
-        from_allowance = min(rest, allowance_left)
-        allowance_left -= from_allowance
-        rest -= from_allowance
-        for top_up in ordered:
-            if rest <= 0:
-                break
-            if not top_up.live_at(starts_at) or balance[top_up.grant_id] <= 0:
-                continue
-            take = min(rest, balance[top_up.grant_id])
-            balance[top_up.grant_id] -= take
-            burned[top_up.grant_id] += take
-            rest -= take
-        if rest > 0:
-            if live_consent(consents, starts_at) is not None:
-                consented += rest
-            else:
-                unconsented += rest
+        if starts_at > period.starts_at:
+            walk.cover_excess(starts_at)
+        walk.use(quantity, starts_at, consents)
     last = read_at or until - LAST_INSTANT
-    covered = sum(burned.values())
-    live_balances = sum(balance[t.grant_id] for t in ordered if t.live_at(last))
+    covered = sum(walk.burned.values())
+    live_balances = sum(walk.balance[t.grant_id] for t in ordered if t.live_at(last))
     return CounterFold(
-        used=used,
+        used=walk.used,
         covered=covered,
-        burned={k: v for k, v in burned.items() if v},
-        consented_excess=consented,
-        unconsented_excess=unconsented,
+        burned={k: v for k, v in walk.burned.items() if v},
+        consented_excess=walk.consented,
+        unconsented_excess=walk.unconsented,
         limit=allowance + covered + live_balances,
         consent=live_consent(consents, last),
         cap_cents=period_cap_cents(consents, until),

@@ -3,14 +3,20 @@
 One module per concern; this package re-exports their public names, so
 callers import from ``billing.selectors``. Quota states come from
 ``quotas.quota_statuses`` (set-based: a fixed number of queries for any
-number of accounts); the pure rules live in ``billing.quotas.rules``.
+number of accounts); the arithmetic lives in ``billing.quotas``.
 """
 
+from ..db import any_of  # noqa: F401
 from ..quotas.rules import (  # noqa: F401
     State,
     counter_overage_cents,
     storage_overage_cents,
     usage_state,
+)
+from ..quotas.status import (  # noqa: F401
+    QuotaStatus,
+    consent_covers,
+    status_from_facts,
 )
 from .access import (  # noqa: F401
     api_key_hash,
@@ -30,7 +36,6 @@ from .authorize import (  # noqa: F401
     Authorization,
     authorize_from_facts,
     authorize_usage,
-    status_from_facts,
 )
 from .catalogue import (  # noqa: F401
     get_meter,
@@ -91,12 +96,7 @@ from .purchases import (  # noqa: F401
     sent_reminders,
 )
 from .quotas import (  # noqa: F401
-    QuotaStatus,
     account_quotas,
-    consent_covers,
     quota_status,
     quota_statuses,
-)
-from .sql import (  # noqa: F401
-    any_of,
 )

@@ -7,28 +7,14 @@ from typing import Any
 
 from django.utils import timezone
 
-from ..errors import UnknownMeter
-from ..models import (
-    Account,
-    Meter,
-    OverageConsent,
-)
+from ..models import Account, Meter
 from ..quotas.rules import (
     State,
     counter_overage_cents,
     storage_overage_cents,
 )
-from ..units import period_of
-from .catalogue import meter_applies
-from .quotas import (
-    QuotaStatus,
-    _Facts,
-    _folded_now,
-    _quota_status,
-    _storage_consented_excess,
-    consent_covers,
-    quota_status,
-)
+from ..quotas.status import QuotaStatus, status_from_facts
+from .quotas import quota_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,46 +47,6 @@ def authorize_from_facts(*, quantity: int, at: datetime, **facts: Any) -> Author
     return _authorization(
         account=facts["account"], status=status, quantity=quantity, at=at
     )
-
-
-def status_from_facts(
-    *,
-    account: Account,
-    meter: Meter,
-    at: datetime,
-    allowance: int,
-    granted: int,
-    consumed: int,
-    used: int,
-    covered: int,
-    consented_excess: Decimal,
-    consent: OverageConsent | None,
-    started_term: bool,
-) -> QuotaStatus:
-    """``quota_status`` from facts already loaded (``billing.quotas.hot``)."""
-    if not meter_applies(meter=meter, account=account):
-        raise UnknownMeter(f"The {meter.code} meter does not apply to this account.")
-    period = period_of(at)
-    if consent is not None and not consent_covers(consent, period):
-        consent = None
-    if meter.kind == Meter.Kind.GAUGE and consent is not None:
-        consented_excess = _storage_consented_excess(
-            account_ids=[account.pk], period=period, before=at.date(), meter_id=meter.pk
-        ).get((account.pk, meter.pk), Decimal(0))
-    elif meter.kind != Meter.Kind.COUNTER:
-        consented_excess = Decimal(0)
-    facts = _Facts(
-        allowance=allowance,
-        granted=granted,
-        consumed=consumed,
-        used=used,
-        covered=covered if meter.kind == Meter.Kind.COUNTER else 0,
-        consent=consent,
-        consented_excess=consented_excess,
-    )
-    if started_term and meter.kind == Meter.Kind.COUNTER:
-        facts = _folded_now(account=account, meter=meter, facts=facts, at=at)
-    return _quota_status(account=account, meter=meter, facts=facts, at=at)
 
 
 def _authorization(

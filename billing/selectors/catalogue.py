@@ -11,6 +11,7 @@ from ..models import (
     Meter,
     Pack,
 )
+from ..quotas.status import meter_applies  # noqa: F401 (re-exported)
 
 
 def _meters() -> list[Meter]:
@@ -54,11 +55,6 @@ def list_meters(*, account: Account | None = None) -> list[Meter]:
         for m in _meters()
         if account is None or meter_applies(meter=m, account=account)
     ]
-
-
-def meter_applies(*, meter: Meter, account: Account) -> bool:
-    """Job slots exist only for companies; every other meter applies to all."""
-    return meter.kind != Meter.Kind.ALLOCATION or account.kind == Account.Kind.COMPANY
 
 
 def get_pack(*, code: str, category: str | None = None) -> Pack:

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Q
 
+from ..db import any_of
 from ..models import Account
-from ..selectors import any_of
 
 
 def lock_accounts(

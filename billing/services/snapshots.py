@@ -10,6 +10,7 @@ the same numbers. Charts and storage GB-months read these.
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, F, Q, Sum
@@ -39,7 +40,7 @@ from ..quotas.rules import (
     unbilled_units,
     usage_state,
 )
-from ..units import day_end, period_of
+from ..units import Period, day_end, period_of
 from .rollups import refresh_usage_rollups
 
 CHUNK = 1000
@@ -78,39 +79,56 @@ def _levels_at(meter: Meter, account_ids: list[int], day: date) -> dict[int, int
     }
 
 
-def snapshot_rows(
-    *, accounts: Sequence[Account], meters: Sequence[Meter], day: date, now: datetime
-) -> list[UsageSnapshot]:
-    """The snapshot rows of ``day`` for ``accounts``, from the facts.
+@dataclass(slots=True)
+class _DayFacts:
+    """What the rows of one day read, for a chunk of accounts."""
 
-    Storage reads the period's earlier snapshots for the consented excess so
-    far (callers write days in order). Counters with a top-up or consent in
-    the period are folded per account; the rest need no fold.
-    """
+    day: date
+    period: Period
+    last: datetime  # the day's last instant
+    allowances: dict[tuple[int, int], int]  # (plan, meter)
+    granted: dict[tuple[int, int], int]  # (account, meter): live at ``last``
+    folded_pairs: set[tuple[int, int]]  # counters with a top-up or consent
+    consents: dict[tuple[int, int], list[ConsentWindow]]
+    # The period's excess before this day, all of it and the consented part.
+    prior_total: defaultdict[tuple[int, int], int]
+    prior_consented: defaultdict[tuple[int, int], int]
+
+
+def _day_facts(*, accounts: Sequence[Account], day: date) -> _DayFacts:
     period = period_of(day)
     last = day_end(day) - LAST_INSTANT
     ids = [a.pk for a in accounts]
-    allowances = {
-        (plan_id, meter_id): amount
-        for plan_id, meter_id, amount in PlanAllowance.objects.filter(
-            plan_id__in={a.plan_id for a in accounts}
-        ).values_list("plan_id", "meter_id", "amount")
-    }
-    granted = {
-        (row["account_id"], row["meter_id"]): row["total"]
-        for row in Grant.objects.active_at(last)
-        .filter(account_id__in=ids)
-        .values("account_id", "meter_id")
-        .annotate(total=Sum("amount"))
-    }
-    folded_pairs = set(
-        Grant.objects.live_during(period.starts_at, period.ends_at)
-        .filter(
-            account_id__in=ids, meter__kind=Meter.Kind.COUNTER, effective_at__lte=last
-        )
-        .values_list("account_id", "meter_id")
+    facts = _DayFacts(
+        day=day,
+        period=period,
+        last=last,
+        allowances={
+            (plan_id, meter_id): amount
+            for plan_id, meter_id, amount in PlanAllowance.objects.filter(
+                plan_id__in={a.plan_id for a in accounts}
+            ).values_list("plan_id", "meter_id", "amount")
+        },
+        granted={
+            (row["account_id"], row["meter_id"]): row["total"]
+            for row in Grant.objects.active_at(last)
+            .filter(account_id__in=ids)
+            .values("account_id", "meter_id")
+            .annotate(total=Sum("amount"))
+        },
+        folded_pairs=set(
+            Grant.objects.live_during(period.starts_at, period.ends_at)
+            .filter(
+                account_id__in=ids,
+                meter__kind=Meter.Kind.COUNTER,
+                effective_at__lte=last,
+            )
+            .values_list("account_id", "meter_id")
+        ),
+        consents=defaultdict(list),
+        prior_total=defaultdict(int),
+        prior_consented=defaultdict(int),
     )
-    consents: dict[tuple[int, int], list[ConsentWindow]] = defaultdict(list)
     for (
         account_id,
         meter_id,
@@ -120,15 +138,12 @@ def snapshot_rows(
     ) in OverageConsent.objects.filter(
         covering_consents_filter(period), account_id__in=ids, given_at__lte=last
     ).values_list("account_id", "meter_id", "given_at", "revoked_at", "cap_cents"):
-        consents[(account_id, meter_id)].append(
+        facts.consents[(account_id, meter_id)].append(
             ConsentWindow(given_at, revoked_at, cap)
         )
-        folded_pairs.add((account_id, meter_id))
-    # The period's excess before this day, all of it and the consented part
-    # (a day counts as consented when its state says so). Summed here, not
-    # in SQL: SQLite's integer SUM overflows where levels near 10^18 add up.
-    prior_total: dict[tuple[int, int], int] = defaultdict(int)
-    prior_consented: dict[tuple[int, int], int] = defaultdict(int)
+        facts.folded_pairs.add((account_id, meter_id))
+    # A day counts as consented when its state says so. Summed here, not in
+    # SQL: SQLite's integer SUM overflows where levels near 10^18 add up.
     for account_id, meter_id, used, limit, state in UsageSnapshot.objects.filter(
         account_id__in=ids,
         meter__kind=Meter.Kind.GAUGE,
@@ -136,71 +151,128 @@ def snapshot_rows(
         day__lt=day,
         used__gt=F("limit"),
     ).values_list("account_id", "meter_id", "used", "limit", "state"):
-        prior_total[(account_id, meter_id)] += used - limit
+        facts.prior_total[(account_id, meter_id)] += used - limit
         if state in CONSENTED_STATES:
-            prior_consented[(account_id, meter_id)] += used - limit
+            facts.prior_consented[(account_id, meter_id)] += used - limit
+    return facts
+
+
+@dataclass(frozen=True, slots=True)
+class _DayFigures:
+    limit: int
+    consent: ConsentWindow | None
+    accrued_cents: int = 0  # consented overage so far (the cap's measure)
+    unbilled_excess: int = 0
+
+
+def _counter_day(
+    facts: _DayFacts, *, account: Account, meter: Meter, used: int, base: _DayFigures
+) -> _DayFigures:
+    """Counters with a top-up or consent in the period are folded per
+    account; the rest need no fold."""
+    if (account.pk, meter.pk) not in facts.folded_pairs or meter.is_hard_limit:
+        return _DayFigures(
+            limit=base.limit,
+            consent=base.consent,
+            unbilled_excess=max(used - base.limit, 0),
+        )
+    fold = counter_fold(
+        account=account,
+        meter=meter,
+        period=facts.period,
+        known_at=facts.last,
+        until=day_end(facts.day),
+        allowance=facts.allowances.get((account.plan_id, meter.pk), 0),
+    )
+    return _DayFigures(
+        limit=fold.limit,
+        consent=fold.consent,
+        accrued_cents=counter_overage_cents(meter, fold.consented_excess),
+        unbilled_excess=unbilled_units(
+            meter, counter_figures(meter, fold), facts.period
+        ),
+    )
+
+
+def _gauge_day(
+    facts: _DayFacts, *, account: Account, meter: Meter, used: int, base: _DayFigures
+) -> _DayFigures:
+    """Storage reads the period's earlier days for the excess so far."""
+    key = (account.pk, meter.pk)
+    excess = max(used - base.limit, 0)
+    figures = storage_totals_figures(
+        meter,
+        facts.period,
+        facts.prior_total[key] + excess,
+        facts.prior_consented[key] + (excess if base.consent else 0),
+        period_cap_cents(facts.consents.get(key, []), day_end(facts.day)),
+    )
+    # The period's unbilled excess so far, in unit-months (what is priced),
+    # with the cap as of this day: a raised cap makes earlier capped days
+    # billable, as at close.
+    return _DayFigures(
+        limit=base.limit,
+        consent=base.consent,
+        accrued_cents=figures.consented_cents,
+        unbilled_excess=int(
+            unbilled_units(meter, figures, facts.period) / facts.period.days
+        ),
+    )
+
+
+def _day_figures(
+    facts: _DayFacts, *, account: Account, meter: Meter, used: int
+) -> _DayFigures:
+    key = (account.pk, meter.pk)
+    allowance = facts.allowances.get((account.plan_id, meter.pk), 0)
+    base = _DayFigures(
+        limit=allowance + (facts.granted.get(key) or 0),
+        consent=live_consent(facts.consents.get(key, []), facts.last),
+    )
+    if meter.kind == Meter.Kind.COUNTER:
+        return _counter_day(facts, account=account, meter=meter, used=used, base=base)
+    if meter.kind == Meter.Kind.GAUGE and not meter.is_hard_limit:
+        return _gauge_day(facts, account=account, meter=meter, used=used, base=base)
+    return base
+
+
+def snapshot_rows(
+    *, accounts: Sequence[Account], meters: Sequence[Meter], day: date, now: datetime
+) -> list[UsageSnapshot]:
+    """The snapshot rows of ``day`` for ``accounts``, from the facts.
+
+    Storage reads the period's earlier snapshots for the consented excess so
+    far (callers write days in order).
+    """
+    facts = _day_facts(accounts=accounts, day=day)
+    ids = [a.pk for a in accounts]
     rows = []
     for meter in meters:
         used_by_account = _levels_at(meter, ids, day)
         for account in accounts:
             if meter.kind == Meter.Kind.ALLOCATION and account.kind != "company":
                 continue
-            key = (account.pk, meter.pk)
             used = used_by_account.get(account.pk, 0)
-            allowance = allowances.get((account.plan_id, meter.pk), 0)
-            limit = allowance + (granted.get(key) or 0)
-            consent = live_consent(consents.get(key, []), last)
-            accrued = unbilled = 0
-            if meter.kind == Meter.Kind.COUNTER:
-                if key in folded_pairs and not meter.is_hard_limit:
-                    fold = counter_fold(
-                        account=account,
-                        meter=meter,
-                        period=period,
-                        known_at=last,
-                        until=day_end(day),
-                        allowance=allowance,
-                    )
-                    limit, consent = fold.limit, fold.consent
-                    accrued = counter_overage_cents(meter, fold.consented_excess)
-                    unbilled = unbilled_units(
-                        meter, counter_figures(meter, fold), period
-                    )
-                else:
-                    unbilled = max(used - limit, 0)
-            elif meter.kind == Meter.Kind.GAUGE and not meter.is_hard_limit:
-                excess = max(used - limit, 0)
-                consented = prior_consented[key] + (excess if consent else 0)
-                figures = storage_totals_figures(
-                    meter,
-                    period,
-                    prior_total[key] + excess,
-                    consented,
-                    period_cap_cents(consents.get(key, []), day_end(day)),
-                )
-                accrued = figures.consented_cents
-                # The period's unbilled excess so far, in unit-months (what
-                # is priced), with the cap as of this day: a raised cap makes
-                # earlier capped days billable, as at close.
-                unbilled = int(unbilled_units(meter, figures, period) / period.days)
+            figures = _day_figures(facts, account=account, meter=meter, used=used)
+            state = usage_state(
+                meter=meter,
+                used=used,
+                limit=figures.limit,
+                consent=figures.consent,
+                accrued_cents=figures.accrued_cents,
+                # A staff block is not a fact with a time: history shows what
+                # usage and consents made of the day.
+                hard_blocked=False,
+            )
             rows.append(
                 UsageSnapshot(
                     account=account,
                     meter=meter,
                     day=day,
                     used=used,
-                    limit=limit,
-                    state=usage_state(
-                        meter=meter,
-                        used=used,
-                        limit=limit,
-                        consent=consent,
-                        accrued_cents=accrued,
-                        # A staff block is not a fact with a time: history
-                        # shows what usage and consents made of the day.
-                        hard_blocked=False,
-                    ),
-                    unbilled_excess=unbilled,
+                    limit=figures.limit,
+                    state=state,
+                    unbilled_excess=figures.unbilled_excess,
                     taken_at=now,
                 )
             )

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Min
 
+from ..db import any_of
 from ..documents import buyer_party, seller_party
 from ..errors import PeriodNotOver
 from ..models import Account, ChargeRecord, Statement, StatementLine
-from ..selectors import any_of
 from ..statements import StatementDraft, statement_drafts
 from ..units import Period, period_of
 

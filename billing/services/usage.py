@@ -21,6 +21,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from ..db import any_of
 from ..errors import InvalidRequest
 from ..models import (
     Account,
@@ -29,7 +30,6 @@ from ..models import (
     UsageSnapshot,
 )
 from ..quotas.hot import METER_FIELDS
-from ..selectors import any_of
 from ..tasks import enqueue_with_write, refresh_rollups
 from ..units import (
     Period,

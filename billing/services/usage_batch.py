@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..db import any_of
 from ..errors import UsageBatchRejected
 from ..models import (
     Account,
@@ -21,7 +22,6 @@ from ..models import (
     UsageCounter,
     UsageEvent,
 )
-from ..selectors import any_of
 from ..units import (
     FUTURE_TOLERANCE,
     MAX_EVENT_QUANTITY,
@@ -91,6 +91,92 @@ def _error(index: int, code: str, message: str) -> dict[str, Any]:
     return {"index": index, "code": code, "message": message}
 
 
+class _Rejected(Exception):
+    """One event's problem; the batch collects them with their index."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _account_of(event: UsageEventInput, accounts: dict[str, int]) -> tuple[int, str]:
+    """The account's pk and how the caller named it (for the payload hash)."""
+    if isinstance(event.account, Account):
+        return event.account.pk, event.account.external_id or f"pk:{event.account.pk}"
+    account_id = accounts.get(event.account)
+    if account_id is None:
+        raise _Rejected("unknown_account", f"No account {event.account!r}.")
+    return account_id, event.account
+
+
+def _meter_of(event: UsageEventInput, meters: dict[str, Meter]) -> Meter:
+    meter = meters.get(event.meter)
+    if meter is None:
+        raise _Rejected("unknown_meter", f"No meter {event.meter!r}.")
+    if not meter.is_event_based:
+        raise _Rejected(
+            "meter_not_event_based",
+            f"{meter.code} counts allocations; use the job-slot calls.",
+        )
+    return meter
+
+
+def _quantity_of(event: UsageEventInput, meter: Meter) -> int:
+    """A non-zero integer within 10^15; only gauges go down."""
+    quantity = event.quantity
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or quantity == 0
+        or abs(quantity) > MAX_EVENT_QUANTITY
+        or (quantity < 0 and meter.kind == Meter.Kind.COUNTER)
+    ):
+        raise _Rejected(
+            "invalid_quantity",
+            "quantity must be a non-zero integer of at most 10^15"
+            + ("" if meter.kind == Meter.Kind.GAUGE else ", and positive")
+            + ".",
+        )
+    return quantity
+
+
+def _timestamp_of(event: UsageEventInput, now: datetime) -> datetime:
+    """The event's instant in UTC (days and periods are UTC: an offset the
+    platform sent is only a way of writing the instant); none means now."""
+    timestamp = event.timestamp or now
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=UTC)
+    timestamp = timestamp.astimezone(UTC)
+    if timestamp > now + FUTURE_TOLERANCE:
+        raise _Rejected("future_timestamp", "timestamp is more than 5 minutes ahead.")
+    return timestamp
+
+
+def _parse_event(
+    index: int,
+    event: UsageEventInput,
+    *,
+    meters: dict[str, Meter],
+    accounts: dict[str, int],
+    now: datetime,
+) -> _Parsed:
+    if not isinstance(event.id, str) or not 1 <= len(event.id) <= 128:
+        raise _Rejected("invalid_request", "id must be 1-128 characters.")
+    account_id, account_ref = _account_of(event, accounts)
+    meter = _meter_of(event, meters)
+    return _Parsed(
+        index=index,
+        event_id=event.id,
+        account_id=account_id,
+        meter=meter,
+        quantity=_quantity_of(event, meter),
+        timestamp=_timestamp_of(event, now),
+        properties=event.properties or {},
+        payload_hash=_payload_hash(event, account_ref),
+    )
+
+
 def _validate_shape(
     events: Sequence[UsageEventInput],
     *,
@@ -98,82 +184,19 @@ def _validate_shape(
     accounts: dict[str, int],
     now: datetime,
 ) -> tuple[list[_Parsed], list[dict[str, Any]]]:
-    """Checks that need no lock: ids, accounts, meters, quantities, timestamps."""
+    """Checks that need no lock: ids, accounts, meters, quantities, timestamps.
+
+    Every bad event is reported with its index, not just the first.
+    """
     parsed: list[_Parsed] = []
     errors: list[dict[str, Any]] = []
     for index, event in enumerate(events):
-        if not isinstance(event.id, str) or not 1 <= len(event.id) <= 128:
-            errors.append(
-                _error(index, "invalid_request", "id must be 1-128 characters.")
+        try:
+            parsed.append(
+                _parse_event(index, event, meters=meters, accounts=accounts, now=now)
             )
-            continue
-        if isinstance(event.account, Account):
-            account_id = event.account.pk
-            account_ref = event.account.external_id or f"pk:{event.account.pk}"
-        else:
-            account_id = accounts.get(event.account)
-            account_ref = event.account
-        if account_id is None:
-            errors.append(
-                _error(index, "unknown_account", f"No account {event.account!r}.")
-            )
-            continue
-        meter = meters.get(event.meter)
-        if meter is None:
-            errors.append(_error(index, "unknown_meter", f"No meter {event.meter!r}."))
-            continue
-        if not meter.is_event_based:
-            errors.append(
-                _error(
-                    index,
-                    "meter_not_event_based",
-                    f"{meter.code} counts allocations; use the job-slot calls.",
-                )
-            )
-            continue
-        quantity = event.quantity
-        if (
-            not isinstance(quantity, int)
-            or isinstance(quantity, bool)
-            or quantity == 0
-            or abs(quantity) > MAX_EVENT_QUANTITY
-            or (quantity < 0 and meter.kind == Meter.Kind.COUNTER)
-        ):
-            errors.append(
-                _error(
-                    index,
-                    "invalid_quantity",
-                    "quantity must be a non-zero integer of at most 10^15"
-                    + ("" if meter.kind == Meter.Kind.GAUGE else ", and positive")
-                    + ".",
-                )
-            )
-            continue
-        timestamp = event.timestamp or now
-        # Days and periods are UTC: an offset the platform sent is only a
-        # way of writing the instant.
-        if timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=UTC)
-        timestamp = timestamp.astimezone(UTC)
-        if timestamp > now + FUTURE_TOLERANCE:
-            errors.append(
-                _error(
-                    index, "future_timestamp", "timestamp is more than 5 minutes ahead."
-                )
-            )
-            continue
-        parsed.append(
-            _Parsed(
-                index=index,
-                event_id=event.id,
-                account_id=account_id,
-                meter=meter,
-                quantity=quantity,
-                timestamp=timestamp,
-                properties=event.properties or {},
-                payload_hash=_payload_hash(event, account_ref),
-            )
-        )
+        except _Rejected as rejected:
+            errors.append(_error(index, rejected.code, rejected.message))
     return parsed, errors
 
 

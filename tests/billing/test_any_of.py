@@ -3,7 +3,7 @@
 import pytest
 
 from billing.models import Account
-from billing.selectors import any_of
+from billing.db import any_of
 from billing.services.locks import lock_accounts
 from tests.factories.billing import PlatformAccountFactory, personal_account
 

@@ -1,4 +1,4 @@
-"""Query helpers shared by selectors and services."""
+"""Query helpers shared by the quota rules, selectors and services."""
 
 from collections.abc import Iterable
 
