@@ -140,6 +140,23 @@ _QUANTITY = re.compile(
 )
 
 
+def _suffix_factor(suffix: str, unit: str | None, *, name: str, example: str) -> int:
+    """Base units per ``suffix`` ("GB", "min"...); 1 without one."""
+    if not suffix:
+        return 1
+    lowered = suffix.lower()
+    tables = [_SUFFIXES[unit]] if unit in _SUFFIXES else list(_SUFFIXES.values())
+    factor = next((table[lowered] for table in tables if lowered in table), 0)
+    if factor:
+        return factor
+    if any(lowered in table for table in _SUFFIXES.values()):
+        raise ValueError(
+            f"{name or 'This meter'} is counted in {unit}s: write an amount"
+            f" such as {example}."
+        )
+    raise ValueError(f'"{suffix}" is not a unit: write an amount such as {example}.')
+
+
 def parse_quantity(text: str, unit: str | None = None, *, name: str = "") -> int:
     """Read "50 GB", "120 min", "5 slots" or a plain integer (base units).
 
@@ -155,20 +172,7 @@ def parse_quantity(text: str, unit: str | None = None, *, name: str = "") -> int
             f"Write a number, optionally with a unit ({example}); a plain"
             f" number counts {f'{unit}s' if unit else 'base units'}."
         )
-    suffix = match["suffix"].lower()
-    factor = 1
-    if suffix:
-        tables = [_SUFFIXES[unit]] if unit in _SUFFIXES else _SUFFIXES.values()
-        factor = next((table[suffix] for table in tables if suffix in table), 0)
-    if not factor:
-        if any(suffix in table for table in _SUFFIXES.values()):
-            raise ValueError(
-                f"{name or 'This meter'} is counted in {unit}s: write an amount"
-                f" such as {example}."
-            )
-        raise ValueError(
-            f'"{match["suffix"]}" is not a unit: write an amount such as {example}.'
-        )
+    factor = _suffix_factor(match["suffix"], unit, name=name, example=example)
     amount = Decimal(match["number"]) * factor
     if amount != amount.to_integral_value():
         raise ValueError(f"That is not a whole number of {unit or 'base unit'}s.")

@@ -106,17 +106,8 @@ def period_overages(
             )
             result[meter.pk] = counter_figures(meter, fold)
         elif meter.kind == Meter.Kind.COUNTER:
-            counter = counters.get(meter.pk)
-            excess = consented = 0
-            if counter is not None:
-                excess = max(counter.used - allowance, 0) - counter.covered_by_grants
-                consented = counter.consented_excess
-            result[meter.pk] = OverageFigures(
-                excess_units=Decimal(excess),
-                consented_units=Decimal(consented),
-                cost_cents=counter_overage_cents(meter, excess),
-                consented_cents=counter_overage_cents(meter, consented),
-                cap_cents=cap,
+            result[meter.pk] = _cached_counter_figures(
+                meter, counters.get(meter.pk), allowance=allowance, cap_cents=cap
             )
         else:
             today = GaugeDay(
@@ -129,6 +120,23 @@ def period_overages(
                 meter, period, [*days[meter.pk], today], cap
             )
     return result
+
+
+def _cached_counter_figures(
+    meter: Meter, counter: UsageCounter | None, *, allowance: int, cap_cents: int | None
+) -> OverageFigures:
+    """A counter's figures from its cache row (no renewed term to fold)."""
+    excess = consented = 0
+    if counter is not None:
+        excess = max(counter.used - allowance, 0) - counter.covered_by_grants
+        consented = counter.consented_excess
+    return OverageFigures(
+        excess_units=Decimal(excess),
+        consented_units=Decimal(consented),
+        cost_cents=counter_overage_cents(meter, excess),
+        consented_cents=counter_overage_cents(meter, consented),
+        cap_cents=cap_cents,
+    )
 
 
 def newly_billable_cents(

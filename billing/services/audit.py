@@ -98,25 +98,15 @@ def save_on_record(
     permission = _model_permission(obj, "add" if creating else "change")
     check_staff_power(actor=staff_user, permission=permission)
     created_action, changed_action = actions
-    model = type(obj)
     with transaction.atomic():
-        before = None
-        if not creating:
-            current = model.objects.select_for_update().get(pk=obj.pk)
-            if guard is not None:
-                guard(current)
-            before = _record(current, fields, related_of)
+        before = None if creating else _locked_record(obj, fields, related_of, guard)
         obj.save()
         if save_related is not None:
             save_related()
         after = _record(obj, fields, related_of)
         if after == before:
             return None
-        changed = (
-            list(after)
-            if before is None
-            else [key for key in after if after[key] != before[key]]
-        )
+        changed = [key for key in after if before is None or after[key] != before[key]]
         return record_audit(
             action=created_action if creating else changed_action,
             actor=staff_user,
@@ -126,6 +116,19 @@ def save_on_record(
             after={key: after[key] for key in changed},
             reason=reason,
         )
+
+
+def _locked_record(
+    obj: Model,
+    fields: Sequence[str],
+    related_of: Callable[[Any], Record] | None,
+    guard: Callable[[Any], None] | None,
+) -> Record:
+    """The stored row as it is before the save, locked; ``guard`` may refuse."""
+    current = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+    if guard is not None:
+        guard(current)
+    return _record(current, fields, related_of)
 
 
 def delete_on_record(

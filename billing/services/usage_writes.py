@@ -101,13 +101,7 @@ def _write(
     Returns the totals after the batch by (account, meter, period start)
     (``None`` for gauges).
     """
-    counter_deltas: dict[tuple[int, int, Any], int] = defaultdict(int)
-    gauge_deltas: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for p in new:
-        if p.meter.kind == Meter.Kind.COUNTER:
-            counter_deltas[_counter_key(p)] += p.quantity
-        else:
-            gauge_deltas[(p.account_id, p.meter.pk)].append(p.quantity)
+    counter_deltas, gauge_deltas = _deltas(new)
     if not fast:
         _add_to_counters(counter_deltas)
         _add_to_gauges(gauge_deltas, now=now)
@@ -120,18 +114,50 @@ def _write(
     if not over:
         levels = _add_to_gauges_checked(gauge_deltas, now=now)
     if over or len(levels) < len(gauge_deltas):
-        # Nothing of this batch will commit: say which events broke a limit,
-        # from the totals before the batch.
-        counters_before = {k: t.used - counter_deltas[k] for k, t in totals.items()}
-        levels_before = _gauge_levels(new)
-        for (account_id, meter_id, _), total in levels.items():
-            key = (account_id, meter_id)
-            levels_before[key] = total.used - sum(gauge_deltas[key])
-        _reject(
-            _limit_errors(new, levels=levels_before, counters=counters_before)
-            or [_error(new[0].index, "negative_level", "A level changed; retry.")]
+        _reject_past_limits(
+            new,
+            totals=totals,
+            levels=levels,
+            counter_deltas=counter_deltas,
+            gauge_deltas=gauge_deltas,
         )
     return totals | levels
+
+
+def _deltas(
+    new: list[_Parsed],
+) -> tuple[dict[tuple[int, int, Any], int], dict[tuple[int, int], list[int]]]:
+    """Counter sums by (account, meter, period start); gauge deltas in order
+    by (account, meter)."""
+    counter_deltas: dict[tuple[int, int, Any], int] = defaultdict(int)
+    gauge_deltas: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for p in new:
+        if p.meter.kind == Meter.Kind.COUNTER:
+            counter_deltas[_counter_key(p)] += p.quantity
+        else:
+            gauge_deltas[(p.account_id, p.meter.pk)].append(p.quantity)
+    return counter_deltas, gauge_deltas
+
+
+def _reject_past_limits(
+    new: list[_Parsed],
+    *,
+    totals: dict[tuple[int, int, Any], _Total],
+    levels: dict[tuple[int, int, Any], _Total],
+    counter_deltas: dict[tuple[int, int, Any], int],
+    gauge_deltas: dict[tuple[int, int], list[int]],
+) -> None:
+    """Nothing of this batch will commit: say which events broke a limit,
+    from the totals before the batch."""
+    counters_before = {k: t.used - counter_deltas[k] for k, t in totals.items()}
+    levels_before = _gauge_levels(new)
+    for (account_id, meter_id, _), total in levels.items():
+        key = (account_id, meter_id)
+        levels_before[key] = total.used - sum(gauge_deltas[key])
+    _reject(
+        _limit_errors(new, levels=levels_before, counters=counters_before)
+        or [_error(new[0].index, "negative_level", "A level changed; retry.")]
+    )
 
 
 # Alerts screen rows by the plan allowance and the account's hard block; the
