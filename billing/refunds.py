@@ -1,6 +1,6 @@
 """Refund amounts staff can choose from: the full price or the unused part.
 
-A selector module (reads only); ``billing.services.packs.refund_charge``
+A selector module (reads only); ``billing.services.refunds.refund_charge``
 writes the refund with whatever amount staff pick.
 """
 

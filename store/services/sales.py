@@ -31,8 +31,8 @@ from billing.permissions import REFUND_CHARGE, check_staff_power
 from billing.services.audit import record_audit
 from billing.services.documents import issue_invoice
 from billing.services.locks import lock_accounts
-from billing.services.packs import refund_charge
 from billing.services.payments import charge_and_pay, require_price_shown
+from billing.services.refunds import refund_charge
 from billing.units import billed_days, period_of, split_by_weights
 
 from ..errors import NotLicensed

@@ -11,7 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import EventType, Pack, WebhookEvent
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.services.webhook_deliveries import event_body, signed_headers
 from billing.units import GB

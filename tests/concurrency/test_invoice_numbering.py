@@ -12,8 +12,9 @@ import pytest
 import time_machine
 
 from billing.models import ChargeRecord, CreditNote, Invoice
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
 from billing.services.payments import PaymentResult, SandboxGateway
+from billing.services.refunds import refund_charge
 from billing.units import GB
 from tests.factories.billing import PackFactory, owner_of, personal_account
 

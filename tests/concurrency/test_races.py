@@ -25,8 +25,9 @@ from billing.models import (
     UsageEvent,
 )
 from billing.selectors import job_slot_limit, outstanding_balance_cents
+from billing.services.grants import create_adjustment_grant
 from billing.services.job_slots import allocate_job_slot, release_job_slot
-from billing.services.packs import create_adjustment_grant, purchase_pack
+from billing.services.packs import purchase_pack
 from billing.services.payments import (
     PaymentResult,
     SandboxGateway,

@@ -42,13 +42,10 @@ from billing.services.consents import give_overage_consent
 from billing.services.documents import issue_invoice, save_billing_details
 from billing.services.expirations import sweep_expirations
 from billing.services.job_slots import allocate_job_slot, release_job_slot
-from billing.services.packs import (
-    purchase_pack,
-    refund_charge,
-    renew_purchase,
-)
+from billing.services.packs import purchase_pack, renew_purchase
 from billing.services.payments import pay_outstanding_balance
 from billing.services.periods import close_billing_period
+from billing.services.refunds import refund_charge
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import MAX_BATCH, UsageEventInput, record_usage_events
 from billing.units import GB, Period, billed_days, period_of

@@ -25,7 +25,8 @@ from billing.models import (
     TaxRate,
 )
 from billing.services.documents import save_billing_details
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from billing.tax import REVERSE_CHARGE_NOTE
 from billing.units import GB, Period
 from tests.factories.billing import (

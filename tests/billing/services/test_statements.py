@@ -17,19 +17,20 @@ from billing.models import ChargeRecord, Statement, TaxRate
 from billing.selectors import outstanding_balance_cents
 from billing.services import statements as statement_service
 from billing.services.consents import give_overage_consent
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
 from billing.services.payments import pay_outstanding_balance
 from billing.services.periods import close_billing_period
+from billing.services.refunds import refund_charge
 from billing.services.statements import issue_statements
-from billing.services.usage import UsageEventInput, record_usage_events
 from billing.statements import amount_due_at, statement_drafts, statement_lines
 from billing.units import GB, Period, parse_period
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
     PackFactory,
     meter,
     owner_of,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
@@ -53,21 +54,6 @@ def irish_vat():
     TaxRate.objects.create(
         country="IE", rate_percent=Decimal(23), valid_from=date(2020, 1, 1)
     )
-
-
-def use(account, meter_code: str, quantity: int, when: datetime, key: str) -> None:
-    with frozen(when):
-        record_usage_events(
-            events=[
-                UsageEventInput(
-                    id=key,
-                    account=account,
-                    meter=meter_code,
-                    quantity=quantity,
-                    timestamp=when,
-                )
-            ]
-        )
 
 
 def buy(account, price_cents: int, when: datetime, key: str) -> ChargeRecord:
@@ -129,10 +115,12 @@ def november(irish_vat):
                 recurring=True,
                 user=owner_of(account),
             )
-    use(account, "bandwidth", 15 * GB, at(9, 15), "sep-bw")
-    use(account, "transcoding", 160 * 60, at(9, 15), "sep-tc")
-    use(account, "bandwidth", 25 * GB, at(10, 15), "oct-bw")
-    use(account, "transcoding", 110 * 60, at(10, 15), "oct-tc")
+    with frozen(at(9, 15)):
+        record_usage(account, "bandwidth", 15 * GB)
+        record_usage(account, "transcoding", 160 * 60)
+    with frozen(at(10, 15)):
+        record_usage(account, "bandwidth", 25 * GB)
+        record_usage(account, "transcoding", 110 * 60)
     close(SEPTEMBER, at(10, 1, 2))  # 111 + 369 pending into November
 
     pay(account, at(11, 3))  # both September charges, one payment of 480
@@ -325,7 +313,8 @@ def test_an_amount_due_from_before_the_month_is_activity_enough(irish_vat):
             recurring=True,
             user=owner_of(account),
         )
-    use(account, "bandwidth", 15 * GB, at(9, 15), "sep")
+    with frozen(at(9, 15)):
+        record_usage(account, "bandwidth", 15 * GB)
     close(SEPTEMBER, at(10, 1, 2))
 
     run = issue_statements(period=NOVEMBER, now=at(12, 1))
@@ -340,16 +329,16 @@ def test_charges_from_before_documents_existed():
     without a paid_at was paid when written; a failed one is no activity."""
     with frozen(at(11, 1)):
         account = personal_account()
-    ChargeFactory(
+    ChargeRecordFactory(
         account=account, amount_cents=700, status="void", created_at=at(11, 2)
     )
-    ChargeFactory(
+    ChargeRecordFactory(
         account=account, amount_cents=300, status="paid", created_at=at(11, 3)
     )
-    ChargeFactory(
+    ChargeRecordFactory(
         account=account, amount_cents=900, status="failed", created_at=at(11, 4)
     )
-    ChargeFactory(
+    ChargeRecordFactory(
         account=account, amount_cents=50, status="pending", created_at=at(11, 5)
     )
 
@@ -372,13 +361,9 @@ def test_the_months_facts_are_read_in_four_queries_for_any_number_of_accounts(
     with frozen(at(11, 1)):
         accounts = [personal_account() for _ in range(5)]
     for account in accounts:
-        ChargeFactory(account=account, amount_cents=100, created_at=at(10, 2))
-        ChargeFactory(
-            account=account,
-            amount_cents=200,
-            status="paid",
-            created_at=at(11, 2),
-            paid_at=at(11, 2),
+        ChargeRecordFactory(account=account, amount_cents=100, created_at=at(10, 2))
+        ChargeRecordFactory(
+            account=account, amount_cents=200, created_at=at(11, 2), paid=True
         )
 
     with django_assert_num_queries(4):
@@ -392,7 +377,7 @@ def test_issuing_costs_a_few_queries_per_account(django_assert_max_num_queries):
     with frozen(at(11, 1)):
         accounts = [personal_account() for _ in range(6)]
     for account in accounts:
-        ChargeFactory(account=account, amount_cents=100, created_at=at(11, 2))
+        ChargeRecordFactory(account=account, amount_cents=100, created_at=at(11, 2))
 
     # 5 to read and look up; per account: the buyer's details and e-mail
     # and the statement with its lines in a savepoint.

@@ -2,6 +2,7 @@
 payload, and reaches a real receiver signed (tasks run in process here)."""
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 import time_machine
@@ -12,10 +13,11 @@ from billing.models import Pack, WebhookDelivery, WebhookEvent
 from billing.services.accounts import set_account_block
 from billing.services.consents import give_overage_consent
 from billing.services.expirations import sweep_expirations
+from billing.services.grants import revoke_grant
 from billing.services.job_slots import allocate_job_slot
-from billing.services.packs import purchase_pack, refund_charge, revoke_grant
+from billing.services.packs import purchase_pack
 from billing.services.periods import close_billing_period
-from billing.services.usage import UsageEventInput, record_usage_events
+from billing.services.refunds import refund_charge
 from billing.services.webhook_events import EventSpec, record_events
 from billing.units import GB, Period
 from tests.factories.accounts import UserFactory
@@ -26,6 +28,7 @@ from tests.factories.billing import (
     meter,
     owner_of,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
@@ -44,14 +47,7 @@ def staff():
     return UserFactory(is_staff=True, is_superuser=True)
 
 
-def use(account, meter: str, quantity: int, *, id: str, at: datetime = AT) -> None:
-    record_usage_events(
-        events=[
-            UsageEventInput(
-                id=id, account=account, meter=meter, quantity=quantity, timestamp=at
-            )
-        ]
-    )
+use = partial(record_usage, at=AT)
 
 
 def told(type: str, account=None) -> list[dict]:
@@ -79,9 +75,9 @@ def test_crossing_80_percent_sends_one_signed_quota_warning(receiver, after_comm
     account.save()
 
     with after_commit():
-        use(account, "bandwidth", 9 * GB // 2, id="a")  # 4.5 of 5 GB
+        use(account, "bandwidth", 9 * GB // 2)  # 4.5 of 5 GB
     with after_commit():
-        use(account, "bandwidth", 1, id="b")  # still warning: told once a period
+        use(account, "bandwidth", 1)  # still warning: told once a period
 
     (request,) = receiver.requests
     assert request.headers["webhook-id"].startswith("evt_")
@@ -110,7 +106,7 @@ def test_a_rolled_back_change_sends_nothing(receiver, after_commit):
     account = personal_account()
 
     with after_commit(), pytest.raises(RuntimeError), transaction.atomic():
-        use(account, "bandwidth", 6 * GB, id="a")
+        use(account, "bandwidth", 6 * GB)
         raise RuntimeError("the caller fails after the write")
 
     assert receiver.requests == []
@@ -123,9 +119,9 @@ def test_an_endpoint_gets_only_the_types_it_asked_for(receiver, after_commit):
     account = personal_account()
 
     with after_commit():
-        use(account, "bandwidth", 9 * GB // 2, id="a")  # warning: not wanted
+        use(account, "bandwidth", 9 * GB // 2)  # warning: not wanted
     with after_commit():
-        use(account, "bandwidth", GB, id="b")  # exceeded
+        use(account, "bandwidth", GB)  # exceeded
 
     assert [r.payload["type"] for r in receiver.requests] == ["quota.exceeded"]
 
@@ -134,7 +130,7 @@ def test_an_endpoint_gets_only_the_types_it_asked_for(receiver, after_commit):
 def test_overage_and_the_block_at_the_cap_are_told_once_each(after_commit):
     account = personal_account()
     with after_commit():
-        use(account, "bandwidth", 5 * GB, id="limit")
+        use(account, "bandwidth", 5 * GB)
     give_overage_consent(
         account=account,
         meter=meter("bandwidth"),
@@ -144,9 +140,9 @@ def test_overage_and_the_block_at_the_cap_are_told_once_each(after_commit):
     )
     later = AT + timedelta(minutes=1)  # usage after the consent is billable
     with after_commit():
-        use(account, "bandwidth", 5 * GB // 9, id="within-cap", at=later)  # 5c
+        use(account, "bandwidth", 5 * GB // 9, at=later)  # 5c
     with after_commit():
-        use(account, "bandwidth", 20 * GB, id="past-cap", at=later)  # $1.80 > $1
+        use(account, "bandwidth", 20 * GB, at=later)  # $1.80 > $1
 
     assert [d["state"] for d in told("quota.exceeded", account)] == ["exceeded"]
     (started,) = told("quota.overage_started", account)
@@ -161,7 +157,7 @@ def test_overage_and_the_block_at_the_cap_are_told_once_each(after_commit):
 def test_buying_a_pack_when_over_the_limit_resolves_it(after_commit):
     account = personal_account()
     with after_commit():
-        use(account, "bandwidth", 6 * GB, id="over")
+        use(account, "bandwidth", 6 * GB)
     assert len(told("quota.exceeded", account)) == 1
 
     with after_commit():
@@ -183,23 +179,23 @@ def test_buying_a_pack_when_over_the_limit_resolves_it(after_commit):
 def test_a_storage_deletion_that_goes_back_under_the_limit_resolves_it(after_commit):
     account = personal_account()
     with after_commit():
-        use(account, "storage", 3 * GB, id="upload")
+        use(account, "storage", 3 * GB)
     assert [d["state"] for d in told("quota.exceeded", account)] == ["exceeded"]
 
     with after_commit():
-        use(account, "storage", -2 * GB, id="delete")
+        use(account, "storage", -2 * GB)
 
     (resolved,) = told("quota.resolved", account)
     assert (resolved["meter"], resolved["used"]) == ("storage", GB)
     with after_commit():
-        use(account, "storage", -GB // 2, id="delete-more")
+        use(account, "storage", -GB // 2)
     assert len(told("quota.resolved", account)) == 1  # once per return
 
 
 def test_a_new_month_resolves_a_counter_that_was_over(after_commit):
     account = personal_account()
     with time_machine.travel(AT), after_commit():
-        use(account, "bandwidth", 6 * GB, id="over")
+        use(account, "bandwidth", 6 * GB)
     with time_machine.travel(datetime(2026, 5, 1, 0, 5, tzinfo=UTC)):
         sweep_expirations()
         sweep_expirations()  # idempotent
@@ -296,7 +292,7 @@ def test_expiry_reminders_and_the_expiry_are_told_once(after_commit):
 def test_closing_a_period_tells_each_account_once_with_its_overage():
     account = personal_account()
     with time_machine.travel(AT):
-        use(account, "bandwidth", 5 * GB, id="limit")
+        use(account, "bandwidth", 5 * GB)
         give_overage_consent(
             account=account,
             meter=meter("bandwidth"),
@@ -305,7 +301,7 @@ def test_closing_a_period_tells_each_account_once_with_its_overage():
             user=account.user,
         )
         later = AT + timedelta(minutes=1)
-        use(account, "bandwidth", 10 * GB, id="overage", at=later)  # x $0.09
+        use(account, "bandwidth", 10 * GB, at=later)  # x $0.09
     closed_at = datetime(2026, 5, 4, tzinfo=UTC)
     with time_machine.travel(closed_at):
         close_billing_period(period=Period(AT.date().replace(day=1)), now=closed_at)
@@ -336,11 +332,11 @@ def test_an_event_once_written_cannot_be_changed():
 def test_a_deletion_back_to_90_percent_resolves_at_once(after_commit):
     account = personal_account()
     with after_commit():
-        use(account, "storage", 17 * GB // 10, id="to-85")  # warning raised
+        use(account, "storage", 17 * GB // 10)  # warning raised
     with after_commit():
-        use(account, "storage", GB, id="over")  # 2.7 of 2 GB
+        use(account, "storage", GB)  # 2.7 of 2 GB
     with after_commit():
-        use(account, "storage", -9 * GB // 10, id="back-to-90")  # 1.8 of 2 GB
+        use(account, "storage", -9 * GB // 10)  # 1.8 of 2 GB
 
     (resolved,) = told("quota.resolved", account)
     assert (resolved["state"], resolved["used"]) == ("warning", 18 * GB // 10)
