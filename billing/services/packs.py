@@ -187,13 +187,15 @@ def purchase_pack(
     user: object,
     idempotency_key: str,
     shown_price_cents: int | None = None,
+    at: datetime | None = None,
 ) -> PurchaseResult:
     """Buy a pack once per idempotency token, whatever the number of submits.
 
     The token replays its first result for the same pack; for another pack
     it is refused (``idempotency_conflict``) and nothing is charged. With
     ``shown_price_cents`` a price changed since the page was shown charges
-    nothing (``require_price_shown``).
+    nothing (``require_price_shown``). The term starts at ``at`` (now by
+    default; the demo seed buys in the past).
     """
     _check_can_manage(user, account)
     if not idempotency_key:
@@ -207,7 +209,7 @@ def purchase_pack(
         if not pack.is_active:
             raise InvalidRequest(f"{pack.name} is not on sale.")
         _check_pack_applies(pack, account)
-        now = timezone.now()
+        now = at or timezone.now()
         quote = quote_charge(
             account=account, lines=[pack_line(pack=pack, renewal=False)], at=now
         )
@@ -231,6 +233,7 @@ def renew_purchase(
     user: object,
     idempotency_key: str,
     shown_price_cents: int | None = None,
+    at: datetime | None = None,
 ) -> PurchaseResult:
     """Explicitly renew a subscription pack (nothing renews by itself).
 
@@ -255,7 +258,7 @@ def renew_purchase(
             return replay
         purchase = Purchase.objects.select_related("pack").get(pk=purchase.pk)
         pack = purchase.pack
-        now = timezone.now()
+        now = at or timezone.now()
         refusal = renewal_refusal(purchase=purchase, at=now)
         if refusal:
             raise NotRenewable(refusal)
