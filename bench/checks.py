@@ -109,6 +109,24 @@ def alerts() -> bool:
     return _alert_completeness() and ok
 
 
+def _crossed_at(
+    events: list[tuple[datetime, datetime, int]],
+    *,
+    threshold: int,
+    period: Period | None,
+) -> datetime | None:
+    """When the running sum (of ``period``'s events, for a counter) reached
+    ``threshold``: the arrival of the event that took it there."""
+    running = 0
+    for received_at, timestamp, quantity in events:
+        if period is not None and not period.starts_at <= timestamp < period.ends_at:
+            continue
+        running += quantity
+        if running >= threshold:
+            return received_at
+    return None
+
+
 def _alert_latency() -> bool:
     rows = list(
         Alert.objects.filter(
@@ -158,17 +176,11 @@ def _alert_latency() -> bool:
             skipped += 1  # no threshold from the plan alone
             continue
         threshold = _thresholds(allowances.get((plan, meter_id), 0))[kind]
-        period = Period(start)
-        running, crossed = 0, None
-        for received_at, timestamp, quantity in events[account_id, meter_id]:
-            if meter_kind == Meter.Kind.COUNTER and not (
-                period.starts_at <= timestamp < period.ends_at
-            ):
-                continue
-            running += quantity
-            if running >= threshold:
-                crossed = received_at
-                break
+        crossed = _crossed_at(
+            events[account_id, meter_id],
+            threshold=threshold,
+            period=Period(start) if meter_kind == Meter.Kind.COUNTER else None,
+        )
         if crossed is None:
             failures.append(f"alert {pk} ({kind}) but usage never reached {threshold}")
         elif created_at < crossed:

@@ -63,7 +63,7 @@ def _percent(ratio: float | None) -> str:
     return f"{math.floor(ratio * 100)}%"
 
 
-def main(path: str) -> int:
+def _read(path: str) -> tuple[dict[str, Figure], list[tuple[str, str, str]]]:
     figures: dict[str, Figure] = {}
     checks: list[tuple[str, str, str]] = []
     with open(path) as f:
@@ -76,7 +76,22 @@ def main(path: str) -> int:
                 checks.append(
                     (fields[0], fields[1], fields[2] if len(fields) > 2 else "")
                 )
+    return figures, checks
 
+
+def _judge(fig: Figure, ratio: float | None) -> tuple[str, str]:
+    """The target as printed, and "met", "MISSED" or "" (no target)."""
+    if fig.target.startswith(">=") and fig.target.endswith("%"):
+        met = ratio is not None and ratio * 100 >= float(fig.target[2:-1])
+        return fig.target, "met" if met else "MISSED"
+    if fig.target.startswith("<="):
+        limit = float(fig.target[2:])
+        return f"<={limit:g} {fig.unit}", "met" if fig.value <= limit else "MISSED"
+    return "", ""
+
+
+def main(path: str) -> int:
+    figures, checks = _read(path)
     missed = []
     print()
     print(f"{'figure':<22} {'value':<17} {'baseline':<34} {'ratio':<7} target")
@@ -84,18 +99,7 @@ def main(path: str) -> int:
         base = figures.get(fig.baseline)
         baseline = f"{base.name} {_amount(base.value, base.unit)}" if base else "-"
         ratio = fig.value / base.value if base and base.value else None
-        verdict = ""
-        if fig.target.startswith(">=") and fig.target.endswith("%"):
-            verdict = (
-                "met" if ratio and ratio * 100 >= float(fig.target[2:-1]) else "MISSED"
-            )
-            target = fig.target
-        elif fig.target.startswith("<="):
-            limit = float(fig.target[2:])
-            verdict = "met" if fig.value <= limit else "MISSED"
-            target = f"<={limit:g} {fig.unit}"
-        else:
-            target = ""
+        target, verdict = _judge(fig, ratio)
         if verdict == "MISSED":
             missed.append(fig.name)
         print(

@@ -43,9 +43,11 @@ def _unused(grant: Grant, *, at: datetime) -> tuple[Fraction, str]:
     if grant.expires_at is None:
         return Fraction(1), f"{name}: no end date, all of it unused"
     term = grant.expires_at - grant.effective_at
-    left = grant.expires_at - min(max(cutoff, grant.effective_at), grant.expires_at)
-    unused = Fraction(left // _MICROSECOND, term // _MICROSECOND)
-    days = left / timedelta(days=1)
+    remaining = grant.expires_at - min(
+        max(cutoff, grant.effective_at), grant.expires_at
+    )
+    unused = Fraction(remaining // _MICROSECOND, term // _MICROSECOND)
+    days = remaining / timedelta(days=1)
     return unused, f"{name}: {days:.1f} of {term.days} days of the term unused"
 
 

@@ -57,7 +57,7 @@ _PAID_CHARGE = Q(kind__in=BILLED_KINDS, status=Status.PAID)
 _CREDITED_REFUND = Q(kind=Kind.REFUND, credit_note__isnull=False)
 # Same instant: charges and payouts first, then what lowers the amount due,
 # so the running amount never dips below zero within one purchase.
-_LINE_ORDER = {
+_LINE_ORDER: dict[str, int] = {
     LineKind.CHARGE: 0,
     LineKind.REFUND: 1,
     LineKind.PAYMENT: 2,
@@ -249,7 +249,9 @@ def _month_movements(
     moves: dict[int, list[tuple[tuple, StatementLineDraft]]] = defaultdict(list)
     payments: dict[tuple, list[ChargeRecord]] = defaultdict(list)
 
-    def add(charge_or_note: object, line: StatementLineDraft) -> None:
+    def add(
+        charge_or_note: ChargeRecord | CreditNote, line: StatementLineDraft
+    ) -> None:
         key = (line.at, _LINE_ORDER[line.kind], charge_or_note.pk)
         moves[charge_or_note.account_id].append((key, line))
 

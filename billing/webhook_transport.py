@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import SplitResult, urlsplit
 
 import urllib3
@@ -264,10 +265,20 @@ def _host_header(destination: Destination) -> str:
     return host
 
 
-def _pool(destination: Destination, *, timeout: float) -> "urllib3.HTTPConnectionPool":
+class _DeadlinePool(Protocol):
+    """What ``_with_deadline`` adds to a urllib3 pool."""
+
+    was_cut: threading.Event
+
+    def cut(self) -> None: ...
+
+    def urlopen(self, method: str, url: str, **kwargs: Any) -> Any: ...
+
+
+def _pool(destination: Destination, *, timeout: float) -> _DeadlinePool:
     """A one-connection pool to the checked address; TLS still checks the
     certificate against the host name."""
-    kwargs: dict = {
+    kwargs: dict[str, Any] = {
         "host": str(destination.addresses[0]),
         "port": destination.port,
         "timeout": urllib3.Timeout(total=timeout),

@@ -29,7 +29,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return default if value in (None, "") else int(value)
+    return int(value) if value else default
 
 
 def env_duration(name: str, default: str) -> str:

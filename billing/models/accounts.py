@@ -63,9 +63,9 @@ class Account(models.Model):
     @property
     def owner_email(self) -> str:
         """Where alerts go: the user, the company's first owner, or the API e-mail."""
-        if self.user_id:
+        if self.user is not None:
             return self.user.email
-        if self.company_id:
+        if self.company is not None:
             owner = (
                 self.company.memberships.filter(role="owner")
                 .select_related("user")

@@ -231,7 +231,7 @@ class Grant(models.Model):
     @property
     def label(self) -> str:
         """What the customer knows it as: its pack's name, or the staff reason."""
-        if self.purchase_id:
+        if self.purchase is not None:
             return self.purchase.pack.name
         return self.reason or "a staff grant"
 

@@ -137,7 +137,7 @@ def counter_boundaries(
     Between two of them nothing but usage changes, so the fold over the
     sum of a segment's events equals the fold over the events one by one.
     """
-    instants = {period.starts_at, period.ends_at, *extra}
+    instants: set[datetime | None] = {period.starts_at, period.ends_at, *extra}
     for top_up in top_ups:
         instants |= {top_up.starts_at, top_up.ends_at}
     for consent in consents:

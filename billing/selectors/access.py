@@ -1,9 +1,10 @@
 """Who may see and manage which account; API keys; accounts by external id."""
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from accounts.models import Membership
+from accounts.models import Membership, User
 
 from ..errors import UnknownAccount
 from ..models import (
@@ -19,9 +20,9 @@ def get_account(*, external_id: str) -> Account:
         raise UnknownAccount(f"No account has the id {external_id!r}.") from None
 
 
-def can_manage_account(*, user: object, account: Account) -> bool:
+def can_manage_account(*, user: User | AnonymousUser | None, account: Account) -> bool:
     """Personal accounts: their user. Company accounts: owners and admins."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not user.is_authenticated:
         return False
     if account.kind == Account.Kind.USER:
         return account.user_id == user.pk
@@ -32,7 +33,7 @@ def can_manage_account(*, user: object, account: Account) -> bool:
     ).exists()
 
 
-def list_accounts_for_user(*, user: object) -> QuerySet[Account]:
+def list_accounts_for_user(*, user: User) -> QuerySet[Account]:
     """The user's personal account and every company account they belong to."""
     return (
         Account.objects.filter(

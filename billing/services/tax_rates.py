@@ -46,8 +46,9 @@ def invoice_taxed_from(
     later = TaxRate.objects.filter(country=country, valid_from__gt=valid_from)
     if exclude_pk is not None:
         later = later.exclude(pk=exclude_pk)
-    next_start = later.order_by("valid_from").values_list("valid_from", flat=True)
-    next_start = next_start.first()
+    next_start = (
+        later.order_by("valid_from").values_list("valid_from", flat=True).first()
+    )
     taxed_here = Q(buyer_country=country)
     if country == settings.BILLING_SELLER_COUNTRY:
         taxed_here |= Q(buyer_country="")
