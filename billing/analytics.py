@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth
@@ -153,7 +154,9 @@ def revenue_report(
         )
         for day in _buckets(period, grain)
     ]
-    totals = {k: sum(r.by_kind[k] for r in report_rows) for k in REVENUE_KINDS}
+    totals: dict[str, int] = {
+        k: sum(r.by_kind[k] for r in report_rows) for k in REVENUE_KINDS
+    }
     previous = (
         _billed(period.previous()).aggregate(total=Sum("amount_cents"))["total"] or 0
     )
@@ -450,7 +453,14 @@ def _live_days(
         counted = bands[meter.pk]
         counted["under_50"] += accounts - sum(counted.values())  # the idle
         live_day = LiveDay(
-            day=day, accounts=accounts, total_used=totals[meter.pk], **counted
+            day=day,
+            accounts=accounts,
+            total_used=totals[meter.pk],
+            under_50=counted["under_50"],
+            from_50_to_80=counted["from_50_to_80"],
+            from_80_to_100=counted["from_80_to_100"],
+            over_with_consent=counted["over_with_consent"],
+            over_without_consent=counted["over_without_consent"],
         )
         result[meter.pk] = (live_day, tops[meter.pk])
     return result
@@ -522,7 +532,8 @@ def outstanding_balances(
     sums = {
         f"b{n}": Sum("amount_cents", filter=q) for n, q in enumerate(aging.values())
     }
-    grouped = (
+    grouped: Any = (
+        # Any: the bucket columns are named at run time.
         pending.values("account_id", "account__name")
         .annotate(total=Sum("amount_cents"), oldest=Min("created_at"), **sums)
         .order_by("oldest", "account_id")

@@ -65,7 +65,7 @@ def buyer_party(*, account: Account, with_email: bool = True) -> Party:
     return Party(
         name=details.legal_name,
         address=details.address,
-        country=details.country.code or "",
+        country=str(details.country),
         vat_id=details.vat_id,
         email=email,
     )

@@ -274,6 +274,8 @@ class _DeadlinePool(Protocol):
 
     def urlopen(self, method: str, url: str, **kwargs: Any) -> Any: ...
 
+    def close(self) -> None: ...
+
 
 def _pool(destination: Destination, *, timeout: float) -> _DeadlinePool:
     """A one-connection pool to the checked address; TLS still checks the

@@ -50,13 +50,13 @@ def period_overages(
     meters = [m for m in meters if not m.is_hard_limit]
     ids = [m.pk for m in meters]
     consents: dict[int, list[ConsentWindow]] = defaultdict(list)
-    for meter_id, given_at, revoked_at, cap in OverageConsent.objects.filter(
+    for meter_id, given_at, revoked_at, cap_cents in OverageConsent.objects.filter(
         covering_consents_filter(period),
         account=account,
         meter_id__in=ids,
         given_at__lte=at,
     ).values_list("meter_id", "given_at", "revoked_at", "cap_cents"):
-        consents[meter_id].append(ConsentWindow(given_at, revoked_at, cap))
+        consents[meter_id].append(ConsentWindow(given_at, revoked_at, cap_cents))
     allowances = dict(
         PlanAllowance.objects.filter(
             plan_id=account.plan_id, meter_id__in=ids

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.db import connection
 from django.utils import timezone
@@ -209,7 +209,10 @@ def _facts_from_row(row: Sequence[Any]) -> dict[str, Any]:
     allowance, granted, consumed, used, covered, consented = (
         next(values) or 0 for _ in range(6)
     )
-    by_kind = {Meter.Kind.GAUGE: next(values), Meter.Kind.ALLOCATION: next(values)}
+    by_kind: dict[str, Any] = {
+        Meter.Kind.GAUGE: next(values),
+        Meter.Kind.ALLOCATION: next(values),
+    }
     if meter_row.kind in by_kind:
         used = by_kind[meter_row.kind] or 0
     consent_values = {f: next(values) for f in _CONSENT_FIELDS}
@@ -237,7 +240,7 @@ def _as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _raise_unknown(*, external_id: str, meter_code: str) -> None:
+def _raise_unknown(*, external_id: str, meter_code: str) -> NoReturn:
     if not Account.objects.filter(external_id=external_id).exists():
         raise UnknownAccount(f"No account has the id {external_id!r}.")
     raise UnknownMeter(f"There is no meter called {meter_code!r}.")

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 
 class HasCap(Protocol):
-    cap_cents: int
+    @property
+    def cap_cents(self) -> int: ...
 
 
 LAST_INSTANT = timedelta(microseconds=1)

@@ -24,7 +24,7 @@ def can_manage_account(*, user: User | AnonymousUser | None, account: Account) -
     """Personal accounts: their user. Company accounts: owners and admins."""
     if user is None or not user.is_authenticated:
         return False
-    if account.kind == Account.Kind.USER:
+    if account.company_id is None:
         return account.user_id == user.pk
     return Membership.objects.filter(
         user=user,

@@ -30,7 +30,7 @@ def list_open_alerts(
 
 # A state alert is news only while its meter is still in that state: an
 # "exceeded" banner under a card that says ok (a pack was bought since) misleads.
-_ALERT_STATES = {
+_ALERT_STATES: dict[str, str] = {
     Alert.Kind.WARNING_80: State.WARNING,
     Alert.Kind.EXCEEDED: State.EXCEEDED,
     Alert.Kind.BLOCKED: State.BLOCKED,

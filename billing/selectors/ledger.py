@@ -49,7 +49,7 @@ PURCHASE_CHARGE_KINDS = (
 )
 
 
-_CHARGE_PURPOSES = {
+_CHARGE_PURPOSES: dict[str, str] = {
     ChargeRecord.Kind.CAPACITY_PACK: "Capacity pack purchase",
     ChargeRecord.Kind.SLOT_PACK: "Job-slot pack purchase",
     ChargeRecord.Kind.RENEWAL: "Pack renewal",
@@ -115,6 +115,8 @@ def _overage_basis(charge: ChargeRecord, period: Period) -> OverageBasis | None:
     not add up to the charge would mislead more than no figure.
     """
     meter = charge.meter
+    if meter is None:
+        return None
     figures = period_overage_from_facts(
         account=charge.account, meter=meter, period=period, known_at=charge.created_at
     )

@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
@@ -45,7 +46,7 @@ def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
     now = timezone.now()
     table = Alert._meta.db_table
     rows = []
-    params: list[object] = []
+    params: list[Any] = []
     for key, spec in sorted(by_key.items()):
         rows.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
         params += [

@@ -147,9 +147,8 @@ def delete_on_record(
     locked row and raises to refuse.
     """
     check_staff_power(actor=staff_user, permission=_model_permission(obj, "delete"))
-    model = type(obj)
     with transaction.atomic():
-        current = model.objects.select_for_update().get(pk=obj.pk)
+        current = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
         if guard is not None:
             guard(current)
         entry = record_audit(

@@ -69,19 +69,18 @@ def _replace_lines(
         if line.meter.pk in wanted:
             raise InvalidRequest(f"{line.meter.name} is listed twice.")
         wanted[line.meter.pk] = line.amount
-    existing = {
-        line.meter_id: line for line in model.objects.filter(**{owner_field: owner})
-    }
-    model.objects.filter(**{owner_field: owner}).exclude(meter_id__in=wanted).delete()
+    stored = model._default_manager.filter(**{owner_field: owner})
+    existing = {row.meter_id: row for row in stored}
+    stored.exclude(meter_id__in=wanted).delete()
     for meter_id, amount in wanted.items():
-        line = existing.get(meter_id)
-        if line is None:
-            model.objects.create(
+        row = existing.get(meter_id)
+        if row is None:
+            model._default_manager.create(
                 **{owner_field: owner}, meter_id=meter_id, amount=amount
             )
-        elif line.amount != amount:
-            line.amount = amount
-            line.save(update_fields=["amount"])
+        elif row.amount != amount:
+            row.amount = amount
+            row.save(update_fields=["amount"])
 
 
 def save_pack(
@@ -98,7 +97,9 @@ def save_pack(
     """
 
     def save_lines() -> None:
-        _replace_lines(model=PackAllowance, owner_field="pack", owner=pack, lines=lines)
+        _replace_lines(
+            model=PackAllowance, owner_field="pack", owner=pack, lines=lines or ()
+        )
 
     save_on_record(
         obj=pack,
@@ -140,7 +141,9 @@ def save_plan(
     """
 
     def save_lines() -> None:
-        _replace_lines(model=PlanAllowance, owner_field="plan", owner=plan, lines=lines)
+        _replace_lines(
+            model=PlanAllowance, owner_field="plan", owner=plan, lines=lines or ()
+        )
 
     save_on_record(
         obj=plan,

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
+
 from ..errors import ConfirmationRequired, InvalidRequest, PermissionDenied
 from ..models import Account, Meter, OverageConsent
 from ..quotas.current import newly_billable_cents
@@ -32,7 +34,7 @@ def give_overage_consent(
     meter: Meter,
     cap_cents: int,
     recurring: bool,
-    user: object,
+    user: User,
     at: datetime | None = None,
     acknowledged_cents: int | None = None,
 ) -> OverageConsent:
@@ -84,7 +86,7 @@ def give_overage_consent(
 
 
 def revoke_overage_consent(
-    *, account: Account, meter: Meter, user: object, at: datetime | None = None
+    *, account: Account, meter: Meter, user: User, at: datetime | None = None
 ) -> bool:
     """Stop overage from now on; what was used while it was live stays billable."""
     if not can_manage_account(user=user, account=account):

@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django_countries import countries
+
+from accounts.models import User
 
 from ..documents import ChargeQuote, Party, seller_party
 from ..errors import InvalidRequest, PermissionDenied
@@ -70,7 +71,7 @@ def _next_number(series: str, *, at: datetime) -> DocumentNumber:
         )
         number, issued_at = cursor.fetchone()
     if isinstance(issued_at, str):  # SQLite hands back its stored text
-        issued_at = parse_datetime(issued_at).replace(tzinfo=UTC)
+        issued_at = datetime.fromisoformat(issued_at).replace(tzinfo=UTC)
     return DocumentNumber(
         number=f"{series}-{year}-{number:06d}", issued_at=issued_at.astimezone(UTC)
     )
@@ -233,7 +234,7 @@ def issue_credit_note(
 def save_billing_details(
     *,
     account: Account,
-    user: object,
+    user: User,
     legal_name: str,
     address: str = "",
     country: str = "",

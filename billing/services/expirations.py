@@ -53,6 +53,8 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
             account = lock_account(Account(pk=account_id))
             specs = []
             for grant in grants:
+                if grant.expires_at is None:
+                    continue  # the sweep selects grants by their expiry
                 label = grant.label
                 specs.append(
                     AlertSpec(
@@ -86,7 +88,7 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
 def _expired_purchases(grants: list[Grant]) -> list[EventSpec]:
     """One ``purchase.expired`` per purchase whose grants ended by expiry
     (staff adjustments have no purchase: their alert says it)."""
-    purchases = {g.purchase_id: g.purchase for g in grants if g.purchase_id}
+    purchases = {g.purchase.pk: g.purchase for g in grants if g.purchase is not None}
     renewed = dict(
         Purchase.objects.filter(
             renewal_of__in=purchases, status=Purchase.Status.COMPLETED

@@ -13,6 +13,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
+
 from ..documents import ChargeQuote, pack_line, quote_charge
 from ..errors import (
     IdempotencyConflict,
@@ -84,9 +86,8 @@ def _replay(
             "This confirmation form was already used for another purchase, so"
             " nothing was charged. Please check the details and confirm again."
         )
-    charge = (
-        existing.charges.exclude(kind=ChargeRecord.Kind.REFUND).order_by("pk").first()
-    )
+    # A purchase and its charge are written in one transaction.
+    charge = existing.charges.exclude(kind=ChargeRecord.Kind.REFUND).earliest("pk")
     return PurchaseResult(purchase=existing, charge=charge, created=False)
 
 
@@ -94,7 +95,7 @@ def _buy(
     *,
     account: Account,
     pack: Pack,
-    user: object,
+    user: User,
     idempotency_key: str,
     quote: ChargeQuote,
     starts_at: datetime,
@@ -168,7 +169,7 @@ def _buy(
     return PurchaseResult(purchase=purchase, charge=charge, created=True)
 
 
-def _check_can_manage(user: object, account: Account) -> None:
+def _check_can_manage(user: User, account: Account) -> None:
     if not can_manage_account(user=user, account=account):
         raise PermissionDenied(
             "Only the account's owners and admins can buy, renew or consent."
@@ -184,7 +185,7 @@ def purchase_pack(
     *,
     account: Account,
     pack: Pack,
-    user: object,
+    user: User,
     idempotency_key: str,
     shown_price_cents: int | None = None,
     at: datetime | None = None,
@@ -230,7 +231,7 @@ def purchase_pack(
 def renew_purchase(
     *,
     purchase: Purchase,
-    user: object,
+    user: User,
     idempotency_key: str,
     shown_price_cents: int | None = None,
     at: datetime | None = None,

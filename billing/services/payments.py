@@ -17,6 +17,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from accounts.models import User
+
 from ..documents import ChargeQuote
 from ..errors import ConfirmationRequired, PaymentDeclined, PermissionDenied
 from ..models import Account, ChargeRecord, Purchase
@@ -96,7 +98,7 @@ def require_price_shown(
 def pay_outstanding_balance(
     *,
     account: Account,
-    user: object,
+    user: User,
     expected_charge_ids: Collection[int] | None = None,
 ) -> Payment:
     """Collect every pending charge in one gateway payment.
@@ -144,7 +146,7 @@ def charge_and_pay(
     quote: ChargeQuote,
     idempotency_key: str,
     description: str,
-    user: object = None,
+    user: User | None = None,
     now: datetime | None = None,
     purchase: Purchase | None = None,
 ) -> ChargeRecord:

@@ -7,8 +7,10 @@ The (account, meter, period) unique constraint and the existence check under
 the account lock make a rerun create nothing.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -94,7 +96,7 @@ def _tell_period_closed(
         .values_list("account_id", flat=True)
         .distinct()
     )
-    charges: dict[int, list[dict]] = {}
+    charges: dict[int, list[Mapping[str, Any]]] = {}
     for row in ChargeRecord.objects.filter(
         kind=ChargeRecord.Kind.OVERAGE, period_start=period.start
     ).values("account_id", "pk", "meter__code", "amount_cents", "currency", "status"):

@@ -1,7 +1,9 @@
 """Keep the daily per-meter usage rollups in step with the snapshots."""
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, DecimalField, F, FloatField, Q, Sum
@@ -84,7 +86,7 @@ def _wide_sum(field: str) -> Sum:
     return Sum(Cast(field, DecimalField(max_digits=38, decimal_places=0)))
 
 
-def _bands(row: dict) -> dict[str, int | Decimal]:
+def _bands(row: Mapping[str, Any]) -> dict[str, int | Decimal]:
     return {
         field: Decimal(round(row[field] or 0))
         if field in ("total_used", "unbilled_excess")

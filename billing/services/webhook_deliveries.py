@@ -113,8 +113,10 @@ def _claim(*, delivery_id: int, now: datetime) -> Claim | None:
         .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
         .first()
     )
-    endpoint = delivery.endpoint if delivery else None
-    if endpoint is None or not endpoint.is_active or endpoint.disabled_at:
+    if delivery is None:
+        return None
+    endpoint = delivery.endpoint
+    if not endpoint.is_active or endpoint.disabled_at:
         return None
     with transaction.atomic():
         # The row's own columns only: PostgreSQL rechecks them on the row a
