@@ -83,6 +83,38 @@ def _replace_lines(
             row.save(update_fields=["amount"])
 
 
+def _save_with_lines(
+    *,
+    obj: Pack | Plan,
+    lines_model: type[PackAllowance] | type[PlanAllowance],
+    owner_field: str,
+    fields: Sequence[str],
+    actions: tuple[str, str],
+    staff_user: User,
+    lines: Sequence[AllowanceLine] | None,
+    reason: str,
+) -> None:
+    """Save ``obj`` and, when given, its whole set of allowance lines, with
+    the lines recorded before and after."""
+
+    def save_lines() -> None:
+        _replace_lines(
+            model=lines_model, owner_field=owner_field, owner=obj, lines=lines or ()
+        )
+
+    save_on_record(
+        obj=obj,
+        fields=fields,
+        staff_user=staff_user,
+        actions=actions,
+        save_related=None if lines is None else save_lines,
+        related_of=lambda o: _lines_record(
+            lines_model._default_manager.filter(**{owner_field: o})
+        ),
+        reason=reason,
+    )
+
+
 def save_pack(
     *,
     pack: Pack,
@@ -95,19 +127,14 @@ def save_pack(
     Records price, kind, term, listing and lines before and after. Needs
     ``billing.add_pack`` or ``billing.change_pack``.
     """
-
-    def save_lines() -> None:
-        _replace_lines(
-            model=PackAllowance, owner_field="pack", owner=pack, lines=lines or ()
-        )
-
-    save_on_record(
+    _save_with_lines(
         obj=pack,
+        lines_model=PackAllowance,
+        owner_field="pack",
         fields=PACK_FIELDS,
-        staff_user=staff_user,
         actions=(AuditEntry.Action.PACK_CREATED, AuditEntry.Action.PACK_CHANGED),
-        save_related=None if lines is None else save_lines,
-        related_of=lambda p: _lines_record(PackAllowance.objects.filter(pack=p)),
+        staff_user=staff_user,
+        lines=lines,
         reason=reason,
     )
     return pack
@@ -139,19 +166,14 @@ def save_plan(
 
     Needs ``billing.add_plan`` or ``billing.change_plan``.
     """
-
-    def save_lines() -> None:
-        _replace_lines(
-            model=PlanAllowance, owner_field="plan", owner=plan, lines=lines or ()
-        )
-
-    save_on_record(
+    _save_with_lines(
         obj=plan,
+        lines_model=PlanAllowance,
+        owner_field="plan",
         fields=PLAN_FIELDS,
-        staff_user=staff_user,
         actions=(AuditEntry.Action.PLAN_CREATED, AuditEntry.Action.PRICE_CHANGED),
-        save_related=None if lines is None else save_lines,
-        related_of=lambda p: _lines_record(PlanAllowance.objects.filter(plan=p)),
+        staff_user=staff_user,
+        lines=lines,
         reason=reason,
     )
     return plan

@@ -40,21 +40,21 @@ from .counters import refold_counters_from
 from .snapshots import refresh_usage_snapshots
 from .usage_batch import (  # the batch's types are imported from here
     MAX_BATCH,
+    ParsedEvent,
     UsageEventInput,
     UsageRecordResult,
-    _closed_periods,
-    _counter_totals,
-    _gauge_levels,
-    _limit_errors,
-    _move_out_of_closed_period,
-    _Parsed,
-    _reject,
-    _seen,
-    _sort_out,
-    _validate_shape,
-    _Window,
+    Window,
+    closed_periods,
+    counter_totals,
+    gauge_levels,
+    limit_errors,
+    move_out_of_closed_period,
+    parse_events,
+    reject,
+    seen_events,
+    sort_out,
 )
-from .usage_writes import _insert_and_count_statement, _Total, _write
+from .usage_writes import Total, insert_and_count_statement, write_batch
 
 # PostgreSQL gets the set-based statements (``usage_writes``: unnest arrays,
 # one statement each); other databases take the portable ORM path. Both apply the
@@ -129,10 +129,10 @@ def _look_up(
 
 def _record(events: Sequence[UsageEventInput], *, now: datetime) -> UsageRecordResult:
     found, meters = _look_up(events)
-    parsed, errors = _validate_shape(events, meters=meters, accounts=found, now=now)
-    window = _Window(
+    parsed, errors = parse_events(events, meters=meters, accounts=found, now=now)
+    window = Window(
         floor=period_of(now).previous().starts_at,
-        closed=_closed_periods({p.period.start for p in parsed}, now),
+        closed=closed_periods({p.period.start for p in parsed}, now),
     )
     unique_ids = len({p.key for p in parsed}) == len(parsed)
     with transaction.atomic():
@@ -144,32 +144,30 @@ def _record(events: Sequence[UsageEventInput], *, now: datetime) -> UsageRecordR
         else:
             new, duplicates = _check_then_insert(parsed, errors, window=window, now=now)
         if new:
-            totals = _write(new, now=now, counted=counted, fast=_fast_path())
+            totals = write_batch(new, now=now, counted=counted, fast=_fast_path())
             _after_write(new, totals=totals, now=now)
     return UsageRecordResult(accepted=len(new), duplicates=duplicates)
 
 
 def _check_then_insert(
-    parsed: list[_Parsed],
+    parsed: list[ParsedEvent],
     errors: list[dict[str, Any]],
     *,
-    window: _Window,
+    window: Window,
     now: datetime,
-) -> tuple[list[_Parsed], int]:
+) -> tuple[list[ParsedEvent], int]:
     """Portable path: read the known ids and totals, check, then insert.
 
     On SQLite the IMMEDIATE transaction holds the write lock from BEGIN, so
     what is read here cannot change before the write. On PostgreSQL (a batch
-    repeating an id, or a rejected one) the conditional writes of ``_write``
+    repeating an id, or a rejected one) the conditional writes of ``write_batch``
     decide again.
     """
-    new, duplicates = _sort_out(
-        parsed, errors, seen=_seen(p.key for p in parsed), window=window
+    new, duplicates = sort_out(
+        parsed, errors, seen=seen_events(p.key for p in parsed), window=window
     )
-    errors += _limit_errors(
-        new, levels=_gauge_levels(new), counters=_counter_totals(new)
-    )
-    _reject(errors)
+    errors += limit_errors(new, levels=gauge_levels(new), counters=counter_totals(new))
+    reject(errors)
     UsageEvent.objects.bulk_create(
         [
             UsageEvent(
@@ -191,12 +189,12 @@ def _check_then_insert(
 
 
 def _insert_first(
-    parsed: list[_Parsed],
+    parsed: list[ParsedEvent],
     errors: list[dict[str, Any]],
     *,
-    window: _Window,
+    window: Window,
     now: datetime,
-) -> tuple[list[_Parsed], int, dict[tuple[int, int, Any], "_Total"]]:
+) -> tuple[list[ParsedEvent], int, dict[tuple[int, int, Any], "Total"]]:
     """PostgreSQL path for a batch of distinct ids: write, then check.
 
     One statement (``_INSERT_AND_COUNT``) inserts the events with ``ON
@@ -208,10 +206,10 @@ def _insert_first(
     so batches sharing accounts wait on each other in one order and cannot
     deadlock. The batch travels as one JSON document, which PostgreSQL
     parses faster than the driver can encode arrays. Gauge levels and the
-    10^18 limits are checked by ``_write``.
+    10^18 limits are checked by ``write_batch``.
     """
     for p in parsed:
-        _move_out_of_closed_period(p, window)
+        move_out_of_closed_period(p, window)
     rows = [
         {
             "id": p.event_id,
@@ -229,23 +227,23 @@ def _insert_first(
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            _insert_and_count_statement(), {"rows": json.dumps(rows), "now": now}
+            insert_and_count_statement(), {"rows": json.dumps(rows), "now": now}
         )
         inserted_rows, counter_rows = cursor.fetchone()
     inserted = {(a, e) for a, e in inserted_rows or ()}
     totals = {
-        (a, m, date.fromisoformat(p)): _Total(
+        (a, m, date.fromisoformat(p)): Total(
             used, allowance, blocked, may_fold, tuple(raised or ())
         )
         for a, m, p, used, allowance, blocked, may_fold, raised in counter_rows or ()
     }
-    seen = _seen(p.key for p in parsed if p.key not in inserted)
-    new, duplicates = _sort_out(parsed, errors, seen=seen, window=window)
+    seen = seen_events(p.key for p in parsed if p.key not in inserted)
+    new, duplicates = sort_out(parsed, errors, seen=seen, window=window)
     if errors:
-        errors += _limit_errors(
-            new, levels=_gauge_levels(new), counters=_counter_totals(new)
+        errors += limit_errors(
+            new, levels=gauge_levels(new), counters=counter_totals(new)
         )
-    _reject(errors)
+    reject(errors)
     return new, duplicates, totals
 
 
@@ -274,9 +272,9 @@ def record_usage_event(
 
 
 def _after_write(
-    new: list[_Parsed],
+    new: list[ParsedEvent],
     *,
-    totals: dict[tuple[int, int, Any], _Total],
+    totals: dict[tuple[int, int, Any], Total],
     now: datetime,
 ) -> None:
     """The caches a top-up, a consent or a late event changes, and alerts.
@@ -312,7 +310,7 @@ def _after_write(
     )
 
 
-def _lowered(new: list[_Parsed]) -> set[tuple[int, int]]:
+def _lowered(new: list[ParsedEvent]) -> set[tuple[int, int]]:
     """The (account, meter) levels the batch took down."""
     net: dict[tuple[int, int], int] = defaultdict(int)
     for p in new:
@@ -347,7 +345,7 @@ def _refold_counters(
         )
 
 
-def _late_days(new: list[_Parsed], *, now: datetime) -> dict[tuple[int, int], Any]:
+def _late_days(new: list[ParsedEvent], *, now: datetime) -> dict[tuple[int, int], Any]:
     """(account, meter) -> the first day before today the batch has events in."""
     today = now.astimezone(UTC).date()
     first: dict[tuple[int, int], Any] = {}

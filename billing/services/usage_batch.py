@@ -50,7 +50,7 @@ class UsageRecordResult:
 
 
 @dataclass(slots=True)
-class _Parsed:
+class ParsedEvent:
     index: int
     event_id: str
     account_id: int
@@ -87,7 +87,7 @@ def _payload_hash(event: UsageEventInput, account_ref: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _error(index: int, code: str, message: str) -> dict[str, Any]:
+def event_error(index: int, code: str, message: str) -> dict[str, Any]:
     return {"index": index, "code": code, "message": message}
 
 
@@ -160,12 +160,12 @@ def _parse_event(
     meters: dict[str, Meter],
     accounts: dict[str, int],
     now: datetime,
-) -> _Parsed:
+) -> ParsedEvent:
     if not isinstance(event.id, str) or not 1 <= len(event.id) <= 128:
         raise _Rejected("invalid_request", "id must be 1-128 characters.")
     account_id, account_ref = _account_of(event, accounts)
     meter = _meter_of(event, meters)
-    return _Parsed(
+    return ParsedEvent(
         index=index,
         event_id=event.id,
         account_id=account_id,
@@ -177,18 +177,18 @@ def _parse_event(
     )
 
 
-def _validate_shape(
+def parse_events(
     events: Sequence[UsageEventInput],
     *,
     meters: dict[str, Meter],
     accounts: dict[str, int],
     now: datetime,
-) -> tuple[list[_Parsed], list[dict[str, Any]]]:
+) -> tuple[list[ParsedEvent], list[dict[str, Any]]]:
     """Checks that need no lock: ids, accounts, meters, quantities, timestamps.
 
     Every bad event is reported with its index, not just the first.
     """
-    parsed: list[_Parsed] = []
+    parsed: list[ParsedEvent] = []
     errors: list[dict[str, Any]] = []
     for index, event in enumerate(events):
         try:
@@ -196,11 +196,11 @@ def _validate_shape(
                 _parse_event(index, event, meters=meters, accounts=accounts, now=now)
             )
         except _Rejected as rejected:
-            errors.append(_error(index, rejected.code, rejected.message))
+            errors.append(event_error(index, rejected.code, rejected.message))
     return parsed, errors
 
 
-def _closed_periods(starts: set[Any], now: datetime) -> set[Any]:
+def closed_periods(starts: set[Any], now: datetime) -> set[Any]:
     """Closed periods among ``starts``. A period closes only after it ended
     (``close_billing_period``), so a batch of the current month alone (nearly
     every batch) needs no query."""
@@ -214,7 +214,7 @@ def _closed_periods(starts: set[Any], now: datetime) -> set[Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Window:
+class Window:
     """Which instants still take usage: not before the previous calendar
     month, and not in a closed period (storage deltas there move forward)."""
 
@@ -222,20 +222,20 @@ class _Window:
     closed: set[Any]
 
 
-def _sort_out(
-    parsed: list[_Parsed],
+def sort_out(
+    parsed: list[ParsedEvent],
     errors: list[dict[str, Any]],
     *,
     seen: dict[tuple[int, str], str],
-    window: _Window,
-) -> tuple[list[_Parsed], int]:
+    window: Window,
+) -> tuple[list[ParsedEvent], int]:
     """Split the batch into new events and duplicates, in batch order.
 
     ``seen`` maps (account, id) recorded before this batch to the payload
     hash. Conflicts and closed periods are appended to ``errors``.
     """
     seen = dict(seen)
-    new: list[_Parsed] = []
+    new: list[ParsedEvent] = []
     duplicates = 0
     for p in parsed:
         # A resend of a recorded event stays a harmless duplicate even
@@ -246,7 +246,7 @@ def _sort_out(
                 duplicates += 1
             else:
                 errors.append(
-                    _error(
+                    event_error(
                         p.index,
                         "idempotency_conflict",
                         f"{p.event_id!r} was sent before with another payload.",
@@ -257,17 +257,17 @@ def _sort_out(
             p.period.start in window.closed and p.meter.kind == Meter.Kind.COUNTER
         ):
             errors.append(
-                _error(p.index, "period_closed", "That billing period is closed.")
+                event_error(p.index, "period_closed", "That billing period is closed.")
             )
             continue
-        _move_out_of_closed_period(p, window)
+        move_out_of_closed_period(p, window)
         seen[p.key] = p.payload_hash
         new.append(p)
     return new, duplicates
 
 
-def _limit_errors(
-    new: list[_Parsed],
+def limit_errors(
+    new: list[ParsedEvent],
     *,
     levels: dict[tuple[int, int], int],
     counters: dict[tuple[int, int, Any], int],
@@ -283,7 +283,7 @@ def _limit_errors(
             level = levels.get(key, 0) + p.quantity
             if level < 0:
                 errors.append(
-                    _error(
+                    event_error(
                         p.index,
                         "negative_level",
                         f"This delta takes {p.meter.code} below zero (to {level}).",
@@ -295,7 +295,7 @@ def _limit_errors(
                 continue
             levels[key] = level
         else:
-            key3 = _counter_key(p)
+            key3 = counter_key(p)
             total = counters.get(key3, 0) + p.quantity
             if total > MAX_USAGE_TOTAL:
                 errors.append(_overflow(p))
@@ -304,7 +304,7 @@ def _limit_errors(
     return errors
 
 
-def _reject(errors: list[dict[str, Any]]) -> None:
+def reject(errors: list[dict[str, Any]]) -> None:
     if errors:
         raise UsageBatchRejected(
             "Some events are invalid; nothing was recorded.",
@@ -312,12 +312,12 @@ def _reject(errors: list[dict[str, Any]]) -> None:
         )
 
 
-def _counter_key(p: _Parsed) -> tuple[int, int, Any]:
+def counter_key(p: ParsedEvent) -> tuple[int, int, Any]:
     return (p.account_id, p.meter.pk, p.period.start)
 
 
-def _overflow(p: _Parsed) -> dict[str, Any]:
-    return _error(
+def _overflow(p: ParsedEvent) -> dict[str, Any]:
+    return event_error(
         p.index,
         "usage_overflow",
         f"This event takes {p.meter.code} past 10^18 {p.meter.unit}s;"
@@ -325,7 +325,7 @@ def _overflow(p: _Parsed) -> dict[str, Any]:
     )
 
 
-def _gauge_levels(parsed: Iterable[_Parsed]) -> dict[tuple[int, int], int]:
+def gauge_levels(parsed: Iterable[ParsedEvent]) -> dict[tuple[int, int], int]:
     """Current levels of the batch's gauge meters."""
     pairs = {
         (p.account_id, p.meter.pk) for p in parsed if p.meter.kind == Meter.Kind.GAUGE
@@ -341,9 +341,9 @@ def _gauge_levels(parsed: Iterable[_Parsed]) -> dict[tuple[int, int], int]:
     }
 
 
-def _counter_totals(parsed: Iterable[_Parsed]) -> dict[tuple[int, int, Any], int]:
+def counter_totals(parsed: Iterable[ParsedEvent]) -> dict[tuple[int, int, Any], int]:
     """Period totals of the batch's counters."""
-    keys = {_counter_key(p) for p in parsed if p.meter.kind == Meter.Kind.COUNTER}
+    keys = {counter_key(p) for p in parsed if p.meter.kind == Meter.Kind.COUNTER}
     if not keys:
         return {}
     return {
@@ -356,7 +356,7 @@ def _counter_totals(parsed: Iterable[_Parsed]) -> dict[tuple[int, int, Any], int
     }
 
 
-def _seen(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+def seen_events(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
     """Payload hashes of the (account, id) pairs already recorded."""
     pairs = set(pairs)
     if not pairs:
@@ -371,10 +371,10 @@ def _seen(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
     }
 
 
-def _move_out_of_closed_period(p: _Parsed, window: "_Window") -> None:
+def move_out_of_closed_period(p: ParsedEvent, window: "Window") -> None:
     """A storage delta dated in a closed period counts from the open
     period's first instant: the level stays true, the closed bill does not
-    change. (A counter event there is refused by ``_sort_out``.)"""
+    change. (A counter event there is refused by ``sort_out``.)"""
     if (
         p.period.start in window.closed
         and p.meter.kind == Meter.Kind.GAUGE

@@ -29,17 +29,17 @@ from ..units import (
 )
 from .alerts import SCREENED_KINDS
 from .usage_batch import (
-    _counter_key,
-    _error,
-    _gauge_levels,
-    _limit_errors,
-    _Parsed,
-    _reject,
+    ParsedEvent,
+    counter_key,
+    event_error,
+    gauge_levels,
+    limit_errors,
+    reject,
 )
 
 
 @cache
-def _insert_and_count_statement() -> str:
+def insert_and_count_statement() -> str:
     events = UsageEvent._meta.db_table
     counters = UsageCounter._meta.db_table
     return f"""
@@ -74,7 +74,7 @@ def _insert_and_count_statement() -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Total:
+class Total:
     """A counter or level after the batch, with what alerts are screened by."""
 
     used: int
@@ -87,13 +87,13 @@ class _Total:
     raised: tuple[str, ...] | None = None
 
 
-def _write(
-    new: list[_Parsed],
+def write_batch(
+    new: list[ParsedEvent],
     *,
     now: datetime,
-    counted: dict[tuple[int, int, Any], _Total] | None = None,
+    counted: dict[tuple[int, int, Any], Total] | None = None,
     fast: bool = True,
-) -> dict[tuple[int, int, Any], _Total]:
+) -> dict[tuple[int, int, Any], Total]:
     """Add the batch to the counters and levels; raise if a limit breaks.
 
     ``counted``: the counter totals when the insert already added the batch
@@ -110,7 +110,7 @@ def _write(
         counted if counted is not None else _add_to_counters_checked(counter_deltas)
     )
     over = [k for k, t in totals.items() if t.used > MAX_USAGE_TOTAL]
-    levels: dict[tuple[int, int, Any], _Total] = {}
+    levels: dict[tuple[int, int, Any], Total] = {}
     if not over:
         levels = _add_to_gauges_checked(gauge_deltas, now=now)
     if over or len(levels) < len(gauge_deltas):
@@ -125,7 +125,7 @@ def _write(
 
 
 def _deltas(
-    new: list[_Parsed],
+    new: list[ParsedEvent],
 ) -> tuple[dict[tuple[int, int, Any], int], dict[tuple[int, int], list[int]]]:
     """Counter sums by (account, meter, period start); gauge deltas in order
     by (account, meter)."""
@@ -133,30 +133,30 @@ def _deltas(
     gauge_deltas: dict[tuple[int, int], list[int]] = defaultdict(list)
     for p in new:
         if p.meter.kind == Meter.Kind.COUNTER:
-            counter_deltas[_counter_key(p)] += p.quantity
+            counter_deltas[counter_key(p)] += p.quantity
         else:
             gauge_deltas[(p.account_id, p.meter.pk)].append(p.quantity)
     return counter_deltas, gauge_deltas
 
 
 def _reject_past_limits(
-    new: list[_Parsed],
+    new: list[ParsedEvent],
     *,
-    totals: dict[tuple[int, int, Any], _Total],
-    levels: dict[tuple[int, int, Any], _Total],
+    totals: dict[tuple[int, int, Any], Total],
+    levels: dict[tuple[int, int, Any], Total],
     counter_deltas: dict[tuple[int, int, Any], int],
     gauge_deltas: dict[tuple[int, int], list[int]],
 ) -> None:
     """Nothing of this batch will commit: say which events broke a limit,
     from the totals before the batch."""
     counters_before = {k: t.used - counter_deltas[k] for k, t in totals.items()}
-    levels_before = _gauge_levels(new)
+    levels_before = gauge_levels(new)
     for (account_id, meter_id, _), total in levels.items():
         key = (account_id, meter_id)
         levels_before[key] = total.used - sum(gauge_deltas[key])
-    _reject(
-        _limit_errors(new, levels=levels_before, counters=counters_before)
-        or [_error(new[0].index, "negative_level", "A level changed; retry.")]
+    reject(
+        limit_errors(new, levels=levels_before, counters=counters_before)
+        or [event_error(new[0].index, "negative_level", "A level changed; retry.")]
     )
 
 
@@ -225,7 +225,7 @@ def _screen(row: str) -> str:
 
 def _add_to_counters_checked(
     deltas: dict[tuple[int, int, Any], int],
-) -> dict[tuple[int, int, Any], _Total]:
+) -> dict[tuple[int, int, Any], Total]:
     """PostgreSQL: one upsert, rows in key order; returns the new totals.
 
     The upsert holds each counter row until commit: batches of one account
@@ -256,14 +256,14 @@ def _add_to_counters_checked(
             ],
         )
         return {
-            (a, m, p): _Total(used, allowance, blocked, may_fold)
+            (a, m, p): Total(used, allowance, blocked, may_fold)
             for a, m, p, used, allowance, blocked, may_fold in cursor.fetchall()
         }
 
 
 def _add_to_gauges_checked(
     deltas: dict[tuple[int, int], list[int]], *, now: datetime
-) -> dict[tuple[int, int, Any], _Total]:
+) -> dict[tuple[int, int, Any], Total]:
     """PostgreSQL: add each (account, meter)'s deltas where the level stays
     within [0, 10^18] at every step of the batch, in arrival order.
 
@@ -318,7 +318,7 @@ def _add_to_gauges_checked(
             ],
         )
         return {
-            (a, m, None): _Total(level, allowance, blocked, may_change)
+            (a, m, None): Total(level, allowance, blocked, may_change)
             for a, m, level, allowance, blocked, may_change in cursor.fetchall()
         }
 
@@ -326,7 +326,7 @@ def _add_to_gauges_checked(
 def _portable_totals(
     counter_deltas: dict[tuple[int, int, Any], int],
     gauge_deltas: dict[tuple[int, int], list[int]],
-) -> dict[tuple[int, int, Any], _Total]:
+) -> dict[tuple[int, int, Any], Total]:
     """The totals the PostgreSQL writes return, read back (other databases)."""
     account_ids = {k[0] for k in counter_deltas} | {k[0] for k in gauge_deltas}
     accounts = dict(
@@ -349,7 +349,7 @@ def _portable_totals(
     totals = {}
     for key, used in [*counters.items(), *levels.items()]:
         account_id, meter_id = key[0], key[1]
-        totals[key] = _Total(
+        totals[key] = Total(
             used,
             allowances.get((accounts[account_id], meter_id), 0),
             account_id in blocked,
