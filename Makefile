@@ -18,7 +18,8 @@ DATE_TESTS ?= tests/billing tests/dashboard tests/store $(addprefix --ignore=,$(
 # only: the calendar cannot change them, so the pinned runs leave them out.
 NOT_DATE_TESTS ?= tests/billing/test_webhook_transport.py \
 	tests/billing/test_webhook_attacks.py tests/billing/test_webhook_attack_fixes.py \
-	tests/billing/test_admin_webhooks.py tests/billing/services/test_webhook_deliveries.py
+	tests/billing/admin/test_webhook_endpoints.py tests/billing/admin/test_webhook_tools.py \
+	tests/billing/admin/test_webhook_deliveries.py tests/billing/services/test_webhook_deliveries.py
 
 # Django 6 needs Python >= 3.12. Take the newest interpreter that actually
 # runs: a pyenv shim on PATH can exist without its version being active, so

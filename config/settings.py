@@ -357,7 +357,7 @@ UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 4 * 1024 * 1024)
 # inline script or style attribute anywhere; images and fonts only from this
 # origin or inline data: URLs, which is what keeps a store theme from
 # contacting another origin even if its checks missed something.
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],

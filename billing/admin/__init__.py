@@ -24,5 +24,5 @@ from . import (  # noqa: F401 (registers them)
     tax,
     usage,
     webhook_deliveries,
-    webhooks,
+    webhook_endpoints,
 )

@@ -32,7 +32,7 @@ from ..services.accounts import (
 from ..units import (
     format_quantity,
 )
-from .base import _changelist_link, _confirm_with_reason, _money
+from .base import _changelist_link, _confirm_with_reason, _money, staff_user
 from .ledger import _overage_note
 
 
@@ -60,8 +60,8 @@ class AccountForm(forms.ModelForm):
             "email",
         )
 
-    def _post_clean(self) -> None:
-        super()._post_clean()
+    def validate_constraints(self) -> None:
+        super().validate_constraints()
         # ``kind`` is read-only on change, so stock validation skips the
         # owner-matches-kind constraint; check it rather than hit the DB.
         try:
@@ -127,7 +127,7 @@ class AccountAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool
     ) -> None:
-        save_account(account=obj, staff_user=request.user)
+        save_account(account=obj, staff_user=staff_user(request))
 
     def has_block_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(BLOCK_ACCOUNT)
@@ -135,9 +135,11 @@ class AccountAdmin(admin.ModelAdmin):
     def _set_block(
         self, request: HttpRequest, queryset: QuerySet[Account], blocked: bool
     ) -> HttpResponse | None:
+        actor = staff_user(request)
+
         def apply(account: Account, reason: str) -> str | None:
             if set_account_block(
-                account=account, blocked=blocked, actor=request.user, reason=reason
+                account=account, blocked=blocked, actor=actor, reason=reason
             ):
                 return f"{account}: {'blocked' if blocked else 'block lifted'}."
             self.message_user(
@@ -188,9 +190,11 @@ class AccountAdmin(admin.ModelAdmin):
     def claim_for_company(
         self, request: HttpRequest, queryset: QuerySet[Account]
     ) -> HttpResponse | None:
+        user = staff_user(request)
+
         def claim(account: Account, owner: User) -> str:
             company = claim_company_account(
-                account=account, owner=owner, staff_user=request.user
+                account=account, owner=owner, staff_user=user
             )
             return f"{account}: now company {company.name}, owned by {owner.email}."
 
@@ -211,9 +215,10 @@ class AccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="Owner")
     def owner(self, obj: Account) -> str:
-        if obj.user_id:
+        # Null ids read as None without a query; set ones were selected.
+        if obj.user is not None:
             return obj.user.email
-        if obj.company_id:
+        if obj.company is not None:
             return obj.company.name
         return obj.email or "— (unclaimed)"
 

@@ -58,7 +58,7 @@ class ConsentLiveFilter(OpenFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyAdmin):
+class AlertAdmin(ReadOnlyAdmin[Alert]):
     list_display = (
         "created_at",
         "account",
@@ -80,13 +80,14 @@ class AlertAdmin(ReadOnlyAdmin):
         alerts = list(queryset.filter(dismissed_at__isnull=True))
         for alert in alerts:
             dismiss_alert(alert=alert)
+            self.log_change(request, alert, "Dismissed.")
         self.message_user(
             request, f"{len(alerts)} alert(s) dismissed.", messages.SUCCESS
         )
 
 
 @admin.register(OverageConsent)
-class OverageConsentAdmin(ReadOnlyAdmin):
+class OverageConsentAdmin(ReadOnlyAdmin[OverageConsent]):
     """Consents are the user's word: given and revoked only by the account's people."""
 
     list_display = (
@@ -111,7 +112,7 @@ class OverageConsentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(JobSlot)
-class JobSlotAdmin(ReadOnlyAdmin):
+class JobSlotAdmin(ReadOnlyAdmin[JobSlot]):
     list_display = (
         "job_ref",
         "account",
@@ -133,7 +134,9 @@ class JobSlotAdmin(ReadOnlyAdmin):
         released = 0
         for slot in queryset.select_related("account"):
             try:
-                released += release_job_slot(account=slot.account, job_ref=slot.job_ref)
+                if release_job_slot(account=slot.account, job_ref=slot.job_ref):
+                    released += 1
+                    self.log_change(request, slot, "Released.")
             except BillingError as error:
                 self.message_user(request, f"{slot}: {error.message}", messages.ERROR)
         self.message_user(

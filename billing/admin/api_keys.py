@@ -1,5 +1,8 @@
 """Keys for the platform's services. The raw key is shown once, on creation."""
 
+from typing import Any
+from weakref import WeakKeyDictionary
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -11,6 +14,10 @@ from ..models import (
     ApiKey,
 )
 from ..services.api_keys import create_api_key, revoke_api_key
+
+# The raw key a request has just issued, from ``save_form`` to the page
+# ``response_add`` renders; held no longer than the request itself.
+_issued_keys: WeakKeyDictionary[HttpRequest, str] = WeakKeyDictionary()
 
 
 class ApiKeyAdmin(admin.ModelAdmin):
@@ -26,7 +33,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ("prefix", "created_at", "revoked_at")
     actions = ("revoke_selected",)
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None):
+    def get_fields(
+        self, request: HttpRequest, obj: ApiKey | None = None
+    ) -> tuple[str, ...]:
         return ("name",) if obj is None else ("name", *self.readonly_fields)
 
     def has_delete_permission(
@@ -34,11 +43,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ) -> bool:
         return False
 
-    def save_form(self, request: HttpRequest, form: forms.ModelForm, change: bool):
+    def save_form(
+        self, request: HttpRequest, form: forms.ModelForm, change: bool
+    ) -> ApiKey:
         if change:
             return super().save_form(request, form, change)
         issued = create_api_key(name=form.cleaned_data["name"])
-        request._issued_api_key = issued.raw_key  # shown once by response_add
+        _issued_keys[request] = issued.raw_key  # shown once by response_add
         return issued.api_key
 
     def save_model(
@@ -47,7 +58,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:  # the service already saved a new key
             super().save_model(request, obj, form, change)
 
-    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ) -> None:
         if change:  # a new key has no relations to save
             super().save_related(request, form, formsets, change)
 
@@ -60,7 +73,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "subtitle": None,
             "opts": self.opts,
             "api_key": obj,
-            "raw_key": request._issued_api_key,
+            "raw_key": _issued_keys.pop(request),
             "changelist_url": reverse("admin:billing_apikey_changelist"),
         }
         response = TemplateResponse(
@@ -70,8 +83,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
-    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]):
-        revoked = sum(revoke_api_key(api_key=key) for key in queryset)
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = 0
+        for key in queryset:
+            if revoke_api_key(api_key=key):
+                revoked += 1
+                self.log_change(request, key, "Revoked.")
         self.message_user(request, f"{revoked} API key(s) revoked.", messages.SUCCESS)
 
 

@@ -22,7 +22,7 @@ def _audit_value(value: object) -> str:
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
     """Who changed money, limits or listings: written by the services only.
 
     Nobody adds, edits or deletes an entry here (nor anywhere: the database

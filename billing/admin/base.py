@@ -9,17 +9,36 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.models import User
+
 from ..errors import BillingError
 from ..units import (
     format_cents,
     parse_quantity,
 )
+
+# A page's fields, a tuple standing for one line: what ``get_fields`` returns.
+FieldLines = tuple[str | list[str] | tuple[str, ...], ...]
+
+
+def staff_user(request: HttpRequest) -> User:
+    """The signed-in user behind an admin page, for the services' ``staff_user``.
+
+    ``admin_site.admin_view`` lets only active staff in, so this refuses
+    nobody who reached a page; it is what makes the type a ``User``.
+    """
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
 
 
 def _money(cents: int | None, currency: str | None = None) -> str:
@@ -35,7 +54,7 @@ AMOUNT_HELP = (
 )
 
 
-def _clean_quantity(form: forms.Form, cleaned: dict[str, Any]) -> int | None:
+def _clean_quantity(form: forms.BaseForm, cleaned: dict[str, Any]) -> int | None:
     """Read the typed "amount" in the chosen meter's unit, or note the error."""
     raw, meter = cleaned.get("amount"), cleaned.get("meter")
     if raw is None:
@@ -91,6 +110,7 @@ def _confirm_with_reason(
 
     ``apply(obj, reason)`` calls a service and returns a success line, or
     None when there was nothing to do; BillingErrors become error messages.
+    Each success line also goes on the object's admin history.
     """
     form = (form_class or ReasonForm)(
         request.POST if "confirm" in request.POST else None
@@ -107,6 +127,7 @@ def _confirm_with_reason(
                 continue
             if note:
                 done += 1
+                modeladmin.log_change(request, obj, note)
                 modeladmin.message_user(request, note, messages.SUCCESS)
         if not done:
             modeladmin.message_user(request, "Nothing was changed.", messages.WARNING)
@@ -127,7 +148,7 @@ def _confirm_with_reason(
     return TemplateResponse(request, "admin/billing/confirm_with_reason.html", context)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin[M: Model](admin.ModelAdmin):
     """Facts: viewable, never added, edited or deleted from the admin.
 
     Staff fix things through services (the actions below), so a change
@@ -138,14 +159,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     # as a bare number: {"price_cents": "price"}.
     money_columns: dict[str, str] = {}
 
-    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: M | None = None) -> FieldLines:
         fields = super().get_fields(request, obj)
         # The money columns are read-only fields too: list each once, in the
         # place of its cent field.
-        return list(dict.fromkeys(self.money_columns.get(f, f) for f in fields))
+        shown = (
+            self.money_columns.get(f, f) if isinstance(f, str) else f for f in fields
+        )
+        return tuple(dict.fromkeys(shown))
 
     def get_readonly_fields(
-        self, request: HttpRequest, obj: Model | None = None
+        self, request: HttpRequest, obj: M | None = None
     ) -> tuple[str, ...]:
         readonly = super().get_readonly_fields(request, obj)
         return (*readonly, *self.money_columns.values())
@@ -153,14 +177,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Model | None = None
-    ) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
     def has_service_permission(self, request: HttpRequest) -> bool:
@@ -178,10 +198,14 @@ class ReadOnlyInline(admin.TabularInline):
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Model | None = None
-    ) -> tuple[str, ...]:
-        return tuple(self.fields or ())
+    ) -> list[str]:
+        return flatten(self.fields or ())
 
-    def has_add_permission(self, request: HttpRequest, obj: Model | None) -> bool:
+    # django-stubs types this as BaseModelAdmin's, without the parent ``obj``
+    # an inline is given (its own stub ignores the same mismatch).
+    def has_add_permission(  # type: ignore[override]
+        self, request: HttpRequest, obj: Model | None
+    ) -> bool:
         return False
 
     def has_change_permission(

@@ -3,11 +3,12 @@ services so each change is on record.
 """
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Model, Q, QuerySet
+from django.forms.formsets import BaseFormSet
 from django.http import HttpRequest
 
 from ..models import (
@@ -23,7 +24,18 @@ from ..units import (
     format_quantity,
     format_quantity_input,
 )
-from .base import AMOUNT_HELP, ReadOnlyAdmin, _clean_quantity, _money
+from .base import AMOUNT_HELP, ReadOnlyAdmin, _clean_quantity, _money, staff_user
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _PlanCounts(TypedDict):
+    n_accounts: int
+
+
+class _PackCounts(TypedDict):
+    n_sold: int
 
 
 class AllowanceLinesAdmin(admin.ModelAdmin):
@@ -66,10 +78,10 @@ class AllowanceLinesAdmin(admin.ModelAdmin):
     def construct_change_message(
         self,
         request: HttpRequest,
-        form: forms.ModelForm,
-        formsets: list[forms.BaseInlineFormSet] | None,
+        form: forms.Form,
+        formsets: Iterable[BaseFormSet[Any]],
         add: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[dict[str, dict[str, list[str]]]]:
         # The service saved the lines, not the formsets: the audit entry
         # lists them before and after.
         return super().construct_change_message(request, form, [], add)
@@ -93,7 +105,7 @@ class MeterAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Meter, form: forms.ModelForm, change: bool
     ) -> None:
-        save_meter(meter=obj, staff_user=request.user)
+        save_meter(meter=obj, staff_user=staff_user(request))
 
     def has_delete_permission(
         self, request: HttpRequest, obj: Meter | None = None
@@ -128,7 +140,8 @@ class AllowanceForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """Base units from "50 GB"; too small is refused here, not by the DB."""
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         amount = _clean_quantity(self, cleaned)
         if amount is not None and amount < self.minimum:
             self.add_error("amount", self.below_minimum)
@@ -172,13 +185,13 @@ class PlanAdmin(AllowanceLinesAdmin):
         return _allowance_summary(obj.allowances.all())
 
     @admin.display(description="Accounts", ordering="n_accounts")
-    def account_count(self, obj: Plan) -> int:
+    def account_count(self, obj: "WithAnnotations[Plan, _PlanCounts]") -> int:
         return obj.n_accounts
 
     def save_with_lines(
         self, request: HttpRequest, obj: Plan, lines: list[AllowanceLine] | None
     ) -> None:
-        save_plan(plan=obj, lines=lines, staff_user=request.user)
+        save_plan(plan=obj, lines=lines, staff_user=staff_user(request))
 
     def has_delete_permission(
         self, request: HttpRequest, obj: Plan | None = None
@@ -189,7 +202,7 @@ class PlanAdmin(AllowanceLinesAdmin):
 
 
 @admin.register(PlanAllowance)
-class PlanAllowanceAdmin(ReadOnlyAdmin):
+class PlanAllowanceAdmin(ReadOnlyAdmin[PlanAllowance]):
     """Allowances are edited on their plan, where the change is recorded."""
 
     list_display = ("plan", "meter", "human_amount", "amount")
@@ -283,13 +296,13 @@ class PackAdmin(AllowanceLinesAdmin):
         return _allowance_summary(obj.allowances.all())
 
     @admin.display(description="Sold", ordering="n_sold")
-    def sold(self, obj: Pack) -> int:
+    def sold(self, obj: "WithAnnotations[Pack, _PackCounts]") -> int:
         return obj.n_sold
 
     def save_with_lines(
         self, request: HttpRequest, obj: Pack, lines: list[AllowanceLine] | None
     ) -> None:
-        save_pack(pack=obj, lines=lines, staff_user=request.user)
+        save_pack(pack=obj, lines=lines, staff_user=staff_user(request))
 
     def has_delete_permission(
         self, request: HttpRequest, obj: Pack | None = None
@@ -302,10 +315,12 @@ class PackAdmin(AllowanceLinesAdmin):
         self, request: HttpRequest, queryset: QuerySet[Pack], on_sale: bool
     ) -> int:
         """Switch each pack through the service, so each switch is on record."""
+        user = staff_user(request)
         switched = 0
         for pack in queryset.filter(is_active=not on_sale):
             pack.is_active = on_sale
-            save_pack(pack=pack, staff_user=request.user)
+            save_pack(pack=pack, staff_user=user)
+            self.log_change(request, pack, "Put on sale." if on_sale else "Off sale.")
             switched += 1
         return switched
 
@@ -325,7 +340,7 @@ class PackAdmin(AllowanceLinesAdmin):
 
 
 @admin.register(PackAllowance)
-class PackAllowanceAdmin(ReadOnlyAdmin):
+class PackAllowanceAdmin(ReadOnlyAdmin[PackAllowance]):
     """Lines are edited on their pack, where the change is recorded."""
 
     list_display = ("pack", "meter", "human_amount", "amount")

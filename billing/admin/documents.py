@@ -6,7 +6,7 @@ model's view permission, never added, edited or deleted here. Accountants
 download the documents of a date range as CSV from the invoice list.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from django import forms
 from django.contrib import admin
@@ -40,7 +40,15 @@ from ..models import (
 from ..units import Period, period_of
 from .base import ReadOnlyAdmin, ReadOnlyInline, _change_link, _money
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 VIEW_INVOICE = "billing.view_invoice"
+
+
+class _Credited(TypedDict):
+    credited_cents: int
+
 
 # Issued documents -----------------------------------------------------------
 
@@ -63,9 +71,9 @@ class DocumentLinesInline(ReadOnlyInline):
         return _money(getattr(line, field), document.currency)
 
 
-class InvoiceLineInline(DocumentLinesInline):
-    model = InvoiceLine
-    document_field = "invoice"
+class IssuedLinesInline(DocumentLinesInline):
+    """An invoice's or a credit note's lines, with their money columns."""
+
     fields = (
         "position",
         "description",
@@ -98,7 +106,12 @@ class InvoiceLineInline(DocumentLinesInline):
         return self._money(line, "gross_cents")
 
 
-class CreditNoteLineInline(InvoiceLineInline):
+class InvoiceLineInline(IssuedLinesInline):
+    model = InvoiceLine
+    document_field = "invoice"
+
+
+class CreditNoteLineInline(IssuedLinesInline):
     model = CreditNoteLine
     document_field = "credit_note"
 
@@ -125,24 +138,25 @@ class StatementLineInline(DocumentLinesInline):
         return self._money(line, "balance_cents")
 
 
-DOCUMENT_FIELDSETS = (
-    "Parties",
-    {
-        "fields": (
-            ("seller_name", "seller_country", "seller_vat_id"),
-            "seller_address",
-            "seller_bank",
-            ("buyer_name", "buyer_country", "buyer_vat_id"),
-            "buyer_address",
-            "buyer_email",
-        )
-    },
+# The "Parties" fieldset of invoices and credit notes.
+PARTIES = (
+    ("seller_name", "seller_country", "seller_vat_id"),
+    "seller_address",
+    "seller_bank",
+    ("buyer_name", "buyer_country", "buyer_vat_id"),
+    "buyer_address",
+    "buyer_email",
 )
 
 
-class IssuedDocumentAdmin(ReadOnlyAdmin):
-    list_select_related = ("account",)
-    search_fields = ("number", "account__name", "account__external_id", "buyer_name")
+class IssuedDocumentAdmin(ReadOnlyAdmin[Invoice | CreditNote]):
+    list_select_related: ClassVar[tuple[str, ...]] = ("account",)
+    search_fields: ClassVar[tuple[str, ...]] = (
+        "number",
+        "account__name",
+        "account__external_id",
+        "buyer_name",
+    )
     date_hierarchy = "issued_at"
     list_filter = ("issued_at", "reverse_charge")
     money_columns = {"net_cents": "net", "tax_cents": "tax", "gross_cents": "gross"}
@@ -173,7 +187,8 @@ class InvoiceExportForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
             self.add_error("end", "The last day comes on or after the first.")
@@ -203,7 +218,7 @@ class InvoiceAdmin(IssuedDocumentAdmin):
             "Amounts",
             {"fields": (("net", "tax", "gross"), "currency", "reverse_charge", "note")},
         ),
-        DOCUMENT_FIELDSETS,
+        ("Parties", {"fields": PARTIES}),
     )
     readonly_fields = ("charge_link", "status", "credit_notes_list")
 
@@ -211,7 +226,7 @@ class InvoiceAdmin(IssuedDocumentAdmin):
         return with_credited_cents(super().get_queryset(request))
 
     @admin.display(description="Status")
-    def status(self, obj: Invoice) -> str:
+    def status(self, obj: "WithAnnotations[Invoice, _Credited]") -> str:
         return invoice_status(
             charge_status=obj.charge.status,
             gross_cents=obj.gross_cents,
@@ -289,7 +304,7 @@ class CreditNoteAdmin(IssuedDocumentAdmin):
             },
         ),
         ("Amounts credited", {"fields": (("net", "tax", "gross"), "currency")}),
-        DOCUMENT_FIELDSETS,
+        ("Parties", {"fields": PARTIES}),
     )
     readonly_fields = ("invoice_link", "charge_link", "status")
 
@@ -307,7 +322,7 @@ class CreditNoteAdmin(IssuedDocumentAdmin):
 
 
 @admin.register(Statement)
-class StatementAdmin(ReadOnlyAdmin):
+class StatementAdmin(ReadOnlyAdmin[Statement]):
     list_display = ("month", "account", "issued_at", "opening_due", "closing_due")
     list_select_related = ("account",)
     search_fields = ("account__name", "account__external_id", "buyer_name")
@@ -369,11 +384,11 @@ class StatementAdmin(ReadOnlyAdmin):
         return self._cents(obj, "closing_due_cents")
 
 
-class DocumentLineAdmin(ReadOnlyAdmin):
+class DocumentLineAdmin(ReadOnlyAdmin[InvoiceLine | CreditNoteLine]):
     """Lines on their own, for search; they are read with their document."""
 
     list_display = ("document", "position", "description", "gross_cents")
-    search_fields = ("description",)
+    search_fields: ClassVar[tuple[str, ...]] = ("description",)
 
 
 @admin.register(InvoiceLine)
@@ -397,7 +412,7 @@ class CreditNoteLineAdmin(DocumentLineAdmin):
 
 
 @admin.register(StatementLine)
-class StatementLineAdmin(ReadOnlyAdmin):
+class StatementLineAdmin(ReadOnlyAdmin[StatementLine]):
     list_display = ("statement", "position", "at", "kind", "amount_cents")
     list_select_related = ("statement__account",)
     list_filter = ("kind",)
@@ -405,7 +420,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DocumentSequence)
-class DocumentSequenceAdmin(ReadOnlyAdmin):
+class DocumentSequenceAdmin(ReadOnlyAdmin[DocumentSequence]):
     """The last number taken per series and year (issuers move it)."""
 
     list_display = ("series", "year", "last_number")

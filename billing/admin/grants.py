@@ -1,14 +1,16 @@
 """Grants (read-only once made; staff add adjustments and revoke) and purchases."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -18,8 +20,9 @@ from ..models import (
     Meter,
     Purchase,
 )
+from ..models.packs import GrantQuerySet
 from ..permissions import ADJUST_GRANT
-from ..services.packs import create_adjustment_grant, revoke_grant
+from ..services.grants import create_adjustment_grant, revoke_grant
 from ..units import (
     format_quantity,
 )
@@ -29,6 +32,7 @@ from .base import (
     _clean_quantity,
     _confirm_with_reason,
     _money,
+    staff_user,
 )
 
 
@@ -48,9 +52,9 @@ class AdjustmentGrantForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """Turn "50 GB" into base units; the service judges the amount itself."""
-        cleaned = super().clean()
-        _clean_quantity(self, cleaned)
-        return cleaned
+        super().clean()
+        _clean_quantity(self, self.cleaned_data)
+        return self.cleaned_data
 
     def _post_clean(self) -> None:
         """Build no model instance: the service validates and saves the grant."""
@@ -70,11 +74,14 @@ class GrantStateFilter(admin.SimpleListFilter):
             ("revoked", "Revoked"),
         ]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Grant]) -> QuerySet:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Grant]
+    ) -> QuerySet[Grant]:
         now = timezone.now()
         match self.value():
             case "active":
-                return queryset.active_at(now)
+                # The changelist's queryset comes from Grant.objects.
+                return cast(GrantQuerySet, queryset).active_at(now)
             case "scheduled":
                 return queryset.filter(effective_at__gt=now, revoked_at__isnull=True)
             case "expired":
@@ -94,8 +101,28 @@ def grant_state(grant: Grant, at: datetime) -> str:
     return "active"
 
 
+# The change page of a grant made: read-only, with its state.
+GRANT_FIELDS = (
+    "account",
+    "meter",
+    "human_amount",
+    "human_consumed",
+    "state",
+    "source",
+    "purchase",
+    "reason",
+    "effective_at",
+    "expires_at",
+    "revoked_at",
+    "expiry_processed_at",
+    "created_by",
+    "created_at",
+)
+GRANT_READONLY = ("human_amount", "human_consumed", "state")
+
+
 @admin.register(Grant)
-class GrantAdmin(ReadOnlyAdmin):
+class GrantAdmin(ReadOnlyAdmin[Grant]):
     """Grants are read-only once made; staff add adjustments and revoke."""
 
     list_display = (
@@ -116,23 +143,8 @@ class GrantAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     autocomplete_fields = ("account",)
     actions = ("revoke_selected",)
-    fields = (
-        "account",
-        "meter",
-        "human_amount",
-        "human_consumed",
-        "state",
-        "source",
-        "purchase",
-        "reason",
-        "effective_at",
-        "expires_at",
-        "revoked_at",
-        "expiry_processed_at",
-        "created_by",
-        "created_at",
-    )
-    readonly_fields = ("human_amount", "human_consumed", "state")
+    fields = GRANT_FIELDS
+    readonly_fields = GRANT_READONLY
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(ADJUST_GRANT)
@@ -143,12 +155,12 @@ class GrantAdmin(ReadOnlyAdmin):
     def get_fields(
         self, request: HttpRequest, obj: Grant | None = None
     ) -> tuple[str, ...]:
-        return AdjustmentGrantForm.Meta.fields if obj is None else self.fields
+        return AdjustmentGrantForm.Meta.fields if obj is None else GRANT_FIELDS
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Grant | None = None
     ) -> tuple[str, ...]:
-        return () if obj is None else self.readonly_fields
+        return () if obj is None else GRANT_READONLY
 
     def get_form(
         self,
@@ -161,48 +173,47 @@ class GrantAdmin(ReadOnlyAdmin):
             kwargs["form"] = AdjustmentGrantForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def add_view(
-        self,
-        request: HttpRequest,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        """Create through ``create_adjustment_grant``; show its refusals inline.
+    def get_urls(self) -> list[URLPattern]:
+        # The add page is this admin's own: the service writes the grant.
+        add = path(
+            "add/",
+            self.admin_site.admin_view(self.add_adjustment_view),
+            name="billing_grant_add",
+        )
+        return [add, *(u for u in super().get_urls() if u.name != "billing_grant_add")]
 
-        GETs and invalid input go to the stock view. A valid form is handed
-        to the service, so the stock view never saves a Grant itself.
-        """
-        if request.method != "POST" or not self.has_add_permission(request):
-            return super().add_view(request, form_url, extra_context)
-        form = self.get_form(request)(request.POST)
-        if not form.is_valid():
-            return super().add_view(request, form_url, extra_context)
-        data = form.cleaned_data
-        try:
-            grant = create_adjustment_grant(
-                account=data["account"],
-                meter=data["meter"],
-                amount=data["amount"],
-                reason=data["reason"],
-                staff_user=request.user,
-                expires_at=data["expires_at"],
-            )
-        except BillingError as error:
-            form.add_error(None, error.message)
-            return self._render_add_form(request, form, form_url, extra_context)
-        self.log_addition(request, grant, [{"added": {}}])
-        return self.response_add(request, grant)
+    def add_adjustment_view(self, request: HttpRequest) -> HttpResponse:
+        """The add page: a valid form goes to ``create_adjustment_grant``, and
+        what the service refuses shows on the form, as typed."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form_class = self.get_form(request)
+        if request.method != "POST":
+            form = form_class(initial=self.get_changeform_initial_data(request))
+            return self._add_page(request, form)
+        form = form_class(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                grant = create_adjustment_grant(
+                    account=data["account"],
+                    meter=data["meter"],
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    staff_user=staff_user(request),
+                    expires_at=data["expires_at"],
+                )
+            except BillingError as error:
+                form.add_error(None, error.message)
+            else:
+                self.log_addition(request, grant, [{"added": {}}])
+                return self.response_add(request, grant)
+        return self._add_page(request, form)
 
-    def _render_add_form(
-        self,
-        request: HttpRequest,
-        form: forms.ModelForm,
-        form_url: str,
-        extra_context: dict[str, Any] | None,
-    ) -> HttpResponse:
-        """The stock add page, for a form the service refused."""
-        fieldsets = self.get_fieldsets(request)
-        admin_form = helpers.AdminForm(form, list(fieldsets), {}, model_admin=self)
+    def _add_page(self, request: HttpRequest, form: forms.ModelForm) -> HttpResponse:
+        """The stock add page, around this form."""
+        fieldsets = [(None, {"fields": list(AdjustmentGrantForm.Meta.fields)})]
+        admin_form = helpers.AdminForm(form, fieldsets, {}, model_admin=self)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Add {self.opts.verbose_name}",
@@ -210,15 +221,14 @@ class GrantAdmin(ReadOnlyAdmin):
             "adminform": admin_form,
             "object_id": None,
             "original": None,
-            "is_popup": False,
+            "is_popup": IS_POPUP_VAR in request.POST or IS_POPUP_VAR in request.GET,
             "to_field": None,
             "media": self.media + admin_form.media,
             "inline_admin_formsets": [],
             "errors": helpers.AdminErrorList(form, []),
             "preserved_filters": self.get_preserved_filters(request),
-            **(extra_context or {}),
         }
-        return self.render_change_form(request, context, add=True, form_url=form_url)
+        return self.render_change_form(request, context, add=True)
 
     def save_model(
         self, request: HttpRequest, obj: Grant, form: forms.ModelForm, change: bool
@@ -250,8 +260,10 @@ class GrantAdmin(ReadOnlyAdmin):
     def revoke_selected(
         self, request: HttpRequest, queryset: QuerySet[Grant]
     ) -> HttpResponse | None:
+        user = staff_user(request)
+
         def revoke(grant: Grant, reason: str) -> str | None:
-            if revoke_grant(grant=grant, staff_user=request.user, reason=reason):
+            if revoke_grant(grant=grant, staff_user=user, reason=reason):
                 return f"{grant}: revoked."
             self.message_user(request, f"{grant}: already revoked.", messages.INFO)
             return None
@@ -271,7 +283,7 @@ class GrantAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(ReadOnlyAdmin):
+class PurchaseAdmin(ReadOnlyAdmin[Purchase]):
     list_display = (
         "created_at",
         "account",

@@ -18,8 +18,8 @@ from ..models import (
 from ..permissions import REFUND_CHARGE
 from ..quotas.rules import OverageFigures
 from ..refunds import refund_proposal
-from ..services.packs import refund_charge
-from .base import ReadOnlyAdmin, _change_link, _money
+from ..services.refunds import refund_charge
+from .base import ReadOnlyAdmin, _change_link, _money, staff_user
 
 
 class RefundForm(forms.Form):
@@ -71,7 +71,7 @@ def _overage_note(figures: OverageFigures | None) -> str:
 
 
 @admin.register(ChargeRecord)
-class ChargeRecordAdmin(ReadOnlyAdmin):
+class ChargeRecordAdmin(ReadOnlyAdmin[ChargeRecord]):
     """The append-only ledger. Refunds add a negative row through the service."""
 
     list_display = (
@@ -159,7 +159,7 @@ class ChargeRecordAdmin(ReadOnlyAdmin):
             try:
                 row = refund_charge(
                     charge=charge,
-                    staff_user=request.user,
+                    staff_user=staff_user(request),
                     amount_cents=form.amount_cents(),
                     customer_reason=form.cleaned_data["reason"],
                     staff_note=form.cleaned_data["staff_note"],
@@ -169,8 +169,11 @@ class ChargeRecordAdmin(ReadOnlyAdmin):
                 return None
             if row.pk == charge.pk:
                 note = f"{charge}: voided (it was never paid)."
+                self.log_change(request, charge, "Voided (it was never paid).")
             else:
-                note = f"{charge}: refunded {_money(-row.amount_cents, row.currency)}."
+                refunded = _money(-row.amount_cents, row.currency)
+                note = f"{charge}: refunded {refunded}."
+                self.log_change(request, charge, f"Refunded {refunded}: #{row.pk}.")
             self.message_user(request, note, messages.SUCCESS)
             return None
         proposal = refund_proposal(charge=charge, at=timezone.now())

@@ -22,6 +22,7 @@ from ..services.tax_rates import (
     tax_rate_refusal,
 )
 from ..tax import normalise_vat_id
+from .base import staff_user
 
 
 class TaxRateForm(forms.ModelForm):
@@ -37,7 +38,8 @@ class TaxRateForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         country, valid_from = cleaned.get("country"), cleaned.get("valid_from")
         if country and valid_from:
             refusal = tax_rate_refusal(
@@ -59,6 +61,9 @@ class TaxRateAdmin(admin.ModelAdmin):
     search_fields = ("country", "name")
     date_hierarchy = "valid_from"
     readonly_fields = ("in_use",)
+    # No bulk delete: it asks nothing per rate. Rates are deleted one at a
+    # time, where each is checked.
+    actions = None
 
     def get_fields(
         self, request: HttpRequest, obj: TaxRate | None = None
@@ -88,20 +93,13 @@ class TaxRateAdmin(admin.ModelAdmin):
         editable = obj is None or not tax_rate_locked(tax_rate=obj)
         return editable and super().has_delete_permission(request, obj)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        # The bulk delete asks nothing per rate: delete one at a time, where
-        # each is checked.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
     def save_model(
         self, request: HttpRequest, obj: TaxRate, form: forms.ModelForm, change: bool
     ) -> None:
-        save_tax_rate(tax_rate=obj, staff_user=request.user)
+        save_tax_rate(tax_rate=obj, staff_user=staff_user(request))
 
     def delete_model(self, request: HttpRequest, obj: TaxRate) -> None:
-        delete_tax_rate(tax_rate=obj, staff_user=request.user)
+        delete_tax_rate(tax_rate=obj, staff_user=staff_user(request))
 
 
 class BillingDetailsForm(forms.ModelForm):
@@ -111,7 +109,8 @@ class BillingDetailsForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """The VAT id's format, as the service checks it, shown on the field."""
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         try:
             cleaned["vat_id"] = normalise_vat_id(
                 cleaned.get("vat_id", ""), country=str(cleaned.get("country") or "")
@@ -164,7 +163,7 @@ class BillingDetailsAdmin(admin.ModelAdmin):
     ) -> None:
         saved = save_billing_details(
             account=obj.account,
-            user=request.user,
+            user=staff_user(request),
             legal_name=obj.legal_name,
             address=obj.address,
             country=str(obj.country or ""),

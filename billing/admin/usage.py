@@ -28,7 +28,7 @@ class _QuantityColumns:
 
 
 @admin.register(UsageEvent)
-class UsageEventAdmin(_QuantityColumns, ReadOnlyAdmin):
+class UsageEventAdmin(_QuantityColumns, ReadOnlyAdmin[UsageEvent]):
     list_display = ("event_id", "account", "meter", "human_quantity", "timestamp")
     list_filter = ("meter", "timestamp")
     list_select_related = ("account", "meter")
@@ -42,7 +42,7 @@ class UsageEventAdmin(_QuantityColumns, ReadOnlyAdmin):
 
 
 @admin.register(UsageCounter)
-class UsageCounterAdmin(_QuantityColumns, ReadOnlyAdmin):
+class UsageCounterAdmin(_QuantityColumns, ReadOnlyAdmin[UsageCounter]):
     list_display = ("account", "meter", "period_start", "human_used", "human_covered")
     list_filter = ("meter", "period_start")
     list_select_related = ("account", "meter")
@@ -59,7 +59,7 @@ class UsageCounterAdmin(_QuantityColumns, ReadOnlyAdmin):
 
 
 @admin.register(GaugeLevel)
-class GaugeLevelAdmin(_QuantityColumns, ReadOnlyAdmin):
+class GaugeLevelAdmin(_QuantityColumns, ReadOnlyAdmin[GaugeLevel]):
     list_display = ("account", "meter", "human_level", "updated_at")
     list_filter = ("meter",)
     list_select_related = ("account", "meter")
@@ -71,7 +71,7 @@ class GaugeLevelAdmin(_QuantityColumns, ReadOnlyAdmin):
 
 
 @admin.register(UsageSnapshot)
-class UsageSnapshotAdmin(_QuantityColumns, ReadOnlyAdmin):
+class UsageSnapshotAdmin(_QuantityColumns, ReadOnlyAdmin[UsageSnapshot]):
     list_display = ("day", "account", "meter", "human_used", "human_limit", "state")
     list_filter = ("meter", "state", "day")
     list_select_related = ("account", "meter")
@@ -88,7 +88,7 @@ class UsageSnapshotAdmin(_QuantityColumns, ReadOnlyAdmin):
 
 
 @admin.register(ClosedPeriod)
-class ClosedPeriodAdmin(ReadOnlyAdmin):
+class ClosedPeriodAdmin(ReadOnlyAdmin[ClosedPeriod]):
     """Closed by ``close_billing_period``; reopening would allow double billing."""
 
     list_display = ("__str__", "period_start", "closed_at")
@@ -96,7 +96,7 @@ class ClosedPeriodAdmin(ReadOnlyAdmin):
 
 
 @admin.register(GrantBurn)
-class GrantBurnAdmin(ReadOnlyAdmin):
+class GrantBurnAdmin(ReadOnlyAdmin[GrantBurn]):
     """Top-up units burned per period: a cache of the event-time fold,
     rewritten by usage writes and ``rebuild_usage``."""
 
@@ -106,7 +106,7 @@ class GrantBurnAdmin(ReadOnlyAdmin):
 
 
 @admin.register(UsageRollup)
-class UsageRollupAdmin(ReadOnlyAdmin):
+class UsageRollupAdmin(ReadOnlyAdmin[UsageRollup]):
     """Derived from snapshots by ``take_usage_snapshots``; recomputed, never edited."""
 
     list_display = (

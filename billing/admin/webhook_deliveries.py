@@ -20,8 +20,8 @@ from ..services.webhook_deliveries import event_body
 from ..services.webhook_endpoints import (
     resend,
 )
-from .base import ReadOnlyAdmin, ReadOnlyInline
-from .webhooks import (
+from .base import ReadOnlyAdmin, ReadOnlyInline, staff_user
+from .webhook_common import (
     EMPTY,
     _count,
     _link,
@@ -101,7 +101,7 @@ class DeliveryInline(FactsInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin[WebhookDelivery]):
     list_display = (
         "event_type",
         "status",
@@ -154,7 +154,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         )
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        return holds_staff_power(actor=request.user, permission=MANAGE_WEBHOOKS)
+        return holds_staff_power(actor=staff_user(request), permission=MANAGE_WEBHOOKS)
 
     @admin.display(description="Event type", ordering="event__type")
     def event_type(self, obj: WebhookDelivery) -> str:
@@ -203,7 +203,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     ) -> None:
         deliveries = list(queryset.select_related("event", "endpoint"))
         try:
-            count = resend(deliveries=deliveries, staff_user=request.user)
+            count = resend(deliveries=deliveries, staff_user=staff_user(request))
         except BillingError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
@@ -225,7 +225,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin[WebhookEvent]):
     list_display = ("type", "event_id", "account", "occurred_at", "created_at")
     list_filter = ("type", "created_at")
     list_select_related = ("account",)

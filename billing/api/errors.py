@@ -81,26 +81,24 @@ def _on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResp
     return schema_error(exc.errors)
 
 
-def unreadable_body(cause: Exception) -> HttpResponse | None:
-    """422 for a body that is not JSON at all, or None for another cause."""
-    if isinstance(cause, ValueError):  # JSON and UTF-8 decoding errors
-        return error_response(
-            422, "invalid_request", "The request body is not valid JSON.", str(cause)
-        )
+def unreadable_body(cause: ValueError | RecursionError) -> HttpResponse:
+    """422 for a body that is not JSON at all (a JSON or UTF-8 decoding
+    error), or nested deeper than the parser goes."""
     if isinstance(cause, RecursionError):
         return error_response(
             422, "invalid_request", "The request body is nested too deeply."
         )
-    return None
+    return error_response(
+        422, "invalid_request", "The request body is not valid JSON.", str(cause)
+    )
 
 
 def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     cause = exc.__cause__
     if isinstance(cause, RequestDataTooBig):
         return too_large()
-    unreadable = unreadable_body(cause) if cause is not None else None
-    if unreadable is not None:
-        return unreadable
+    if isinstance(cause, ValueError | RecursionError):
+        return unreadable_body(cause)
     if isinstance(exc, AuthenticationError) or exc.status_code == 401:
         return unauthorized()
     return error_response(exc.status_code, "http_error", exc.message)
@@ -122,11 +120,13 @@ def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
-    api.add_exception_handler(BillingError, _on_billing_error)
-    api.add_exception_handler(ValidationError, _on_validation_error)
-    api.add_exception_handler(HttpError, _on_http_error)
-    api.add_exception_handler(Http404, _on_not_found)
-    api.add_exception_handler(Exception, unexpected_error)
+    # Through ninja's decorator: ``add_exception_handler`` types a handler's
+    # argument as the class or an instance, though ninja passes instances.
+    api.exception_handler(BillingError)(_on_billing_error)
+    api.exception_handler(ValidationError)(_on_validation_error)
+    api.exception_handler(HttpError)(_on_http_error)
+    api.exception_handler(Http404)(_on_not_found)
+    api.exception_handler(Exception)(unexpected_error)
 
 
 def not_found(request: HttpRequest) -> HttpResponse:

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as SchemaMismatch
 
 from ..errors import BillingError, Unauthenticated
-from ..models import ApiKey
+from ..models import Account, ApiKey
 from ..quotas.hot import authorize_by_ids
 from ..selectors import (
     account_quotas,
@@ -38,7 +38,7 @@ from .errors import (
     unauthorized,
     unreadable_body,
 )
-from .guard import JsonParser
+from .guard import ApiRequest, JsonParser
 from .schemas import (
     AccountIn,
     AccountOut,
@@ -90,7 +90,7 @@ install_error_handlers(api)
 ERRORS = {401: ErrorEnvelope, 413: ErrorEnvelope, 422: ErrorEnvelope}
 
 
-def json_response(body: dict, *, status: int = 200) -> HttpResponse:
+def json_response(body: dict[str, Any], *, status: int = 200) -> HttpResponse:
     """The hot endpoints answer with their body as built: it is typed by
     the service's result, so re-validating it against the response schema
     (which still documents it) would only cost time on every call."""
@@ -99,7 +99,7 @@ def json_response(body: dict, *, status: int = 200) -> HttpResponse:
     )
 
 
-def _account_json(account) -> dict:
+def _account_json(account: Account) -> dict[str, Any]:
     return {
         "external_id": account.external_id,
         "kind": account.kind,
@@ -205,7 +205,7 @@ _PARSER = JsonParser()
 
 
 @csrf_exempt  # a key, not a cookie, authenticates it (as ninja's views)
-def authorize_lean(request: HttpRequest, external_id: str) -> HttpResponse:
+def authorize_lean(request: ApiRequest, external_id: str) -> HttpResponse:
     """``POST /accounts/{external_id}/authorize`` without ninja's dispatch.
 
     The platform asks before every upload and stream. Ninja's per-request
@@ -218,6 +218,28 @@ def authorize_lean(request: HttpRequest, external_id: str) -> HttpResponse:
     """
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
+    payload = _authorize_input(request, external_id)
+    if isinstance(payload, HttpResponse):
+        return payload
+    key_hash = api_key_hash(raw_key=request.api_token)
+    # The statement checks the key: whatever it answers, the guard need not
+    # look the key up again.
+    request.api_key_checked = True
+    if key_hash is None:
+        return unauthorized()
+    try:
+        return _authorization(external_id, payload, api_key_hash=key_hash)
+    except Unauthenticated:
+        return unauthorized()
+    except BillingError as error:
+        return billing_error(error)
+
+
+def _authorize_input(
+    request: HttpRequest, external_id: str
+) -> AuthorizeIn | HttpResponse:
+    """The body as ``AuthorizeIn``, or the 422 ninja answers for the path and
+    body: every error of both, located as ninja locates them."""
     errors: list[dict[str, Any]] = []
     try:
         _EXTERNAL_ID.validate_python(external_id)
@@ -239,18 +261,7 @@ def authorize_lean(request: HttpRequest, external_id: str) -> HttpResponse:
             errors += _located(error, "body", "payload")
     if errors or payload is None:
         return schema_error(errors)
-    key_hash = api_key_hash(raw_key=request.api_token)
-    # The statement checks the key: whatever it answers, the guard need not
-    # look the key up again.
-    request.api_key_checked = True
-    if key_hash is None:
-        return unauthorized()
-    try:
-        return _authorization(external_id, payload, api_key_hash=key_hash)
-    except Unauthenticated:
-        return unauthorized()
-    except BillingError as error:
-        return billing_error(error)
+    return payload
 
 
 def _located(error: SchemaMismatch, *prefix: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ docs/webhooks.md tells the whole story with examples.
 
 import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from ninja import NinjaAPI
@@ -19,10 +19,16 @@ from pydantic.json_schema import SkipJsonSchema, models_json_schema
 from ..models import ChargeRecord, EventType, Meter, Purchase
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-ChargeKind = Literal[*ChargeRecord.Kind.values]
-ChargeStatus = Literal[*ChargeRecord.Status.values]
-MeterUnit = Literal[*Meter.Unit.values]
-PurchaseKind = Literal[*Purchase.Kind.values]
+if TYPE_CHECKING:  # the models' choices, which only exist at run time
+    ChargeKind = str
+    ChargeStatus = str
+    MeterUnit = str
+    PurchaseKind = str
+else:
+    ChargeKind = Literal[*ChargeRecord.Kind.values]
+    ChargeStatus = Literal[*ChargeRecord.Status.values]
+    MeterUnit = Literal[*Meter.Unit.values]
+    PurchaseKind = Literal[*Purchase.Kind.values]
 
 
 def _account() -> Any:
@@ -371,6 +377,11 @@ class EventEnvelope(BaseModel):
     )
 
 
+def _exactly(value: str) -> Any:
+    """The type of a field that holds ``value`` and nothing else."""
+    return Literal[value]
+
+
 def _model_name(event_type: str) -> str:
     """``quota.overage_started`` -> ``QuotaOverageStartedEvent``."""
     return "".join(p.title() for p in re.split(r"[._]", event_type)) + "Event"
@@ -381,7 +392,7 @@ ENVELOPES: dict[str, type[BaseModel]] = {
         _model_name(event_type),
         __base__=EventEnvelope,
         __doc__=f"{summary}. {description}",
-        type=(Literal[str(event_type)], Field(description="The event type.")),
+        type=(_exactly(str(event_type)), Field(description="The event type.")),
         data=(data, Field(description="What changed, always with `account`.")),
     )
     for event_type, (data, summary, description) in EVENTS.items()

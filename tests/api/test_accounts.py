@@ -7,7 +7,6 @@ import pytest
 from billing.models import Account, UsageEvent
 from billing.services.usage import record_usage_event
 from billing.units import GB
-from tests.factories.accounts import UserFactory
 from tests.factories.billing import ConsentFactory, PlatformAccountFactory, meter
 
 from .conftest import error_of
@@ -44,18 +43,6 @@ def test_put_again_updates_with_200(api):
     assert response.status_code == 200
     assert response.json()["name"] == "New"
     assert Account.objects.get(external_id="co:7").name == "New"
-
-
-def test_put_links_the_signed_up_user_with_that_email(api):
-    user = UserFactory(email="signed-up@example.com")
-    response = api.put(
-        "/api/v1/accounts/usr-9",
-        {"kind": "user", "name": "Sig", "email": "signed-up@example.com"},
-    )
-    assert response.status_code == 201
-    assert Account.objects.get(external_id="usr-9").user == user
-    body = response.json()
-    assert (body["name"], body["email"]) == ("Sig", "signed-up@example.com")
 
 
 def test_an_accounts_kind_cannot_change(api):
@@ -183,32 +170,6 @@ def test_authorize_past_a_priced_limit_needs_overage_confirmation(api):
         "state": "exceeded",
         "remaining": 5 * GB,
     }
-
-
-def test_authorize_past_a_hard_limit_is_quota_exceeded(api):
-    PlatformAccountFactory(external_id="z-3", kind=Account.Kind.COMPANY)
-    response = api.post(
-        "/api/v1/accounts/z-3/authorize", {"meter": "job_slots", "quantity": 3}
-    )
-    body = response.json()
-    assert (body["allowed"], body["reason"], body["state"]) == (
-        False,
-        "quota_exceeded",
-        "exceeded",
-    )
-
-
-def test_authorize_on_a_hard_blocked_account_is_blocked(api):
-    PlatformAccountFactory(external_id="z-4", hard_blocked=True)
-    response = api.post(
-        "/api/v1/accounts/z-4/authorize", {"meter": "transcoding", "quantity": 1}
-    )
-    body = response.json()
-    assert (body["allowed"], body["reason"], body["state"]) == (
-        False,
-        "blocked",
-        "blocked",
-    )
 
 
 def test_authorize_for_an_unknown_account_is_404(api):

@@ -90,28 +90,3 @@ def test_the_command_prints_the_key_once_and_stores_its_hash(capsys):
     assert key.key_hash == ApiKey.hash_key(raw_key)
     assert raw_key not in err
     assert ApiClient(raw_key).get(QUOTAS).status_code == 200
-
-
-def test_admin_creates_a_key_shows_it_once_and_revokes_it(admin_client):
-    response = admin_client.post(
-        "/admin/billing/apikey/add/", {"name": "from-admin", "_save": "Save"}
-    )
-    assert response.status_code == 200
-    key = ApiKey.objects.get(name="from-admin")
-    raw_key = response.context["raw_key"]
-    assert raw_key.encode() in response.content
-    assert key.key_hash == ApiKey.hash_key(raw_key)
-    assert ApiClient(raw_key).get(QUOTAS).status_code == 200
-
-    # The change page never shows the key again.
-    page = admin_client.get(f"/admin/billing/apikey/{key.pk}/change/")
-    assert page.status_code == 200
-    assert raw_key.encode() not in page.content
-
-    admin_client.post(
-        "/admin/billing/apikey/",
-        {"action": "revoke_selected", "_selected_action": [key.pk]},
-    )
-    key.refresh_from_db()
-    assert key.revoked_at is not None
-    assert ApiClient(raw_key).get(QUOTAS).status_code == 401

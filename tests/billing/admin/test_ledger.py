@@ -1,25 +1,49 @@
-"""The admin refund form: one charge, the amount, the two texts."""
+"""The charge ledger in the admin: read-only rows, and the refund form (one
+charge, the amount, the two texts) calling the refund service.
+"""
 
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.urls import reverse
 
-from billing.models import ChargeRecord, Purchase
+from billing.models import (
+    ChargeRecord,
+    Purchase,
+)
 from billing.services.packs import purchase_pack
+from billing.units import GB
+from tests.factories.accounts import UserFactory
 from tests.factories.billing import (
+    ChargeFactory,
     PackFactory,
     company_account,
     owner_of,
     personal_account,
 )
 
+from .helpers import (
+    buy,
+    history,
+    message_texts,
+    run_action,
+    storage_limit,
+    url,
+)
+
 pytestmark = pytest.mark.django_db
 
+
 BOUGHT = datetime(2026, 4, 1, tzinfo=UTC)
+
+
 HALFWAY = datetime(2026, 4, 16, tzinfo=UTC)  # 15 of 30 days left
+
+
 CHANGELIST = reverse("admin:billing_chargerecord_changelist")
 
 
@@ -54,6 +78,167 @@ def messages_of(response, level=None):
         for m in get_messages(response.wsgi_request)
         if level is None or m.level_tag == level
     ]
+
+
+def test_refund_action_adds_a_negative_row_and_revokes_the_grants(admin_client):
+    account = personal_account()
+    bought = buy(account)
+    assert storage_limit(account) == 52 * GB
+
+    response = run_action(
+        admin_client,
+        ChargeRecord,
+        "refund_selected",
+        [bought.charge],
+        reason="customer asked",
+    )
+
+    refund = ChargeRecord.objects.get(refund_of=bought.charge)
+    assert refund.kind == ChargeRecord.Kind.REFUND
+    assert refund.amount_cents == -bought.charge.amount_cents == -2000
+    assert refund.created_by.email == "admin@example.com"
+    assert refund.customer_reason == "customer asked"
+    bought.purchase.refresh_from_db()
+    assert bought.purchase.status == Purchase.Status.REFUNDED
+    assert not bought.purchase.grants.filter(revoked_at__isnull=True).exists()
+    assert storage_limit(account) == 2 * GB
+    assert any("refunded $20.00" in text for text in message_texts(response))
+    assert history(bought.charge) == [f"Refunded $20.00: #{refund.pk}."]
+
+
+def test_refund_action_first_asks_for_a_reason_and_changes_nothing(admin_client):
+    bought = buy(personal_account())
+
+    response = admin_client.post(
+        url(ChargeRecord, "changelist"),
+        {
+            "action": "refund_selected",
+            "_selected_action": [bought.charge.pk],
+            "index": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert 'name="reason"' in response.content.decode()
+    assert not ChargeRecord.objects.filter(refund_of=bought.charge).exists()
+
+
+def test_refund_without_a_reason_is_asked_again(admin_client):
+    bought = buy(personal_account())
+
+    response = run_action(
+        admin_client, ChargeRecord, "refund_selected", [bought.charge]
+    )
+
+    assert "This field is required" in response.content.decode()
+    assert not ChargeRecord.objects.filter(refund_of=bought.charge).exists()
+
+
+def test_refunding_twice_reports_an_error_and_adds_nothing(admin_client):
+    bought = buy(personal_account())
+    run_action(
+        admin_client, ChargeRecord, "refund_selected", [bought.charge], reason="x"
+    )
+    rows = ChargeRecord.objects.count()
+
+    response = run_action(
+        admin_client, ChargeRecord, "refund_selected", [bought.charge], reason="again"
+    )
+
+    assert ChargeRecord.objects.count() == rows
+    errors = [
+        str(m) for m in get_messages(response.wsgi_request) if m.level_tag == "error"
+    ]
+    assert errors == [f"{bought.charge}: This charge was already refunded or voided."]
+
+
+def test_refunding_a_refund_row_is_refused(admin_client):
+    bought = buy(personal_account())
+    run_action(
+        admin_client, ChargeRecord, "refund_selected", [bought.charge], reason="x"
+    )
+    refund = ChargeRecord.objects.get(refund_of=bought.charge)
+
+    response = run_action(
+        admin_client, ChargeRecord, "refund_selected", [refund], reason="x"
+    )
+
+    assert any("cannot be refunded" in text for text in message_texts(response))
+    assert ChargeRecord.objects.filter(refund_of=refund).count() == 0
+
+
+def test_charge_change_page_is_read_only(admin_client):
+    charge = buy(personal_account()).charge
+
+    page = admin_client.get(url(ChargeRecord, "change", charge.pk))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="_save"' not in html
+    assert "$20.00" in html
+
+    post = admin_client.post(
+        url(ChargeRecord, "change", charge.pk),
+        {"amount_cents": "1", "status": "void", "description": "edited"},
+    )
+    assert post.status_code == 403
+    charge.refresh_from_db()
+    assert (charge.amount_cents, charge.status) == (2000, ChargeRecord.Status.PAID)
+
+
+def test_charges_cannot_be_added_or_deleted(admin_client):
+    charge = ChargeFactory()
+    assert admin_client.get(url(ChargeRecord, "add")).status_code == 403
+    assert admin_client.get(url(ChargeRecord, "delete", charge.pk)).status_code == 403
+    response = admin_client.get(url(ChargeRecord, "changelist"))
+    assert "delete_selected" not in response.content.decode()
+
+
+def test_a_view_only_staff_user_sees_charges_but_cannot_refund():
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_chargerecord"))
+    bought = buy(personal_account())
+    client = Client()
+    client.force_login(staff)
+
+    page = client.get(url(ChargeRecord, "changelist"))
+    assert page.status_code == 200
+    assert "refund_selected" not in page.content.decode()
+
+    run_action(client, ChargeRecord, "refund_selected", [bought.charge], reason="x")
+    assert not ChargeRecord.objects.filter(refund_of=bought.charge).exists()
+
+
+def test_charge_changelist_filters_and_searches(admin_client):
+    ChargeFactory(description="needle in the ledger")
+    ChargeFactory(description="other")
+
+    found = admin_client.get(url(ChargeRecord, "changelist"), {"q": "needle"})
+    assert "needle in the ledger" in found.content.decode()
+    assert ">other<" not in found.content.decode()
+
+    filtered = admin_client.get(
+        url(ChargeRecord, "changelist"),
+        {"kind__exact": "refund", "status__exact": "paid"},
+    )
+    assert filtered.status_code == 200
+    assert "needle" not in filtered.content.decode()
+
+
+def test_charge_changelist_does_no_query_per_row(
+    admin_client, django_assert_max_num_queries
+):
+    accounts = [personal_account() for _ in range(4)]
+    for i in range(5):
+        for account in accounts:
+            buy(account, key=f"k-{account.pk}-{i}")
+    for account in accounts:  # refunds render a link to their original
+        charge = account.charges.first()
+        run_action(admin_client, ChargeRecord, "refund_selected", [charge], reason="r")
+    assert ChargeRecord.objects.count() >= 24
+
+    with django_assert_max_num_queries(10):
+        response = admin_client.get(url(ChargeRecord, "changelist"))
+    assert response.status_code == 200
 
 
 def test_the_form_prefills_the_full_price_and_offers_the_pro_rata(admin_client, bought):
@@ -204,3 +389,18 @@ def test_charge_and_purchase_pages_show_money_not_cents(admin_client, slots_boug
     assert "2500c" not in charge_page
     assert "$25.00" in purchase_page
     assert "Price cents" not in purchase_page
+
+
+def test_refunding_an_unpaid_charge_voids_it_on_record(admin_client):
+    charge = ChargeFactory()  # pending: nothing was collected
+    shown = str(charge)
+
+    response = run_action(
+        admin_client, ChargeRecord, "refund_selected", [charge], reason="mistake"
+    )
+
+    charge.refresh_from_db()
+    assert charge.status == ChargeRecord.Status.VOID
+    assert not ChargeRecord.objects.filter(refund_of=charge).exists()
+    assert f"{shown}: voided (it was never paid)." in message_texts(response)
+    assert history(charge) == ["Voided (it was never paid)."]

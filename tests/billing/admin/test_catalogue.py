@@ -1,15 +1,29 @@
-"""The pack form: allowances typed and shown as "50 GB", refused before the DB."""
+"""Meters, plans and packs in the admin: saved through the catalogue
+services, allowances typed and shown as "50 GB", packs on and off sale.
+"""
 
 import re
 
 import pytest
 from django.urls import reverse
 
-from billing.models import Pack
+from billing.models import (
+    Meter,
+    Pack,
+)
 from billing.units import GB
-from tests.factories.billing import PackFactory, meter
+from tests.factories.billing import (
+    PackFactory,
+    meter,
+)
+
+from .helpers import (
+    history,
+    url,
+)
 
 pytestmark = pytest.mark.django_db
+
 
 ADD = reverse("admin:billing_pack_add")
 
@@ -44,6 +58,123 @@ def inline_errors(response) -> list[str]:
         for error in errors
     ]
     return shown + list(response.context["adminform"].form.non_field_errors())
+
+
+def test_pack_add_with_an_allowance_line(admin_client):
+    response = admin_client.post(
+        url(Pack, "add"),
+        {
+            "code": "storage-200gb-once",
+            "name": "Storage +200 GB",
+            "description": "",
+            "category": "capacity",
+            "kind": "one_time",
+            "price_cents": "6000",
+            "term_days": "365",
+            "is_active": "on",
+            "allowances-TOTAL_FORMS": "1",
+            "allowances-INITIAL_FORMS": "0",
+            "allowances-MIN_NUM_FORMS": "1",
+            "allowances-MAX_NUM_FORMS": "1000",
+            "allowances-0-meter": meter("storage").pk,
+            "allowances-0-amount": str(200 * GB),
+        },
+    )
+
+    assert response.status_code == 302
+    pack = Pack.objects.get(code="storage-200gb-once")
+    line = pack.allowances.get()
+    assert (line.meter.code, line.amount) == ("storage", 200 * GB)
+
+    listing = admin_client.get(url(Pack, "changelist"))
+    assert "$60.00" in listing.content.decode()
+    assert "Storage 200.0 GB" in listing.content.decode()
+
+
+def test_a_pack_needs_at_least_one_allowance_line(admin_client):
+    response = admin_client.post(
+        url(Pack, "add"),
+        {
+            "code": "empty",
+            "name": "Empty",
+            "category": "capacity",
+            "kind": "one_time",
+            "price_cents": "100",
+            "term_days": "365",
+            "allowances-TOTAL_FORMS": "0",
+            "allowances-INITIAL_FORMS": "0",
+            "allowances-MIN_NUM_FORMS": "1",
+            "allowances-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 200
+    assert not Pack.objects.filter(code="empty").exists()
+
+
+def test_pack_price_is_shown_as_money(admin_client):
+    html = admin_client.get(url(Pack, "changelist")).content.decode()
+    assert "$20.00" in html  # storage-50gb-once: 2000 cents
+    assert "$300.00" in html  # slots-100-once
+
+
+def test_deactivate_and_activate_actions_switch_the_catalogue(admin_client):
+    packs = [PackFactory(lines={"storage": GB}) for _ in range(2)]
+
+    admin_client.post(
+        url(Pack, "changelist"),
+        {"action": "deactivate", "_selected_action": [p.pk for p in packs]},
+    )
+    assert not Pack.objects.filter(
+        pk__in=[p.pk for p in packs], is_active=True
+    ).exists()
+
+    admin_client.post(
+        url(Pack, "changelist"),
+        {"action": "activate", "_selected_action": [packs[0].pk]},
+    )
+    assert Pack.objects.get(pk=packs[0].pk).is_active
+    assert not Pack.objects.get(pk=packs[1].pk).is_active
+    assert history(packs[0]) == ["Off sale.", "Put on sale."]
+    assert history(packs[1]) == ["Off sale."]
+
+
+def test_is_active_is_editable_in_the_pack_list(admin_client):
+    pack = PackFactory(lines={"storage": GB})
+    changelist = admin_client.get(url(Pack, "changelist"), {"q": pack.code})
+    assert 'name="form-0-is_active"' in changelist.content.decode()
+
+    response = admin_client.post(
+        url(Pack, "changelist") + f"?q={pack.code}",
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-MIN_NUM_FORMS": "0",
+            "form-MAX_NUM_FORMS": "1000",
+            "form-0-id": pack.pk,
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    pack.refresh_from_db()
+    assert not pack.is_active
+
+
+def test_staff_can_add_a_meter_without_a_migration(admin_client):
+    response = admin_client.post(
+        url(Meter, "add"),
+        {
+            "code": "live_minutes",
+            "name": "Live minutes",
+            "unit": "second",
+            "kind": "counter",
+            "overage_price_cents": "2",
+            "price_quantum": "60",
+            "quantum_label": "minute",
+            "display_order": "5",
+        },
+    )
+    assert response.status_code == 302
+    assert meter("live_minutes").kind == "counter"
 
 
 @pytest.mark.parametrize(
