@@ -1,6 +1,5 @@
 """Grants (read-only once made; staff add adjustments and revoke) and purchases."""
 
-from datetime import datetime
 from typing import Any, cast
 
 from django import forms
@@ -20,7 +19,7 @@ from ..models import (
     Meter,
     Purchase,
 )
-from ..models.packs import GrantQuerySet
+from ..models.packs import GrantQuerySet, GrantState
 from ..permissions import ADJUST_GRANT
 from ..services.grants import create_adjustment_grant, revoke_grant
 from ..units import (
@@ -67,38 +66,15 @@ class GrantStateFilter(admin.SimpleListFilter):
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin
     ) -> list[tuple[str, str]]:
-        return [
-            ("active", "Active"),
-            ("scheduled", "Not started yet"),
-            ("expired", "Expired"),
-            ("revoked", "Revoked"),
-        ]
+        return [(state.value, state.label) for state in GrantState]
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[Grant]
     ) -> QuerySet[Grant]:
-        now = timezone.now()
-        match self.value():
-            case "active":
-                # The changelist's queryset comes from Grant.objects.
-                return cast(GrantQuerySet, queryset).active_at(now)
-            case "scheduled":
-                return queryset.filter(effective_at__gt=now, revoked_at__isnull=True)
-            case "expired":
-                return queryset.filter(expires_at__lte=now, revoked_at__isnull=True)
-            case "revoked":
-                return queryset.filter(revoked_at__isnull=False)
-        return queryset
-
-
-def grant_state(grant: Grant, at: datetime) -> str:
-    if grant.revoked_at is not None:
-        return "revoked"
-    if grant.expires_at is not None and grant.expires_at <= at:
-        return "expired"
-    if grant.effective_at > at:
-        return "not started"
-    return "active"
+        if self.value() is None:
+            return queryset
+        # The changelist's queryset comes from Grant.objects.
+        return cast(GrantQuerySet, queryset).in_state(str(self.value()), timezone.now())
 
 
 # The change page of a grant made: read-only, with its state.
@@ -247,7 +223,7 @@ class GrantAdmin(ReadOnlyAdmin[Grant]):
 
     @admin.display(description="State")
     def state(self, obj: Grant) -> str:
-        return grant_state(obj, timezone.now())
+        return obj.state_at(timezone.now()).label.lower()
 
     @admin.display(description="Purchase", ordering="purchase")
     def purchase_link(self, obj: Grant) -> str:

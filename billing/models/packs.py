@@ -131,7 +131,28 @@ class Purchase(models.Model):
         )
 
 
+class GrantState(models.TextChoices):
+    """Where a grant stands at an instant (``Grant.state_at``)."""
+
+    ACTIVE = "active", "Active"
+    SCHEDULED = "scheduled", "Not started yet"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
 class GrantQuerySet(models.QuerySet["Grant"]):
+    def in_state(self, state: str, at: datetime) -> "GrantQuerySet":
+        """The grants in ``state`` at ``at``; an unknown state filters nothing."""
+        if state == GrantState.ACTIVE:
+            return self.active_at(at)
+        if state == GrantState.SCHEDULED:
+            return self.filter(effective_at__gt=at, revoked_at__isnull=True)
+        if state == GrantState.EXPIRED:
+            return self.filter(expires_at__lte=at, revoked_at__isnull=True)
+        if state == GrantState.REVOKED:
+            return self.filter(revoked_at__isnull=False)
+        return self
+
     def active_at(self, moment: datetime) -> "GrantQuerySet":
         """Grants that count at ``moment``: started, not expired, not yet revoked.
 
@@ -227,6 +248,16 @@ class Grant(models.Model):
     @property
     def balance(self) -> int:
         return self.amount - self.consumed
+
+    def state_at(self, at: datetime) -> GrantState:
+        """Revoked, expired, not started yet or active at ``at``."""
+        if self.revoked_at is not None:
+            return GrantState.REVOKED
+        if self.expires_at is not None and self.expires_at <= at:
+            return GrantState.EXPIRED
+        if self.effective_at > at:
+            return GrantState.SCHEDULED
+        return GrantState.ACTIVE
 
     @property
     def label(self) -> str:
