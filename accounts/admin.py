@@ -5,6 +5,8 @@ UserAdmin gets forms and fieldsets keyed on ``email``. Creating a user or a
 company here also gives it a billing account (billing's post_save signals).
 """
 
+from typing import TYPE_CHECKING, TypedDict
+
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
@@ -18,6 +20,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import Company, Membership, User
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _MemberCount(TypedDict):
+    members: int
 
 
 def _normalised_email(email: str) -> str:
@@ -132,7 +141,7 @@ class CompanyAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(members=Count("memberships"))
 
     @admin.display(description="Members", ordering="members")
-    def member_count(self, obj: Company) -> int:
+    def member_count(self, obj: "WithAnnotations[Company, _MemberCount]") -> int:
         return obj.members
 
     @admin.display(description="Billing account")

@@ -3,6 +3,7 @@
 from functools import cached_property
 
 from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest
 
 from billing.permissions import VIEW_ANALYTICS, VIEW_PAYOUTS, holds_staff_power
@@ -11,8 +12,9 @@ from billing.permissions import VIEW_ANALYTICS, VIEW_PAYOUTS, holds_staff_power
 class StaffLinks:
     """Which staff pages the signed-in user may open, for the navigation.
 
-    The same rule (``holds_staff_power``) the pages and their selectors
-    enforce, decided here rather than in a template ``if``; hiding a link
+    The same rules the pages and their selectors enforce
+    (``holds_staff_power``; the admin's own ``has_permission``), decided here
+    rather than in a template ``if``; hiding a link
     is a courtesy, not the check. Each answer is worked out on first use, so
     a page without those links costs no permission query.
     """
@@ -25,6 +27,13 @@ class StaffLinks:
         if user is None or not user.is_authenticated:
             return False
         return holds_staff_power(actor=user, permission=permission)
+
+    @cached_property
+    def admin(self) -> bool:
+        """The Django admin's own rule (active staff), asked of the admin."""
+        if getattr(self._request, "user", None) is None:
+            return False
+        return admin.site.has_permission(self._request)
 
     @cached_property
     def analytics(self) -> bool:

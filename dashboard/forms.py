@@ -2,13 +2,15 @@
 
 import re
 import secrets
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django_countries import countries
 
+from billing.models import Meter
 from billing.services.consents import MAX_CAP_CENTS, MIN_CAP_CENTS
 from billing.units import format_cents
 
@@ -135,6 +137,14 @@ class ConsentForm(forms.Form):
         },
     )
 
+    # Set when the service asks to confirm a cap that bills overage already
+    # used: the amount, which the page names and the form then acknowledges.
+    newly_billable_cents: int | None = None
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.newly_billable_cents is not None
+
     @property
     def cap_cents(self) -> int:
         return self.cleaned_data["cap"]
@@ -151,11 +161,10 @@ class ConsentForm(forms.Form):
 class MeterFilterForm(forms.Form):
     meter = forms.ChoiceField(required=False, label="Covers")
 
-    def __init__(self, *args, meters=(), **kwargs):
+    def __init__(self, *args: Any, meters: Iterable[Meter] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["meter"].choices = [("", "All meters")] + [
-            (m.code, m.name) for m in meters
-        ]
+        field = cast(forms.ChoiceField, self.fields["meter"])
+        field.choices = [("", "All meters")] + [(m.code, m.name) for m in meters]
 
 
 def history_range(value: str | None) -> int:
@@ -183,8 +192,9 @@ class DateRangeForm(forms.Form):
         initial="day",
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("start"), data.get("end")
         if start and end:
             if start > end:
@@ -223,7 +233,8 @@ class BillingDetailsForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [("", "No country"), *countries]
+        field = cast(forms.ChoiceField, self.fields["country"])
+        field.choices = [("", "No country"), *countries]
 
 
 def year_choice(value: str | None) -> int | None:

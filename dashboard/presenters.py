@@ -1,7 +1,7 @@
 """Display strings for the dashboard's cards.
 
-Every number and state comes from billing selectors; this module only words
-them for people and picks the next step a user can take.
+Every number, state and next step comes from billing selectors; this module
+only words them for people.
 """
 
 from collections.abc import Sequence
@@ -26,6 +26,7 @@ from billing.selectors import (
     renewal_refusal,
     renewal_terms,
 )
+from billing.selectors.pages import NextStep, quota_next_steps
 from billing.units import display_amount, display_unit, format_cents, format_quantity
 
 
@@ -103,20 +104,30 @@ def _why(status: QuotaStatus, account: Account) -> str:
     return "Within your limit."
 
 
+# How each next step is worded on a quota card.
+_STEP_LABELS = {
+    NextStep.BUY_JOB_SLOTS: "Buy job slots",
+    NextStep.BUY_PACK: "Buy a pack",
+    NextStep.CONFIRM_OVERAGE: "Confirm overage",
+    NextStep.REVIEW_OVERAGE: "Review overage",
+}
+
+
+def _step_url(step: NextStep, status: QuotaStatus, account: Account) -> str:
+    code = status.meter.code
+    if step == NextStep.BUY_JOB_SLOTS:
+        return reverse("dashboard:company-job-slots", args=[account.pk])
+    if step == NextStep.BUY_PACK:
+        return reverse("dashboard:user-packs", args=[account.pk]) + f"?meter={code}"
+    return reverse("dashboard:user-overage", args=[account.pk]) + f"#meter-{code}"
+
+
 def _actions(status: QuotaStatus, account: Account) -> list[Action]:
-    if account.hard_blocked or status.state in (State.OK,):
-        return []
-    meter = status.meter
-    if meter.kind == Meter.Kind.ALLOCATION:
-        url = reverse("dashboard:company-job-slots", args=[account.pk])
-        return [Action("Buy job slots", url)]
-    packs = reverse("dashboard:user-packs", args=[account.pk]) + f"?meter={meter.code}"
-    actions = [Action("Buy a pack", packs)]
-    if not meter.is_hard_limit and status.state != State.WARNING:
-        overage = reverse("dashboard:user-overage", args=[account.pk])
-        label = "Confirm overage" if status.consent is None else "Review overage"
-        actions.append(Action(label, f"{overage}#meter-{meter.code}"))
-    return actions
+    """The card's buttons: the next steps ``quota_next_steps`` offers, worded."""
+    return [
+        Action(_STEP_LABELS[step], _step_url(step, status, account))
+        for step in quota_next_steps(status=status, account=account)
+    ]
 
 
 def quota_card(
@@ -232,6 +243,12 @@ def _day_count(days: int) -> str:
 
 def _joined(items: list[str]) -> str:
     return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def reminders_phrase() -> str:
+    """When expiry reminders go out, e.g. "7 days and 1 day", worded from the
+    rule the reminder task follows."""
+    return _joined([_day_count(d) for d in renewal_terms().reminder_days])
 
 
 def _pack_explanation(pack: Pack) -> str:
@@ -421,7 +438,7 @@ def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
             [
                 {
                     "label": f"Total used ({shown})",
-                    "data": [display_amount(r.total_used, unit) for r in rows],
+                    "data": [display_amount(int(r.total_used), unit) for r in rows],
                 }
             ],
             unit=shown,
@@ -444,7 +461,7 @@ def staff_usage_card(usage: MeterUsage) -> dict[str, Any]:
                 "day": r.day,
                 "live": r is usage.today,
                 "accounts": r.accounts,
-                "total": format_quantity(r.total_used, unit),
+                "total": format_quantity(int(r.total_used), unit),
                 "unbilled": unbilled(r.unbilled_excess),
             }
             for r in reversed(rows)

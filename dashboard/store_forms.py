@@ -138,7 +138,8 @@ class ThemeForm(forms.Form):
         return images
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         upload = data.get("css_file")
         if upload:
             if upload.size > MAX_STYLESHEET_BYTES:  # not read: see clean_images

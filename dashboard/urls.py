@@ -2,52 +2,54 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .store_urls import urlpatterns as store_urlpatterns
-from .views import company, documents, staff, user
+from .views import company, documents, staff
+from .views.user import account as user_account
+from .views.user import charges, overage, packs
 
 app_name = "dashboard"
 
 account = "accounts/<int:account_id>/"
 
 urlpatterns = [
-    path("", user.user_home, name="home"),
+    path("", user_account.user_home, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="registration/login.html"),
         name="login",
     ),
-    path("logout/", user.user_logout, name="logout"),
-    path("accounts/switch/", user.user_switch_account, name="user-switch"),
-    path(account, user.user_overview, name="user-overview"),
+    path("logout/", user_account.user_logout, name="logout"),
+    path("accounts/switch/", user_account.user_switch_account, name="user-switch"),
+    path(account, user_account.user_overview, name="user-overview"),
     path(
         f"{account}alerts/<int:alert_id>/dismiss/",
-        user.user_dismiss_alert,
+        user_account.user_dismiss_alert,
         name="user-dismiss-alert",
     ),
-    path(f"{account}usage/", user.user_usage, name="user-usage"),
-    path(f"{account}packs/", user.user_packs, name="user-packs"),
-    path(f"{account}packs/<slug:code>/buy/", user.user_pack_confirm, name="user-buy"),
-    path(f"{account}purchases/", user.user_purchases, name="user-purchases"),
+    path(f"{account}usage/", user_account.user_usage, name="user-usage"),
+    path(f"{account}packs/", packs.user_packs, name="user-packs"),
+    path(f"{account}packs/<slug:code>/buy/", packs.user_pack_confirm, name="user-buy"),
+    path(f"{account}purchases/", packs.user_purchases, name="user-purchases"),
     path(
         f"{account}purchases/<int:purchase_id>/",
-        user.user_receipt,
+        packs.user_receipt,
         name="user-receipt",
     ),
     path(
         f"{account}purchases/<int:purchase_id>/renew/",
-        user.user_renew,
+        packs.user_renew,
         name="user-renew",
     ),
-    path(f"{account}overage/", user.user_overage, name="user-overage"),
+    path(f"{account}overage/", overage.user_overage, name="user-overage"),
     path(
         f"{account}overage/<slug:meter_code>/revoke/",
-        user.user_revoke_consent,
+        overage.user_revoke_consent,
         name="user-revoke-consent",
     ),
-    path(f"{account}billing/", user.user_billing, name="user-billing"),
-    path(f"{account}billing/pay/", user.user_pay, name="user-pay"),
+    path(f"{account}billing/", charges.user_billing, name="user-billing"),
+    path(f"{account}billing/pay/", charges.user_pay, name="user-pay"),
     path(
         f"{account}billing/charges/<int:charge_id>/",
-        user.user_charge,
+        charges.user_charge,
         name="user-charge",
     ),
     path(f"{account}job-slots/", company.company_job_slots, name="company-job-slots"),

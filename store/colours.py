@@ -167,8 +167,10 @@ def read_colour(node: Node) -> Rgba | None:
         return None
     if not isinstance(parsed, Color):
         raise UnreadableColour(_why_unreadable(node))
-    channels = [round(min(1.0, max(0.0, c)) * 255) for c in _srgb_channels(parsed)]
-    return Rgba(*channels, alpha=parsed.alpha)
+    red, green, blue = (
+        round(min(1.0, max(0.0, c)) * 255) for c in _srgb_channels(parsed)
+    )
+    return Rgba(red, green, blue, alpha=parsed.alpha)
 
 
 _SYSTEM_COLOURS = frozenset(

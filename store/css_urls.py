@@ -172,25 +172,34 @@ def _argument_problem(nodes: Iterable[Node], *, strings_are_urls: bool) -> str |
     Nested URL functions are left to the scan, which checks them on their own.
     """
     for node in nodes:
-        if node.type == "string":
-            if strings_are_urls and not is_inline_data(node.value):
-                return "names a URL other than a data: image or font"
-        elif node.type in _BLOCKS:
-            problem = _argument_problem(node.content, strings_are_urls=strings_are_urls)
-            if problem:
-                return problem
-        elif node.type == "function":
-            name = _unprefixed(node.lower_name)
-            if name in _SUBSTITUTIONS or name.startswith("--"):
-                return f"{node.name}() can carry a URL in"
-            if name in URL_FUNCTIONS:
-                continue
-            if name not in _INERT and not name.endswith("gradient"):
-                return f"{node.name}() is not allowed in a URL function"
-            problem = _argument_problem(node.arguments, strings_are_urls=False)
-            if problem:
-                return problem
+        problem = _node_problem(node, strings_are_urls=strings_are_urls)
+        if problem:
+            return problem
     return None
+
+
+def _node_problem(node: Node, *, strings_are_urls: bool) -> str | None:
+    if node.type == "string":
+        if strings_are_urls and not is_inline_data(node.value):
+            return "names a URL other than a data: image or font"
+        return None
+    if node.type in _BLOCKS:
+        return _argument_problem(node.content, strings_are_urls=strings_are_urls)
+    if node.type == "function":
+        return _inner_function_problem(node)
+    return None
+
+
+def _inner_function_problem(function: Node) -> str | None:
+    """Why a function inside a URL function's arguments could carry a URL."""
+    name = _unprefixed(function.lower_name)
+    if name in _SUBSTITUTIONS or name.startswith("--"):
+        return f"{function.name}() can carry a URL in"
+    if name in URL_FUNCTIONS:
+        return None
+    if name not in _INERT and not name.endswith("gradient"):
+        return f"{function.name}() is not allowed in a URL function"
+    return _argument_problem(function.arguments, strings_are_urls=False)
 
 
 def _typed_as_url(arguments: Iterable[Node]) -> bool:

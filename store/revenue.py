@@ -39,8 +39,8 @@ def validate_tiers(tiers: Sequence[Tier]) -> None:
         raise ValueError("A policy needs at least one tier.")
     if tiers[-1].up_to_cents is not None:
         raise ValueError("The last tier must have no ceiling (it covers the rest).")
-    ceilings = [t.up_to_cents for t in tiers[:-1]]
-    if any(c is None for c in ceilings):
+    ceilings = [t.up_to_cents for t in tiers[:-1] if t.up_to_cents is not None]
+    if len(ceilings) != len(tiers) - 1:
         raise ValueError("Only the last tier may have no ceiling.")
     if any(c <= 0 for c in ceilings) or ceilings != sorted(set(ceilings)):
         raise ValueError("Tier ceilings must be positive and strictly ascending.")

@@ -32,7 +32,7 @@ from ..services.accounts import (
 from ..units import (
     format_quantity,
 )
-from .base import _changelist_link, _confirm_with_reason, _money, staff_user
+from .base import changelist_link, confirm_with_reason, money, staff_user
 from .ledger import _overage_note
 
 
@@ -149,7 +149,7 @@ class AccountAdmin(admin.ModelAdmin):
             )
             return None
 
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self,
             request,
             queryset,
@@ -198,7 +198,7 @@ class AccountAdmin(admin.ModelAdmin):
             )
             return f"{account}: now company {company.name}, owned by {owner.email}."
 
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self,
             request,
             queryset,
@@ -256,22 +256,22 @@ class AccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="Outstanding balance")
     def outstanding_balance(self, obj: Account) -> str:
-        return _money(outstanding_balance_cents(account=obj))
+        return money(outstanding_balance_cents(account=obj))
 
     @admin.display(description="Records")
     def related_links(self, obj: Account) -> str:
         links = [
-            _changelist_link(Grant, "Grants", account__id__exact=obj.pk),
-            _changelist_link(ChargeRecord, "Charges", account__id__exact=obj.pk),
-            _changelist_link(Purchase, "Purchases", account__id__exact=obj.pk),
-            _changelist_link(UsageEvent, "Usage events", account__id__exact=obj.pk),
-            _changelist_link(UsageSnapshot, "Snapshots", account__id__exact=obj.pk),
-            _changelist_link(Alert, "Alerts", account__id__exact=obj.pk),
-            _changelist_link(OverageConsent, "Consents", account__id__exact=obj.pk),
+            changelist_link(Grant, "Grants", account__id__exact=obj.pk),
+            changelist_link(ChargeRecord, "Charges", account__id__exact=obj.pk),
+            changelist_link(Purchase, "Purchases", account__id__exact=obj.pk),
+            changelist_link(UsageEvent, "Usage events", account__id__exact=obj.pk),
+            changelist_link(UsageSnapshot, "Snapshots", account__id__exact=obj.pk),
+            changelist_link(Alert, "Alerts", account__id__exact=obj.pk),
+            changelist_link(OverageConsent, "Consents", account__id__exact=obj.pk),
         ]
         if obj.kind == Account.Kind.COMPANY:
             links.append(
-                _changelist_link(JobSlot, "Job slots", account__id__exact=obj.pk)
+                changelist_link(JobSlot, "Job slots", account__id__exact=obj.pk)
             )
         add_grant = format_html(
             '<a href="{}?account={}">Add an adjustment grant</a>',

@@ -12,7 +12,7 @@ from ..models import (
 )
 from ..services.alerts import dismiss_alert
 from ..services.job_slots import release_job_slot
-from .base import ReadOnlyAdmin, _money
+from .base import ReadOnlyAdmin, money
 
 
 class OpenFilter(admin.SimpleListFilter):
@@ -108,7 +108,7 @@ class OverageConsentAdmin(ReadOnlyAdmin[OverageConsent]):
 
     @admin.display(description="Cap", ordering="cap_cents")
     def cap(self, obj: OverageConsent) -> str:
-        return _money(obj.cap_cents)
+        return money(obj.cap_cents)
 
 
 @admin.register(JobSlot)

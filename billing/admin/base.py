@@ -41,7 +41,7 @@ def staff_user(request: HttpRequest) -> User:
     return user
 
 
-def _money(cents: int | None, currency: str | None = None) -> str:
+def money(cents: int | None, currency: str | None = None) -> str:
     """Cents as money, in the row's currency or else the configured one."""
     if cents is None:
         return "—"
@@ -72,13 +72,13 @@ def _clean_quantity(form: forms.BaseForm, cleaned: dict[str, Any]) -> int | None
     return amount
 
 
-def _changelist_link(model: type[Model], label: str, **filters: object) -> str:
+def changelist_link(model: type[Model], label: str, **filters: object) -> str:
     url = reverse(f"admin:billing_{model._meta.model_name}_changelist")
     query = "&".join(f"{key}={value}" for key, value in filters.items())
     return format_html('<a href="{}?{}">{}</a>', url, query, label)
 
 
-def _change_link(obj: Model | None) -> str:
+def change_link(obj: Model | None) -> str:
     if obj is None:
         return "—"
     opts = obj._meta
@@ -94,7 +94,7 @@ class ReasonForm(forms.Form):
     )
 
 
-def _confirm_with_reason(
+def confirm_with_reason(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
     queryset: QuerySet,
@@ -104,13 +104,14 @@ def _confirm_with_reason(
     warning: str,
     apply: Callable[[Any, Any], str | None],
     form_class: type[forms.Form] | None = None,
-    field: str = "reason",
+    field: str | None = "reason",
 ) -> HttpResponse | None:
     """Ask for a reason on an intermediate page, then apply to each object.
 
-    ``apply(obj, reason)`` calls a service and returns a success line, or
-    None when there was nothing to do; BillingErrors become error messages.
-    Each success line also goes on the object's admin history.
+    ``apply(obj, reason)`` (with ``field=None``: the whole cleaned form)
+    calls a service and returns a success line, or None when there was
+    nothing to do; BillingErrors become error messages. Each success line
+    also goes on the object's admin history.
     """
     form = (form_class or ReasonForm)(
         request.POST if "confirm" in request.POST else None
@@ -119,7 +120,8 @@ def _confirm_with_reason(
         done = 0
         for obj in queryset:
             try:
-                note = apply(obj, form.cleaned_data[field])
+                given = form.cleaned_data if field is None else form.cleaned_data[field]
+                note = apply(obj, given)
             except BillingError as error:
                 modeladmin.message_user(
                     request, f"{obj}: {error.message}", messages.ERROR

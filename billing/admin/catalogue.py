@@ -24,7 +24,7 @@ from ..units import (
     format_quantity,
     format_quantity_input,
 )
-from .base import AMOUNT_HELP, ReadOnlyAdmin, _clean_quantity, _money, staff_user
+from .base import AMOUNT_HELP, ReadOnlyAdmin, _clean_quantity, money, staff_user
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -118,7 +118,7 @@ class MeterAdmin(admin.ModelAdmin):
     def overage_price(self, obj: Meter) -> str:
         if obj.is_hard_limit:
             return "hard limit"
-        return f"{_money(obj.overage_price_cents)} per {obj.quantum_label}"
+        return f"{money(obj.overage_price_cents)} per {obj.quantum_label}"
 
 
 class AllowanceForm(forms.ModelForm):
@@ -289,7 +289,7 @@ class PackAdmin(AllowanceLinesAdmin):
 
     @admin.display(description="Price", ordering="price_cents")
     def price(self, obj: Pack) -> str:
-        return _money(obj.price_cents)
+        return money(obj.price_cents)
 
     @admin.display(description="Adds")
     def allowance_summary(self, obj: Pack) -> str:

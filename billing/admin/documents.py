@@ -38,7 +38,7 @@ from ..models import (
     StatementLine,
 )
 from ..units import Period, period_of
-from .base import ReadOnlyAdmin, ReadOnlyInline, _change_link, _money
+from .base import ReadOnlyAdmin, ReadOnlyInline, change_link, money
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -65,10 +65,10 @@ class DocumentLinesInline(ReadOnlyInline):
         opts = self.parent_model._meta
         return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
 
-    def _money(self, line: Model, field: str) -> str:
+    def money(self, line: Model, field: str) -> str:
         # The inline formset sets each line's document: no query per line.
         document = getattr(line, self.document_field)
-        return _money(getattr(line, field), document.currency)
+        return money(getattr(line, field), document.currency)
 
 
 class IssuedLinesInline(DocumentLinesInline):
@@ -87,11 +87,11 @@ class IssuedLinesInline(DocumentLinesInline):
 
     @admin.display(description="Unit net")
     def unit_net(self, line: InvoiceLine | CreditNoteLine) -> str:
-        return self._money(line, "unit_net_cents")
+        return self.money(line, "unit_net_cents")
 
     @admin.display(description="Net")
     def net(self, line: InvoiceLine | CreditNoteLine) -> str:
-        return self._money(line, "net_cents")
+        return self.money(line, "net_cents")
 
     @admin.display(description="Tax rate")
     def rate(self, line: InvoiceLine | CreditNoteLine) -> str:
@@ -99,11 +99,11 @@ class IssuedLinesInline(DocumentLinesInline):
 
     @admin.display(description="Tax")
     def tax(self, line: InvoiceLine | CreditNoteLine) -> str:
-        return self._money(line, "tax_cents")
+        return self.money(line, "tax_cents")
 
     @admin.display(description="Gross")
     def gross(self, line: InvoiceLine | CreditNoteLine) -> str:
-        return self._money(line, "gross_cents")
+        return self.money(line, "gross_cents")
 
 
 class InvoiceLineInline(IssuedLinesInline):
@@ -131,11 +131,11 @@ class StatementLineInline(DocumentLinesInline):
 
     @admin.display(description="Amount due moves by")
     def amount(self, line: StatementLine) -> str:
-        return self._money(line, "amount_cents")
+        return self.money(line, "amount_cents")
 
     @admin.display(description="Amount due after")
     def balance(self, line: StatementLine) -> str:
-        return self._money(line, "balance_cents")
+        return self.money(line, "balance_cents")
 
 
 # The "Parties" fieldset of invoices and credit notes.
@@ -163,15 +163,15 @@ class IssuedDocumentAdmin(ReadOnlyAdmin[Invoice | CreditNote]):
 
     @admin.display(description="Net", ordering="net_cents")
     def net(self, obj: Invoice | CreditNote) -> str:
-        return _money(obj.net_cents, obj.currency)
+        return money(obj.net_cents, obj.currency)
 
     @admin.display(description="Tax", ordering="tax_cents")
     def tax(self, obj: Invoice | CreditNote) -> str:
-        return _money(obj.tax_cents, obj.currency)
+        return money(obj.tax_cents, obj.currency)
 
     @admin.display(description="Gross", ordering="gross_cents")
     def gross(self, obj: Invoice | CreditNote) -> str:
-        return _money(obj.gross_cents, obj.currency)
+        return money(obj.gross_cents, obj.currency)
 
 
 class InvoiceExportForm(forms.Form):
@@ -235,14 +235,14 @@ class InvoiceAdmin(IssuedDocumentAdmin):
 
     @admin.display(description="Charge")
     def charge_link(self, obj: Invoice) -> str:
-        return _change_link(obj.charge)
+        return change_link(obj.charge)
 
     @admin.display(description="Credit notes")
     def credit_notes_list(self, obj: Invoice) -> str:
         notes = list(obj.credit_notes.order_by("issued_at", "pk"))
         if not notes:
             return "—"
-        return format_html_join(", ", "{}", ((_change_link(n),) for n in notes))
+        return format_html_join(", ", "{}", ((change_link(n),) for n in notes))
 
     def get_urls(self) -> list:
         export = path(
@@ -314,11 +314,11 @@ class CreditNoteAdmin(IssuedDocumentAdmin):
 
     @admin.display(description="Invoice")
     def invoice_link(self, obj: CreditNote) -> str:
-        return _change_link(obj.invoice)
+        return change_link(obj.invoice)
 
     @admin.display(description="Charge")
     def charge_link(self, obj: CreditNote) -> str:
-        return _change_link(obj.charge)
+        return change_link(obj.charge)
 
 
 @admin.register(Statement)
@@ -357,7 +357,7 @@ class StatementAdmin(ReadOnlyAdmin[Statement]):
         return str(Period(obj.period_start))
 
     def _cents(self, obj: Statement, field: str) -> str:
-        return _money(getattr(obj, field), obj.currency)
+        return money(getattr(obj, field), obj.currency)
 
     @admin.display(description="Opening amount due", ordering="opening_due_cents")
     def opening_due(self, obj: Statement) -> str:

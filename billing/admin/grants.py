@@ -29,8 +29,8 @@ from .base import (
     AMOUNT_HELP,
     ReadOnlyAdmin,
     _clean_quantity,
-    _confirm_with_reason,
-    _money,
+    confirm_with_reason,
+    money,
     staff_user,
 )
 
@@ -244,7 +244,7 @@ class GrantAdmin(ReadOnlyAdmin[Grant]):
             self.message_user(request, f"{grant}: already revoked.", messages.INFO)
             return None
 
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self,
             request,
             queryset.select_related("account", "meter"),
@@ -279,4 +279,4 @@ class PurchaseAdmin(ReadOnlyAdmin[Purchase]):
 
     @admin.display(description="Price", ordering="price_cents")
     def price(self, obj: Purchase) -> str:
-        return _money(obj.price_cents)
+        return money(obj.price_cents)

@@ -19,7 +19,7 @@ from ..permissions import REFUND_CHARGE
 from ..quotas.rules import OverageFigures
 from ..refunds import refund_proposal
 from ..services.refunds import refund_charge
-from .base import ReadOnlyAdmin, _change_link, _money, staff_user
+from .base import ReadOnlyAdmin, change_link, money, staff_user
 
 
 class RefundForm(forms.Form):
@@ -62,11 +62,11 @@ def _overage_note(figures: OverageFigures | None) -> str:
     parts = []
     if figures.cap_cents is not None:
         parts.append(
-            f"{_money(figures.billable_cents)} billable of {_money(figures.cap_cents)}"
+            f"{money(figures.billable_cents)} billable of {money(figures.cap_cents)}"
             " cap"
         )
     if figures.unbilled_cents:
-        parts.append(f"{_money(figures.unbilled_cents)} unbilled")
+        parts.append(f"{money(figures.unbilled_cents)} unbilled")
     return "; ".join(parts) or "none"
 
 
@@ -113,11 +113,11 @@ class ChargeRecordAdmin(ReadOnlyAdmin[ChargeRecord]):
 
     @admin.display(description="Amount", ordering="amount_cents")
     def amount(self, obj: ChargeRecord) -> str:
-        return _money(obj.amount_cents, obj.currency)
+        return money(obj.amount_cents, obj.currency)
 
     @admin.display(description="Refund of", ordering="refund_of")
     def refund_of_link(self, obj: ChargeRecord) -> str:
-        return _change_link(obj.refund_of) if obj.refund_of_id else ""
+        return change_link(obj.refund_of) if obj.refund_of_id else ""
 
     @admin.display(description="Refunded by")
     def refunds_list(self, obj: ChargeRecord) -> str:
@@ -129,7 +129,7 @@ class ChargeRecordAdmin(ReadOnlyAdmin[ChargeRecord]):
             "{}{}",
             (
                 (
-                    _change_link(r),
+                    change_link(r),
                     f" (staff note: {r.staff_note})" if r.staff_note else "",
                 )
                 for r in refunds
@@ -171,7 +171,7 @@ class ChargeRecordAdmin(ReadOnlyAdmin[ChargeRecord]):
                 note = f"{charge}: voided (it was never paid)."
                 self.log_change(request, charge, "Voided (it was never paid).")
             else:
-                refunded = _money(-row.amount_cents, row.currency)
+                refunded = money(-row.amount_cents, row.currency)
                 note = f"{charge}: refunded {refunded}."
                 self.log_change(request, charge, f"Refunded {refunded}: #{row.pk}.")
             self.message_user(request, note, messages.SUCCESS)
@@ -183,8 +183,8 @@ class ChargeRecordAdmin(ReadOnlyAdmin[ChargeRecord]):
             "subtitle": None,
             "charge": charge,
             "proposal": proposal,
-            "full_price": _money(proposal.full_cents, charge.currency),
-            "pro_rata_price": _money(proposal.pro_rata_cents, charge.currency),
+            "full_price": money(proposal.full_cents, charge.currency),
+            "pro_rata_price": money(proposal.pro_rata_cents, charge.currency),
             "form": form,
             "opts": self.opts,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

@@ -3,6 +3,7 @@
 from django import template
 from django.conf import settings
 
+from billing.models import Grant, PackAllowance
 from billing.units import format_cents, format_quantity
 
 register = template.Library()
@@ -19,7 +20,7 @@ def quantity(amount: int | None, unit: str) -> str:
 
 
 @register.filter
-def adds(line: object) -> str:
+def adds(line: PackAllowance | Grant) -> str:
     """What a pack line or grant adds, e.g. '+5 job slots'."""
     from dashboard.presenters import adds_line
 

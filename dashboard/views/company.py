@@ -5,23 +5,24 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from billing.models import Pack
-from billing.selectors import job_slot_overview, list_catalogue
+from billing.selectors import list_catalogue
+from billing.selectors.pages import job_slot_status
 
-from ..http import HtmxHttpRequest, load_account
+from ..http import AuthedHttpRequest, load_account
 from ..presenters import FULL, SLOTS_FULL_ADVICE
 
 
 @login_required
-def company_job_slots(request: HtmxHttpRequest, account_id: int) -> HttpResponse:
+def company_job_slots(request: AuthedHttpRequest, account_id: int) -> HttpResponse:
     page = load_account(request, account_id)
     if not page.is_company:
         raise Http404("Job slots belong to company accounts.")
-    overview = job_slot_overview(account=page.account)
+    status = job_slot_status(account=page.account)
     context = {
         "page": page,
         "tab": "job-slots",
-        "slots": overview,
-        "full": overview.used >= overview.limit,
+        "slots": status.slots,
+        "full": status.full,
         "full_label": FULL,
         "full_advice": SLOTS_FULL_ADVICE,
         "packs": list(list_catalogue(category=Pack.Category.SLOTS)),

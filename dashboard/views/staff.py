@@ -9,11 +9,12 @@ naming it, and anyone who is not staff a 404 (the area is not advertised).
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
 
@@ -32,7 +33,13 @@ from billing.permissions import VIEW_ANALYTICS
 
 from ..csv_export import write_rows
 from ..forms import DateRangeForm
-from ..http import HtmxHttpRequest, staff_power_required
+from ..http import (
+    AuthedHttpRequest,
+    HtmxHttpRequest,
+    render_page_or_partial,
+    staff_power_required,
+    wants_partial,
+)
 from ..presenters import (
     BAND_FIELDS,
     chart_spec,
@@ -46,30 +53,30 @@ KIND_LABELS = dict(ChargeRecord.Kind.choices)
 
 def _range(request: HtmxHttpRequest) -> tuple[DateRangeForm, DateRange, str]:
     """The chosen range (last 30 days by default or when the input is invalid)."""
-    today = timezone.now().date()
-    default = {"start": today - timedelta(days=29), "end": today, "grain": "day"}
+    end = timezone.now().date()
+    start = end - timedelta(days=29)
+    default = {"start": start, "end": end, "grain": "day"}
     form = DateRangeForm(
         request.GET if "start" in request.GET else None, initial=default
     )
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         return form, DateRange(data["start"], data["end"]), data["grain"] or "day"
-    return form, DateRange(default["start"], default["end"]), "day"
+    return form, DateRange(start, end), "day"
 
 
-def _render(request: HtmxHttpRequest, template: str, context: dict) -> HttpResponse:
-    partial = request.htmx and not request.htmx.history_restore_request
+def _render(
+    request: HtmxHttpRequest, template: str, context: dict[str, Any]
+) -> HttpResponse:
     form = context["form"]
     # htmx swaps only 2xx answers: an invalid range is shown inside the
     # report it replaces; a full page still says 422.
-    status = 422 if form.errors and not partial else 200
+    status = 422 if form.errors and not wants_partial(request) else 200
     if form.is_bound and form.is_valid():  # the tabs keep the chosen range
         context["query"] = "?" + urlencode(
             {k: request.GET[k] for k in ("start", "end", "grain") if k in request.GET}
         )
-    return render(
-        request, f"{template}#report" if partial else template, context, status=status
-    )
+    return render_page_or_partial(request, template, "report", context, status=status)
 
 
 def _csv(
@@ -83,13 +90,13 @@ def _csv(
 
 
 @staff_power_required(VIEW_ANALYTICS)
-def staff_home(request: HtmxHttpRequest) -> HttpResponse:
+def staff_home(request: AuthedHttpRequest) -> HttpResponse:
     return redirect("dashboard:staff-revenue")
 
 
 @staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
-def staff_revenue(request: HtmxHttpRequest) -> HttpResponse:
+def staff_revenue(request: AuthedHttpRequest) -> HttpResponse:
     form, period, grain = _range(request)
     report = revenue_report(viewer=request.user, period=period, grain=grain)
     if request.GET.get("format") == "csv":
@@ -131,7 +138,7 @@ def staff_revenue(request: HtmxHttpRequest) -> HttpResponse:
 
 @staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
-def staff_packs(request: HtmxHttpRequest) -> HttpResponse:
+def staff_packs(request: AuthedHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
     stats = pack_popularity(viewer=request.user, period=period)
     if request.GET.get("format") == "csv":
@@ -205,7 +212,7 @@ def _usage_csv(report: UsageReport, table: str) -> HttpResponse:
 
 @staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
-def staff_usage(request: HtmxHttpRequest) -> HttpResponse:
+def staff_usage(request: AuthedHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
     # Today's figures are read live at this instant; earlier days are the
     # nightly snapshots'.
@@ -225,7 +232,7 @@ def staff_usage(request: HtmxHttpRequest) -> HttpResponse:
 
 @staff_power_required(VIEW_ANALYTICS)
 @vary_on_headers("HX-Request")
-def staff_balances(request: HtmxHttpRequest) -> HttpResponse:
+def staff_balances(request: AuthedHttpRequest) -> HttpResponse:
     form, period, _ = _range(request)
     # Balances are as of the range's end (today by default).
     at = min(period.ends_at, timezone.now())

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,27 +23,30 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
-from billing.errors import BillingError, NotFound
+from billing.errors import BillingError
 from billing.permissions import VIEW_PAYOUTS
 from store.checks import ACCESSIBILITY, PERFORMANCE
 from store.errors import InvalidTheme
-from store.models import Theme, ThemeImage
+from store.models import Theme
 from store.selectors import (
     bundle_bought,
-    earnings_overview,
     get_bundle,
     get_published_stylesheet,
+    get_theme,
     get_theme_draft,
     get_theme_for_creator,
     get_theme_for_viewer,
+    get_theme_image,
     list_bundles_on_show,
     list_creator_themes,
     list_listed_themes,
     list_owned_themes,
-    payouts_due,
+    list_theme_images,
     theme_access,
 )
+from store.selectors.earnings import earnings_overview, payouts_due
 from store.selectors.purchases import (
     bundle_offer,
     get_sale_by_token,
@@ -61,18 +64,20 @@ from store.services.sales import (
 from store.services.themes import build_stylesheet, submit_theme, update_theme
 
 from ..forms import TokenForm
-from ..http import HtmxHttpRequest, intent_token, staff_power_required
+from ..http import (
+    AuthedHttpRequest,
+    HtmxHttpRequest,
+    intent_token,
+    or_404,
+    render_page_or_partial,
+    staff_power_required,
+)
 from ..store_forms import ApplyForm, ThemeForm
 
 # The charset is stated so the browser decodes the sheet as the checks read it.
 CSS_TYPE = "text/css; charset=utf-8"
-
-
-def _or_404(selector: Any, **kwargs: Any) -> Any:
-    try:
-        return selector(**kwargs)
-    except NotFound as error:
-        raise Http404(error.message) from error
+# The preview is shown in an iframe on the store's own pages.
+PREVIEW_CSP: dict[str, Any] = {**settings.SECURE_CSP, "frame-ancestors": [CSP.SELF]}
 
 
 def _report_sections(theme: Theme) -> list[dict[str, Any]]:
@@ -93,7 +98,7 @@ def _report_sections(theme: Theme) -> list[dict[str, Any]]:
 
 @login_required
 @require_GET
-def store_themes(request: HtmxHttpRequest) -> HttpResponse:
+def store_themes(request: AuthedHttpRequest) -> HttpResponse:
     owned = {o.theme.pk for o in list_owned_themes(user=request.user)}
     context = {
         "tab": "browse",
@@ -106,14 +111,14 @@ def store_themes(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def store_theme(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
-    theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
+def store_theme(request: AuthedHttpRequest, theme_id: int) -> HttpResponse:
+    theme = or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
     access = theme_access(user=request.user, theme=theme)
     context = {
         "tab": "browse",
         "theme": theme,
         "access": access,
-        "images": list(theme.images.only("pk", "alt", "theme_id")),
+        "images": list(list_theme_images(theme=theme)),
         "draft": not theme.is_listed,
     }
     return render(request, "dashboard/store/theme.html", context)
@@ -122,10 +127,10 @@ def store_theme(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
 @login_required
 @require_GET
 @xframe_options_sameorigin
-@csp_override({**settings.SECURE_CSP, "frame-ancestors": [CSP.SELF]})
-def store_theme_preview(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
+@csp_override(PREVIEW_CSP)
+def store_theme_preview(request: AuthedHttpRequest, theme_id: int) -> HttpResponse:
     """A sample dashboard page with the theme applied (shown in an iframe)."""
-    theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
+    theme = or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
     css_url = reverse("dashboard:store-theme-css", args=[theme.pk])
     if request.GET.get("draft") or not theme.published_at:
         css_url += f"?draft=1&v={int(theme.updated_at.timestamp())}"
@@ -139,11 +144,11 @@ def store_theme_preview(request: HtmxHttpRequest, theme_id: int) -> HttpResponse
 def store_theme_css(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
     """The approved sheet; ``?draft=1``: the latest edit, for creator and reviewers."""
     if request.GET.get("draft"):
-        theme = _or_404(get_theme_draft, user=request.user, theme_id=theme_id)
+        theme = or_404(get_theme_draft, user=request.user, theme_id=theme_id)
         response = HttpResponse(build_stylesheet(theme=theme), content_type=CSS_TYPE)
         response["Cache-Control"] = "private, no-store"
         return response
-    theme = _or_404(get_published_stylesheet, theme_id=theme_id)
+    theme = or_404(get_published_stylesheet, theme_id=theme_id)
     response = HttpResponse(theme.published_stylesheet, content_type=CSS_TYPE)
     response["Cache-Control"] = "public, max-age=86400"
     return response
@@ -152,12 +157,10 @@ def store_theme_css(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def store_theme_image(
-    request: HtmxHttpRequest, theme_id: int, image_id: int
+    request: AuthedHttpRequest, theme_id: int, image_id: int
 ) -> HttpResponse:
-    theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
-    image = ThemeImage.objects.filter(theme=theme, pk=image_id).first()
-    if image is None:
-        raise Http404("No such image.")
+    theme = or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
+    image = or_404(get_theme_image, theme=theme, image_id=image_id)
     response = HttpResponse(bytes(image.data), content_type=image.content_type)
     response["Cache-Control"] = "private, max-age=86400"
     return response
@@ -165,8 +168,8 @@ def store_theme_image(
 
 @login_required
 @require_GET
-def store_bundle(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
-    card = _or_404(get_bundle, bundle_id=bundle_id)
+def store_bundle(request: AuthedHttpRequest, bundle_id: int) -> HttpResponse:
+    card = or_404(get_bundle, bundle_id=bundle_id)
     context = {
         "tab": "browse",
         "card": card,
@@ -178,7 +181,7 @@ def store_bundle(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
 # Buying ----------------------------------------------------------------------
 
 
-def _sale_token(request: HtmxHttpRequest, key: str, *, rotate: bool) -> str:
+def _sale_token(request: AuthedHttpRequest, key: str, *, rotate: bool) -> str:
     """The confirmation form's token; one that already made a sale is spent.
 
     A form still open elsewhere (Back, a second tab) keeps the spent token
@@ -191,7 +194,7 @@ def _sale_token(request: HtmxHttpRequest, key: str, *, rotate: bool) -> str:
 
 
 def _confirm_sale(
-    request: HtmxHttpRequest, pay: Callable[[str, int | None], SaleResult]
+    request: AuthedHttpRequest, pay: Callable[[str, int | None], SaleResult]
 ) -> HttpResponse | str:
     """Run a confirmed sale with the form's token.
 
@@ -223,9 +226,9 @@ def _to_confirm(url: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @never_cache  # Back refetches it, so it shows what the first submit bought
-def store_theme_confirm(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
+def store_theme_confirm(request: AuthedHttpRequest, theme_id: int) -> HttpResponse:
     """Confirm buying a theme. The form's token makes a resubmit a replay, not a buy."""
-    theme = _or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
+    theme = or_404(get_theme_for_viewer, user=request.user, theme_id=theme_id)
     error = ""
     if request.method == "POST":
         outcome = _confirm_sale(
@@ -255,11 +258,11 @@ def store_theme_confirm(request: HtmxHttpRequest, theme_id: int) -> HttpResponse
 @login_required
 @require_http_methods(["GET", "POST"])
 @never_cache  # Back refetches it, so it shows what the first submit bought
-def store_bundle_confirm(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
+def store_bundle_confirm(request: AuthedHttpRequest, bundle_id: int) -> HttpResponse:
     """Confirm buying a bundle. The form's token makes a resubmit a replay."""
     error = ""
     if request.method == "POST":
-        bundle = _or_404(get_bundle, bundle_id=bundle_id).bundle
+        bundle = or_404(get_bundle, bundle_id=bundle_id).bundle
         outcome = _confirm_sale(
             request,
             lambda token, price: purchase_bundle(
@@ -272,7 +275,7 @@ def store_bundle_confirm(request: HtmxHttpRequest, bundle_id: int) -> HttpRespon
         if isinstance(outcome, HttpResponse):
             return outcome
         error = outcome
-    offer = _or_404(bundle_offer, user=request.user, bundle_id=bundle_id)
+    offer = or_404(bundle_offer, user=request.user, bundle_id=bundle_id)
     key = f"store-bundle:{offer.card.bundle.pk}"
     context = {
         "tab": "browse",
@@ -286,23 +289,23 @@ def store_bundle_confirm(request: HtmxHttpRequest, bundle_id: int) -> HttpRespon
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def store_theme_buy(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
+def store_theme_buy(request: AuthedHttpRequest, theme_id: int) -> HttpResponse:
     """The old one-click URL: it only leads to the confirmation page."""
     return _to_confirm(reverse("dashboard:store-theme-confirm", args=[theme_id]))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def store_bundle_buy(request: HtmxHttpRequest, bundle_id: int) -> HttpResponse:
+def store_bundle_buy(request: AuthedHttpRequest, bundle_id: int) -> HttpResponse:
     """The old one-click URL: it only leads to the confirmation page."""
     return _to_confirm(reverse("dashboard:store-bundle-confirm", args=[bundle_id]))
 
 
 @login_required
 @require_GET
-def store_receipt(request: HtmxHttpRequest, sale_id: int) -> HttpResponse:
+def store_receipt(request: AuthedHttpRequest, sale_id: int) -> HttpResponse:
     """A sale's receipt, for its buyer (and staff who may read sales); 404 else."""
-    sale = _or_404(get_sale_for_viewer, user=request.user, sale_id=sale_id)
+    sale = or_404(get_sale_for_viewer, user=request.user, sale_id=sale_id)
     context = {
         "tab": "library",
         "receipt": sale_receipt(sale=sale, viewer=request.user),
@@ -315,16 +318,14 @@ def store_receipt(request: HtmxHttpRequest, sale_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def store_library(request: HtmxHttpRequest) -> HttpResponse:
+def store_library(request: AuthedHttpRequest) -> HttpResponse:
     """The user's licensed themes, and the form that applies one (or the default)."""
     if request.method == "POST":
         form = ApplyForm(request.POST)
         if form.is_valid():
             theme = None
             if form.theme_id is not None:
-                theme = Theme.objects.filter(pk=form.theme_id).first()
-                if theme is None:
-                    raise Http404("No such theme.")
+                theme = or_404(get_theme, theme_id=form.theme_id)
             try:
                 apply_theme(user=request.user, theme=theme)
             except BillingError as error:
@@ -350,7 +351,7 @@ def store_library(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def store_submit(request: HtmxHttpRequest) -> HttpResponse:
+def store_submit(request: AuthedHttpRequest) -> HttpResponse:
     form = ThemeForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -374,16 +375,17 @@ def store_submit(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def store_creator(request: HtmxHttpRequest) -> HttpResponse:
+def store_creator(request: AuthedHttpRequest) -> HttpResponse:
     context = {"tab": "creator", "themes": list_creator_themes(user=request.user)}
     return render(request, "dashboard/store/creator.html", context)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def store_creator_theme(request: HtmxHttpRequest, theme_id: int) -> HttpResponse:
+@vary_on_headers("HX-Request")
+def store_creator_theme(request: AuthedHttpRequest, theme_id: int) -> HttpResponse:
     """The check report and the edit form; saving re-runs the checks."""
-    theme = _or_404(get_theme_for_creator, user=request.user, theme_id=theme_id)
+    theme = or_404(get_theme_for_creator, user=request.user, theme_id=theme_id)
     if request.method == "POST":
         form = ThemeForm.for_theme(theme, request.POST, request.FILES)
         if form.is_valid():
@@ -412,19 +414,19 @@ def store_creator_theme(request: HtmxHttpRequest, theme_id: int) -> HttpResponse
         "form": form,
         "saved": request.method == "POST" and not form.errors,
     }
-    return render(request, f"{page}#theme-report" if request.htmx else page, context)
+    return render_page_or_partial(request, page, "theme-report", context)
 
 
 @login_required
 @require_GET
-def store_earnings(request: HtmxHttpRequest) -> HttpResponse:
+def store_earnings(request: AuthedHttpRequest) -> HttpResponse:
     context = {"tab": "earnings", "overview": earnings_overview(creator=request.user)}
     return render(request, "dashboard/store/earnings.html", context)
 
 
 @staff_power_required(VIEW_PAYOUTS)  # the 403 page; payouts_due checks too
 @require_GET
-def store_payouts(request: HtmxHttpRequest) -> HttpResponse:
+def store_payouts(request: AuthedHttpRequest) -> HttpResponse:
     rows = payouts_due(viewer=request.user)
     context = {"tab": "payouts", "rows": rows, "today": timezone.now()}
     return render(request, "dashboard/store/payouts.html", context)

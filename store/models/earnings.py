@@ -5,7 +5,7 @@ line per (theme, tier) it touches, and a refund writes the negated twin of
 each line. The database holds creator + platform == gross on every row.
 A line's ``month`` is the payout month it counts in; its gross counts in the
 tier basis of its sale's year, which for a refund is the reversed line's
-``month`` (``selectors.tier_basis_cents``).
+``month`` (``selectors.earnings.tier_basis_cents``).
 """
 
 from django.conf import settings

@@ -87,9 +87,9 @@ def bundle_refusal(
     return None
 
 
-def _payer(user: object) -> Account | None:
+def _payer(user: User) -> Account | None:
     """The buyer's personal account: store purchases are always paid from it."""
-    return Account.objects.filter(user_id=getattr(user, "pk", None)).first()
+    return Account.objects.filter(user_id=user.pk).first()
 
 
 NO_ACCOUNT = "You have no personal billing account to pay from."
@@ -119,9 +119,7 @@ def bundle_line(bundle: Bundle) -> LineIn:
     )
 
 
-def theme_offer(
-    *, user: object, theme: Theme, at: datetime | None = None
-) -> ThemeOffer:
+def theme_offer(*, user: User, theme: Theme, at: datetime | None = None) -> ThemeOffer:
     """What buying ``theme`` would mean for ``user`` now, or why it cannot."""
     at = at or timezone.now()
     account = _payer(user)
@@ -133,9 +131,7 @@ def theme_offer(
         Licence.objects.active_at(at).filter(account=account, theme=theme),
         key=lambda lic: (lic.expires_at is None, lic.expires_at or at),
     )
-    refusal = theme_refusal(
-        account=account, user_id=getattr(user, "pk", None), theme=theme, at=at
-    )
+    refusal = theme_refusal(account=account, user_id=user.pk, theme=theme, at=at)
     charge = None
     if refusal is None:
         charge = charge_preview(account=account, lines=[theme_line(theme)], at=at)
@@ -171,13 +167,13 @@ class BundleOffer:
 
 
 def bundle_offer(
-    *, user: object, bundle_id: int, at: datetime | None = None
+    *, user: User, bundle_id: int, at: datetime | None = None
 ) -> BundleOffer:
     """What buying the bundle would mean for ``user`` now, or why it cannot."""
     at = at or timezone.now()
     card = get_bundle(bundle_id=bundle_id, at=at)
     account = _payer(user)
-    user_id = getattr(user, "pk", None)
+    user_id = user.pk
     held: dict[int, Licence] = {}
     refusal: BillingError | None = InvalidRequest(NO_ACCOUNT)
     sale = None
@@ -216,17 +212,15 @@ def bundle_offer(
     )
 
 
-def get_sale_by_token(*, user: object, token: str) -> Sale | None:
+def get_sale_by_token(*, user: User, token: str) -> Sale | None:
     """The sale a confirmation form's token already made for this user, if any."""
-    return Sale.objects.filter(
-        idempotency_key=token, account__user_id=getattr(user, "pk", None)
-    ).first()
+    return Sale.objects.filter(idempotency_key=token, account__user_id=user.pk).first()
 
 
 # Receipts ----------------------------------------------------------------------
 
 
-def get_sale_for_viewer(*, user: object, sale_id: int) -> Sale:
+def get_sale_for_viewer(*, user: User, sale_id: int) -> Sale:
     """A sale for its buyer, or for staff who may read sales; NotFound otherwise.
 
     Others get NotFound, not a refusal, so sale ids reveal nothing.
@@ -240,12 +234,8 @@ def get_sale_for_viewer(*, user: object, sale_id: int) -> Sale:
     )
     if sale is None:
         raise NotFound("No such receipt.")
-    is_buyer = sale.account.user_id is not None and sale.account.user_id == getattr(
-        user, "pk", None
-    )
-    if not is_buyer and not (
-        isinstance(user, User) and holds_staff_power(actor=user, permission=VIEW_SALE)
-    ):
+    is_buyer = sale.account.user_id is not None and sale.account.user_id == user.pk
+    if not is_buyer and not holds_staff_power(actor=user, permission=VIEW_SALE):
         raise NotFound("No such receipt.")
     return sale
 
@@ -278,7 +268,7 @@ class SaleReceipt:
 
 
 def sale_receipt(
-    *, sale: Sale, viewer: object, at: datetime | None = None
+    *, sale: Sale, viewer: User, at: datetime | None = None
 ) -> SaleReceipt:
     """The receipt of a sale: its charges with their invoice and credit
     notes, the licences it made and their state."""
@@ -293,8 +283,12 @@ def sale_receipt(
             .select_related("invoice", "credit_note")
             .order_by("pk")
         )
+    # Store sales are paid from personal accounts, which have a user.
+    buyer_id = sale.account.user_id
     applied_id = (
-        AppliedTheme.objects.filter(user_id=sale.account.user_id)
+        None
+        if buyer_id is None
+        else AppliedTheme.objects.filter(user_id=buyer_id)
         .values_list("theme_id", flat=True)
         .first()
     )
@@ -323,17 +317,17 @@ def sale_receipt(
             )
             for licence in licences
         ],
-        for_buyer=sale.account.user_id == getattr(viewer, "pk", None),
+        for_buyer=sale.account.user_id == viewer.pk,
     )
 
 
-def list_sales(*, user: object) -> QuerySet[Sale]:
+def list_sales(*, user: User) -> QuerySet[Sale]:
     """The user's paid and refunded store purchases, newest first.
 
     Declined attempts are left out, as for packs: the charges ledger keeps them.
     """
     return (
-        Sale.objects.filter(account__user_id=getattr(user, "pk", None))
+        Sale.objects.filter(account__user_id=user.pk)
         .exclude(status=Sale.Status.FAILED)
         .select_related("theme", "bundle")
         .order_by("-created_at", "-pk")

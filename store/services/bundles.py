@@ -6,7 +6,7 @@ holding the values they replaced. A bundle that has sold is never deleted
 (its sales point at it): end its sale window instead.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from accounts.models import User
 from billing.errors import InvalidRequest
@@ -28,6 +28,15 @@ BUNDLE_FIELDS = (
 
 def _themes_record(bundle: Bundle) -> Record:
     return {"themes": sorted(bundle.themes.values_list("pk", flat=True))}
+
+
+def _themes_saver(bundle: Bundle, themes: Sequence[Theme]) -> Callable[[], None]:
+    """Set the themes once the bundle is saved (a new one has no pk before)."""
+
+    def save_themes() -> None:
+        bundle.themes.set(themes)
+
+    return save_themes
 
 
 def save_bundle(
@@ -54,15 +63,12 @@ def save_bundle(
                 f"Only listed themes go in a bundle: {', '.join(unlisted)} is not."
             )
 
-    def save_themes() -> None:
-        bundle.themes.set(themes)
-
     save_on_record(
         obj=bundle,
         fields=BUNDLE_FIELDS,
         staff_user=staff_user,
         actions=(AuditEntry.Action.BUNDLE_CREATED, AuditEntry.Action.BUNDLE_CHANGED),
-        save_related=None if themes is None else save_themes,
+        save_related=None if themes is None else _themes_saver(bundle, themes),
         related_of=_themes_record,
         reason=reason,
     )

@@ -9,7 +9,7 @@ Payouts are append-only: one entry each, and a mistake is corrected by a
 new row.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.utils import timezone
 
@@ -29,15 +29,23 @@ def _ordered(tiers: Sequence[Tier]) -> list[Tier]:
     return sorted(tiers, key=lambda t: (t.up_to_cents is None, t.up_to_cents or 0))
 
 
+def _saved_tiers(policy: RevenuePolicy) -> list[Tier]:
+    return _ordered(
+        [
+            Tier(up_to_cents=t.up_to_cents, creator_percent=t.creator_percent)
+            for t in RevenueTier.objects.filter(policy=policy)
+        ]
+    )
+
+
 def _tiers_record(policy: RevenuePolicy) -> Record:
-    tiers = RevenueTier.objects.filter(policy=policy)
     return {
         "tiers": [
             {
                 "up_to_cents": tier.up_to_cents,
                 "creator_percent": f"{tier.creator_percent.normalize():f}",
             }
-            for tier in _ordered(tiers)
+            for tier in _saved_tiers(policy)
         ]
     }
 
@@ -48,6 +56,25 @@ def _not_in_effect(policy: RevenuePolicy) -> None:
             f"{policy.name} is in effect, so it is history: add a new policy"
             " with a later start instead."
         )
+
+
+def _tiers_saver(policy: RevenuePolicy, wanted: list[Tier]) -> Callable[[], None]:
+    """Replace the policy's tiers once it is saved, unless they are these."""
+
+    def save_tiers() -> None:
+        if _saved_tiers(policy) == wanted:
+            return
+        RevenueTier.objects.filter(policy=policy).delete()
+        RevenueTier.objects.bulk_create(
+            RevenueTier(
+                policy=policy,
+                up_to_cents=tier.up_to_cents,
+                creator_percent=tier.creator_percent,
+            )
+            for tier in wanted
+        )
+
+    return save_tiers
 
 
 def save_revenue_policy(
@@ -70,23 +97,6 @@ def save_revenue_policy(
         except ValueError as error:
             raise InvalidRequest(str(error)) from None
 
-    def save_tiers() -> None:
-        current = [
-            Tier(up_to_cents=t.up_to_cents, creator_percent=t.creator_percent)
-            for t in _ordered(RevenueTier.objects.filter(policy=policy))
-        ]
-        if current == wanted:
-            return
-        RevenueTier.objects.filter(policy=policy).delete()
-        RevenueTier.objects.bulk_create(
-            RevenueTier(
-                policy=policy,
-                up_to_cents=tier.up_to_cents,
-                creator_percent=tier.creator_percent,
-            )
-            for tier in wanted
-        )
-
     save_on_record(
         obj=policy,
         fields=POLICY_FIELDS,
@@ -95,7 +105,7 @@ def save_revenue_policy(
             AuditEntry.Action.REVENUE_POLICY_CREATED,
             AuditEntry.Action.REVENUE_POLICY_CHANGED,
         ),
-        save_related=None if wanted is None else save_tiers,
+        save_related=None if wanted is None else _tiers_saver(policy, wanted),
         related_of=_tiers_record,
         guard=_not_in_effect,
         reason=reason,

@@ -38,7 +38,7 @@ from billing.units import billed_days, period_of, split_by_weights
 from ..errors import NotLicensed
 from ..models import AppliedTheme, Bundle, EarningLine, Licence, Sale, Theme
 from ..revenue import held_back, split_by_tiers
-from ..selectors import (
+from ..selectors.earnings import (
     month_statement,
     policy_terms_at,
     year_to_date_gross_cents,
@@ -61,8 +61,8 @@ class SaleResult:
         return self.sale.status != Sale.Status.FAILED
 
 
-def _buyer_account(user: object) -> Account:
-    if not getattr(user, "is_authenticated", False):
+def _buyer_account(user: User) -> Account:
+    if not user.is_authenticated:  # fails closed should a view forget login
         raise PermissionDenied("Sign in to buy themes.")
     account = Account.objects.filter(user_id=user.pk).first()
     if account is None:
@@ -104,7 +104,7 @@ def _replay(
     return SaleResult(sale=existing, created=False)
 
 
-def _charge(sale: Sale, *, kind: str, quote: ChargeQuote, user: object) -> bool:
+def _charge(sale: Sale, *, kind: str, quote: ChargeQuote, user: User) -> bool:
     """Collect the quoted price; False (sale failed) when the gateway declines."""
     if quote.gross_cents == 0:
         return True
@@ -141,7 +141,7 @@ def _invoice(sale: Sale, *, quote: ChargeQuote, ends_at: datetime | None) -> Non
 
 def purchase_theme(
     *,
-    user: object,
+    user: User,
     theme: Theme,
     idempotency_key: str,
     now: datetime | None = None,
@@ -193,7 +193,7 @@ def purchase_theme(
 
 def purchase_bundle(
     *,
-    user: object,
+    user: User,
     bundle: Bundle,
     idempotency_key: str,
     now: datetime | None = None,
@@ -310,8 +310,9 @@ def _record_earnings(
                     created_at=at,
                 )
             )
-            if headroom[creator_id] is not None:
-                headroom[creator_id] -= line.creator_cents - held_cents
+            room = headroom[creator_id]
+            if room is not None:
+                headroom[creator_id] = room - (line.creator_cents - held_cents)
         position[creator_id] += gross
     EarningLine.objects.bulk_create(rows)
 

@@ -127,7 +127,7 @@ def _check(theme: Theme) -> None:
 
 def submit_theme(
     *,
-    creator: object,
+    creator: User,
     content: ThemeContent,
     images: Sequence[ImageUpload] = (),
 ) -> Theme:
@@ -151,7 +151,7 @@ def submit_theme(
 def update_theme(
     *,
     theme: Theme,
-    user: object,
+    user: User,
     content: ThemeContent,
     add_images: Sequence[ImageUpload] = (),
     remove_image_ids: Sequence[int] = (),
@@ -160,7 +160,7 @@ def update_theme(
 
     The theme row is locked so an edit and a staff decision cannot interleave.
     """
-    if getattr(user, "pk", None) != theme.creator_id:
+    if user.pk != theme.creator_id:
         raise PermissionDenied("Only the theme's creator can edit it.")
     content = _validate(content, add_images)
     with transaction.atomic():

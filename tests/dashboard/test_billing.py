@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from billing.models import ChargeRecord, Pack
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import ChargeFactory
 

@@ -7,9 +7,10 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Account, ChargeRecord, Pack
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
 from billing.services.payments import SandboxGateway
 from billing.services.periods import close_billing_period
+from billing.services.refunds import refund_charge
 from billing.units import GB, Period, format_cents
 from store.services.sales import purchase_bundle, purchase_theme
 from tests.factories.accounts import MembershipFactory, StaffUserFactory

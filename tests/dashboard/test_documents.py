@@ -13,7 +13,8 @@ from pypdf import PdfReader
 
 from billing.models import BillingDetails, ChargeRecord, TaxRate
 from billing.services.documents import save_billing_details
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from billing.services.statements import issue_statements
 from billing.tax import REVERSE_CHARGE_NOTE
 from billing.units import GB, Period

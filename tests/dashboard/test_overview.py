@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Alert, Pack, UsageSnapshot
-from billing.services.packs import purchase_pack, refund_charge, renew_purchase
+from billing.services.packs import purchase_pack, renew_purchase
+from billing.services.refunds import refund_charge
 from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
 from tests.factories.accounts import StaffUserFactory

@@ -5,8 +5,8 @@ import tinycss2
 from django.conf import settings
 
 from store.checks import STATUS_COLOURS, all_passed, run_checks
+from store.checks.contrast import MAX_VARIANTS
 from store.colours import Rgba, UnreadableColour, read_colour
-from store.contrast import MAX_VARIANTS
 from store.management.commands.seed_demo import THEMES
 from store.models import Theme
 from store.services.themes import ThemeContent, submit_theme
@@ -286,6 +286,9 @@ def test_status_colour_properties_are_read_as_the_pairs_the_app_paints():
         (".x { color: color(display-p3 1 0 0); }", "display-p3 colour space"),
         (".x { color: red blue; }", "not a single colour"),
         (":root { --a: var(--b); --b: var(--a); } .x { color: var(--a); }", "itself"),
+        (".x { color: var(1px); }", "var() without a custom property name"),
+        (".x { color: var((--a)); }", "var() without a custom property name"),
+        (".x { background: var(f(--a)); }", "var() without a custom property name"),
     ],
 )
 def test_a_colour_that_cannot_be_read_fails_the_theme_with_its_rule(css, reason):

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from billing.errors import MissingPermission
 from store.models import Sale, Theme
-from store.selectors import payouts_due
+from store.selectors.earnings import payouts_due
 from store.services.sales import purchase_theme, refund_sale
 from store.services.themes import approve_theme, reject_theme
 from tests.factories.accounts import StaffUserFactory, UserFactory

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from store.models import EarningLine
-from store.selectors import (
+from store.selectors.earnings import (
     earnings_overview,
     month_statement,
     payouts_due,

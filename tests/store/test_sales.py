@@ -10,12 +10,8 @@ from billing.errors import AlreadyRefunded, IdempotencyConflict
 from billing.models import ChargeRecord
 from store.errors import AlreadyOwned, NotLicensed, NotOnSale, OwnTheme
 from store.models import AppliedTheme, EarningLine, Licence, Sale
-from store.selectors import (
-    active_theme_stylesheet,
-    earnings_overview,
-    list_owned_themes,
-    payouts_due,
-)
+from store.selectors import active_theme_stylesheet, list_owned_themes
+from store.selectors.earnings import earnings_overview, payouts_due
 from store.services.sales import (
     apply_theme,
     purchase_bundle,

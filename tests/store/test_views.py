@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from store.models import AppliedTheme, Sale, Theme
+from store.models import AppliedTheme, Sale, Theme, ThemeImage
 from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.store import GOOD_CSS, GOOD_TOKENS, BundleFactory, ThemeFactory
 
@@ -171,6 +171,48 @@ def test_editing_a_listed_theme_puts_it_back_in_review_over_htmx(client):
     assert response.content.decode().lstrip().startswith('<div id="theme-report"')
     theme.refresh_from_db()
     assert theme.status == Theme.Status.IN_REVIEW
+
+
+def test_the_check_report_is_a_partial_for_htmx_and_whole_for_history_restore(
+    client,
+):
+    theme = ThemeFactory()
+    client.force_login(theme.creator)
+    url = reverse("dashboard:store-creator-theme", args=[theme.pk])
+
+    whole = client.get(url)
+    partial = client.get(url, headers={"HX-Request": "true"})
+    restored = client.get(
+        url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+
+    assert "<html" in whole.content.decode()
+    assert partial.content.decode().lstrip().startswith('<div id="theme-report"')
+    assert "<html" in restored.content.decode()
+    assert 'id="theme-report"' in restored.content.decode()
+    for response in (whole, partial, restored):
+        assert "HX-Request" in response["Vary"]
+
+
+def test_a_preview_image_is_served_only_with_its_own_theme(client, buyer):
+    theme, other = ThemeFactory(), ThemeFactory()
+    image = ThemeImage.objects.create(
+        theme=theme, content_type="image/png", data=b"\x89PNG", size_bytes=4
+    )
+
+    own = client.get(reverse("dashboard:store-theme-image", args=[theme.pk, image.pk]))
+    elsewhere = client.get(
+        reverse("dashboard:store-theme-image", args=[other.pk, image.pk])
+    )
+
+    assert (own.status_code, own.content) == (200, b"\x89PNG")
+    assert elsewhere.status_code == 404
+
+
+def test_applying_a_theme_that_does_not_exist_is_not_found(client, buyer):
+    response = client.post(reverse("dashboard:store-library"), {"theme": "999999"})
+    assert response.status_code == 404
+    assert not AppliedTheme.objects.filter(user=buyer).exists()
 
 
 def test_earnings_page_shows_sales_and_tier(
