@@ -16,8 +16,7 @@ TEST_DATES ?= 2027-03-01T00:05:00Z 2027-01-31T23:55:00Z 2026-12-31T23:55:00Z 202
 DATE_TESTS ?= tests/billing tests/dashboard tests/store $(addprefix --ignore=,$(NOT_DATE_TESTS))
 # Webhook transport, attack and admin tests use sockets and their own instants
 # only: the calendar cannot change them, so the pinned runs leave them out.
-NOT_DATE_TESTS ?= tests/billing/test_webhook_transport.py \
-	tests/billing/test_webhook_attacks.py tests/billing/test_webhook_attack_fixes.py \
+NOT_DATE_TESTS ?= tests/billing/test_webhook_transport.py tests/billing/webhook_attacks \
 	tests/billing/admin/test_webhook_endpoints.py tests/billing/admin/test_webhook_tools.py \
 	tests/billing/admin/test_webhook_deliveries.py tests/billing/services/test_webhook_deliveries.py
 

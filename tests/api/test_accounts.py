@@ -7,7 +7,7 @@ import pytest
 from billing.models import Account, UsageEvent
 from billing.services.usage import record_usage_event
 from billing.units import GB
-from tests.factories.billing import ConsentFactory, PlatformAccountFactory, meter
+from tests.factories.billing import OverageConsentFactory, PlatformAccountFactory, meter
 
 from .conftest import error_of
 
@@ -116,7 +116,7 @@ def test_quotas_list_every_meter_of_the_account(api):
 @pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_quotas_show_a_consent_and_accrued_overage(api):
     account = PlatformAccountFactory(external_id="q-2")
-    ConsentFactory(account=account, meter=meter("bandwidth"), cap_cents=500)
+    OverageConsentFactory(account=account, meter=meter("bandwidth"), cap_cents=500)
     record_usage_event(
         event_id="q-e2", account=account, meter="bandwidth", quantity=6 * GB
     )

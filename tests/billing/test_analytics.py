@@ -16,16 +16,19 @@ from billing.analytics import (
     revenue_report,
     usage_patterns,
 )
-from billing.models import Pack, Purchase, UsageRollup, UsageSnapshot
+from billing.models import Pack, Purchase, UsageRollup
 from billing.services.accounts import set_account_block
 from billing.services.consents import give_overage_consent
-from billing.services.packs import purchase_pack, refund_charge, renew_purchase
+from billing.services.packs import purchase_pack, renew_purchase
+from billing.services.refunds import refund_charge
 from billing.services.rollups import refresh_usage_rollups
 from billing.services.snapshots import take_usage_snapshots
 from billing.units import GB
+from tests.billing.services.test_rollups import ROLLUP_CASES
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
+    UsageSnapshotFactory,
     ending_soon,
     meter,
     personal_account,
@@ -33,6 +36,9 @@ from tests.factories.billing import (
 )
 
 pytestmark = pytest.mark.django_db
+
+PINNED = datetime(2026, 6, 10, 12, tzinfo=UTC)
+DAY = date(2026, 11, 20)
 
 
 @pytest.fixture
@@ -47,23 +53,20 @@ def at(day: int, month: int = 11, hour: int = 12) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
-def charge(account, cents, *, kind="overage", status="paid", when=None, **kw):
-    return ChargeFactory(
-        account=account,
-        kind=kind,
-        amount_cents=cents,
-        status=status,
-        created_at=when or at(10),
-        **kw,
+def charge(account, cents, *, kind="overage", when=None, **kw):
+    """A charge on 10 November unless ``when``; pending unless a trait
+    (``paid``, ``failed``, ``void``) says otherwise."""
+    return ChargeRecordFactory(
+        account=account, kind=kind, amount_cents=cents, created_at=when or at(10), **kw
     )
 
 
 def test_revenue_counts_paid_and_pending_not_failed_or_void(analyst):
     account = personal_account()
-    charge(account, 1000, status="paid")
-    charge(account, 300, status="pending")
-    charge(account, 5000, status="failed")
-    charge(account, 7000, status="void")
+    charge(account, 1000, paid=True)
+    charge(account, 300)
+    charge(account, 5000, failed=True)
+    charge(account, 7000, void=True)
     report = revenue_report(viewer=analyst, period=NOV)
     assert report.total == 1300
     assert report.totals_by_kind["overage"] == 1300
@@ -71,15 +74,8 @@ def test_revenue_counts_paid_and_pending_not_failed_or_void(analyst):
 
 def test_a_refund_reduces_revenue_on_its_own_day(analyst):
     account = personal_account()
-    original = charge(account, 2000, kind="capacity_pack", when=at(3))
-    charge(
-        account,
-        -2000,
-        kind="refund",
-        when=at(20),
-        refund_of=original,
-        idempotency_key="refund-1",
-    )
+    original = charge(account, 2000, kind="capacity_pack", when=at(3), paid=True)
+    ChargeRecordFactory(refund=True, refund_of=original, created_at=at(20))
     report = revenue_report(viewer=analyst, period=NOV)
     by_day = {row.bucket: row.total for row in report.rows}
     assert by_day[date(2026, 11, 3)] == 2000
@@ -90,10 +86,10 @@ def test_a_refund_reduces_revenue_on_its_own_day(analyst):
 
 def test_revenue_per_month_and_change_versus_the_previous_range(analyst):
     account = personal_account()
-    charge(account, 500, when=at(15, month=10))  # previous range
-    charge(account, 700, when=at(2))
-    charge(account, 800, when=at(30, hour=23))
-    charge(account, 900, when=at(1, month=12, hour=0))  # outside
+    charge(account, 500, when=at(15, month=10), paid=True)  # previous range
+    charge(account, 700, when=at(2), paid=True)
+    charge(account, 800, when=at(30, hour=23), paid=True)
+    charge(account, 900, when=at(1, month=12, hour=0), paid=True)  # outside
     report = revenue_report(viewer=analyst, period=NOV, grain="month")
     assert [(r.bucket, r.total) for r in report.rows] == [(date(2026, 11, 1), 1500)]
     assert report.previous_total == 500
@@ -102,7 +98,7 @@ def test_revenue_per_month_and_change_versus_the_previous_range(analyst):
     assert len(daily.rows) == 30
 
 
-@pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
+@pytest.mark.time_machine(PINNED)
 def test_recurring_revenue_normalises_active_subscriptions_to_30_days(analyst):
     account = personal_account()
     user = account.user
@@ -125,6 +121,7 @@ def test_recurring_revenue_normalises_active_subscriptions_to_30_days(analyst):
     )
 
 
+@pytest.mark.time_machine(PINNED)
 def test_pack_popularity_units_renewals_lapses_and_share(analyst):
     account = personal_account()
     user = account.user
@@ -160,6 +157,7 @@ def test_pack_popularity_units_renewals_lapses_and_share(analyst):
     assert storage.share == 100.0
 
 
+@pytest.mark.time_machine(PINNED)
 def test_failed_purchases_are_not_sold_units(settings, analyst):
     settings.BILLING_SANDBOX_DECLINE = True
     account = personal_account()
@@ -194,7 +192,7 @@ def test_failed_purchases_are_not_sold_units(settings, analyst):
 def test_aging_buckets_at_their_boundaries(age, bucket, analyst):
     now = at(21)
     account = personal_account()
-    charge(account, 100, status="pending", when=now - age)
+    charge(account, 100, when=now - age)
     report = outstanding_balances(viewer=analyst, at=now)
     assert report.buckets[bucket] == 100
     assert sum(report.buckets.values()) == 100
@@ -204,10 +202,10 @@ def test_aging_buckets_at_their_boundaries(age, bucket, analyst):
 def test_balances_list_oldest_debt_first_and_total_only_pending(analyst):
     now = at(21)
     young, old = personal_account(), personal_account()
-    charge(young, 100, status="pending", when=now - timedelta(days=2))
-    charge(old, 250, status="pending", when=now - timedelta(days=70))
-    charge(old, 50, status="pending", when=now - timedelta(days=1))
-    charge(old, 999, status="paid", when=now - timedelta(days=70))
+    charge(young, 100, when=now - timedelta(days=2))
+    charge(old, 250, when=now - timedelta(days=70))
+    charge(old, 50, when=now - timedelta(days=1))
+    charge(old, 999, paid=True, when=now - timedelta(days=70))
     report = outstanding_balances(viewer=analyst, at=now)
     assert [r.account_id for r in report.rows] == [old.pk, young.pk]
     assert report.rows[0].total == 300
@@ -218,48 +216,13 @@ def test_balances_list_oldest_debt_first_and_total_only_pending(analyst):
     )
 
 
-def _snapshot(account, code, used, limit, state, day=date(2026, 11, 20), unbilled=0):
-    UsageSnapshot.objects.create(
-        account=account, meter=meter(code), day=day, used=used, limit=limit,
-        state=state, unbilled_excess=unbilled,
-    )  # fmt: skip
-
-
-ROLLUP_CASES = [
-    (0, "ok", 0),  # idle
-    (4 * GB, "ok", 0),  # 40%
-    (5 * GB, "ok", 0),  # 50% -> 50-80
-    (7 * GB, "ok", 0),
-    (8 * GB, "warning", 0),  # 80% -> 80-100
-    (10 * GB, "exceeded", 0),  # exactly at the limit: 80-100
-    (12 * GB, "overage", 0),  # consented
-    (13 * GB, "blocked", GB),  # cap reached: 1 GB past it is unbilled
-    (15 * GB, "exceeded", 5 * GB),  # no consent: 5 GB unbilled
-]
-
-
-def test_rollups_put_each_account_in_one_utilisation_band():
-    limit = 10 * GB
-    cases = ROLLUP_CASES
-    for used, state, unbilled in cases:
-        _snapshot(
-            personal_account(), "bandwidth", used, limit, state, unbilled=unbilled
-        )
-    refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))
-    refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))  # rerun
-    rollup = UsageRollup.objects.get(meter=meter("bandwidth"))
-    assert rollup.accounts == 9
-    assert (rollup.under_50, rollup.from_50_to_80, rollup.from_80_to_100) == (2, 2, 2)
-    assert (rollup.over_with_consent, rollup.over_without_consent) == (2, 1)
-    assert rollup.unbilled_excess == 6 * GB  # each snapshot's own figure, summed
-    assert rollup.total_used == sum(used for used, _, _ in cases)
-
-
 @pytest.mark.parametrize(("used", "state", "unbilled"), ROLLUP_CASES)
 def test_a_live_status_falls_in_the_band_its_snapshot_would(used, state, unbilled):
     limit = 10 * GB
-    _snapshot(personal_account(), "bandwidth", used, limit, state, unbilled=unbilled)
-    refresh_usage_rollups(start=date(2026, 11, 20), end=date(2026, 11, 20))
+    UsageSnapshotFactory(
+        day=DAY, used=used, limit=limit, state=state, unbilled_excess=unbilled
+    )
+    refresh_usage_rollups(start=DAY, end=DAY)
     rollup = UsageRollup.objects.get(meter=meter("bandwidth"))
     consent = object() if state in ("overage", "blocked") else None
     live = SimpleNamespace(used=used, limit=limit, state=state, consent=consent)
@@ -316,12 +279,16 @@ def test_usage_today_comes_from_the_live_counters_not_last_nights_snapshot(
     )  # fmt: skip
     bandwidth = _by_code(report)["bandwidth"]
     last_night = bandwidth.last_snapshot
-    assert last_night.day == date(2026, 12, 1)
-    assert last_night.over_with_consent + last_night.over_without_consent == 0
+    assert (
+        last_night.day,
+        last_night.over_with_consent + last_night.over_without_consent,
+    ) == (date(2026, 12, 1), 0)
     today = bandwidth.today
     assert bandwidth.latest is today and bandwidth.rows[-1] is today
-    assert today.day == date(2026, 12, 2)
-    assert today.total_used == 2 * GB + 6 * GB + 7 * GB + 8 * GB
+    assert (today.day, today.total_used) == (
+        date(2026, 12, 2),
+        2 * GB + 6 * GB + 7 * GB + 8 * GB,
+    )
     assert (today.over_with_consent, today.over_without_consent) == (1, 2)
     # The rest are idle: calm (40%), and the two staff users' own accounts.
     assert (today.accounts, today.under_50) == (6, 3)
@@ -348,9 +315,7 @@ def test_usage_today_comes_from_the_live_counters_not_last_nights_snapshot(
 @pytest.mark.time_machine(DEC_2)
 def test_finished_days_without_snapshots_are_named(analyst):
     for day in (28, 29):
-        _snapshot(
-            personal_account(), "bandwidth", GB, 5 * GB, "ok", day=date(2026, 11, day)
-        )
+        UsageSnapshotFactory(day=date(2026, 11, day), used=GB)
     refresh_usage_rollups(start=date(2026, 11, 28), end=date(2026, 11, 29))
     report = usage_patterns(
         viewer=analyst, period=DateRange(date(2026, 11, 3), date(2026, 12, 2)), at=DEC_2
@@ -362,8 +327,8 @@ def test_finished_days_without_snapshots_are_named(analyst):
 def test_balances_on_a_past_date_count_charges_paid_only_later(analyst):
     now = at(21)
     account = personal_account()
-    charge(account, 400, status="paid", when=now - timedelta(days=10), paid_at=now)
-    charge(account, 100, status="paid", when=now - timedelta(days=10),
+    charge(account, 400, paid=True, when=now - timedelta(days=10), paid_at=now)
+    charge(account, 100, paid=True, when=now - timedelta(days=10),
            paid_at=now - timedelta(days=8))  # fmt: skip
     assert outstanding_balances(viewer=analyst, at=now - timedelta(days=5)).total == 400
     assert outstanding_balances(viewer=analyst, at=now).total == 0

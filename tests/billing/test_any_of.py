@@ -2,8 +2,8 @@
 
 import pytest
 
-from billing.models import Account
 from billing.db import any_of
+from billing.models import Account
 from billing.services.locks import lock_accounts
 from tests.factories.billing import PlatformAccountFactory, personal_account
 

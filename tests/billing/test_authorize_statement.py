@@ -17,9 +17,9 @@ from billing.selectors import account_quotas, authorize_usage, job_slot_limit
 from billing.units import GB
 from tests.billing.event_time.helpers import use
 from tests.factories.billing import (
-    ConsentFactory,
     GrantFactory,
     JobSlotFactory,
+    OverageConsentFactory,
     company_account,
     meter,
     personal_account,
@@ -98,7 +98,7 @@ def test_burned_and_live_top_ups_expired_and_revoked_grants_count_alike():
 def test_consents_live_revoked_and_capped_count_alike():
     account = account_with_id()
     use(account, "bandwidth", 5 * GB, on=AT - timedelta(days=2))
-    ConsentFactory(
+    OverageConsentFactory(
         account=account,
         meter=meter("bandwidth"),
         cap_cents=100,
@@ -109,7 +109,7 @@ def test_consents_live_revoked_and_capped_count_alike():
 
     revoked = account_with_id()
     use(revoked, "transcoding", 7200, on=AT)
-    ConsentFactory(
+    OverageConsentFactory(
         account=revoked,
         meter=meter("transcoding"),
         revoked_at=AT - timedelta(hours=1),
@@ -121,7 +121,7 @@ def test_consents_live_revoked_and_capped_count_alike():
 def test_storage_over_its_limit_with_a_consent_counts_alike():
     account = account_with_id()
     use(account, "storage", 3 * GB, on=AT - timedelta(days=5))
-    ConsentFactory(
+    OverageConsentFactory(
         account=account,
         meter=meter("storage"),
         cap_cents=1_000,

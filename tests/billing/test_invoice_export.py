@@ -18,7 +18,8 @@ from django.urls import reverse
 from billing.exports import invoice_export_rows
 from billing.models import TaxRate
 from billing.services.documents import save_billing_details
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import PackFactory, owner_of, personal_account
 

@@ -8,7 +8,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from billing.models import Statement
-from tests.factories.billing import ChargeFactory, personal_account
+from tests.factories.billing import ChargeRecordFactory, personal_account
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +24,11 @@ def customers():
     """Two accounts with a charge in November 2026, one also in October."""
     with time_machine.travel(datetime(2026, 10, 1, tzinfo=UTC), tick=False):
         first, second = personal_account(), personal_account()
-    ChargeFactory(account=first, created_at=datetime(2026, 10, 20, tzinfo=UTC))
+    ChargeRecordFactory(account=first, created_at=datetime(2026, 10, 20, tzinfo=UTC))
     for account in (first, second):
-        ChargeFactory(account=account, created_at=datetime(2026, 11, 20, tzinfo=UTC))
+        ChargeRecordFactory(
+            account=account, created_at=datetime(2026, 11, 20, tzinfo=UTC)
+        )
     return first, second
 
 

@@ -18,12 +18,9 @@ from billing.errors import InvalidRequest, MissingPermission, PermissionDenied
 from billing.models import Account, AuditEntry, ChargeRecord, Grant, Pack
 from billing.permissions import check_staff_power, holds_staff_power
 from billing.services.accounts import claim_company_account, set_account_block
-from billing.services.packs import (
-    create_adjustment_grant,
-    purchase_pack,
-    refund_charge,
-    revoke_grant,
-)
+from billing.services.grants import create_adjustment_grant, revoke_grant
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import (

@@ -22,8 +22,8 @@ from billing.services.expirations import sweep_expirations
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.billing import (
-    ConsentFactory,
     GrantFactory,
+    OverageConsentFactory,
     company_account,
     meter,
     personal_account,
@@ -215,7 +215,7 @@ def test_a_live_top_up_keeps_usage_past_the_allowance_at_warning():
 
 def test_overage_within_and_past_the_cap_is_screened_like_the_full_rules():
     account = personal_account()
-    ConsentFactory(
+    OverageConsentFactory(
         account=account,
         meter=meter("bandwidth"),
         cap_cents=9,
@@ -240,7 +240,7 @@ def test_single_meter_status_equals_the_all_meter_status():
         expires_at=AT + timedelta(days=90),
     )
     GrantFactory(account=account, meter=meter("storage"), amount=GB, expires_at=None)
-    ConsentFactory(
+    OverageConsentFactory(
         account=account,
         meter=meter("bandwidth"),
         cap_cents=500,

@@ -41,9 +41,9 @@ from billing.services.usage import (
 )
 from billing.units import GB, period_of
 from tests.factories.billing import (
-    ChargeFactory,
-    ConsentFactory,
+    ChargeRecordFactory,
     JobSlotFactory,
+    OverageConsentFactory,
     PackFactory,
     company_account,
     meter,
@@ -295,7 +295,7 @@ def test_batches_spanning_several_accounts_neither_deadlock_nor_lose_updates(
 def test_paying_the_balance_from_ten_threads_pays_once(run_concurrently, gateway):
     account = personal_account()
     user = owner_of(account)
-    ChargeFactory.create_batch(3, account=account, amount_cents=1250)
+    ChargeRecordFactory.create_batch(3, account=account, amount_cents=1250)
     balance = outstanding_balance_cents(account=account)
     assert balance == 3750
 
@@ -317,7 +317,7 @@ def test_paying_the_balance_from_ten_threads_pays_once(run_concurrently, gateway
 def test_closing_a_period_from_many_threads_charges_overage_once(run_concurrently):
     account = personal_account()
     last_month = period_of(datetime(2027, 1, 15, tzinfo=UTC))
-    ConsentFactory(
+    OverageConsentFactory(
         account=account,
         meter=meter("bandwidth"),
         cap_cents=10_000,

@@ -12,7 +12,7 @@ import pytest
 from billing.models import Statement
 from billing.services.statements import issue_statements
 from billing.units import parse_period
-from tests.factories.billing import ChargeFactory, personal_account
+from tests.factories.billing import ChargeRecordFactory, personal_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ NOVEMBER = parse_period("2026-11")
 def test_concurrent_runs_write_each_accounts_statement_once(run_concurrently):
     accounts = [personal_account() for _ in range(8)]
     for account in accounts:
-        ChargeFactory(
+        ChargeRecordFactory(
             account=account,
             amount_cents=300,
             created_at=datetime(2026, 11, 10, tzinfo=UTC),

@@ -10,7 +10,7 @@ from billing.services.packs import purchase_pack
 from billing.units import period_of
 from tests.factories.accounts import MembershipFactory
 from tests.factories.billing import (
-    ConsentFactory,
+    OverageConsentFactory,
     company_account,
     owner_of,
     personal_account,
@@ -98,7 +98,7 @@ def test_someone_elses_receipts_renewals_and_alerts_are_404s(client, me):
 @pytest.mark.parametrize(("name", "args", "data"), POST_ACTIONS)
 def test_someone_elses_account_is_a_404_for_every_action(client, me, name, args, data):
     stranger = personal_account()
-    ConsentFactory(account=stranger)
+    OverageConsentFactory(account=stranger)
     pending = ChargeRecord.objects.create(
         account=stranger,
         kind=ChargeRecord.Kind.ADJUSTMENT,
@@ -132,7 +132,7 @@ def test_a_member_can_view_every_page(client, member_company, name, args):
 def test_a_member_cannot_buy_consent_revoke_or_pay(
     client, member_company, name, args, data
 ):
-    ConsentFactory(account=member_company)
+    OverageConsentFactory(account=member_company)
     ChargeRecord.objects.create(
         account=member_company,
         kind=ChargeRecord.Kind.ADJUSTMENT,

@@ -7,7 +7,7 @@ from billing.models import ChargeRecord, Pack
 from billing.services.packs import purchase_pack
 from billing.services.refunds import refund_charge
 from tests.factories.accounts import StaffUserFactory
-from tests.factories.billing import ChargeFactory
+from tests.factories.billing import ChargeRecordFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ def billing_url(account):
 
 
 def test_history_lists_charges_with_kind_amount_status_and_balance(client, me):
-    ChargeFactory(account=me, amount_cents=1234, description="Bandwidth overage")
+    ChargeRecordFactory(account=me, amount_cents=1234, description="Bandwidth overage")
     page = client.get(billing_url(me)).content.decode()
     assert "Bandwidth overage" in page and "$12.34" in page and "Pending" in page
     assert "Pay $12.34" in page
@@ -41,7 +41,7 @@ def test_refunds_are_shown_against_their_original(client, me):
 
 
 def test_history_is_paginated(client, me, django_assert_max_num_queries):
-    ChargeFactory.create_batch(45, account=me, status=ChargeRecord.Status.PAID)
+    ChargeRecordFactory.create_batch(45, account=me, status=ChargeRecord.Status.PAID)
     with django_assert_max_num_queries(12):
         first = client.get(billing_url(me)).content.decode()
     assert "Page 1 of 3" in first and first.count('id="charge-') == 20

@@ -15,8 +15,8 @@ from billing.units import GB, Period, format_cents
 from store.services.sales import purchase_bundle, purchase_theme
 from tests.factories.accounts import MembershipFactory, StaffUserFactory
 from tests.factories.billing import (
-    ChargeFactory,
-    ConsentFactory,
+    ChargeRecordFactory,
+    OverageConsentFactory,
     company_account,
     meter,
     personal_account,
@@ -63,7 +63,7 @@ def may_overage(account):
         created_at=datetime(2026, 4, 1, tzinfo=UTC)
     )
     for code in ("bandwidth", "storage"):
-        ConsentFactory(
+        OverageConsentFactory(
             account=account,
             meter=meter(code),
             cap_cents=10_000,
@@ -107,7 +107,7 @@ def every_kind(account):
         bundle=BundleFactory(name="Summer set", themes=[ThemeFactory()]),
         idempotency_key="doc-bundle",
     ).sale.charge
-    adjustment = ChargeFactory(account=account, description="Goodwill correction")
+    adjustment = ChargeRecordFactory(account=account, description="Goodwill correction")
     return {
         "capacity_pack": pack,
         "refunded_pack": refunded,
@@ -180,7 +180,7 @@ def test_a_storage_overage_receipt_gives_the_average_over_the_month(client, me):
 
 def test_an_overage_receipt_without_matching_figures_shows_only_the_charge(client, me):
     """A charge the facts do not give again is shown as charged, never re-added."""
-    charge = ChargeFactory(
+    charge = ChargeRecordFactory(
         account=me,
         kind="overage",
         meter=meter("bandwidth"),
@@ -210,14 +210,14 @@ def test_a_theme_receipt_says_what_was_bought_paid_when_and_how(client, me):
 
 def test_someone_elses_charge_is_a_404(client, me):
     stranger = personal_account()
-    theirs = ChargeFactory(account=stranger)
+    theirs = ChargeRecordFactory(account=stranger)
     # Neither under their account nor smuggled under mine.
     assert client.get(charge_url(stranger, theirs)).status_code == 404
     assert client.get(charge_url(me, theirs)).status_code == 404
 
 
 def test_a_company_member_can_open_company_charges(client, member_company):
-    charge = ChargeFactory(account=member_company, description="Acme adjustment")
+    charge = ChargeRecordFactory(account=member_company, description="Acme adjustment")
     page = client.get(billing_url(member_company)).content.decode()
     assert row_link(page, charge) == charge_url(member_company, charge)
     assert client.get(charge_url(member_company, charge)).status_code == 200
@@ -227,7 +227,7 @@ def test_billing_and_charge_pages_take_a_fixed_number_of_queries(
     client, me, django_assert_max_num_queries
 ):
     charges = every_kind(me)
-    ChargeFactory.create_batch(12, account=me, status=ChargeRecord.Status.PAID)
+    ChargeRecordFactory.create_batch(12, account=me, status=ChargeRecord.Status.PAID)
     with django_assert_max_num_queries(12):
         page = client.get(billing_url(me))
     assert page.status_code == 200 and page.content.decode().count("charge-link") == 20
@@ -267,16 +267,16 @@ def gateway_calls(monkeypatch):
 
 
 def test_billing_page_pay_leads_to_the_confirmation(client, me):
-    ChargeFactory(account=me, amount_cents=250)
+    ChargeRecordFactory(account=me, amount_cents=250)
     page = client.get(billing_url(me)).content.decode()
     assert f'href="{pay_url(me)}">Pay $2.50…</a>' in page
     assert 'method="post" action="' + pay_url(me) not in page
 
 
 def test_pay_page_lists_what_will_be_paid_and_pays_nothing(client, me, gateway_calls):
-    ChargeFactory(account=me, amount_cents=250, description="Bandwidth overage")
-    ChargeFactory(account=me, amount_cents=125, description="Storage overage")
-    ChargeFactory(account=me, amount_cents=999, status="paid", description="Old")
+    ChargeRecordFactory(account=me, amount_cents=250, description="Bandwidth overage")
+    ChargeRecordFactory(account=me, amount_cents=125, description="Storage overage")
+    ChargeRecordFactory(account=me, amount_cents=999, status="paid", description="Old")
 
     response = client.get(pay_url(me))
 
@@ -292,8 +292,12 @@ def test_pay_page_lists_what_will_be_paid_and_pays_nothing(client, me, gateway_c
 
 
 def test_confirming_pays_the_listed_charges_once(client, me, gateway_calls):
-    first = ChargeFactory(account=me, amount_cents=250, description="Bandwidth overage")
-    second = ChargeFactory(account=me, amount_cents=125, description="Storage overage")
+    first = ChargeRecordFactory(
+        account=me, amount_cents=250, description="Bandwidth overage"
+    )
+    second = ChargeRecordFactory(
+        account=me, amount_cents=125, description="Storage overage"
+    )
     form = confirm_form(client, me)
 
     paid = client.post(pay_url(me), form, follow=True).content.decode()
@@ -308,9 +312,9 @@ def test_confirming_pays_the_listed_charges_once(client, me, gateway_calls):
 
 
 def test_a_list_that_changed_is_shown_again_unpaid(client, me, gateway_calls):
-    ChargeFactory(account=me, amount_cents=250, description="Bandwidth overage")
+    ChargeRecordFactory(account=me, amount_cents=250, description="Bandwidth overage")
     form = confirm_form(client, me)
-    ChargeFactory(account=me, amount_cents=700, description="Late adjustment")
+    ChargeRecordFactory(account=me, amount_cents=700, description="Late adjustment")
 
     response = client.post(pay_url(me), form)
 
@@ -324,7 +328,7 @@ def test_a_list_that_changed_is_shown_again_unpaid(client, me, gateway_calls):
 
 def test_declined_payment_changes_nothing(client, me, settings):
     settings.BILLING_SANDBOX_DECLINE = True
-    charge = ChargeFactory(account=me, amount_cents=250)
+    charge = ChargeRecordFactory(account=me, amount_cents=250)
     page = client.post(pay_url(me), confirm_form(client, me), follow=True)
     text = page.content.decode()
     assert page.redirect_chain[-1][0] == billing_url(me)
@@ -334,7 +338,7 @@ def test_declined_payment_changes_nothing(client, me, settings):
 
 
 def test_nothing_pending_says_so(client, me, gateway_calls):
-    ChargeFactory(account=me, status="paid")
+    ChargeRecordFactory(account=me, status="paid")
     page = client.get(pay_url(me)).content.decode()
     assert "there is nothing to pay" in page
     assert "Confirm and pay" not in page
@@ -346,7 +350,7 @@ def test_nothing_pending_says_so(client, me, gateway_calls):
 def test_a_member_without_rights_sees_the_list_but_cannot_pay(
     client, member_company, gateway_calls
 ):
-    charge = ChargeFactory(account=member_company, amount_cents=250)
+    charge = ChargeRecordFactory(account=member_company, amount_cents=250)
     page = client.get(pay_url(member_company)).content.decode()
     assert "$2.50" in page and "Confirm and pay" not in page
     assert f"Only owners and admins of {member_company.name} can pay." in page
@@ -361,7 +365,7 @@ def test_a_member_without_rights_sees_the_list_but_cannot_pay(
 def test_a_company_admin_pays_the_company_charges(client, me, gateway_calls):
     account = company_account()
     MembershipFactory(company=account.company, user=me.user, admin=True)
-    ChargeFactory(account=account, amount_cents=400)
+    ChargeRecordFactory(account=account, amount_cents=400)
     response = client.post(pay_url(account), confirm_form(client, account))
     assert response.status_code == 302
     assert gateway_calls == [400]

@@ -9,7 +9,7 @@ from django.urls import reverse
 from billing.models import Account
 from dashboard.csv_export import neutralise
 from tests.factories.accounts import StaffUserFactory
-from tests.factories.billing import ChargeFactory, personal_account
+from tests.factories.billing import ChargeRecordFactory, personal_account
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_an_account_named_like_a_formula_is_exported_as_text(client):
     client.force_login(StaffUserFactory(perms=["billing.view_analytics"]))
     account = personal_account()
     Account.objects.filter(pk=account.pk).update(name=HYPERLINK)
-    ChargeFactory(account=account, amount_cents=300, status="pending")
+    ChargeRecordFactory(account=account, amount_cents=300, status="pending")
 
     response = client.get(reverse("dashboard:staff-balances"), {"format": "csv"})
     rows = list(csv.reader(io.StringIO(response.content.decode())))

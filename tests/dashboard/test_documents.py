@@ -21,7 +21,7 @@ from billing.units import GB, Period
 from store.services.sales import purchase_theme, refund_sale
 from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
     PackFactory,
     company_account,
     owner_of,
@@ -458,7 +458,7 @@ def test_billing_rows_link_their_invoice_and_credit_note(
     paid = buy(acme, key="paid").charge
     refunded = buy(acme, key="refunded").charge
     refund_row = refund(refunded)
-    legacy = ChargeFactory(account=acme, status=ChargeRecord.Status.PAID)
+    legacy = ChargeRecordFactory(account=acme, status=ChargeRecord.Status.PAID)
     settings.BILLING_SANDBOX_DECLINE = True
     declined = buy(acme, key="declined").charge
     assert declined.status == ChargeRecord.Status.FAILED
@@ -483,7 +483,7 @@ def test_a_charge_receipt_names_its_invoice_or_why_there_is_none(
 ):
     paid = buy(acme, key="paid").charge
     refund_row = refund(buy(acme, key="refunded").charge)
-    legacy = ChargeFactory(account=acme, status=ChargeRecord.Status.PAID)
+    legacy = ChargeRecordFactory(account=acme, status=ChargeRecord.Status.PAID)
     settings.BILLING_SANDBOX_DECLINE = True
     declined = buy(acme, key="declined").charge
     client.get(url("user-overview", acme))  # the session remembers the account

@@ -10,7 +10,7 @@ from django.urls import reverse
 from billing.models import OverageConsent
 from billing.services.usage import record_usage_event
 from billing.units import GB
-from tests.factories.billing import ConsentFactory, meter, personal_account
+from tests.factories.billing import OverageConsentFactory, meter, personal_account
 
 pytestmark = pytest.mark.django_db
 
@@ -91,14 +91,14 @@ def test_hard_limits_and_unknown_meters_cannot_be_consented(client, my_company):
 
 
 def test_a_new_cap_replaces_the_old_one(client, me):
-    ConsentFactory(account=me, cap_cents=500)
+    OverageConsentFactory(account=me, cap_cents=500)
     client.post(overage_url(me), {"meter": "bandwidth", "cap": "9", "scope": "period"})
     live = OverageConsent.objects.filter(account=me, revoked_at__isnull=True)
     assert [c.cap_cents for c in live] == [900]
 
 
 def test_revoking_stops_consent(client, me):
-    ConsentFactory(account=me, meter=meter("bandwidth"))
+    OverageConsentFactory(account=me, meter=meter("bandwidth"))
     response = client.post(
         reverse("dashboard:user-revoke-consent", args=[me.pk, "bandwidth"]),
         follow=True,
@@ -275,7 +275,7 @@ def test_revoking_asks_first_and_says_what_stays_billed(client, me):
 
 
 def test_the_revoke_confirmation_is_for_managers_only(client, member_company):
-    ConsentFactory(account=member_company, meter=meter("bandwidth"))
+    OverageConsentFactory(account=member_company, meter=meter("bandwidth"))
     url = reverse(
         "dashboard:user-revoke-consent", args=[member_company.pk, "bandwidth"]
     )

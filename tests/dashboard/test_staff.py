@@ -15,7 +15,7 @@ from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import record_usage_event
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory, UserFactory
-from tests.factories.billing import ChargeFactory, meter, personal_account
+from tests.factories.billing import ChargeRecordFactory, meter, personal_account
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,7 @@ def _history(accounts=3, days=40):
                 meter=code,
                 quantity=(n + 1) * (GB if code != "transcoding" else 60),
             )
-        ChargeFactory.create_batch(
+        ChargeRecordFactory.create_batch(
             3, account=account, kind="overage", amount_cents=100, status="pending"
         )
     refresh_usage_rollups(start=today - timedelta(days=days), end=today)
@@ -113,10 +113,12 @@ def test_pages_render_with_a_constant_number_of_queries(
 
 def test_revenue_page_shows_totals_and_the_chart_data(client, staff):
     account = personal_account()
-    ChargeFactory(
+    ChargeRecordFactory(
         account=account, kind="capacity_pack", amount_cents=2000, status="paid"
     )
-    ChargeFactory(account=account, kind="overage", amount_cents=150, status="failed")
+    ChargeRecordFactory(
+        account=account, kind="overage", amount_cents=150, status="failed"
+    )
     page = client.get(reverse("dashboard:staff-revenue")).content.decode()
     assert 'id="revenue-total">$20.00<' in page
     assert 'id="revenue-data"' in page and '"Capacity pack"' in page
@@ -271,7 +273,7 @@ def test_usage_page_names_finished_days_still_without_a_snapshot(client, staff):
 
 def test_balances_link_each_account_to_django_admin(client, staff):
     account = personal_account()
-    ChargeFactory(account=account, amount_cents=700, status="pending")
+    ChargeRecordFactory(account=account, amount_cents=700, status="pending")
     page = client.get(reverse("dashboard:staff-balances")).content.decode()
     assert reverse("admin:billing_account_change", args=[account.pk]) in page
     assert 'id="outstanding-total">$7.00<' in page

@@ -5,14 +5,14 @@ import pytest
 from playwright.sync_api import expect
 
 from billing.models import ChargeRecord
-from tests.factories.billing import ChargeFactory, personal_account
+from tests.factories.billing import ChargeRecordFactory, personal_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_charge_receipt_opens_from_billing_and_prints_without_the_site(sign_in):
     account = personal_account(email="printer@example.com")
-    ChargeFactory(
+    ChargeRecordFactory(
         account=account,
         amount_cents=1234,
         status=ChargeRecord.Status.PAID,

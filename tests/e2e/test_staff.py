@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.factories.accounts import StaffUserFactory
-from tests.factories.billing import ChargeFactory, personal_account
+from tests.factories.billing import ChargeRecordFactory, personal_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,16 +27,18 @@ def test_revenue_chart_shows_each_kind_per_day_and_refunds_below_zero(sign_in):
     account = personal_account()
     today = timezone.now()
     yesterday = today - timedelta(days=1)
-    pack = ChargeFactory(
+    pack = ChargeRecordFactory(
         account=account, kind="capacity_pack", amount_cents=2000, status="paid",
         created_at=yesterday,
     )  # fmt: skip
-    ChargeFactory(account=account, kind="overage", amount_cents=345, created_at=today)
-    ChargeFactory(
+    ChargeRecordFactory(
+        account=account, kind="overage", amount_cents=345, created_at=today
+    )
+    ChargeRecordFactory(
         account=account, kind="overage", amount_cents=999, status="failed",
         created_at=today,
     )  # fmt: skip
-    ChargeFactory(
+    ChargeRecordFactory(
         account=account, kind="refund", amount_cents=-2000, status="paid",
         refund_of=pack, created_at=today,
     )  # fmt: skip

@@ -17,6 +17,7 @@ from billing.models import (
     Pack,
     PackAllowance,
     Purchase,
+    UsageSnapshot,
     WebhookEndpoint,
 )
 from billing.models.webhooks import new_signing_secret
@@ -27,7 +28,7 @@ from billing.services.usage import (
     UsageRecordResult,
     record_usage_events,
 )
-from billing.units import Period, period_of
+from billing.units import GB, Period, period_of
 
 from .accounts import CompanyFactory, MembershipFactory, UserFactory
 
@@ -147,25 +148,74 @@ class JobSlotFactory(DjangoModelFactory):
     job_ref = factory.Sequence(lambda n: f"job-{n}")
 
 
-class ConsentFactory(DjangoModelFactory):
+class OverageConsentFactory(DjangoModelFactory):
+    """A consent for the current period, given now, unless ``period`` (a
+    ``Period``) names another: then for that period, given at its start."""
+
     class Meta:
         model = OverageConsent
+
+    class Params:
+        period = None
+        revoked = factory.Trait(
+            revoked_at=factory.LazyAttribute(lambda o: max(o.given_at, timezone.now()))
+        )
 
     account = factory.LazyFunction(personal_account)
     meter = factory.LazyFunction(lambda: meter("bandwidth"))
     cap_cents = 10_000
-    period_start = factory.LazyFunction(lambda: period_of(timezone.now()).start)
+    period_start = factory.LazyAttribute(
+        lambda o: (o.period or period_of(timezone.now())).start
+    )
+    given_at = factory.LazyAttribute(
+        lambda o: o.period.starts_at if o.period else timezone.now()
+    )
 
 
-class ChargeFactory(DjangoModelFactory):
+class ChargeRecordFactory(DjangoModelFactory):
+    """A pending adjustment; traits give the other states a row can reach.
+
+    The ledger is insert-only, so a state is set when the row is written:
+    ``paid`` (paid when created), ``failed``, ``void``, or ``refund``, a
+    negative paid row for all of ``refund_of`` (a paid charge, made unless
+    given) on that charge's account.
+    """
+
     class Meta:
         model = ChargeRecord
+
+    class Params:
+        paid = factory.Trait(
+            status=ChargeRecord.Status.PAID,
+            paid_at=factory.SelfAttribute("created_at"),
+        )
+        failed = factory.Trait(
+            status=ChargeRecord.Status.FAILED, failure_reason="Card declined"
+        )
+        void = factory.Trait(status=ChargeRecord.Status.VOID)
+        refund = factory.Trait(
+            kind=ChargeRecord.Kind.REFUND,
+            status=ChargeRecord.Status.PAID,
+            paid_at=factory.SelfAttribute("created_at"),
+            refund_of=factory.SubFactory(
+                "tests.factories.billing.ChargeRecordFactory",
+                paid=True,
+                created_at=factory.SelfAttribute("..created_at"),
+            ),
+            account=factory.LazyAttribute(lambda o: o.refund_of.account),
+            amount_cents=factory.LazyAttribute(lambda o: -o.refund_of.amount_cents),
+        )
 
     account = factory.LazyFunction(personal_account)
     kind = ChargeRecord.Kind.ADJUSTMENT
     amount_cents = 500
     status = ChargeRecord.Status.PENDING
     idempotency_key = factory.Sequence(lambda n: f"charge-{n}")
+    created_at = factory.LazyFunction(timezone.now)
+
+
+# The names the factories had before they were named after their models;
+# kept for modules that still import them.
 
 
 def closed_overage_charge(
@@ -179,17 +229,11 @@ def closed_overage_charge(
     """A consented bandwidth overage in ``period`` (consent from its start,
     ``used_bytes`` on its 12th), billed when the period closes at
     ``closed_at``: the pending overage charge."""
-    ConsentFactory(
-        account=account,
-        meter=meter("bandwidth"),
-        cap_cents=10_000,
-        period_start=period.start,
-        given_at=period.starts_at,
-    )
+    OverageConsentFactory(account=account, meter=meter("bandwidth"), period=period)
     at = period.starts_at + timedelta(days=11)
     record_usage_events(
         events=[
-            UsageEventInput(
+            UsageEventFactory.build(
                 id=event_id,
                 account=account,
                 meter="bandwidth",
@@ -201,6 +245,21 @@ def closed_overage_charge(
     )
     close_billing_period(period=period, now=closed_at)
     return ChargeRecord.objects.get(account=account, kind=ChargeRecord.Kind.OVERAGE)
+
+
+class UsageSnapshotFactory(DjangoModelFactory):
+    """A day's snapshot as the nightly run writes it: yesterday's bandwidth,
+    unused, against the free plan's limit."""
+
+    class Meta:
+        model = UsageSnapshot
+
+    account = factory.LazyFunction(personal_account)
+    meter = factory.LazyFunction(lambda: meter("bandwidth"))
+    day = factory.LazyFunction(lambda: timezone.now().date() - timedelta(days=1))
+    used = 0
+    limit = 5 * GB
+    state = "ok"
 
 
 class WebhookEndpointFactory(DjangoModelFactory):
@@ -229,9 +288,10 @@ class UsageEventFactory(factory.Factory):
 
 
 def record_usage(
-    account: Account, meter: str, quantity: int, at: datetime
+    account: Account, meter: str, quantity: int, at: datetime | None = None
 ) -> UsageRecordResult:
-    """One event at ``at``, received then too, through ingestion."""
+    """One event at ``at``, received then too, through ingestion; without
+    ``at``, happening and received now (on whatever clock the test set)."""
     event = UsageEventFactory.build(
         account=account, meter=meter, quantity=quantity, timestamp=at
     )

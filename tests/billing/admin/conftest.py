@@ -21,9 +21,9 @@ from billing.services.statements import issue_statements
 from billing.services.usage import record_usage_event
 from billing.units import GB, Period, period_of
 from tests.factories.billing import (
-    ChargeFactory,
-    ConsentFactory,
+    ChargeRecordFactory,
     GrantFactory,
+    OverageConsentFactory,
     PlatformAccountFactory,
     WebhookEndpointFactory,
     company_account,
@@ -48,8 +48,8 @@ def populated() -> dict[str, object]:
     buy(company, code="slots-5-once", key="k-slots")
     allocate_job_slot(account=company, job_ref="job-1")
     GrantFactory(account=person, meter=meter("bandwidth"))
-    ChargeFactory(account=person)
-    ConsentFactory(account=person)
+    ChargeRecordFactory(account=person)
+    OverageConsentFactory(account=person)
     with TestCase.captureOnCommitCallbacks(execute=True):  # the alert task
         record_usage_event(
             event_id="e-1", account=person, meter="bandwidth", quantity=int(5.5 * GB)
@@ -81,5 +81,5 @@ def _documents() -> None:
     refund_charge(charge=buy(account, key="k-doc").charge, staff_user=None)
     # A month named outright, so the statement is the same on any day.
     march = Period(date(2025, 3, 1))
-    ChargeFactory(account=account, created_at=march.starts_at)
+    ChargeRecordFactory(account=account, created_at=march.starts_at)
     issue_statements(period=march, now=datetime(2025, 4, 2, tzinfo=UTC))

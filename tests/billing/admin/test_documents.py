@@ -19,7 +19,7 @@ from billing.services.statements import issue_statements
 from billing.units import parse_period
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
     PlatformAccountFactory,
     personal_account,
 )
@@ -115,7 +115,7 @@ def test_documents_are_found_by_number_account_name_and_external_id(reader):
     with time_machine.travel(NOV_5, tick=False):
         mine = personal_account(name="Dora Findme")
         platform = PlatformAccountFactory(name="Platform Co", external_id="acct_xyz")
-        charge = ChargeFactory(account=platform, amount_cents=700, status="paid")
+        charge = ChargeRecordFactory(account=platform, amount_cents=700, status="paid")
         quote = quote_charge(
             account=platform, lines=[LineIn("API usage", 700)], at=NOV_5
         )

@@ -19,7 +19,7 @@ from billing.services.packs import purchase_pack
 from billing.units import GB
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
     PackFactory,
     company_account,
     owner_of,
@@ -186,7 +186,7 @@ def test_charge_change_page_is_read_only(admin_client):
 
 
 def test_charges_cannot_be_added_or_deleted(admin_client):
-    charge = ChargeFactory()
+    charge = ChargeRecordFactory()
     assert admin_client.get(url(ChargeRecord, "add")).status_code == 403
     assert admin_client.get(url(ChargeRecord, "delete", charge.pk)).status_code == 403
     response = admin_client.get(url(ChargeRecord, "changelist"))
@@ -209,8 +209,8 @@ def test_a_view_only_staff_user_sees_charges_but_cannot_refund():
 
 
 def test_charge_changelist_filters_and_searches(admin_client):
-    ChargeFactory(description="needle in the ledger")
-    ChargeFactory(description="other")
+    ChargeRecordFactory(description="needle in the ledger")
+    ChargeRecordFactory(description="other")
 
     found = admin_client.get(url(ChargeRecord, "changelist"), {"q": "needle"})
     assert "needle in the ledger" in found.content.decode()
@@ -392,7 +392,7 @@ def test_charge_and_purchase_pages_show_money_not_cents(admin_client, slots_boug
 
 
 def test_refunding_an_unpaid_charge_voids_it_on_record(admin_client):
-    charge = ChargeFactory()  # pending: nothing was collected
+    charge = ChargeRecordFactory()  # pending: nothing was collected
     shown = str(charge)
 
     response = run_action(

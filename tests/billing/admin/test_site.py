@@ -21,7 +21,7 @@ from billing.models import (
 )
 from tests.factories.accounts import UserFactory
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
     GrantFactory,
     company_account,
     personal_account,
@@ -98,7 +98,7 @@ def test_no_changelist_does_more_queries_with_more_rows(admin_client, populated)
         buy(personal_account(), key=f"more-{i}")
         buy(company_account(), code="slots-5-once", key=f"more-slots-{i}")
         GrantFactory()
-        ChargeFactory()
+        ChargeRecordFactory()
         add_adjustment(personal_account())
     assert counts() == before
 

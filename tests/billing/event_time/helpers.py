@@ -15,9 +15,10 @@ from billing.models import (
     UsageSnapshot,
 )
 from billing.services.consents import give_overage_consent, revoke_overage_consent
-from billing.services.packs import purchase_pack, refund_charge, renew_purchase
+from billing.services.packs import purchase_pack, renew_purchase
 from billing.services.periods import close_billing_period
 from billing.services.rebuild import rebuild_usage
+from billing.services.refunds import refund_charge
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB, Period

@@ -22,12 +22,9 @@ from billing.quotas.current import period_overage
 from billing.quotas.facts import period_overage_from_facts
 from billing.selectors import authorize_usage, quota_status
 from billing.services.expirations import sweep_expirations
-from billing.services.packs import (
-    create_adjustment_grant,
-    refund_charge,
-    renew_purchase,
-    revoke_grant,
-)
+from billing.services.grants import create_adjustment_grant, revoke_grant
+from billing.services.packs import renew_purchase
+from billing.services.refunds import refund_charge
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory

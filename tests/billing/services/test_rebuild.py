@@ -48,9 +48,10 @@ from billing.quotas.current import period_overage
 from billing.quotas.facts import period_overage_from_facts
 from billing.selectors import quota_status
 from billing.services.consents import give_overage_consent, revoke_overage_consent
-from billing.services.packs import purchase_pack, refund_charge
+from billing.services.packs import purchase_pack
 from billing.services.periods import close_due_periods
 from billing.services.rebuild import rebuild_usage
+from billing.services.refunds import refund_charge
 from billing.services.snapshots import take_usage_snapshots
 from billing.services.usage import UsageEventInput, record_usage_events
 from billing.units import GB, Period, period_of, to_cents

@@ -1,3 +1,6 @@
+"""Job slots: allocated up to the limit, released, suspended newest first
+when the limit drops, and reactivated oldest first when it rises."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,12 +12,14 @@ from billing.errors import NotFound, QuotaExceeded
 from billing.models import Alert, JobSlot
 from billing.selectors import job_slot_overview
 from billing.services.expirations import sweep_expirations
+from billing.services.grants import revoke_grant
 from billing.services.job_slots import (
     allocate_job_slot,
     reconcile_job_slots,
     release_job_slot,
 )
-from billing.services.packs import purchase_pack, refund_charge, revoke_grant
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
     GrantFactory,
@@ -26,7 +31,8 @@ from tests.factories.billing import (
 
 pytestmark = pytest.mark.django_db
 
-# The sweep tests' instant (slot grants expire an hour after it).
+# The instant of the tests that sweep or reconcile (slot grants expire an
+# hour after it).
 SWEPT_AT = datetime(2026, 6, 10, 12, tzinfo=UTC)
 
 
@@ -231,6 +237,7 @@ def test_one_suspended_posting_is_written_in_the_singular():
     assert message.startswith("1 job posting was suspended after ")
 
 
+@pytest.mark.time_machine(SWEPT_AT)
 def test_expiry_sweep_suspends_nothing_when_the_slots_still_fit():
     account = company_account()
     now = timezone.now()
@@ -244,6 +251,7 @@ def test_expiry_sweep_suspends_nothing_when_the_slots_still_fit():
     assert not account.alerts.filter(kind=Alert.Kind.SUSPENDED).exists()
 
 
+@pytest.mark.time_machine(SWEPT_AT)
 def test_rerunning_the_sweep_does_not_suspend_or_alert_again():
     account = company_account()
     now = timezone.now()
@@ -414,6 +422,7 @@ def test_releasing_a_suspended_job_removes_it_from_the_queue():
     assert _statuses(account) == {"job-1": "active", "job-2": "active"}
 
 
+@pytest.mark.time_machine(SWEPT_AT)
 def test_reconcile_matches_active_slots_to_the_current_limit():
     account = company_account()
     now = timezone.now()

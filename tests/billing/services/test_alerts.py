@@ -8,9 +8,9 @@ from django.core import mail
 from django.db import transaction
 
 from billing.models import Alert
-from billing.units import GB
+from billing.units import GB, Period
 from tests.factories.billing import (
-    ConsentFactory,
+    OverageConsentFactory,
     company_account,
     meter,
     owner_of,
@@ -21,6 +21,7 @@ from tests.factories.billing import (
 pytestmark = pytest.mark.django_db
 
 AT = datetime(2025, 4, 15, 12, 0, tzinfo=UTC)
+APRIL = Period(date(2025, 4, 1))
 
 
 use = partial(record_usage, at=AT)
@@ -126,12 +127,8 @@ def test_blocked_alert_is_raised_when_the_consent_cap_is_reached(
     django_capture_on_commit_callbacks,
 ):
     account = personal_account()
-    ConsentFactory(
-        account=account,
-        meter=meter("bandwidth"),
-        cap_cents=9,
-        period_start=date(2025, 4, 1),
-        given_at=datetime(2025, 4, 1, tzinfo=UTC),
+    OverageConsentFactory(
+        account=account, meter=meter("bandwidth"), cap_cents=9, period=APRIL
     )
 
     with django_capture_on_commit_callbacks(execute=True):

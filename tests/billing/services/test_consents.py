@@ -1,3 +1,6 @@
+"""Giving and revoking overage consent: one live consent per meter, with a
+cap, for the current period or every later one; by managers only."""
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -8,7 +11,6 @@ from billing.errors import InvalidRequest, PermissionDenied
 from billing.models import OverageConsent
 from billing.selectors import account_quotas, authorize_usage
 from billing.services.consents import give_overage_consent, revoke_overage_consent
-from billing.services.usage import record_usage_event
 from billing.units import GB, period_of
 from tests.factories.accounts import MembershipFactory, UserFactory
 from tests.factories.billing import (
@@ -16,6 +18,7 @@ from tests.factories.billing import (
     meter,
     owner_of,
     personal_account,
+    record_usage,
 )
 
 pytestmark = pytest.mark.django_db
@@ -49,15 +52,6 @@ def _quota(account, code, *, at=None):
         if status.meter.code == code:
             return status
     raise AssertionError(f"no {code} quota")
-
-
-def _use_bandwidth(account, quantity):
-    record_usage_event(
-        event_id=f"bw-{account.pk}-{quantity}",
-        account=account,
-        meter="bandwidth",
-        quantity=quantity,
-    )
 
 
 def _ask(account, quantity=GB):
@@ -146,7 +140,7 @@ def test_consents_on_different_meters_live_side_by_side():
 @pytest.mark.time_machine(MID_APRIL)
 def test_an_exceeded_account_needs_consent_before_more_usage():
     account = personal_account()
-    _use_bandwidth(account, FREE_BANDWIDTH)
+    record_usage(account, "bandwidth", FREE_BANDWIDTH)
 
     answer = _ask(account)
 
@@ -159,7 +153,7 @@ def test_an_exceeded_account_needs_consent_before_more_usage():
 @pytest.mark.time_machine(MID_APRIL)
 def test_after_consent_an_exceeded_account_is_allowed_in_overage():
     account = personal_account()
-    _use_bandwidth(account, FREE_BANDWIDTH)
+    record_usage(account, "bandwidth", FREE_BANDWIDTH)
 
     _consent(account, cap_cents=10_000)
 
@@ -173,7 +167,7 @@ def test_after_consent_an_exceeded_account_is_allowed_in_overage():
 @pytest.mark.time_machine(MID_APRIL)
 def test_consent_allows_only_up_to_its_cap():
     account = personal_account()
-    _use_bandwidth(account, FREE_BANDWIDTH)
+    record_usage(account, "bandwidth", FREE_BANDWIDTH)
     _consent(account, cap_cents=50)  # 9 cents per GB: five GB fit, six do not
 
     assert _ask(account, quantity=5 * GB).allowed is True
@@ -185,7 +179,7 @@ def test_consent_allows_only_up_to_its_cap():
 @pytest.mark.time_machine(MID_APRIL)
 def test_after_revoking_the_account_is_denied_again():
     account = personal_account()
-    _use_bandwidth(account, FREE_BANDWIDTH)
+    record_usage(account, "bandwidth", FREE_BANDWIDTH)
     consent = _consent(account)
 
     assert _revoke(account) is True

@@ -7,11 +7,11 @@ import pytest
 from billing.errors import InvalidRequest
 from billing.models import Account, UsageSnapshot
 from billing.services.snapshots import take_usage_snapshots
-from billing.units import GB
+from billing.units import GB, Period
 from tests.factories.billing import (
-    ConsentFactory,
     GrantFactory,
     JobSlotFactory,
+    OverageConsentFactory,
     company_account,
     meter,
     personal_account,
@@ -222,12 +222,11 @@ def test_last_day_of_a_month_is_snapshotted_with_that_months_top_ups():
 
 def test_last_day_of_a_month_is_snapshotted_with_that_months_consent():
     account = since_march(personal_account())
-    ConsentFactory(
+    OverageConsentFactory(
         account=account,
         meter=meter("bandwidth"),
         cap_cents=1000,
-        period_start=date(2025, 4, 1),
-        given_at=datetime(2025, 4, 1, tzinfo=UTC),
+        period=Period(date(2025, 4, 1)),
     )
     use(account, "bandwidth", 6 * GB, at=datetime(2025, 4, 20, tzinfo=UTC))
 

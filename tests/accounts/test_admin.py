@@ -8,11 +8,10 @@ from accounts.models import Company, User
 from billing.models import (
     Account,
 )
-from tests.factories.accounts import UserFactory
-
-from .helpers import (
+from tests.billing.admin.helpers import (
     url,
 )
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
 

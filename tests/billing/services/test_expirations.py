@@ -1,4 +1,7 @@
-from datetime import timedelta
+"""The expiry sweep: reminders before a pack ends, one expired alert after,
+none twice, none for what was renewed, refunded or revoked."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -6,7 +9,8 @@ from django.utils import timezone
 
 from billing.models import Alert
 from billing.services.expirations import sweep_expirations
-from billing.services.packs import purchase_pack, refund_charge, renew_purchase
+from billing.services.packs import purchase_pack, renew_purchase
+from billing.services.refunds import refund_charge
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import (
@@ -19,6 +23,8 @@ from tests.factories.billing import (
 )
 
 pytestmark = pytest.mark.django_db
+
+AT = datetime(2026, 4, 16, 12, tzinfo=UTC)
 
 
 def _buy(account, *, subscription=False, token="buy", name="Storage +50 GB"):
@@ -192,6 +198,7 @@ def test_a_revoked_grant_raises_no_expired_alert(sweep):
     assert not _alerts(account, Alert.Kind.EXPIRED)
 
 
+@pytest.mark.time_machine(AT)
 def test_a_staff_grant_without_expiry_never_expires(sweep):
     account = personal_account()
     GrantFactory(account=account, expires_at=None)

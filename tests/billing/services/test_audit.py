@@ -10,16 +10,13 @@ from django.urls import reverse
 from billing.errors import MissingPermission
 from billing.models import Account, AuditEntry, Meter, Pack, Plan
 from billing.services.accounts import claim_company_account, set_account_block
-from billing.services.packs import (
-    create_adjustment_grant,
-    purchase_pack,
-    refund_charge,
-    revoke_grant,
-)
+from billing.services.grants import create_adjustment_grant, revoke_grant
+from billing.services.packs import purchase_pack
+from billing.services.refunds import refund_charge
 from billing.units import GB
 from tests.factories.accounts import StaffUserFactory, UserFactory
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
     GrantFactory,
     PackFactory,
     PlatformAccountFactory,
@@ -89,7 +86,7 @@ def test_a_refund_is_recorded_with_both_texts_and_the_revoked_grants():
 
 
 def test_voiding_a_pending_charge_is_recorded_as_a_refund():
-    charge = ChargeFactory(account=personal_account(), status="pending")
+    charge = ChargeRecordFactory(account=personal_account(), status="pending")
     refund_charge(charge=charge, staff_user=None, customer_reason="never paid")
     entry = _only_entry(action="refund")
     assert entry.actor is None  # the system

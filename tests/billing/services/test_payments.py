@@ -1,3 +1,6 @@
+"""Paying the balance: every pending charge in one payment, only those the
+payer was shown, only by those who may manage the account."""
+
 import pytest
 
 from billing.errors import ConfirmationRequired, PaymentDeclined, PermissionDenied
@@ -6,7 +9,7 @@ from billing.selectors import outstanding_balance_cents
 from billing.services.payments import pay_outstanding_balance
 from tests.factories.accounts import MembershipFactory, UserFactory
 from tests.factories.billing import (
-    ChargeFactory,
+    ChargeRecordFactory,
     company_account,
     owner_of,
     personal_account,
@@ -21,29 +24,13 @@ def _statuses(account):
     return sorted(account.charges.values_list("amount_cents", "status"))
 
 
-def test_outstanding_balance_is_the_sum_of_pending_charges():
-    account = personal_account()
-    ChargeFactory(account=account, amount_cents=500)
-    ChargeFactory(account=account, amount_cents=725)
-    ChargeFactory(account=account, amount_cents=1000, status=Status.PAID)
-    ChargeFactory(account=account, amount_cents=2000, status=Status.FAILED)
-    ChargeFactory(account=account, amount_cents=3000, status=Status.VOID)
-    ChargeFactory(account=personal_account(), amount_cents=9000)
-
-    assert outstanding_balance_cents(account=account) == 1225
-
-
-def test_an_account_with_no_charges_owes_nothing():
-    assert outstanding_balance_cents(account=personal_account()) == 0
-
-
 def test_paying_settles_every_pending_charge_in_one_payment():
     account = personal_account()
     pending = [
-        ChargeFactory(account=account, amount_cents=500),
-        ChargeFactory(account=account, amount_cents=725),
+        ChargeRecordFactory(account=account, amount_cents=500),
+        ChargeRecordFactory(account=account, amount_cents=725),
     ]
-    ChargeFactory(account=account, amount_cents=1000, status=Status.PAID)
+    ChargeRecordFactory(account=account, amount_cents=1000, paid=True)
 
     payment = pay_outstanding_balance(account=account, user=owner_of(account))
 
@@ -60,8 +47,8 @@ def test_paying_settles_every_pending_charge_in_one_payment():
 
 def test_paying_keeps_every_amount_as_it_was():
     account = personal_account()
-    ChargeFactory(account=account, amount_cents=500)
-    ChargeFactory(account=account, amount_cents=725)
+    ChargeRecordFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=725)
 
     pay_outstanding_balance(account=account, user=owner_of(account))
 
@@ -70,7 +57,7 @@ def test_paying_keeps_every_amount_as_it_was():
 
 def test_paying_again_pays_nothing():
     account = personal_account()
-    ChargeFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=500)
     pay_outstanding_balance(account=account, user=owner_of(account))
 
     again = pay_outstanding_balance(account=account, user=owner_of(account))
@@ -81,7 +68,7 @@ def test_paying_again_pays_nothing():
 
 def test_paying_with_nothing_outstanding_pays_nothing():
     account = personal_account()
-    ChargeFactory(account=account, amount_cents=500, status=Status.PAID)
+    ChargeRecordFactory(account=account, amount_cents=500, paid=True)
 
     payment = pay_outstanding_balance(account=account, user=owner_of(account))
 
@@ -90,8 +77,8 @@ def test_paying_with_nothing_outstanding_pays_nothing():
 
 def test_paying_leaves_other_accounts_charges_pending():
     account, other = personal_account(), personal_account()
-    ChargeFactory(account=account, amount_cents=500)
-    ChargeFactory(account=other, amount_cents=900)
+    ChargeRecordFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=other, amount_cents=900)
 
     pay_outstanding_balance(account=account, user=owner_of(account))
 
@@ -101,8 +88,8 @@ def test_paying_leaves_other_accounts_charges_pending():
 def test_a_declined_payment_leaves_the_charges_pending(settings):
     settings.BILLING_SANDBOX_DECLINE = True
     account = personal_account()
-    ChargeFactory(account=account, amount_cents=500)
-    ChargeFactory(account=account, amount_cents=725)
+    ChargeRecordFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=725)
 
     with pytest.raises(PaymentDeclined) as excinfo:
         pay_outstanding_balance(account=account, user=owner_of(account))
@@ -116,7 +103,7 @@ def test_a_declined_payment_leaves_the_charges_pending(settings):
 def test_a_declined_payment_can_be_retried(settings):
     settings.BILLING_SANDBOX_DECLINE = True
     account = personal_account()
-    ChargeFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=500)
     with pytest.raises(PaymentDeclined):
         pay_outstanding_balance(account=account, user=owner_of(account))
     settings.BILLING_SANDBOX_DECLINE = False
@@ -129,7 +116,7 @@ def test_a_declined_payment_can_be_retried(settings):
 
 def test_a_company_member_cannot_pay():
     account = company_account()
-    ChargeFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=500)
     member = MembershipFactory(company=account.company).user
 
     with pytest.raises(PermissionDenied) as excinfo:
@@ -142,7 +129,7 @@ def test_a_company_member_cannot_pay():
 @pytest.mark.parametrize("role", ["owner", "admin"])
 def test_company_owners_and_admins_can_pay(role):
     account = company_account()
-    ChargeFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=500)
     payer = MembershipFactory(company=account.company, role=role).user
 
     payment = pay_outstanding_balance(account=account, user=payer)
@@ -153,7 +140,7 @@ def test_company_owners_and_admins_can_pay(role):
 
 def test_a_user_cannot_pay_someone_elses_balance():
     account = personal_account()
-    ChargeFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=500)
 
     with pytest.raises(PermissionDenied):
         pay_outstanding_balance(account=account, user=UserFactory())
@@ -163,8 +150,8 @@ def test_a_user_cannot_pay_someone_elses_balance():
 
 def test_a_charge_that_arrived_after_the_payer_looked_is_not_paid_unseen():
     account = personal_account()
-    shown = ChargeFactory(account=account, amount_cents=500)
-    ChargeFactory(account=account, amount_cents=9900)  # arrived meanwhile
+    shown = ChargeRecordFactory(account=account, amount_cents=500)
+    ChargeRecordFactory(account=account, amount_cents=9900)  # arrived meanwhile
 
     with pytest.raises(ConfirmationRequired):
         pay_outstanding_balance(

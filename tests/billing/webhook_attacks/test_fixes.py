@@ -6,7 +6,7 @@ import re
 import socket
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -22,8 +22,9 @@ from billing.webhook_transport import check_destination, post
 from tests.factories.accounts import StaffUserFactory
 from tests.factories.billing import WebhookEndpointFactory, personal_account
 
+from .helpers import AT, read_request
+
 pytestmark = pytest.mark.django_db
-AT = datetime(2026, 4, 16, 12, tzinfo=UTC)
 
 
 def raw_server(reply):
@@ -41,16 +42,6 @@ def raw_server(reply):
 
     threading.Thread(target=loop, daemon=True).start()
     return srv
-
-
-def read_request(conn):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def event_for(endpoint):

@@ -8,11 +8,12 @@ import pytest
 from billing.errors import PeriodNotOver
 from billing.models import Account, ChargeRecord, ClosedPeriod, UsageCounter
 from billing.services.periods import close_billing_period
-from billing.services.usage import UsageEventInput, record_usage_events
+from billing.services.usage import record_usage_events
 from billing.units import GB, Period
 from tests.factories.billing import (
-    ConsentFactory,
     GrantFactory,
+    OverageConsentFactory,
+    UsageEventFactory,
     meter,
     personal_account,
     record_usage,
@@ -39,12 +40,12 @@ use = partial(record_usage, at=datetime(2025, 4, 15, tzinfo=UTC))
 
 
 def consent(account, meter_code="bandwidth", *, cap_cents=10_000, period=APRIL, **kw):
-    kw.setdefault("given_at", period.starts_at)
-    return ConsentFactory(
+    """A consent for ``period``, given at its start."""
+    return OverageConsentFactory(
         account=account,
         meter=meter(meter_code),
         cap_cents=cap_cents,
-        period_start=period.start,
+        period=period,
         **kw,
     )
 
@@ -199,14 +200,14 @@ def test_storage_overage_is_billed_per_gb_month():
     consent(account, "storage")
     record_usage_events(
         events=[
-            UsageEventInput(
+            UsageEventFactory.build(
                 id="up",
                 account=account,
                 meter="storage",
                 quantity=5 * GB,
                 timestamp=datetime(2025, 4, 1, tzinfo=UTC),
             ),
-            UsageEventInput(
+            UsageEventFactory.build(
                 id="down",
                 account=account,
                 meter="storage",
@@ -230,14 +231,14 @@ def test_storage_overage_rounds_half_a_cent_up():
     consent(account, "storage")
     record_usage_events(
         events=[
-            UsageEventInput(
+            UsageEventFactory.build(
                 id="up",
                 account=account,
                 meter="storage",
                 quantity=3_500_000_000,
                 timestamp=datetime(2025, 4, 1, tzinfo=UTC),
             ),
-            UsageEventInput(
+            UsageEventFactory.build(
                 id="down",
                 account=account,
                 meter="storage",

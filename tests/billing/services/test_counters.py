@@ -1,4 +1,5 @@
-"""Grants and limits: live grants add capacity, top-ups burn in expiry order."""
+"""Top-ups burn as usage is counted: after the plan's allowance, earliest
+expiry first, only while live, and each only for its own account and meter."""
 
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -7,13 +8,11 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Grant, Pack, UsageCounter
-from billing.selectors import account_quotas, authorize_usage, job_slot_limit
+from billing.selectors import account_quotas
 from billing.services.packs import purchase_pack
 from billing.units import GB, period_of
 from tests.factories.billing import (
     GrantFactory,
-    JobSlotFactory,
-    company_account,
     meter,
     owner_of,
     personal_account,
@@ -56,95 +55,6 @@ def covered(account, meter_code, *, at=AT):
     ).covered_by_grants
 
 
-def test_storage_grant_raises_the_limit_while_it_is_active():
-    account = personal_account()
-    grant(account, "storage", 3 * GB, expires_at=datetime(2025, 5, 1, tzinfo=UTC))
-    use(account, "storage", 4 * GB)
-
-    during = quota(account, "storage", at=AT)
-    after = quota(account, "storage", at=datetime(2025, 5, 2, tzinfo=UTC))
-
-    assert (during.limit, during.state) == (5 * GB, "warning")
-    assert (after.limit, after.state) == (2 * GB, "exceeded")
-
-
-def test_storage_grants_add_up():
-    account = personal_account()
-    grant(account, "storage", 3 * GB, expires_at=None)
-    grant(account, "storage", 50 * GB, expires_at=datetime(2026, 4, 1, tzinfo=UTC))
-
-    assert quota(account, "storage").limit == 55 * GB
-
-
-def test_expired_grant_stops_counting_before_any_sweep():
-    account = personal_account()
-    lapsed = grant(
-        account,
-        "storage",
-        3 * GB,
-        effective_at=datetime(2025, 3, 1, tzinfo=UTC),
-        expires_at=datetime(2025, 4, 10, tzinfo=UTC),
-    )
-    use(account, "storage", 3 * GB, at=datetime(2025, 4, 5, tzinfo=UTC))
-
-    before = quota(account, "storage", at=datetime(2025, 4, 9, tzinfo=UTC))
-    after = quota(account, "storage", at=AT)
-    answer = authorize_usage(account=account, meter=meter("storage"), quantity=1, at=AT)
-
-    assert Grant.objects.get(pk=lapsed.pk).expiry_processed_at is None
-    assert (before.limit, before.state) == (5 * GB, "ok")
-    assert (after.limit, after.state) == (2 * GB, "exceeded")
-    assert answer.reason == "overage_confirmation_required"
-
-
-def test_grant_built_expired_does_not_count_now():
-    account = personal_account()
-    GrantFactory(account=account, meter=meter("storage"), amount=3 * GB, expired=True)
-
-    assert quota(account, "storage", at=timezone.now()).limit == 2 * GB
-
-
-def test_expired_slot_grant_stops_counting_before_any_sweep():
-    account = company_account()
-    grant(
-        account,
-        "job_slots",
-        5,
-        effective_at=datetime(2025, 3, 1, tzinfo=UTC),
-        expires_at=datetime(2025, 4, 10, tzinfo=UTC),
-    )
-    JobSlotFactory.create_batch(2, account=account)
-
-    while_live = authorize_usage(
-        account=account,
-        meter=meter("job_slots"),
-        quantity=1,
-        at=datetime(2025, 4, 9, tzinfo=UTC),
-    )
-    after = authorize_usage(
-        account=account, meter=meter("job_slots"), quantity=1, at=AT
-    )
-
-    assert while_live.allowed is True
-    assert job_slot_limit(account=account, at=AT) == 2
-    assert (after.allowed, after.reason) == (False, "quota_exceeded")
-
-
-def test_revoked_grant_counts_until_its_revocation_and_never_after():
-    account = personal_account()
-    GrantFactory(
-        account=account,
-        meter=meter("storage"),
-        amount=3 * GB,
-        effective_at=APRIL_1,
-        expires_at=None,
-        revoked_at=AT,
-    )
-
-    assert quota(account, "storage", at=AT - timedelta(seconds=1)).limit == 5 * GB
-    assert quota(account, "storage", at=AT).limit == 2 * GB
-
-
 def test_revoked_top_up_is_not_burned():
     account = personal_account()
     top_up = GrantFactory(
@@ -161,22 +71,6 @@ def test_revoked_top_up_is_not_burned():
     assert consumed(top_up) == [0]
     status = quota(account, "bandwidth")
     assert (status.limit, status.state) == (5 * GB, "exceeded")
-
-
-def test_future_dated_grant_does_not_count_yet():
-    account = personal_account()
-    grant(
-        account,
-        "storage",
-        3 * GB,
-        effective_at=datetime(2025, 4, 20, tzinfo=UTC),
-        expires_at=datetime(2025, 5, 20, tzinfo=UTC),
-    )
-
-    assert quota(account, "storage", at=AT).limit == 2 * GB
-    assert quota(account, "storage", at=datetime(2025, 4, 21, tzinfo=UTC)).limit == (
-        5 * GB
-    )
 
 
 def test_future_dated_top_up_is_not_burned_yet():
@@ -326,22 +220,3 @@ def test_top_up_of_one_account_does_not_cover_another():
 
     assert consumed(top_up) == [0]
     assert quota(other, "bandwidth").state == "exceeded"
-
-
-def test_grant_counts_only_between_its_start_and_expiry():
-    account = personal_account()
-    grant(
-        account,
-        "bandwidth",
-        10 * GB,
-        effective_at=APRIL_1,
-        expires_at=datetime(2025, 5, 1, tzinfo=UTC),
-    )
-
-    assert quota(account, "bandwidth", at=datetime(2025, 3, 31, tzinfo=UTC)).limit == (
-        5 * GB
-    )
-    assert quota(account, "bandwidth", at=AT).limit == 15 * GB
-    assert quota(account, "bandwidth", at=datetime(2025, 5, 2, tzinfo=UTC)).limit == (
-        5 * GB
-    )
