@@ -127,7 +127,7 @@ class AccountAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool
     ) -> None:
-        save_account(account=obj, staff_user=staff_user(request))
+        save_account(account=obj, actor=staff_user(request))
 
     def has_block_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(BLOCK_ACCOUNT)
@@ -193,9 +193,7 @@ class AccountAdmin(admin.ModelAdmin):
         user = staff_user(request)
 
         def claim(account: Account, owner: User) -> str:
-            company = claim_company_account(
-                account=account, owner=owner, staff_user=user
-            )
+            company = claim_company_account(account=account, owner=owner, actor=user)
             return f"{account}: now company {company.name}, owned by {owner.email}."
 
         return confirm_with_reason(

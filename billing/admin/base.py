@@ -30,7 +30,7 @@ FieldLines = tuple[str | list[str] | tuple[str, ...], ...]
 
 
 def staff_user(request: HttpRequest) -> User:
-    """The signed-in user behind an admin page, for the services' ``staff_user``.
+    """The signed-in user behind an admin page, for the services' ``actor``.
 
     ``admin_site.admin_view`` lets only active staff in, so this refuses
     nobody who reached a page; it is what makes the type a ``User``.

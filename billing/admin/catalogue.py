@@ -105,7 +105,7 @@ class MeterAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Meter, form: forms.ModelForm, change: bool
     ) -> None:
-        save_meter(meter=obj, staff_user=staff_user(request))
+        save_meter(meter=obj, actor=staff_user(request))
 
     def has_delete_permission(
         self, request: HttpRequest, obj: Meter | None = None
@@ -191,7 +191,7 @@ class PlanAdmin(AllowanceLinesAdmin):
     def save_with_lines(
         self, request: HttpRequest, obj: Plan, lines: list[AllowanceLine] | None
     ) -> None:
-        save_plan(plan=obj, lines=lines, staff_user=staff_user(request))
+        save_plan(plan=obj, lines=lines, actor=staff_user(request))
 
     def has_delete_permission(
         self, request: HttpRequest, obj: Plan | None = None
@@ -302,7 +302,7 @@ class PackAdmin(AllowanceLinesAdmin):
     def save_with_lines(
         self, request: HttpRequest, obj: Pack, lines: list[AllowanceLine] | None
     ) -> None:
-        save_pack(pack=obj, lines=lines, staff_user=staff_user(request))
+        save_pack(pack=obj, lines=lines, actor=staff_user(request))
 
     def has_delete_permission(
         self, request: HttpRequest, obj: Pack | None = None
@@ -319,7 +319,7 @@ class PackAdmin(AllowanceLinesAdmin):
         switched = 0
         for pack in queryset.filter(is_active=not on_sale):
             pack.is_active = on_sale
-            save_pack(pack=pack, staff_user=user)
+            save_pack(pack=pack, actor=user)
             self.log_change(request, pack, "Put on sale." if on_sale else "Off sale.")
             switched += 1
         return switched

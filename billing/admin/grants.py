@@ -176,7 +176,7 @@ class GrantAdmin(ReadOnlyAdmin[Grant]):
                     meter=data["meter"],
                     amount=data["amount"],
                     reason=data["reason"],
-                    staff_user=staff_user(request),
+                    actor=staff_user(request),
                     expires_at=data["expires_at"],
                 )
             except BillingError as error:
@@ -239,7 +239,7 @@ class GrantAdmin(ReadOnlyAdmin[Grant]):
         user = staff_user(request)
 
         def revoke(grant: Grant, reason: str) -> str | None:
-            if revoke_grant(grant=grant, staff_user=user, reason=reason):
+            if revoke_grant(grant=grant, actor=user, reason=reason):
                 return f"{grant}: revoked."
             self.message_user(request, f"{grant}: already revoked.", messages.INFO)
             return None

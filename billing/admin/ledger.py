@@ -159,7 +159,7 @@ class ChargeRecordAdmin(ReadOnlyAdmin[ChargeRecord]):
             try:
                 row = refund_charge(
                     charge=charge,
-                    staff_user=staff_user(request),
+                    actor=staff_user(request),
                     amount_cents=form.amount_cents(),
                     customer_reason=form.cleaned_data["reason"],
                     staff_note=form.cleaned_data["staff_note"],

@@ -96,10 +96,10 @@ class TaxRateAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: TaxRate, form: forms.ModelForm, change: bool
     ) -> None:
-        save_tax_rate(tax_rate=obj, staff_user=staff_user(request))
+        save_tax_rate(tax_rate=obj, actor=staff_user(request))
 
     def delete_model(self, request: HttpRequest, obj: TaxRate) -> None:
-        delete_tax_rate(tax_rate=obj, staff_user=staff_user(request))
+        delete_tax_rate(tax_rate=obj, actor=staff_user(request))
 
 
 class BillingDetailsForm(forms.ModelForm):
@@ -163,7 +163,7 @@ class BillingDetailsAdmin(admin.ModelAdmin):
     ) -> None:
         saved = save_billing_details(
             account=obj.account,
-            user=staff_user(request),
+            actor=staff_user(request),
             legal_name=obj.legal_name,
             address=obj.address,
             country=str(obj.country or ""),

@@ -203,7 +203,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin[WebhookDelivery]):
     ) -> None:
         deliveries = list(queryset.select_related("event", "endpoint"))
         try:
-            count = resend(deliveries=deliveries, staff_user=staff_user(request))
+            count = resend(deliveries=deliveries, actor=staff_user(request))
         except BillingError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

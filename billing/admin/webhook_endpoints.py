@@ -207,14 +207,14 @@ class WebhookEndpointAdmin(EndpointToolsAdmin):
                 event_types=data["event_types"],
                 description=data["description"],
                 is_active=data["is_active"],
-                staff_user=staff_user(request),
+                actor=staff_user(request),
             )
         issued = create_endpoint(
             url=data["url"],
             event_types=data["event_types"],
             description=data["description"],
             is_active=data["is_active"],
-            staff_user=staff_user(request),
+            actor=staff_user(request),
         )
         return issued.endpoint
 

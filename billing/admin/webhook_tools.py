@@ -210,7 +210,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
                 button="Rotate secret",
             )
         try:
-            issued = rotate_secret(endpoint=endpoint, staff_user=staff_user(request))
+            issued = rotate_secret(endpoint=endpoint, actor=staff_user(request))
         except BillingError as error:
             return self._refused(request, endpoint, error)
         self.log_change(request, endpoint, "Rotated the signing secret.")
@@ -236,7 +236,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
                 button="Enable and resend",
             )
         try:
-            count = enable_endpoint(endpoint=endpoint, staff_user=staff_user(request))
+            count = enable_endpoint(endpoint=endpoint, actor=staff_user(request))
         except BillingError as error:
             return self._refused(request, endpoint, error)
         self.log_change(
@@ -273,9 +273,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
                 button="Resend",
             )
         try:
-            count = resend_undelivered(
-                endpoint=endpoint, staff_user=staff_user(request)
-            )
+            count = resend_undelivered(endpoint=endpoint, actor=staff_user(request))
         except BillingError as error:
             return self._refused(request, endpoint, error)
         self.log_change(
@@ -314,7 +312,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
         since = form.cleaned_data["since"]
         try:
             count = replay_events(
-                endpoint=endpoint, since=since, staff_user=staff_user(request)
+                endpoint=endpoint, since=since, actor=staff_user(request)
             )
         except BillingError as error:
             return self._refused(request, endpoint, error)

@@ -9,7 +9,7 @@ page are public.
 from django.urls import URLPattern, URLResolver, path, re_path
 
 from ..models import ApiKey
-from ..selectors import get_live_api_key
+from ..selectors import find_live_api_key
 from .errors import unknown_path
 from .guard import guard
 from .views import api, authorize_lean
@@ -18,7 +18,7 @@ PUBLIC = {"openapi-json", "openapi-view"}
 
 
 def _live_key(token: str) -> ApiKey | None:
-    return get_live_api_key(raw_key=token)
+    return find_live_api_key(raw_key=token)
 
 
 def _guarded(patterns: list) -> list:

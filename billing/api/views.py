@@ -22,9 +22,9 @@ from ..quotas.hot import authorize_by_ids
 from ..selectors import (
     account_quotas,
     api_key_hash,
+    find_live_api_key,
     get_account,
     get_company_account,
-    get_live_api_key,
     job_slot_overview,
 )
 from ..services.accounts import upsert_platform_account
@@ -67,7 +67,7 @@ class ApiKeyAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
         checked = getattr(request, "api_key", None)
-        return checked if checked is not None else get_live_api_key(raw_key=token)
+        return checked if checked is not None else find_live_api_key(raw_key=token)
 
 
 api = ApiWithWebhooks(

@@ -21,9 +21,9 @@ from ..quotas.status import (  # noqa: F401
 from .access import (  # noqa: F401
     api_key_hash,
     can_manage_account,
+    find_live_api_key,
     get_account,
     get_company_account,
-    get_live_api_key,
     list_account_managers,
     list_accounts_for_user,
 )
@@ -82,7 +82,7 @@ from .purchases import (  # noqa: F401
     SentReminder,
     charge_preview,
     expires_soon,
-    get_purchase_by_token,
+    find_purchase_by_token,
     get_purchase_for_account,
     list_active_packs,
     list_purchases,

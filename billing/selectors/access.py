@@ -51,7 +51,7 @@ def api_key_hash(*, raw_key: str) -> str | None:
     return ApiKey.hash_key(raw_key)
 
 
-def get_live_api_key(*, raw_key: str) -> ApiKey | None:
+def find_live_api_key(*, raw_key: str) -> ApiKey | None:
     """The unrevoked key with this value, or None. Read on every request.
 
     No cache: a revoked key must fail on the very next call, on every host.

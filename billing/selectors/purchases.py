@@ -289,7 +289,7 @@ def get_purchase_for_account(*, account: Account, purchase_id: int) -> Purchase:
         raise NotFound("No such purchase on this account.") from None
 
 
-def get_purchase_by_token(*, account: Account, token: str) -> Purchase | None:
+def find_purchase_by_token(*, account: Account, token: str) -> Purchase | None:
     """The purchase a confirmation form's idempotency token already made, if any."""
     return account.purchases.filter(idempotency_key=token).first()
 

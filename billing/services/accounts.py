@@ -124,16 +124,14 @@ def upsert_platform_account(
         )
 
 
-def claim_company_account(
-    *, account: Account, owner: User, staff_user: User
-) -> Company:
+def claim_company_account(*, account: Account, owner: User, actor: User) -> Company:
     """Staff give a company account the platform created its Company and owner.
 
     The company is inserted with ``bulk_create``, which sends no post_save, so
     it takes this account instead of getting a fresh empty one. Needs
     ``billing.change_account``.
     """
-    check_staff_power(actor=staff_user, permission=CHANGE_ACCOUNT)
+    check_staff_power(actor=actor, permission=CHANGE_ACCOUNT)
     with transaction.atomic():
         account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
         if account.kind != Account.Kind.COMPANY:
@@ -148,7 +146,7 @@ def claim_company_account(
         account.save(update_fields=["company"])
         record_audit(
             action=AuditEntry.Action.ACCOUNT_CLAIMED,
-            actor=staff_user,
+            actor=actor,
             target=account,
             at=timezone.now(),
             account=account,
@@ -200,13 +198,13 @@ def _editable(account: Account) -> dict[str, object]:
     return {field: getattr(account, field) for field in EDITABLE_FIELDS}
 
 
-def save_account(*, account: Account, staff_user: User, reason: str = "") -> Account:
+def save_account(*, account: Account, actor: User, reason: str = "") -> Account:
     """Save staff edits of an account (name, plan, owner, ids), on record.
 
     The row is locked first, so the "before" on record is the one this save
     replaces. The hard block is not an edit: see ``set_account_block``.
     """
-    check_staff_power(actor=staff_user, permission=CHANGE_ACCOUNT)
+    check_staff_power(actor=actor, permission=CHANGE_ACCOUNT)
     with transaction.atomic():
         current = lock_account(account)
         before = _editable(current)
@@ -219,7 +217,7 @@ def save_account(*, account: Account, staff_user: User, reason: str = "") -> Acc
             ]
             record_audit(
                 action=AuditEntry.Action.ACCOUNT_CHANGED,
-                actor=staff_user,
+                actor=actor,
                 target=account,
                 at=timezone.now(),
                 account=account,

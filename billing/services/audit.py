@@ -79,7 +79,7 @@ def save_on_record(
     *,
     obj: Model,
     fields: Sequence[str],
-    staff_user: User,
+    actor: User,
     actions: tuple[str, str],
     save_related: Callable[[], None] | None = None,
     related_of: Callable[[Any], Record] | None = None,
@@ -96,7 +96,7 @@ def save_on_record(
     """
     creating = obj.pk is None
     permission = _model_permission(obj, "add" if creating else "change")
-    check_staff_power(actor=staff_user, permission=permission)
+    check_staff_power(actor=actor, permission=permission)
     created_action, changed_action = actions
     with transaction.atomic():
         before = None if creating else _locked_record(obj, fields, related_of, guard)
@@ -109,7 +109,7 @@ def save_on_record(
         changed = [key for key in after if before is None or after[key] != before[key]]
         return record_audit(
             action=created_action if creating else changed_action,
-            actor=staff_user,
+            actor=actor,
             target=obj,
             at=timezone.now(),
             before=None if before is None else {k: before[k] for k in changed},
@@ -135,7 +135,7 @@ def delete_on_record(
     *,
     obj: Model,
     fields: Sequence[str],
-    staff_user: User,
+    actor: User,
     action: str,
     related_of: Callable[[Any], Record] | None = None,
     guard: Callable[[Any], None] | None = None,
@@ -146,14 +146,14 @@ def delete_on_record(
     Needs Django's ``delete_`` permission for the model; ``guard`` sees the
     locked row and raises to refuse.
     """
-    check_staff_power(actor=staff_user, permission=_model_permission(obj, "delete"))
+    check_staff_power(actor=actor, permission=_model_permission(obj, "delete"))
     with transaction.atomic():
         current = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
         if guard is not None:
             guard(current)
         entry = record_audit(
             action=action,
-            actor=staff_user,
+            actor=actor,
             target=current,
             at=timezone.now(),
             before=_record(current, fields, related_of),

@@ -90,7 +90,7 @@ def _save_with_lines(
     owner_field: str,
     fields: Sequence[str],
     actions: tuple[str, str],
-    staff_user: User,
+    actor: User,
     lines: Sequence[AllowanceLine] | None,
     reason: str,
 ) -> None:
@@ -105,7 +105,7 @@ def _save_with_lines(
     save_on_record(
         obj=obj,
         fields=fields,
-        staff_user=staff_user,
+        actor=actor,
         actions=actions,
         save_related=None if lines is None else save_lines,
         related_of=lambda o: _lines_record(
@@ -118,7 +118,7 @@ def _save_with_lines(
 def save_pack(
     *,
     pack: Pack,
-    staff_user: User,
+    actor: User,
     lines: Sequence[AllowanceLine] | None = None,
     reason: str = "",
 ) -> Pack:
@@ -133,14 +133,14 @@ def save_pack(
         owner_field="pack",
         fields=PACK_FIELDS,
         actions=(AuditEntry.Action.PACK_CREATED, AuditEntry.Action.PACK_CHANGED),
-        staff_user=staff_user,
+        actor=actor,
         lines=lines,
         reason=reason,
     )
     return pack
 
 
-def save_meter(*, meter: Meter, staff_user: User, reason: str = "") -> Meter:
+def save_meter(*, meter: Meter, actor: User, reason: str = "") -> Meter:
     """Save a meter, recording its overage price and terms before and after.
 
     Needs ``billing.add_meter`` or ``billing.change_meter``.
@@ -148,7 +148,7 @@ def save_meter(*, meter: Meter, staff_user: User, reason: str = "") -> Meter:
     save_on_record(
         obj=meter,
         fields=METER_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         actions=(AuditEntry.Action.METER_CREATED, AuditEntry.Action.PRICE_CHANGED),
         reason=reason,
     )
@@ -158,7 +158,7 @@ def save_meter(*, meter: Meter, staff_user: User, reason: str = "") -> Meter:
 def save_plan(
     *,
     plan: Plan,
-    staff_user: User,
+    actor: User,
     lines: Sequence[AllowanceLine] | None = None,
     reason: str = "",
 ) -> Plan:
@@ -172,7 +172,7 @@ def save_plan(
         owner_field="plan",
         fields=PLAN_FIELDS,
         actions=(AuditEntry.Action.PLAN_CREATED, AuditEntry.Action.PRICE_CHANGED),
-        staff_user=staff_user,
+        actor=actor,
         lines=lines,
         reason=reason,
     )

@@ -34,7 +34,7 @@ def give_overage_consent(
     meter: Meter,
     cap_cents: int,
     recurring: bool,
-    user: User,
+    actor: User,
     at: datetime | None = None,
     acknowledged_cents: int | None = None,
 ) -> OverageConsent:
@@ -46,7 +46,7 @@ def give_overage_consent(
     the user was shown), a change that would bill more than that raises
     ``ConfirmationRequired`` with the amount, decided under the account lock.
     """
-    if not can_manage_account(user=user, account=account):
+    if not can_manage_account(user=actor, account=account):
         raise PermissionDenied(
             "Only the account's owners and admins can consent to overage."
         )
@@ -78,7 +78,7 @@ def give_overage_consent(
             cap_cents=cap_cents,
             period_start=period_of(at).start,
             recurring=recurring,
-            given_by=user if getattr(user, "pk", None) else None,
+            given_by=actor if getattr(actor, "pk", None) else None,
             given_at=at,
         )
         _refresh(account=account, meter=meter, at=at)
@@ -86,10 +86,10 @@ def give_overage_consent(
 
 
 def revoke_overage_consent(
-    *, account: Account, meter: Meter, user: User, at: datetime | None = None
+    *, account: Account, meter: Meter, actor: User, at: datetime | None = None
 ) -> bool:
     """Stop overage from now on; what was used while it was live stays billable."""
-    if not can_manage_account(user=user, account=account):
+    if not can_manage_account(user=actor, account=account):
         raise PermissionDenied(
             "Only the account's owners and admins can change consent."
         )
@@ -108,5 +108,5 @@ def _refresh(*, account: Account, meter: Meter, at: datetime) -> None:
     """Usage already recorded past ``at`` (a platform clock slightly ahead)
     changes side; states follow the new consent."""
     if meter.kind == Meter.Kind.COUNTER:
-        refold_counters_from(account=account, meter=meter, period=period_of(at), now=at)
+        refold_counters_from(account=account, meter=meter, period=period_of(at), at=at)
     evaluate_usage_alerts(accounts=[account], at=at)

@@ -42,7 +42,7 @@ def needs_fold(*, account_id: int, meter_id: int, period: Period) -> bool:
 
 
 def refold_counter(
-    *, account: Account, meter: Meter, period: Period, now: datetime
+    *, account: Account, meter: Meter, period: Period, at: datetime
 ) -> None:
     """Rewrite one period's counter caches from the fold (idempotent).
 
@@ -52,7 +52,7 @@ def refold_counter(
     after this one.
     """
     _lock_counter_row(account_id=account.pk, meter_id=meter.pk, period=period)
-    fold = counter_fold(account=account, meter=meter, period=period, known_at=now)
+    fold = counter_fold(account=account, meter=meter, period=period, known_at=at)
     row = UsageCounter.objects.filter(
         account=account, meter=meter, period_start=period.start
     )
@@ -91,9 +91,9 @@ def refold_counter(
     for grant_id in sorted(touched):
         Grant.objects.filter(pk=grant_id).update(consumed=totals.get(grant_id, 0))
     # Terms of this period that started by ``now`` are in the caches now.
-    Grant.objects.unfolded_terms(since=period.starts_at, at=now).filter(
+    Grant.objects.unfolded_terms(since=period.starts_at, at=at).filter(
         account=account, meter=meter, effective_at__lt=period.ends_at
-    ).update(start_folded_at=now)
+    ).update(start_folded_at=at)
 
 
 def _lock_counter_row(*, account_id: int, meter_id: int, period: Period) -> None:
@@ -110,11 +110,11 @@ def _lock_counter_row(*, account_id: int, meter_id: int, period: Period) -> None
 
 
 def refold_counters_from(
-    *, account: Account, meter: Meter, period: Period, now: datetime
+    *, account: Account, meter: Meter, period: Period, at: datetime
 ) -> None:
     """Refold ``period`` and every later one up to ``now``'s, where needed."""
-    current = period_of(now)
+    current = period_of(at)
     while period.start <= current.start:
         if needs_fold(account_id=account.pk, meter_id=meter.pk, period=period):
-            refold_counter(account=account, meter=meter, period=period, now=now)
+            refold_counter(account=account, meter=meter, period=period, at=at)
         period = Period(period.end)

@@ -234,7 +234,7 @@ def issue_credit_note(
 def save_billing_details(
     *,
     account: Account,
-    user: User,
+    actor: User,
     legal_name: str,
     address: str = "",
     country: str = "",
@@ -248,7 +248,7 @@ def save_billing_details(
     A VAT id must have the format its country issues.
     Documents already issued keep the details they were issued with.
     """
-    if not staff and not can_manage_account(user=user, account=account):
+    if not staff and not can_manage_account(user=actor, account=account):
         raise PermissionDenied(
             "Only the account's owners and admins can change its billing details."
         )
@@ -263,7 +263,7 @@ def save_billing_details(
     except ValueError as error:
         raise InvalidRequest(str(error)) from None
     if staff:
-        check_staff_power(actor=user, permission=CHANGE_BILLING_DETAILS)
+        check_staff_power(actor=actor, permission=CHANGE_BILLING_DETAILS)
     now = timezone.now()
     fields = {
         "legal_name": legal_name[:200],
@@ -279,7 +279,7 @@ def save_billing_details(
         if staff:  # the buyer's own edits are theirs; a staff edit is on record
             record_audit(
                 action=AuditEntry.Action.BILLING_DETAILS_CHANGED,
-                actor=user,
+                actor=actor,
                 target=details,
                 at=now,
                 account=account,

@@ -30,14 +30,14 @@ class Sweep:
     suspended_slots: int
 
 
-def sweep_expirations(*, now: datetime | None = None) -> Sweep:
-    now = now or timezone.now()
-    reminders = _send_reminders(now=now)
-    _fold_started_terms(now=now)
-    raise_carried_over_alerts(at=now)
+def sweep_expirations(*, at: datetime | None = None) -> Sweep:
+    at = at or timezone.now()
+    reminders = _send_reminders(now=at)
+    _fold_started_terms(now=at)
+    raise_carried_over_alerts(at=at)
     expired = list(
         Grant.objects.filter(
-            expires_at__lte=now,
+            expires_at__lte=at,
             expiry_processed_at__isnull=True,
             revoked_at__isnull=True,
         )
@@ -74,11 +74,11 @@ def sweep_expirations(*, now: datetime | None = None) -> Sweep:
                 ended = " and ".join(sorted({g.label for g in slot_grants}))
                 suspended += len(
                     reconcile_job_slots(
-                        account=account, at=now, cause=f"{ended} expired"
+                        account=account, at=at, cause=f"{ended} expired"
                     ).suspended
                 )
             Grant.objects.filter(pk__in=[g.pk for g in grants]).update(
-                expiry_processed_at=now
+                expiry_processed_at=at
             )
     return Sweep(
         reminders=reminders, expired_grants=len(expired), suspended_slots=suspended
@@ -126,7 +126,7 @@ def _fold_started_terms(*, now: datetime) -> None:
                 account=account,
                 meter=meters[meter_id],
                 period=period_of(effective_at),
-                now=now,
+                at=now,
             )
 
 

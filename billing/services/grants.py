@@ -44,7 +44,7 @@ def apply_new_capacity(
     for meter in meters:
         if meter.kind == Meter.Kind.COUNTER:
             refold_counters_from(
-                account=account, meter=meter, period=period_of(at), now=at
+                account=account, meter=meter, period=period_of(at), at=at
             )
         elif meter.kind == Meter.Kind.ALLOCATION:
             reconcile_job_slots(account=account, at=at, cause=cause)
@@ -56,14 +56,14 @@ def create_adjustment_grant(
     meter: Meter,
     amount: int,
     reason: str,
-    staff_user: User | None,
+    actor: User | None,
     expires_at: datetime | None = None,
 ) -> Grant:
     """Staff add capacity by hand (goodwill, correction), with a reason on record.
 
     Needs ``billing.adjust_grant``; the system passes None explicitly.
     """
-    check_staff_power(actor=staff_user, permission=ADJUST_GRANT, allow_system=True)
+    check_staff_power(actor=actor, permission=ADJUST_GRANT, allow_system=True)
     if amount <= 0:
         raise InvalidRequest("An adjustment adds a positive amount.")
     if not reason.strip():
@@ -81,13 +81,13 @@ def create_adjustment_grant(
             expires_at=expires_at,
             source=Grant.Source.ADJUSTMENT,
             reason=reason.strip()[:200],
-            created_by=staff_user if getattr(staff_user, "pk", None) else None,
+            created_by=actor if getattr(actor, "pk", None) else None,
             created_at=now,
         )
         apply_new_capacity(account=account, meters=[meter], at=now)
         record_audit(
             action=AuditEntry.Action.GRANT_ADJUSTED,
-            actor=staff_user,
+            actor=actor,
             target=grant,
             at=now,
             account=account,
@@ -105,7 +105,7 @@ def create_adjustment_grant(
 def revoke_grant(
     *,
     grant: Grant,
-    staff_user: User | None,
+    actor: User | None,
     reason: str = "Revoked by staff",
 ) -> bool:
     """End a grant now. Idempotent; slots beyond the new limit are suspended.
@@ -113,7 +113,7 @@ def revoke_grant(
     Needs ``billing.adjust_grant``; the system passes None explicitly. Only
     a revocation that ended the grant is recorded.
     """
-    check_staff_power(actor=staff_user, permission=ADJUST_GRANT, allow_system=True)
+    check_staff_power(actor=actor, permission=ADJUST_GRANT, allow_system=True)
     now = timezone.now()
     with transaction.atomic():
         account = lock_account(grant.account)
@@ -129,7 +129,7 @@ def revoke_grant(
             )
             record_audit(
                 action=AuditEntry.Action.GRANT_REVOKED,
-                actor=staff_user,
+                actor=actor,
                 target=grant,
                 at=now,
                 account=account,

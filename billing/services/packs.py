@@ -122,8 +122,8 @@ def _buy(
         quote=quote,
         idempotency_key=f"purchase:{idempotency_key}",
         description=quote.lines[0].line.description,
-        user=purchase.bought_by,
-        now=now,
+        actor=purchase.bought_by,
+        at=now,
         purchase=purchase,
     )
     if charge.status == ChargeRecord.Status.FAILED:
@@ -185,7 +185,7 @@ def purchase_pack(
     *,
     account: Account,
     pack: Pack,
-    user: User,
+    actor: User,
     idempotency_key: str,
     shown_price_cents: int | None = None,
     at: datetime | None = None,
@@ -198,7 +198,7 @@ def purchase_pack(
     nothing (``require_price_shown``). The term starts at ``at`` (now by
     default; the demo seed buys in the past).
     """
-    _check_can_manage(user, account)
+    _check_can_manage(actor, account)
     if not idempotency_key:
         raise InvalidRequest("A purchase needs its form's idempotency token.")
     with transaction.atomic():
@@ -220,7 +220,7 @@ def purchase_pack(
         return _buy(
             account=account,
             pack=pack,
-            user=user,
+            user=actor,
             idempotency_key=idempotency_key,
             quote=quote,
             starts_at=now,
@@ -231,7 +231,7 @@ def purchase_pack(
 def renew_purchase(
     *,
     purchase: Purchase,
-    user: User,
+    actor: User,
     idempotency_key: str,
     shown_price_cents: int | None = None,
     at: datetime | None = None,
@@ -244,7 +244,7 @@ def renew_purchase(
     nothing.
     """
     account = purchase.account
-    _check_can_manage(user, account)
+    _check_can_manage(actor, account)
     if not idempotency_key:
         raise InvalidRequest("A renewal needs its form's idempotency token.")
     with transaction.atomic():
@@ -273,7 +273,7 @@ def renew_purchase(
         return _buy(
             account=account,
             pack=pack,
-            user=user,
+            user=actor,
             idempotency_key=idempotency_key,
             quote=quote,
             starts_at=renewal_start(purchase=purchase, at=now),

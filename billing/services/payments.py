@@ -98,7 +98,7 @@ def require_price_shown(
 def pay_outstanding_balance(
     *,
     account: Account,
-    user: User,
+    actor: User,
     expected_charge_ids: Collection[int] | None = None,
 ) -> Payment:
     """Collect every pending charge in one gateway payment.
@@ -109,7 +109,7 @@ def pay_outstanding_balance(
     the payer was shown), a pending set that differs raises
     ``ConfirmationRequired`` and nothing is paid.
     """
-    if not can_manage_account(user=user, account=account):
+    if not can_manage_account(user=actor, account=account):
         raise PermissionDenied("Only the account's owners and admins can pay.")
     with transaction.atomic():
         account = lock_account(account)
@@ -146,8 +146,8 @@ def charge_and_pay(
     quote: ChargeQuote,
     idempotency_key: str,
     description: str,
-    user: User | None = None,
-    now: datetime | None = None,
+    actor: User | None = None,
+    at: datetime | None = None,
     purchase: Purchase | None = None,
 ) -> ChargeRecord:
     """Charge the quote's gross and collect it, in the caller's transaction.
@@ -157,7 +157,7 @@ def charge_and_pay(
     idempotent (the charge's unique key is the database backstop) and issue
     an approved charge's invoice as their last step (``issue_invoice``).
     """
-    now = now or timezone.now()
+    at = at or timezone.now()
     charge = ChargeRecord.objects.create(
         account=account,
         kind=kind,
@@ -167,8 +167,8 @@ def charge_and_pay(
         idempotency_key=idempotency_key,
         description=description[:255],
         purchase=purchase,
-        created_by=user if getattr(user, "pk", None) else None,
-        created_at=now,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        created_at=at,
     )
     result = get_gateway().charge(
         amount_cents=quote.gross_cents,
@@ -181,7 +181,7 @@ def charge_and_pay(
         charge.save(update_fields=["status", "failure_reason"])
         return charge
     charge.status = ChargeRecord.Status.PAID
-    charge.paid_at = now
+    charge.paid_at = at
     charge.gateway_reference = result.reference
     charge.save(update_fields=["status", "paid_at", "gateway_reference"])
     return charge

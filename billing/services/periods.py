@@ -44,17 +44,17 @@ class PeriodClose:
     already_closed: bool
 
 
-def close_billing_period(*, period: Period, now: datetime) -> PeriodClose:
+def close_billing_period(*, period: Period, at: datetime) -> PeriodClose:
     """Charge the period's consented overage once; later counter events into
     it are refused, later storage deltas count from the next period."""
-    if period.ends_at > now:
+    if period.ends_at > at:
         raise PeriodNotOver(f"{period} has not ended yet; close it after {period.end}.")
     day = period.start
     while day < period.end:
-        take_usage_snapshots(day=day, now=now)
+        take_usage_snapshots(day=day, at=at)
         day += timedelta(days=1)
     _, created = ClosedPeriod.objects.get_or_create(
-        period_start=period.start, defaults={"closed_at": now}
+        period_start=period.start, defaults={"closed_at": at}
     )
     pairs = sorted(
         set(
@@ -70,15 +70,15 @@ def close_billing_period(*, period: Period, now: datetime) -> PeriodClose:
         with transaction.atomic():
             account = lock_account(Account(pk=account_id))
             if meter.kind == Meter.Kind.COUNTER:
-                refold_counter(account=account, meter=meter, period=period, now=now)
-            if _charge_overage(account=account, meter=meter, period=period, now=now):
+                refold_counter(account=account, meter=meter, period=period, at=at)
+            if _charge_overage(account=account, meter=meter, period=period, now=at):
                 charges += 1
-    _tell_period_closed(period=period, accounts={a for a, _ in pairs}, now=now)
+    _tell_period_closed(period=period, accounts={a for a, _ in pairs}, now=at)
     # Only now is the month's overage all charged: a close that died before
     # this line is found again by ``due_periods`` and finished.
     ClosedPeriod.objects.filter(
         period_start=period.start, charged_at__isnull=True
-    ).update(charged_at=now)
+    ).update(charged_at=at)
     return PeriodClose(
         period=period, charges_created=charges, already_closed=not created
     )
@@ -180,7 +180,7 @@ def _charge_overage(
     return True
 
 
-def due_periods(*, now: datetime) -> list[Period]:
+def due_periods(*, at: datetime) -> list[Period]:
     """Months not yet closed (or whose close did not finish charging) whose
     end plus the grace period has passed.
 
@@ -204,13 +204,13 @@ def due_periods(*, now: datetime) -> list[Period]:
     )
     due = []
     period = period_of(min(starts))
-    while period.ends_at + grace <= now:
+    while period.ends_at + grace <= at:
         if period.start not in closed:
             due.append(period)
         period = period.next()
     return due
 
 
-def close_due_periods(*, now: datetime) -> list[PeriodClose]:
+def close_due_periods(*, at: datetime) -> list[PeriodClose]:
     """Close every month that is due (idempotent: a rerun closes nothing new)."""
-    return [close_billing_period(period=p, now=now) for p in due_periods(now=now)]
+    return [close_billing_period(period=p, at=at) for p in due_periods(at=at)]

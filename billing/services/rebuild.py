@@ -39,7 +39,7 @@ class RebuildResult:
 
 def rebuild_usage(
     *,
-    now: datetime,
+    at: datetime,
     period: Period | None = None,
     account_ids: list[int] | None = None,
 ) -> RebuildResult:
@@ -57,14 +57,14 @@ def rebuild_usage(
     if account_ids is not None:
         accounts = accounts.filter(pk__in=account_ids)
     ids = list(accounts.values_list("pk", flat=True))
-    first = period or _first_period(ids, now)
+    first = period or _first_period(ids, at)
     periods = []
     p = first
-    while p.start <= period_of(now).start:
+    while p.start <= period_of(at).start:
         periods.append(p)
         p = p.next()
     first_day = first.start
-    last_day = now.date() - timedelta(days=1)
+    last_day = at.date() - timedelta(days=1)
     if period is not None:
         last_day = min(last_day, period.end - timedelta(days=1))
     meters = list(Meter.objects.all())
@@ -74,9 +74,9 @@ def rebuild_usage(
         with transaction.atomic():
             _hold_ingestion()
             locked = list(lock_accounts(chunk).values())
-            _rebuild_totals(locked, periods=periods, now=now)
+            _rebuild_totals(locked, periods=periods, now=at)
             days = _rebuild_snapshots(
-                locked, meters=meters, first_day=first_day, last_day=last_day, now=now
+                locked, meters=meters, first_day=first_day, last_day=last_day, now=at
             )
     if last_day >= first_day:
         refresh_usage_rollups(start=first_day, end=last_day)
@@ -163,7 +163,7 @@ def _rebuild_totals(
             for account_id in ids:
                 if needs_fold(account_id=account_id, meter_id=meter.pk, period=period):
                     refold_counter(
-                        account=by_pk[account_id], meter=meter, period=period, now=now
+                        account=by_pk[account_id], meter=meter, period=period, at=now
                     )
     burned = (
         GrantBurn.objects.filter(grant_id=OuterRef("pk"))
@@ -189,7 +189,7 @@ def _rebuild_snapshots(
     day, days = first_day, 0
     while day <= last_day:
         alive = [a for a in accounts if a.created_at < day_end(day)]
-        rows = snapshot_rows(accounts=alive, meters=meters, day=day, now=now)
+        rows = snapshot_rows(accounts=alive, meters=meters, day=day, at=now)
         UsageSnapshot.objects.bulk_create(
             rows,
             update_conflicts=True,

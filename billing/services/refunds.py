@@ -40,7 +40,7 @@ SALE_KINDS = (ChargeRecord.Kind.THEME, ChargeRecord.Kind.BUNDLE)
 def refund_charge(
     *,
     charge: ChargeRecord,
-    staff_user: User | None,
+    actor: User | None,
     amount_cents: int | None = None,
     customer_reason: str = "",
     staff_note: str = "",
@@ -59,7 +59,7 @@ def refund_charge(
     the refund on the sale. Needs ``billing.refund_charge``; the actor has
     no default: the system passes None explicitly.
     """
-    check_staff_power(actor=staff_user, permission=REFUND_CHARGE, allow_system=True)
+    check_staff_power(actor=actor, permission=REFUND_CHARGE, allow_system=True)
     if amount_cents is not None and (
         isinstance(amount_cents, bool) or not isinstance(amount_cents, int)
     ):
@@ -79,14 +79,14 @@ def refund_charge(
             credit_reason = texts.customer_reason or "Charge cancelled before payment"
         else:
             result_row = _pay_back(
-                charge, amount_cents, texts=texts, staff_user=staff_user, at=now
+                charge, amount_cents, texts=texts, actor=actor, at=now
             )
             credit_reason = texts.customer_reason or _refund_label(charge, amount_cents)
         revoked = _end_purchase_grants(account=account, charge=charge, at=now)
         if not for_sale:  # refund_sale records the sale's refund as a whole
             record_audit(
                 action=AuditEntry.Action.REFUND,
-                actor=staff_user,
+                actor=actor,
                 target=charge,
                 at=now,
                 account=account,
@@ -187,7 +187,7 @@ def _pay_back(
     amount_cents: int,
     *,
     texts: _RefundTexts,
-    staff_user: User | None,
+    actor: User | None,
     at: datetime,
 ) -> ChargeRecord:
     """Return money through the gateway: a negative row pointing at the charge."""
@@ -210,7 +210,7 @@ def _pay_back(
         refund_of=charge,
         purchase=charge.purchase,
         gateway_reference=result.reference,
-        created_by=staff_user if getattr(staff_user, "pk", None) else None,
+        created_by=actor if getattr(actor, "pk", None) else None,
         paid_at=at,
         created_at=at,
     )

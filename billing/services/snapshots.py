@@ -237,7 +237,7 @@ def _day_figures(
 
 
 def snapshot_rows(
-    *, accounts: Sequence[Account], meters: Sequence[Meter], day: date, now: datetime
+    *, accounts: Sequence[Account], meters: Sequence[Meter], day: date, at: datetime
 ) -> list[UsageSnapshot]:
     """The snapshot rows of ``day`` for ``accounts``, from the facts.
 
@@ -273,20 +273,20 @@ def snapshot_rows(
                     limit=figures.limit,
                     state=state,
                     unbilled_excess=figures.unbilled_excess,
-                    taken_at=now,
+                    taken_at=at,
                 )
             )
     return rows
 
 
-def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
+def take_usage_snapshots(*, day: date, at: datetime | None = None) -> int:
     """Snapshot every account for a finished day; a rerun adds nothing.
 
     Returns the number of rows written. The day's staff rollups are refreshed
     too, so analytics never aggregate raw snapshots at request time.
     """
-    now = now or timezone.now()
-    if day_end(day) > now:
+    at = at or timezone.now()
+    if day_end(day) > at:
         raise InvalidRequest(
             f"{day} is not over yet; snapshots are taken of finished days."
         )
@@ -310,7 +310,7 @@ def take_usage_snapshots(*, day: date, now: datetime | None = None) -> int:
         todo = [a for a in accounts if any((a.pk, m.pk) not in done for m in meters)]
         rows = [
             row
-            for row in snapshot_rows(accounts=todo, meters=meters, day=day, now=now)
+            for row in snapshot_rows(accounts=todo, meters=meters, day=day, at=at)
             if (row.account.pk, row.meter.pk) not in done
         ]
         UsageSnapshot.objects.bulk_create(rows, ignore_conflicts=True)
@@ -324,7 +324,7 @@ def refresh_usage_snapshots(
     accounts: Sequence[Account],
     meters: Sequence[Meter],
     first_day: date,
-    now: datetime,
+    at: datetime,
 ) -> int:
     """Rewrite the existing snapshots of ``first_day`` up to yesterday from
     the facts (days not taken yet are left to ``take_usage_snapshots``).
@@ -332,10 +332,10 @@ def refresh_usage_snapshots(
     A late event changes every day from its own: the rows are recomputed in
     day order (storage's consented excess builds on the days before).
     """
-    last_day = now.date() - timedelta(days=1)
+    last_day = at.date() - timedelta(days=1)
     day, written = first_day, 0
     while day <= last_day:
-        rows = snapshot_rows(accounts=accounts, meters=meters, day=day, now=now)
+        rows = snapshot_rows(accounts=accounts, meters=meters, day=day, at=at)
         existing = set(
             UsageSnapshot.objects.filter(
                 account_id__in=[a.pk for a in accounts],

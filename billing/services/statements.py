@@ -91,14 +91,14 @@ def _write(
     return statement
 
 
-def issue_statements(*, period: Period, now: datetime) -> StatementRun:
+def issue_statements(*, period: Period, at: datetime) -> StatementRun:
     """Write the statement of every account with activity in ``period``.
 
     Idempotent: accounts already holding the month's statement are skipped,
     and two runs at once write one statement per account (the loser of a
     race finds the winner's). A month that has not ended is refused.
     """
-    if now < period.ends_at:
+    if at < period.ends_at:
         raise PeriodNotOver(
             f"{period} has not ended yet; its statements can be issued from"
             f" {period.end:%Y-%m-%d} on."
@@ -118,7 +118,7 @@ def issue_statements(*, period: Period, now: datetime) -> StatementRun:
     written = []
     raced = set()
     for draft in drafts:
-        statement = _write(draft=draft, account=accounts[draft.account_id], now=now)
+        statement = _write(draft=draft, account=accounts[draft.account_id], now=at)
         if statement is None:
             raced.add(draft.account_id)
         else:
@@ -130,7 +130,7 @@ def issue_statements(*, period: Period, now: datetime) -> StatementRun:
     )
 
 
-def issue_due_statements(*, now: datetime) -> list[StatementRun]:
+def issue_due_statements(*, at: datetime) -> list[StatementRun]:
     """Issue every ended month's missing statements, from the first charge on.
 
     The monthly run, with catch-up: a run missed on the 1st (or a deploy
@@ -142,7 +142,7 @@ def issue_due_statements(*, now: datetime) -> list[StatementRun]:
         return []
     runs = []
     period = period_of(first)
-    while period.ends_at <= now:
-        runs.append(issue_statements(period=period, now=now))
+    while period.ends_at <= at:
+        runs.append(issue_statements(period=period, at=at))
         period = period.next()
     return runs

@@ -103,7 +103,7 @@ def _check(*, country: str, valid_from: date, exclude_pk: int | None) -> None:
         raise InvalidRequest(refusal)
 
 
-def save_tax_rate(*, tax_rate: TaxRate, staff_user: User, reason: str = "") -> TaxRate:
+def save_tax_rate(*, tax_rate: TaxRate, actor: User, reason: str = "") -> TaxRate:
     """Add or change a rate, unless that changes an issued invoice's rate.
 
     Checks the rate's days before the edit (under its row lock) and after.
@@ -122,14 +122,14 @@ def save_tax_rate(*, tax_rate: TaxRate, staff_user: User, reason: str = "") -> T
 
     if tax_rate.pk is None:
         # The permission before the invoices: a refusal tells nothing then.
-        check_staff_power(actor=staff_user, permission="billing.add_taxrate")
+        check_staff_power(actor=actor, permission="billing.add_taxrate")
         _check(
             country=tax_rate.country, valid_from=tax_rate.valid_from, exclude_pk=None
         )
     save_on_record(
         obj=tax_rate,
         fields=_RECORDED_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         actions=(
             AuditEntry.Action.TAX_RATE_CREATED,
             AuditEntry.Action.TAX_RATE_CHANGED,
@@ -141,7 +141,7 @@ def save_tax_rate(*, tax_rate: TaxRate, staff_user: User, reason: str = "") -> T
     return tax_rate
 
 
-def delete_tax_rate(*, tax_rate: TaxRate, staff_user: User, reason: str = "") -> None:
+def delete_tax_rate(*, tax_rate: TaxRate, actor: User, reason: str = "") -> None:
     """Delete a rate no invoice was issued at, recording what it was.
 
     Needs ``billing.delete_taxrate``.
@@ -153,7 +153,7 @@ def delete_tax_rate(*, tax_rate: TaxRate, staff_user: User, reason: str = "") ->
     delete_on_record(
         obj=tax_rate,
         fields=_RECORDED_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         action=AuditEntry.Action.TAX_RATE_DELETED,
         related_of=_country_and_rate,
         guard=unused,

@@ -129,7 +129,7 @@ def _look_up(
 
 def _record(events: Sequence[UsageEventInput], *, now: datetime) -> UsageRecordResult:
     found, meters = _look_up(events)
-    parsed, errors = parse_events(events, meters=meters, accounts=found, now=now)
+    parsed, errors = parse_events(events, meters=meters, accounts=found, at=now)
     window = Window(
         floor=period_of(now).previous().starts_at,
         closed=closed_periods({p.period.start for p in parsed}, now),
@@ -144,7 +144,7 @@ def _record(events: Sequence[UsageEventInput], *, now: datetime) -> UsageRecordR
         else:
             new, duplicates = _check_then_insert(parsed, errors, window=window, now=now)
         if new:
-            totals = write_batch(new, now=now, counted=counted, fast=_fast_path())
+            totals = write_batch(new, at=now, counted=counted, fast=_fast_path())
             _after_write(new, totals=totals, now=now)
     return UsageRecordResult(accepted=len(new), duplicates=duplicates)
 
@@ -341,7 +341,7 @@ def _refold_counters(
             account=accounts[account_id],
             meter=meters[meter_id],
             period=Period(start),
-            now=now,
+            at=now,
         )
 
 
@@ -387,7 +387,7 @@ def _correct_snapshots(
             accounts=[accounts[account_id]],
             meters=[meters[meter_id]],
             first_day=day,
-            now=now,
+            at=now,
         )
         earliest = day if earliest is None else min(earliest, day)
     if earliest is not None:

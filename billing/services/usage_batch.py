@@ -182,7 +182,7 @@ def parse_events(
     *,
     meters: dict[str, Meter],
     accounts: dict[str, int],
-    now: datetime,
+    at: datetime,
 ) -> tuple[list[ParsedEvent], list[dict[str, Any]]]:
     """Checks that need no lock: ids, accounts, meters, quantities, timestamps.
 
@@ -193,7 +193,7 @@ def parse_events(
     for index, event in enumerate(events):
         try:
             parsed.append(
-                _parse_event(index, event, meters=meters, accounts=accounts, now=now)
+                _parse_event(index, event, meters=meters, accounts=accounts, now=at)
             )
         except _Rejected as rejected:
             errors.append(event_error(index, rejected.code, rejected.message))

@@ -90,7 +90,7 @@ class Total:
 def write_batch(
     new: list[ParsedEvent],
     *,
-    now: datetime,
+    at: datetime,
     counted: dict[tuple[int, int, Any], Total] | None = None,
     fast: bool = True,
 ) -> dict[tuple[int, int, Any], Total]:
@@ -104,7 +104,7 @@ def write_batch(
     counter_deltas, gauge_deltas = _deltas(new)
     if not fast:
         _add_to_counters(counter_deltas)
-        _add_to_gauges(gauge_deltas, now=now)
+        _add_to_gauges(gauge_deltas, now=at)
         return _portable_totals(counter_deltas, gauge_deltas)
     totals = (
         counted if counted is not None else _add_to_counters_checked(counter_deltas)
@@ -112,7 +112,7 @@ def write_batch(
     over = [k for k, t in totals.items() if t.used > MAX_USAGE_TOTAL]
     levels: dict[tuple[int, int, Any], Total] = {}
     if not over:
-        levels = _add_to_gauges_checked(gauge_deltas, now=now)
+        levels = _add_to_gauges_checked(gauge_deltas, now=at)
     if over or len(levels) < len(gauge_deltas):
         _reject_past_limits(
             new,

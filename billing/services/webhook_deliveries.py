@@ -196,7 +196,7 @@ def _record(claim: Claim, answer: Answer, *, now: datetime) -> None:
             status=WebhookDelivery.Status.FAILED, next_attempt_at=None, **common
         ):
             disable_if_failing(
-                endpoint=delivery.endpoint, since=delivery.window_started_at, now=now
+                endpoint=delivery.endpoint, since=delivery.window_started_at, at=now
             )
 
 
@@ -209,7 +209,7 @@ def retry_delay(failed_attempts: int) -> timedelta:
 
 
 def disable_if_failing(
-    *, endpoint: WebhookEndpoint, since: datetime, now: datetime
+    *, endpoint: WebhookEndpoint, since: datetime, at: datetime
 ) -> bool:
     """Disable an endpoint that answered no attempt with success since
     ``since`` (a delivery's whole retry window), hold its pending deliveries
@@ -226,11 +226,11 @@ def disable_if_failing(
         return False
     reason = (
         f"Every attempt failed from {since:%Y-%m-%d %H:%M} UTC to"
-        f" {now:%Y-%m-%d %H:%M} UTC, the whole retry window."
+        f" {at:%Y-%m-%d %H:%M} UTC, the whole retry window."
     )
     disabled = WebhookEndpoint.objects.filter(
         pk=endpoint.pk, disabled_at__isnull=True
-    ).update(disabled_at=now, disabled_reason=reason)
+    ).update(disabled_at=at, disabled_reason=reason)
     if not disabled:
         return False
     WebhookDelivery.objects.filter(
@@ -240,7 +240,7 @@ def disable_if_failing(
     return True
 
 
-def resend_deliveries(*, deliveries: list[WebhookDelivery], now: datetime) -> int:
+def resend_deliveries(*, deliveries: list[WebhookDelivery], at: datetime) -> int:
     """Send again from the first attempt of a fresh retry window, whatever
     the state (a receiver may have lost a delivered event). Deliveries of a
     disabled or inactive endpoint wait, held, until it is enabled."""
@@ -254,7 +254,7 @@ def resend_deliveries(*, deliveries: list[WebhookDelivery], now: datetime) -> in
             ready = endpoint.is_active and endpoint.disabled_at is None
             # An attempt in flight keeps its lease: resending it now would
             # put two requests of one delivery on the wire.
-            idle = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+            idle = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=at)
             resent += WebhookDelivery.objects.filter(idle, pk=delivery.pk).update(
                 status=(
                     WebhookDelivery.Status.PENDING
@@ -262,9 +262,9 @@ def resend_deliveries(*, deliveries: list[WebhookDelivery], now: datetime) -> in
                     else WebhookDelivery.Status.HELD
                 ),
                 attempts_before_resend=F("attempt_count"),
-                next_attempt_at=now,
+                next_attempt_at=at,
                 lease_expires_at=None,
-                window_started_at=now,
+                window_started_at=at,
                 delivered_at=None,
             )
             if ready:
@@ -272,12 +272,12 @@ def resend_deliveries(*, deliveries: list[WebhookDelivery], now: datetime) -> in
     return resent
 
 
-def due_delivery_ids(*, now: datetime, limit: int = 500) -> list[int]:
+def due_delivery_ids(*, at: datetime, limit: int = 500) -> list[int]:
     """Pending deliveries whose time has come (new, retry, or expired lease)."""
     return list(
         WebhookDelivery.objects.filter(
             status=WebhookDelivery.Status.PENDING,
-            next_attempt_at__lte=now,
+            next_attempt_at__lte=at,
             endpoint__is_active=True,
             endpoint__disabled_at__isnull=True,
         )
@@ -286,11 +286,11 @@ def due_delivery_ids(*, now: datetime, limit: int = 500) -> list[int]:
     )
 
 
-def deliver_due_webhooks(*, now: datetime | None = None, limit: int = 500) -> int:
+def deliver_due_webhooks(*, at: datetime | None = None, limit: int = 500) -> int:
     """Attempt every due delivery once: the periodic backstop for setups
     without the database queue (``manage.py deliver_webhooks``)."""
     made = 0
-    for delivery_id in due_delivery_ids(now=now or timezone.now(), limit=limit):
+    for delivery_id in due_delivery_ids(at=at or timezone.now(), limit=limit):
         if deliver_webhook(delivery_id=delivery_id) is not None:
             made += 1
     return made

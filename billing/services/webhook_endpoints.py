@@ -56,12 +56,12 @@ def create_endpoint(
     *,
     url: str,
     event_types: Iterable[str],
-    staff_user: User,
+    actor: User,
     description: str = "",
     is_active: bool = True,
 ) -> IssuedSecret:
     """Register an endpoint with a new secret; events from now on reach it."""
-    check_staff_power(actor=staff_user, permission=ADD_WEBHOOK_ENDPOINT)
+    check_staff_power(actor=actor, permission=ADD_WEBHOOK_ENDPOINT)
     url, types = clean_endpoint(url=url, event_types=event_types)
     endpoint = WebhookEndpoint.objects.create(
         url=url,
@@ -69,7 +69,7 @@ def create_endpoint(
         description=description.strip()[:200],
         is_active=is_active,
         secret=new_signing_secret(),
-        created_by=staff_user,
+        created_by=actor,
     )
     return IssuedSecret(endpoint=endpoint, secret=endpoint.secret)
 
@@ -81,9 +81,9 @@ def update_endpoint(
     event_types: Iterable[str],
     description: str,
     is_active: bool,
-    staff_user: User,
+    actor: User,
 ) -> WebhookEndpoint:
-    check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
+    check_staff_power(actor=actor, permission=MANAGE_WEBHOOKS)
     switched_on = is_active and not endpoint.is_active
     endpoint.url, endpoint.event_types = clean_endpoint(
         url=url, event_types=event_types
@@ -104,20 +104,20 @@ def update_endpoint(
                     ],
                 ).select_related("endpoint")
             )
-            resend_deliveries(deliveries=waiting, now=timezone.now())
+            resend_deliveries(deliveries=waiting, at=timezone.now())
     return endpoint
 
 
 def rotate_secret(
-    *, endpoint: WebhookEndpoint, staff_user: User, now: datetime | None = None
+    *, endpoint: WebhookEndpoint, actor: User, at: datetime | None = None
 ) -> IssuedSecret:
     """A new secret; the current one keeps signing for ``ROTATION_OVERLAP``."""
-    check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
-    now = now or timezone.now()
+    check_staff_power(actor=actor, permission=MANAGE_WEBHOOKS)
+    at = at or timezone.now()
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         endpoint.previous_secret = endpoint.secret
-        endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
+        endpoint.previous_secret_expires_at = at + ROTATION_OVERLAP
         endpoint.secret = new_signing_secret()
         endpoint.save(
             update_fields=["secret", "previous_secret", "previous_secret_expires_at"]
@@ -126,56 +126,56 @@ def rotate_secret(
 
 
 def enable_endpoint(
-    *, endpoint: WebhookEndpoint, staff_user: User, now: datetime | None = None
+    *, endpoint: WebhookEndpoint, actor: User, at: datetime | None = None
 ) -> int:
     """Lift a disable for failing and resend what it held and what failed.
 
     Returns the number of deliveries sent again.
     """
-    check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
-    now = now or timezone.now()
+    check_staff_power(actor=actor, permission=MANAGE_WEBHOOKS)
+    at = at or timezone.now()
     with transaction.atomic():
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
             disabled_at=None, disabled_reason="", is_active=True
         )
         endpoint.refresh_from_db()
-        return resend_undelivered(endpoint=endpoint, staff_user=staff_user, now=now)
+        return resend_undelivered(endpoint=endpoint, actor=actor, at=at)
 
 
 def resend_undelivered(
-    *, endpoint: WebhookEndpoint, staff_user: User, now: datetime | None = None
+    *, endpoint: WebhookEndpoint, actor: User, at: datetime | None = None
 ) -> int:
     """Send again every delivery of the endpoint that is held or failed."""
-    check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
+    check_staff_power(actor=actor, permission=MANAGE_WEBHOOKS)
     waiting = list(
         WebhookDelivery.objects.filter(
             endpoint=endpoint,
             status__in=[WebhookDelivery.Status.HELD, WebhookDelivery.Status.FAILED],
         ).select_related("endpoint")
     )
-    return resend_deliveries(deliveries=waiting, now=now or timezone.now())
+    return resend_deliveries(deliveries=waiting, at=at or timezone.now())
 
 
 def resend(
     *,
     deliveries: Iterable[WebhookDelivery],
-    staff_user: User,
-    now: datetime | None = None,
+    actor: User,
+    at: datetime | None = None,
 ) -> int:
-    check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
-    return resend_deliveries(deliveries=list(deliveries), now=now or timezone.now())
+    check_staff_power(actor=actor, permission=MANAGE_WEBHOOKS)
+    return resend_deliveries(deliveries=list(deliveries), at=at or timezone.now())
 
 
 def replay_events(
     *,
     endpoint: WebhookEndpoint,
     since: datetime,
-    staff_user: User,
-    now: datetime | None = None,
+    actor: User,
+    at: datetime | None = None,
 ) -> int:
     """Send the endpoint the events of its types recorded since ``since``
     that it has not had yet: a new endpoint can catch up on past changes."""
-    check_staff_power(actor=staff_user, permission=MANAGE_WEBHOOKS)
+    check_staff_power(actor=actor, permission=MANAGE_WEBHOOKS)
     if not endpoint.is_active:
         raise InvalidRequest("Switch the endpoint on (Active) first, then replay.")
     events = list(
@@ -187,5 +187,5 @@ def replay_events(
     )
     with transaction.atomic():
         return len(
-            fan_out(events=events, now=now or timezone.now(), endpoints=[endpoint])
+            fan_out(events=events, at=at or timezone.now(), endpoints=[endpoint])
         )

@@ -83,7 +83,7 @@ def record_events(*, specs: Sequence[EventSpec]) -> list[WebhookEvent]:
             WebhookEvent(pk=pk, event_id=event_id, type=type, account_id=account_id)
             for pk, event_id, type, account_id in sorted(cursor.fetchall())
         ]
-        fan_out(events=events, now=now, fresh=True)
+        fan_out(events=events, at=now, fresh=True)
     return events
 
 
@@ -108,7 +108,7 @@ _WITH_ACCOUNT = _WithAccount()
 def fan_out(
     *,
     events: Sequence[WebhookEvent],
-    now: datetime,
+    at: datetime,
     endpoints: Iterable[WebhookEndpoint] | None = None,
     fresh: bool = False,
 ) -> list[WebhookDelivery]:
@@ -122,7 +122,7 @@ def fan_out(
         return []
     if endpoints is None:
         endpoints = WebhookEndpoint.objects.filter(is_active=True)
-    deliveries = _deliveries(events, list(endpoints), now=now)
+    deliveries = _deliveries(events, list(endpoints), now=at)
     if deliveries and not fresh:
         deliveries = _not_yet_made(deliveries)
     created = WebhookDelivery.objects.bulk_create(deliveries)

@@ -178,7 +178,7 @@ def user_billing_details(request: AuthedHttpRequest, account_id: int) -> HttpRes
         if form.is_valid():
             try:
                 save_billing_details(
-                    account=page.account, user=request.user, **form.cleaned_data
+                    account=page.account, actor=request.user, **form.cleaned_data
                 )
             except BillingPermissionDenied as error:
                 raise PermissionDenied(error.message) from error

@@ -49,7 +49,7 @@ from store.selectors import (
 from store.selectors.earnings import earnings_overview, payouts_due
 from store.selectors.purchases import (
     bundle_offer,
-    get_sale_by_token,
+    find_sale_by_token,
     get_sale_for_viewer,
     list_sales,
     sale_receipt,
@@ -188,7 +188,7 @@ def _sale_token(request: AuthedHttpRequest, key: str, *, rotate: bool) -> str:
     and replays that sale; a page rendered anew offers a fresh one.
     """
     token = intent_token(request, key, rotate=rotate)
-    if get_sale_by_token(user=request.user, token=token) is not None:
+    if find_sale_by_token(user=request.user, token=token) is not None:
         token = intent_token(request, key, rotate=True)
     return token
 
@@ -234,7 +234,7 @@ def store_theme_confirm(request: AuthedHttpRequest, theme_id: int) -> HttpRespon
         outcome = _confirm_sale(
             request,
             lambda token, price: purchase_theme(
-                user=request.user,
+                actor=request.user,
                 theme=theme,
                 idempotency_key=token,
                 shown_price_cents=price,
@@ -266,7 +266,7 @@ def store_bundle_confirm(request: AuthedHttpRequest, bundle_id: int) -> HttpResp
         outcome = _confirm_sale(
             request,
             lambda token, price: purchase_bundle(
-                user=request.user,
+                actor=request.user,
                 bundle=bundle,
                 idempotency_key=token,
                 shown_price_cents=price,
@@ -327,7 +327,7 @@ def store_library(request: AuthedHttpRequest) -> HttpResponse:
             if form.theme_id is not None:
                 theme = or_404(get_theme, theme_id=form.theme_id)
             try:
-                apply_theme(user=request.user, theme=theme)
+                apply_theme(actor=request.user, theme=theme)
             except BillingError as error:
                 messages.error(request, error.message)
             else:
@@ -356,7 +356,7 @@ def store_submit(request: AuthedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             theme = submit_theme(
-                creator=request.user, content=form.content(), images=form.uploads()
+                actor=request.user, content=form.content(), images=form.uploads()
             )
         except InvalidTheme as error:
             form.add_service_errors(error.details or {})
@@ -392,7 +392,7 @@ def store_creator_theme(request: AuthedHttpRequest, theme_id: int) -> HttpRespon
             try:
                 theme = update_theme(
                     theme=theme,
-                    user=request.user,
+                    actor=request.user,
                     content=form.content(),
                     add_images=form.uploads(),
                     remove_image_ids=form.removed_image_ids(),

@@ -72,15 +72,15 @@ class BundleAdmin(admin.ModelAdmin):
         save_bundle(
             bundle=form.instance,
             themes=list(form.cleaned_data["themes"]),
-            staff_user=staff_user(request),
+            actor=staff_user(request),
         )
 
     def delete_model(self, request: HttpRequest, obj: Bundle) -> None:
-        delete_bundle(bundle=obj, staff_user=staff_user(request))
+        delete_bundle(bundle=obj, actor=staff_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Bundle]) -> None:
         for bundle in queryset:
-            delete_bundle(bundle=bundle, staff_user=staff_user(request))
+            delete_bundle(bundle=bundle, actor=staff_user(request))
 
     @admin.display(description="Price", ordering="price_cents")
     def price(self, obj: Bundle) -> str:

@@ -116,7 +116,7 @@ class RevenuePolicyAdmin(admin.ModelAdmin):
                     and data.get("creator_percent") is not None
                 ]
         save_revenue_policy(
-            policy=form.instance, tiers=tiers, staff_user=staff_user(request)
+            policy=form.instance, tiers=tiers, actor=staff_user(request)
         )
 
     def construct_change_message(
@@ -131,13 +131,13 @@ class RevenuePolicyAdmin(admin.ModelAdmin):
         return super().construct_change_message(request, form, [], add)
 
     def delete_model(self, request: HttpRequest, obj: RevenuePolicy) -> None:
-        delete_revenue_policy(policy=obj, staff_user=staff_user(request))
+        delete_revenue_policy(policy=obj, actor=staff_user(request))
 
     def delete_queryset(
         self, request: HttpRequest, queryset: QuerySet[RevenuePolicy]
     ) -> None:
         for policy in queryset:
-            delete_revenue_policy(policy=policy, staff_user=staff_user(request))
+            delete_revenue_policy(policy=policy, actor=staff_user(request))
 
     @admin.display(description="Monthly cap")
     def cap(self, obj: RevenuePolicy) -> str:
@@ -198,4 +198,4 @@ class PayoutAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Payout, form: Any, change: bool
     ) -> None:
-        record_payout(payout=obj, staff_user=staff_user(request))
+        record_payout(payout=obj, actor=staff_user(request))

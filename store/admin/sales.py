@@ -58,7 +58,7 @@ class SaleAdmin(ReadOnlyAdmin[Sale]):
         def refund(sale: Sale, data: dict[str, str]) -> str:
             refund_sale(
                 sale=sale,
-                staff_user=actor,
+                actor=actor,
                 customer_reason=data["reason"],
                 staff_note=data["staff_note"],
             )

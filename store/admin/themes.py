@@ -92,7 +92,7 @@ class ThemeAdmin(admin.ModelAdmin):
     def approve(self, request: HttpRequest, queryset: QuerySet[Theme]) -> None:
         for theme in queryset:
             try:
-                approve_theme(theme=theme, staff_user=staff_user(request))
+                approve_theme(theme=theme, actor=staff_user(request))
             except BillingError as error:
                 self.message_user(request, f"{theme}: {error.message}", messages.ERROR)
             else:
@@ -108,7 +108,7 @@ class ThemeAdmin(admin.ModelAdmin):
         actor = staff_user(request)
 
         def reject(theme: Theme, reason: str) -> str:
-            reject_theme(theme=theme, staff_user=actor, reason=reason)
+            reject_theme(theme=theme, actor=actor, reason=reason)
             return f"{theme}: rejected."
 
         return confirm_with_reason(

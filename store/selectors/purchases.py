@@ -212,7 +212,7 @@ def bundle_offer(
     )
 
 
-def get_sale_by_token(*, user: User, token: str) -> Sale | None:
+def find_sale_by_token(*, user: User, token: str) -> Sale | None:
     """The sale a confirmation form's token already made for this user, if any."""
     return Sale.objects.filter(idempotency_key=token, account__user_id=user.pk).first()
 

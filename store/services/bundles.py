@@ -42,7 +42,7 @@ def _themes_saver(bundle: Bundle, themes: Sequence[Theme]) -> Callable[[], None]
 def save_bundle(
     *,
     bundle: Bundle,
-    staff_user: User,
+    actor: User,
     themes: Sequence[Theme] | None = None,
     reason: str = "",
 ) -> Bundle:
@@ -66,7 +66,7 @@ def save_bundle(
     save_on_record(
         obj=bundle,
         fields=BUNDLE_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         actions=(AuditEntry.Action.BUNDLE_CREATED, AuditEntry.Action.BUNDLE_CHANGED),
         save_related=None if themes is None else _themes_saver(bundle, themes),
         related_of=_themes_record,
@@ -82,7 +82,7 @@ def _unsold(bundle: Bundle) -> None:
         )
 
 
-def delete_bundle(*, bundle: Bundle, staff_user: User, reason: str = "") -> None:
+def delete_bundle(*, bundle: Bundle, actor: User, reason: str = "") -> None:
     """Delete a bundle that never sold, recording what it was.
 
     Needs ``store.delete_bundle``.
@@ -90,7 +90,7 @@ def delete_bundle(*, bundle: Bundle, staff_user: User, reason: str = "") -> None
     delete_on_record(
         obj=bundle,
         fields=BUNDLE_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         action=AuditEntry.Action.BUNDLE_DELETED,
         related_of=_themes_record,
         guard=_unsold,

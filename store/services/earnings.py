@@ -80,7 +80,7 @@ def _tiers_saver(policy: RevenuePolicy, wanted: list[Tier]) -> Callable[[], None
 def save_revenue_policy(
     *,
     policy: RevenuePolicy,
-    staff_user: User,
+    actor: User,
     tiers: Sequence[Tier] | None = None,
     reason: str = "",
 ) -> RevenuePolicy:
@@ -100,7 +100,7 @@ def save_revenue_policy(
     save_on_record(
         obj=policy,
         fields=POLICY_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         actions=(
             AuditEntry.Action.REVENUE_POLICY_CREATED,
             AuditEntry.Action.REVENUE_POLICY_CHANGED,
@@ -114,7 +114,7 @@ def save_revenue_policy(
 
 
 def delete_revenue_policy(
-    *, policy: RevenuePolicy, staff_user: User, reason: str = ""
+    *, policy: RevenuePolicy, actor: User, reason: str = ""
 ) -> None:
     """Delete a policy not yet in effect, recording its terms.
 
@@ -123,7 +123,7 @@ def delete_revenue_policy(
     delete_on_record(
         obj=policy,
         fields=POLICY_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         action=AuditEntry.Action.REVENUE_POLICY_DELETED,
         related_of=_tiers_record,
         guard=_not_in_effect,
@@ -131,7 +131,7 @@ def delete_revenue_policy(
     )
 
 
-def record_payout(*, payout: Payout, staff_user: User, reason: str = "") -> Payout:
+def record_payout(*, payout: Payout, actor: User, reason: str = "") -> Payout:
     """Record money paid to a creator (after the transfer); payouts due drop by it.
 
     A new row only: a recorded payout is never edited. Needs
@@ -141,11 +141,11 @@ def record_payout(*, payout: Payout, staff_user: User, reason: str = "") -> Payo
         raise InvalidRequest(
             "A recorded payout is not edited: record a correcting payout instead."
         )
-    payout.recorded_by = staff_user
+    payout.recorded_by = actor
     save_on_record(
         obj=payout,
         fields=PAYOUT_FIELDS,
-        staff_user=staff_user,
+        actor=actor,
         actions=(AuditEntry.Action.PAYOUT_RECORDED, AuditEntry.Action.PAYOUT_RECORDED),
         reason=reason,
     )

@@ -114,8 +114,8 @@ def _charge(sale: Sale, *, kind: str, quote: ChargeQuote, user: User) -> bool:
         quote=quote,
         idempotency_key=f"store:{sale.idempotency_key}",
         description=quote.lines[0].line.description,
-        user=user,
-        now=sale.created_at,
+        actor=user,
+        at=sale.created_at,
     )
     sale.charge = charge
     if charge.status == ChargeRecord.Status.FAILED:
@@ -141,10 +141,10 @@ def _invoice(sale: Sale, *, quote: ChargeQuote, ends_at: datetime | None) -> Non
 
 def purchase_theme(
     *,
-    user: User,
+    actor: User,
     theme: Theme,
     idempotency_key: str,
-    now: datetime | None = None,
+    at: datetime | None = None,
     shown_price_cents: int | None = None,
 ) -> SaleResult:
     """Buy a listed theme once: a perpetual licence, a charge, earnings lines.
@@ -155,18 +155,18 @@ def purchase_theme(
     """
     if not idempotency_key:
         raise InvalidRequest("A purchase needs its form's idempotency token.")
-    account = _buyer_account(user)
+    account = _buyer_account(actor)
     with transaction.atomic():
         account = _lock(account, {theme.creator_id})
         replay = _replay(account, idempotency_key, theme_id=theme.pk)
         if replay:
             return replay
         theme = Theme.objects.get(pk=theme.pk)
-        now = now or timezone.now()
-        refusal = theme_refusal(account=account, user_id=user.pk, theme=theme, at=now)
+        at = at or timezone.now()
+        refusal = theme_refusal(account=account, user_id=actor.pk, theme=theme, at=at)
         if refusal:
             raise refusal
-        quote = quote_charge(account=account, lines=[theme_line(theme)], at=now)
+        quote = quote_charge(account=account, lines=[theme_line(theme)], at=at)
         require_price_shown(
             shown_cents=shown_price_cents,
             price_cents=quote.gross_cents,
@@ -179,24 +179,24 @@ def purchase_theme(
             status=Sale.Status.COMPLETED,
             idempotency_key=idempotency_key,
             price_cents=theme.price_cents,
-            bought_by=user,
-            created_at=now,
+            bought_by=actor,
+            created_at=at,
         )
-        if _charge(sale, kind=ChargeRecord.Kind.THEME, quote=quote, user=user):
+        if _charge(sale, kind=ChargeRecord.Kind.THEME, quote=quote, user=actor):
             Licence.objects.create(
-                account=account, theme=theme, sale=sale, starts_at=now, created_at=now
+                account=account, theme=theme, sale=sale, starts_at=at, created_at=at
             )
-            _record_earnings(sale=sale, parts=[(theme, sale.price_cents)], at=now)
+            _record_earnings(sale=sale, parts=[(theme, sale.price_cents)], at=at)
             _invoice(sale, quote=quote, ends_at=None)
     return SaleResult(sale=sale, created=True)
 
 
 def purchase_bundle(
     *,
-    user: User,
+    actor: User,
     bundle: Bundle,
     idempotency_key: str,
-    now: datetime | None = None,
+    at: datetime | None = None,
     shown_price_cents: int | None = None,
 ) -> SaleResult:
     """Buy a bundle in its sale window: a licence per theme, split by list price.
@@ -206,7 +206,7 @@ def purchase_bundle(
     """
     if not idempotency_key:
         raise InvalidRequest("A purchase needs its form's idempotency token.")
-    account = _buyer_account(user)
+    account = _buyer_account(actor)
     creators = set(bundle.themes.values_list("creator_id", flat=True))
     with transaction.atomic():
         account = _lock(account, creators)
@@ -214,20 +214,20 @@ def purchase_bundle(
         if replay:
             return replay
         bundle = Bundle.objects.get(pk=bundle.pk)
-        now = now or timezone.now()
+        at = at or timezone.now()
         # Read under the lock: a theme staff pulled a moment ago is not sold.
         themes = list(bundle.themes.order_by("pk"))
-        refusal = bundle_refusal(account=account, bundle=bundle, themes=themes, at=now)
+        refusal = bundle_refusal(account=account, bundle=bundle, themes=themes, at=at)
         if refusal:
             raise refusal
-        quote = quote_charge(account=account, lines=[bundle_line(bundle)], at=now)
+        quote = quote_charge(account=account, lines=[bundle_line(bundle)], at=at)
         require_price_shown(
             shown_cents=shown_price_cents,
             price_cents=quote.gross_cents,
             what=bundle.name,
         )
         expires_at = (
-            now + timedelta(days=bundle.licence_days) if bundle.licence_days else None
+            at + timedelta(days=bundle.licence_days) if bundle.licence_days else None
         )
         sale = Sale.objects.create(
             account=account,
@@ -236,19 +236,19 @@ def purchase_bundle(
             status=Sale.Status.COMPLETED,
             idempotency_key=idempotency_key,
             price_cents=bundle.price_cents,
-            bought_by=user,
-            created_at=now,
+            bought_by=actor,
+            created_at=at,
         )
-        if _charge(sale, kind=ChargeRecord.Kind.BUNDLE, quote=quote, user=user):
+        if _charge(sale, kind=ChargeRecord.Kind.BUNDLE, quote=quote, user=actor):
             Licence.objects.bulk_create(
                 [
                     Licence(
                         account=account,
                         theme=theme,
                         sale=sale,
-                        starts_at=now,
+                        starts_at=at,
                         expires_at=expires_at,
-                        created_at=now,
+                        created_at=at,
                     )
                     for theme in themes
                 ]
@@ -257,7 +257,7 @@ def purchase_bundle(
                 total_cents=sale.price_cents, weights=[t.price_cents for t in themes]
             )
             _record_earnings(
-                sale=sale, parts=list(zip(themes, shares, strict=True)), at=now
+                sale=sale, parts=list(zip(themes, shares, strict=True)), at=at
             )
             _invoice(sale, quote=quote, ends_at=expires_at)
     return SaleResult(sale=sale, created=True)
@@ -350,7 +350,7 @@ def _reverse_earnings(*, sale: Sale, at: datetime) -> None:
 def refund_sale(
     *,
     sale: Sale,
-    staff_user: User | None,
+    actor: User | None,
     customer_reason: str = "",
     staff_note: str = "",
 ) -> Sale:
@@ -364,7 +364,7 @@ def refund_sale(
     ``billing.refund_charge``; the system passes None explicitly. One audit
     entry covers the sale and its charge.
     """
-    check_staff_power(actor=staff_user, permission=REFUND_CHARGE, allow_system=True)
+    check_staff_power(actor=actor, permission=REFUND_CHARGE, allow_system=True)
     creator_ids = set(
         EarningLine.objects.filter(sale=sale).values_list("creator_id", flat=True)
     )
@@ -377,7 +377,7 @@ def refund_sale(
         if sale.charge is not None:
             refund = refund_charge(
                 charge=sale.charge,
-                staff_user=staff_user,
+                actor=actor,
                 customer_reason=customer_reason,
                 staff_note=staff_note,
                 for_sale=True,
@@ -389,7 +389,7 @@ def refund_sale(
         _reverse_earnings(sale=sale, at=now)
         record_audit(
             action=AuditEntry.Action.REFUND,
-            actor=staff_user,
+            actor=actor,
             target=sale,
             at=now,
             account=sale.account,
@@ -406,13 +406,13 @@ def refund_sale(
     return sale
 
 
-def apply_theme(*, user: User, theme: Theme | None) -> AppliedTheme | None:
+def apply_theme(*, actor: User, theme: Theme | None) -> AppliedTheme | None:
     """Show a licensed theme on the user's dashboard; None goes back to the default."""
-    account = _buyer_account(user)
+    account = _buyer_account(actor)
     with transaction.atomic():
         lock_accounts([account.pk])
         if theme is None:
-            AppliedTheme.objects.filter(user=user).delete()
+            AppliedTheme.objects.filter(user=actor).delete()
             return None
         licensed = (
             Licence.objects.active_at(timezone.now())
@@ -422,6 +422,6 @@ def apply_theme(*, user: User, theme: Theme | None) -> AppliedTheme | None:
         if not licensed or theme.published_at is None:
             raise NotLicensed(f"You need a live licence for {theme.name} to apply it.")
         applied, _ = AppliedTheme.objects.update_or_create(
-            user=user, defaults={"theme": theme, "applied_at": timezone.now()}
+            user=actor, defaults={"theme": theme, "applied_at": timezone.now()}
         )
     return applied

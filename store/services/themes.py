@@ -127,7 +127,7 @@ def _check(theme: Theme) -> None:
 
 def submit_theme(
     *,
-    creator: User,
+    actor: User,
     content: ThemeContent,
     images: Sequence[ImageUpload] = (),
 ) -> Theme:
@@ -135,7 +135,7 @@ def submit_theme(
     content = _validate(content, images)
     with transaction.atomic():
         theme = Theme.objects.create(
-            creator=creator,
+            creator=actor,
             name=content.name,
             description=content.description,
             price_cents=content.price_cents,
@@ -151,7 +151,7 @@ def submit_theme(
 def update_theme(
     *,
     theme: Theme,
-    user: User,
+    actor: User,
     content: ThemeContent,
     add_images: Sequence[ImageUpload] = (),
     remove_image_ids: Sequence[int] = (),
@@ -160,7 +160,7 @@ def update_theme(
 
     The theme row is locked so an edit and a staff decision cannot interleave.
     """
-    if user.pk != theme.creator_id:
+    if actor.pk != theme.creator_id:
         raise PermissionDenied("Only the theme's creator can edit it.")
     content = _validate(content, add_images)
     with transaction.atomic():
@@ -204,12 +204,12 @@ def _review_record(theme: Theme) -> dict[str, object]:
     }
 
 
-def approve_theme(*, theme: Theme, staff_user: User | None) -> Theme:
+def approve_theme(*, theme: Theme, actor: User | None) -> Theme:
     """List a theme in review; its stylesheet as checked becomes what buyers get.
 
     Needs ``store.review_theme``; the system passes None explicitly.
     """
-    check_staff_power(actor=staff_user, permission=REVIEW_THEME, allow_system=True)
+    check_staff_power(actor=actor, permission=REVIEW_THEME, allow_system=True)
     with transaction.atomic():
         theme = Theme.objects.select_for_update().get(pk=theme.pk)
         if theme.status != Theme.Status.IN_REVIEW:
@@ -221,13 +221,13 @@ def approve_theme(*, theme: Theme, staff_user: User | None) -> Theme:
         theme.status = Theme.Status.APPROVED
         theme.published_stylesheet = build_stylesheet(theme=theme)
         theme.published_at = now
-        theme.reviewed_by = staff_user if getattr(staff_user, "pk", None) else None
+        theme.reviewed_by = actor if getattr(actor, "pk", None) else None
         theme.reviewed_at = now
         theme.review_note = ""
         theme.save()
         record_audit(
             action=AuditEntry.Action.THEME_APPROVED,
-            actor=staff_user,
+            actor=actor,
             target=theme,
             at=now,
             before=before,
@@ -236,12 +236,12 @@ def approve_theme(*, theme: Theme, staff_user: User | None) -> Theme:
     return theme
 
 
-def reject_theme(*, theme: Theme, staff_user: User | None, reason: str) -> Theme:
+def reject_theme(*, theme: Theme, actor: User | None, reason: str) -> Theme:
     """Turn down a theme in review, or delist a listed one; the creator sees why.
 
     Needs ``store.review_theme``; the system passes None explicitly.
     """
-    check_staff_power(actor=staff_user, permission=REVIEW_THEME, allow_system=True)
+    check_staff_power(actor=actor, permission=REVIEW_THEME, allow_system=True)
     if not reason.strip():
         raise InvalidTheme("Say why: the creator sees the reason.")
     with transaction.atomic():
@@ -252,12 +252,12 @@ def reject_theme(*, theme: Theme, staff_user: User | None, reason: str) -> Theme
         now = timezone.now()
         theme.status = Theme.Status.REJECTED
         theme.review_note = reason.strip()[:500]
-        theme.reviewed_by = staff_user if getattr(staff_user, "pk", None) else None
+        theme.reviewed_by = actor if getattr(actor, "pk", None) else None
         theme.reviewed_at = now
         theme.save()
         record_audit(
             action=AuditEntry.Action.THEME_REJECTED,
-            actor=staff_user,
+            actor=actor,
             target=theme,
             at=now,
             before=before,

@@ -218,7 +218,7 @@ def test_staff_claim_a_platform_company_account_for_its_owner():
     )
     companies_before = Company.objects.count()
 
-    company = claim_company_account(account=account, owner=owner, staff_user=staff)
+    company = claim_company_account(account=account, owner=owner, actor=staff)
 
     account.refresh_from_db()
     assert account.company == company and company.name == "Initech"
@@ -232,17 +232,15 @@ def test_a_claimed_or_personal_account_cannot_be_claimed_and_non_staff_cannot_cl
     account, _ = upsert_platform_account(
         external_id="co_78", kind="company", name="Hooli"
     )
-    claim_company_account(account=account, owner=UserFactory(), staff_user=staff)
+    claim_company_account(account=account, owner=UserFactory(), actor=staff)
     personal, _ = upsert_platform_account(external_id="u_1", kind="user", name="Pat")
 
     with pytest.raises(InvalidRequest):
-        claim_company_account(account=account, owner=UserFactory(), staff_user=staff)
+        claim_company_account(account=account, owner=UserFactory(), actor=staff)
     with pytest.raises(InvalidRequest):
-        claim_company_account(account=personal, owner=UserFactory(), staff_user=staff)
+        claim_company_account(account=personal, owner=UserFactory(), actor=staff)
     other, _ = upsert_platform_account(external_id="co_79", kind="company", name="Pied")
     with pytest.raises(PermissionDenied):
-        claim_company_account(
-            account=other, owner=UserFactory(), staff_user=UserFactory()
-        )
+        claim_company_account(account=other, owner=UserFactory(), actor=UserFactory())
     other.refresh_from_db()
     assert other.company_id is None

@@ -95,13 +95,13 @@ def test_the_events_of_a_purchase_and_its_refund_match_their_schemas(
         bought = purchase_pack(
             account=account,
             pack=Pack.objects.get(code="bandwidth-100gb-once"),
-            user=owner_of(account),
+            actor=owner_of(account),
             idempotency_key="buy-1",
         )
     with django_capture_on_commit_callbacks(execute=True):
         refund_charge(
             charge=bought.charge,
-            staff_user=UserFactory(is_staff=True, is_superuser=True),
+            actor=UserFactory(is_staff=True, is_superuser=True),
             amount_cents=300,
             customer_reason="Bought by mistake",
         )

@@ -104,13 +104,13 @@ def test_recurring_revenue_normalises_active_subscriptions_to_30_days(analyst):
     user = account.user
     for code, key in (("bandwidth-100gb-sub", "a"), ("storage-50gb-sub", "b")):
         purchase_pack(
-            account=account, pack=Pack.objects.get(code=code), user=user,
+            account=account, pack=Pack.objects.get(code=code), actor=user,
             idempotency_key=key,
         )  # fmt: skip
     purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=user,
+        actor=user,
         idempotency_key="c",
     )
     bandwidth = Pack.objects.get(code="bandwidth-100gb-sub")
@@ -127,15 +127,17 @@ def test_pack_popularity_units_renewals_lapses_and_share(analyst):
     user = account.user
     sub = Pack.objects.get(code="storage-50gb-sub")
     once = Pack.objects.get(code="bandwidth-100gb-once")
-    first = purchase_pack(account=account, pack=sub, user=user, idempotency_key="s1")
+    first = purchase_pack(account=account, pack=sub, actor=user, idempotency_key="s1")
     renew_purchase(
-        purchase=ending_soon(first.purchase), user=user, idempotency_key="s1-r"
+        purchase=ending_soon(first.purchase), actor=user, idempotency_key="s1-r"
     )
-    lapsed = purchase_pack(account=account, pack=sub, user=user, idempotency_key="s2")
-    refunded = purchase_pack(account=account, pack=once, user=user, idempotency_key="o")
+    lapsed = purchase_pack(account=account, pack=sub, actor=user, idempotency_key="s2")
+    refunded = purchase_pack(
+        account=account, pack=once, actor=user, idempotency_key="o"
+    )
     refund_charge(
         charge=refunded.charge,
-        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        actor=StaffUserFactory(perms=["billing.refund_charge"]),
     )
     # The second subscription's term ended yesterday without a renewal.
     Purchase.objects.filter(pk=lapsed.purchase.pk).update(
@@ -164,7 +166,7 @@ def test_failed_purchases_are_not_sold_units(settings, analyst):
     purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=account.user,
+        actor=account.user,
         idempotency_key="declined",
     )
     today = timezone.now().date()
@@ -254,13 +256,13 @@ def test_usage_today_comes_from_the_live_counters_not_last_nights_snapshot(
     for account in (calm, heavy, consented, blocked):
         use(account, "bandwidth", 2 * GB, at=datetime(2026, 12, 1, 9, tzinfo=UTC))
     take_usage_snapshots(
-        day=date(2026, 12, 1), now=datetime(2026, 12, 2, 0, 5, tzinfo=UTC)
+        day=date(2026, 12, 1), at=datetime(2026, 12, 2, 0, 5, tzinfo=UTC)
     )
     # After the snapshot, today: three of them go past 5 GB.
     morning = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
     give_overage_consent(
         account=consented, meter=meter("bandwidth"), cap_cents=10_000,
-        recurring=False, user=consented.user, at=morning,
+        recurring=False, actor=consented.user, at=morning,
     )  # fmt: skip
     use(heavy, "bandwidth", 4 * GB, at=morning)
     use(consented, "bandwidth", 5 * GB, at=morning)

@@ -31,7 +31,7 @@ def test_close_billing_period_closes_a_month_once_its_grace_has_passed():
             meter=meter("bandwidth"),
             cap_cents=10_000,
             recurring=True,
-            user=account.user,
+            actor=account.user,
         )
     with time_machine.travel(datetime(2027, 1, 20, 12, tzinfo=UTC), tick=False):
         record_usage_event(

@@ -54,7 +54,7 @@ def rates():
 def details(account, *, country="DE", vat_id="", name="Buyer GmbH"):
     save_billing_details(
         account=account,
-        user=owner_of(account),
+        actor=owner_of(account),
         legal_name=name,
         address="Friedrichstraße 12\n10117 Berlin",
         country=country,
@@ -65,13 +65,13 @@ def details(account, *, country="DE", vat_id="", name="Buyer GmbH"):
 def buy(account, *, price_cents=2000, key="buy", name="Storage +10 GB"):
     pack = PackFactory(name=name, lines={"storage": 10 * GB}, price_cents=price_cents)
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=key
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=key
     ).charge
 
 
 def refund(charge, **kwargs):
     staff = StaffUserFactory(perms=["billing.refund_charge"])
-    return refund_charge(charge=charge, staff_user=staff, **kwargs)
+    return refund_charge(charge=charge, actor=staff, **kwargs)
 
 
 def pending_overage(account):
@@ -289,7 +289,7 @@ def test_a_statement_prints_its_month_lines_and_amounts_due():
     account = personal_account()
     pending_overage(account)
     issue_statements(
-        period=Period(date(2026, 6, 1)), now=datetime(2026, 7, 1, 3, tzinfo=UTC)
+        period=Period(date(2026, 6, 1)), at=datetime(2026, 7, 1, 3, tzinfo=UTC)
     )
 
     statement = get_statement_for_account(account=account, month="2026-06")
@@ -361,7 +361,7 @@ def test_statements_are_listed_by_the_year_of_their_month():
     account = personal_account()
     pending_overage(account)
     issue_statements(
-        period=Period(date(2026, 6, 1)), now=datetime(2026, 7, 1, 3, tzinfo=UTC)
+        period=Period(date(2026, 6, 1)), at=datetime(2026, 7, 1, 3, tzinfo=UTC)
     )
 
     documents = list_account_documents(account=account, year=2026)

@@ -38,7 +38,7 @@ def buy(account, price_cents: int, when: datetime, key: str):
     with time_machine.travel(when, tick=False):
         pack = PackFactory(lines={"storage": 10**9}, price_cents=price_cents)
         return purchase_pack(
-            account=account, pack=pack, user=owner_of(account), idempotency_key=key
+            account=account, pack=pack, actor=owner_of(account), idempotency_key=key
         ).charge
 
 
@@ -51,11 +51,11 @@ def november():
         consumer = personal_account(name="Ann Consumer")
         business = personal_account(name="Bea Business")
         save_billing_details(
-            account=consumer, user=owner_of(consumer), legal_name=EVIL_NAME
+            account=consumer, actor=owner_of(consumer), legal_name=EVIL_NAME
         )
         save_billing_details(
             account=business,
-            user=owner_of(business),
+            actor=owner_of(business),
             legal_name="Bea GmbH",
             country="DE",
             vat_id="DE123456789",
@@ -63,7 +63,7 @@ def november():
     before = buy(consumer, 100, at(10, 31, 23, 59), "before")
     pack_a = buy(consumer, 1000, at(11, 5), "a")
     with time_machine.travel(at(11, 10), tick=False):
-        refund_charge(charge=pack_a, staff_user=None, amount_cents=500)
+        refund_charge(charge=pack_a, actor=None, amount_cents=500)
     pack_b = buy(business, 2000, at(11, 20), "b")
     after = buy(business, 100, at(12, 1, 0), "after")
     return {

@@ -43,7 +43,7 @@ def _bought():
     return purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=owner_of(account),
+        actor=owner_of(account),
         idempotency_key=f"k-{account.pk}",
     )
 
@@ -116,11 +116,11 @@ def test_refunding_a_charge_needs_refund_charge():
     bought = _bought()
     for user in (StaffUserFactory(), StaffUserFactory(perms=[ADJUST])):
         with pytest.raises(MissingPermission):
-            refund_charge(charge=bought.charge, staff_user=user)
+            refund_charge(charge=bought.charge, actor=user)
     assert not ChargeRecord.objects.filter(refund_of=bought.charge).exists()
     assert not AuditEntry.objects.exists()
 
-    refund_charge(charge=bought.charge, staff_user=StaffUserFactory(perms=[REFUND]))
+    refund_charge(charge=bought.charge, actor=StaffUserFactory(perms=[REFUND]))
     assert ChargeRecord.objects.filter(refund_of=bought.charge).exists()
 
 
@@ -159,7 +159,7 @@ def _adjust(account: Account, user) -> Grant:
         meter=meter("storage"),
         amount=GB,
         reason="goodwill",
-        staff_user=user,
+        actor=user,
     )
 
 
@@ -176,11 +176,11 @@ def test_adding_an_adjustment_grant_needs_adjust_grant():
 def test_revoking_a_grant_needs_adjust_grant():
     grant = GrantFactory(account=personal_account(), meter=meter("storage"))
     with pytest.raises(MissingPermission):
-        revoke_grant(grant=grant, staff_user=StaffUserFactory(perms=[REFUND]))
+        revoke_grant(grant=grant, actor=StaffUserFactory(perms=[REFUND]))
     grant.refresh_from_db()
     assert grant.revoked_at is None
 
-    assert revoke_grant(grant=grant, staff_user=StaffUserFactory(perms=[ADJUST]))
+    assert revoke_grant(grant=grant, actor=StaffUserFactory(perms=[ADJUST]))
     grant.refresh_from_db()
     assert grant.revoked_at is not None
 
@@ -314,12 +314,12 @@ def test_claiming_a_company_account_needs_change_account():
     account = PlatformAccountFactory(kind=Account.Kind.COMPANY, name="Umbrella")
     with pytest.raises(MissingPermission):
         claim_company_account(
-            account=account, owner=UserFactory(), staff_user=StaffUserFactory()
+            account=account, owner=UserFactory(), actor=StaffUserFactory()
         )
     claim_company_account(
         account=account,
         owner=UserFactory(),
-        staff_user=StaffUserFactory(perms=["billing.change_account"]),
+        actor=StaffUserFactory(perms=["billing.change_account"]),
     )
     account.refresh_from_db()
     assert account.company is not None

@@ -26,7 +26,7 @@ REFUNDED = datetime(2026, 4, 16, 12, tzinfo=UTC)
 def _buy(account, pack, *, at=BOUGHT, token="tok-1"):
     with time_machine.travel(at, tick=False):
         return purchase_pack(
-            account=account, pack=pack, user=owner_of(account), idempotency_key=token
+            account=account, pack=pack, actor=owner_of(account), idempotency_key=token
         )
 
 
@@ -122,7 +122,7 @@ def test_an_upcoming_renewal_is_all_unused():
     original = _buy(account, pack).purchase
     with time_machine.travel(REFUNDED, tick=False):
         renewal = renew_purchase(
-            purchase=original, user=owner_of(account), idempotency_key="r1"
+            purchase=original, actor=owner_of(account), idempotency_key="r1"
         )
 
     proposal = refund_proposal(charge=renewal.charge, at=REFUNDED)

@@ -179,7 +179,7 @@ def test_a_level_carried_into_a_new_period_gets_its_alert_from_the_sweep():
     record(event(account, "storage", 18 * GB // 10, at=march), at=march)
     assert alert_kinds(account) == []  # the March alert is in March
 
-    sweep_expirations(now=AT)
+    sweep_expirations(at=AT)
 
     assert alert_kinds(account) == [("storage", "warning_80")]
 

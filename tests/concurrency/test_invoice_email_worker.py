@@ -54,7 +54,7 @@ def run_worker(outbox, timeout: float = 120) -> None:
 def buy(account, key):
     pack = PackFactory(lines={"storage": 10 * GB}, price_cents=2000)
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=key
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=key
     )
 
 

@@ -52,7 +52,7 @@ def test_thirty_concurrent_buyers_get_thirty_consecutive_invoice_numbers(
         lambda i: purchase_pack(
             account=accounts[i],
             pack=pack,
-            user=owner_of(accounts[i]),
+            actor=owner_of(accounts[i]),
             idempotency_key=f"buyer-{i}",
         ),
         threads=BUYERS,
@@ -77,7 +77,7 @@ def test_declined_buyers_in_the_crowd_leave_no_gap(
         lambda i: purchase_pack(
             account=accounts[i],
             pack=pack,
-            user=owner_of(accounts[i]),
+            actor=owner_of(accounts[i]),
             idempotency_key=f"buyer-{i}",
         ),
         threads=BUYERS,
@@ -101,7 +101,7 @@ def test_refunds_racing_sales_number_both_series_without_gaps(
         purchase_pack(
             account=account,
             pack=pack,
-            user=owner_of(account),
+            actor=owner_of(account),
             idempotency_key=f"first-{i}",
         ).charge
         for i, account in enumerate(accounts[: BUYERS // 2])
@@ -109,10 +109,13 @@ def test_refunds_racing_sales_number_both_series_without_gaps(
 
     def act(i: int):
         if i < BUYERS // 2:
-            return refund_charge(charge=bought[i], staff_user=None, amount_cents=500)
+            return refund_charge(charge=bought[i], actor=None, amount_cents=500)
         account = accounts[i]
         return purchase_pack(
-            account=account, pack=pack, user=owner_of(account), idempotency_key=f"b-{i}"
+            account=account,
+            pack=pack,
+            actor=owner_of(account),
+            idempotency_key=f"b-{i}",
         )
 
     run_concurrently(act, threads=BUYERS).assert_only()

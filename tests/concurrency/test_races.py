@@ -87,7 +87,7 @@ def company_with_three_free_slots():
         meter=meter("job_slots"),
         amount=1,
         reason="goodwill",
-        staff_user=None,
+        actor=None,
     )
     assert job_slot_limit(account=account) == 3
     return account
@@ -180,7 +180,7 @@ def test_one_purchase_token_submitted_twenty_times_buys_once(run_concurrently, g
 
     outcomes = run_concurrently(
         lambda i: purchase_pack(
-            account=account, pack=pack, user=user, idempotency_key="same"
+            account=account, pack=pack, actor=user, idempotency_key="same"
         ),
         threads=20,
     )
@@ -300,7 +300,7 @@ def test_paying_the_balance_from_ten_threads_pays_once(run_concurrently, gateway
     assert balance == 3750
 
     outcomes = run_concurrently(
-        lambda i: pay_outstanding_balance(account=account, user=user), threads=10
+        lambda i: pay_outstanding_balance(account=account, actor=user), threads=10
     )
 
     outcomes.assert_only()
@@ -333,7 +333,7 @@ def test_closing_a_period_from_many_threads_charges_overage_once(run_concurrentl
     )
 
     outcomes = run_concurrently(
-        lambda i: close_billing_period(period=last_month, now=timezone.now()),
+        lambda i: close_billing_period(period=last_month, at=timezone.now()),
         threads=8,
     )
 

@@ -30,7 +30,7 @@ def test_concurrent_runs_write_each_accounts_statement_once(run_concurrently):
 
     outcomes = run_concurrently(
         lambda i: issue_statements(
-            period=NOVEMBER, now=datetime(2026, 12, 1, 1, i, tzinfo=UTC)
+            period=NOVEMBER, at=datetime(2026, 12, 1, 1, i, tzinfo=UTC)
         ),
         threads=4,
     )

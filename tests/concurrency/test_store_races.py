@@ -26,7 +26,7 @@ def test_concurrent_purchases_of_one_theme_make_one_licence_and_one_charge(
     # Eight distinct form tokens (eight tabs) and two double-submits of one.
     keys = [f"tab-{i}" for i in range(8)] + ["tab-0", "tab-0"]
     outcomes = run_concurrently(
-        lambda i: purchase_theme(user=buyer, theme=theme, idempotency_key=keys[i]),
+        lambda i: purchase_theme(actor=buyer, theme=theme, idempotency_key=keys[i]),
         threads=len(keys),
     )
 
@@ -45,7 +45,7 @@ def test_concurrent_sales_by_one_creator_follow_tiers_and_cap(run_concurrently):
     buyers = UserFactory.create_batch(8)
 
     outcomes = run_concurrently(
-        lambda i: purchase_theme(user=buyers[i], theme=theme, idempotency_key=f"b{i}"),
+        lambda i: purchase_theme(actor=buyers[i], theme=theme, idempotency_key=f"b{i}"),
         threads=8,
     )
 

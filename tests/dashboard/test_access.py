@@ -45,7 +45,7 @@ def _purchase(account):
     return purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-sub"),
-        user=owner_of(account),
+        actor=owner_of(account),
         idempotency_key=f"setup-{account.pk}",
     ).purchase
 

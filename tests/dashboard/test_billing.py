@@ -27,11 +27,11 @@ def test_refunds_are_shown_against_their_original(client, me):
     charge = purchase_pack(
         account=me,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=me.user,
+        actor=me.user,
         idempotency_key="to-refund",
     ).charge
     refund = refund_charge(
-        charge=charge, staff_user=StaffUserFactory(perms=["billing.refund_charge"])
+        charge=charge, actor=StaffUserFactory(perms=["billing.refund_charge"])
     )
     page = client.get(billing_url(me)).content.decode()
     receipt = reverse("dashboard:user-receipt", args=[me.pk, charge.purchase_id])

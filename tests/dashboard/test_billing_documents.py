@@ -72,7 +72,7 @@ def may_overage(account):
         )
     use(account, "bandwidth", 7 * GB, datetime(2026, 5, 12, tzinfo=UTC))
     use(account, "storage", 5 * GB, datetime(2026, 5, 16, tzinfo=UTC))
-    close_billing_period(period=MAY, now=datetime(2026, 6, 1, 2, tzinfo=UTC))
+    close_billing_period(period=MAY, at=datetime(2026, 6, 1, 2, tzinfo=UTC))
     return {
         c.meter.code: c
         for c in account.charges.filter(kind="overage").select_related("meter")
@@ -85,25 +85,25 @@ def every_kind(account):
     pack = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=user,
+        actor=user,
         idempotency_key="doc-pack",
     ).charge
     refunded = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="bandwidth-100gb-once"),
-        user=user,
+        actor=user,
         idempotency_key="doc-refunded",
     ).charge
     refund = refund_charge(
         charge=refunded,
-        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        actor=StaffUserFactory(perms=["billing.refund_charge"]),
         customer_reason="bought by mistake",
     )
     theme = purchase_theme(
-        user=user, theme=ThemeFactory(name="Aurora"), idempotency_key="doc-theme"
+        actor=user, theme=ThemeFactory(name="Aurora"), idempotency_key="doc-theme"
     ).sale.charge
     bundle = purchase_bundle(
-        user=user,
+        actor=user,
         bundle=BundleFactory(name="Summer set", themes=[ThemeFactory()]),
         idempotency_key="doc-bundle",
     ).sale.charge
@@ -196,7 +196,7 @@ def test_an_overage_receipt_without_matching_figures_shows_only_the_charge(clien
 
 def test_a_theme_receipt_says_what_was_bought_paid_when_and_how(client, me):
     charge = purchase_theme(
-        user=me.user, theme=ThemeFactory(name="Aurora"), idempotency_key="t-1"
+        actor=me.user, theme=ThemeFactory(name="Aurora"), idempotency_key="t-1"
     ).sale.charge
 
     page = client.get(charge_url(me, charge)).content.decode()

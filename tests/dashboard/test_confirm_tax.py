@@ -37,7 +37,7 @@ def bill_to(account, *, country: str, vat_id: str = "") -> None:
     owner = account.user
     save_billing_details(
         account=account,
-        user=owner,
+        actor=owner,
         legal_name="Muster GmbH",
         country=country,
         vat_id=vat_id,
@@ -204,7 +204,7 @@ def _subscription(account):
     purchase = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-sub"),
-        user=account.user,
+        actor=account.user,
         idempotency_key=f"sub-{account.pk}",
     ).purchase
     return shift_term(purchase, by=timedelta(days=355))

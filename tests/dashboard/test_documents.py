@@ -45,7 +45,7 @@ def rates():
 def details(account, *, country="DE", vat_id="", name="Acme GmbH"):
     save_billing_details(
         account=account,
-        user=owner_of(account),
+        actor=owner_of(account),
         legal_name=name,
         address="Friedrichstraße 12\n10117 Berlin",
         country=country,
@@ -56,13 +56,13 @@ def details(account, *, country="DE", vat_id="", name="Acme GmbH"):
 def buy(account, *, key="buy", price_cents=2000, name="Storage +10 GB"):
     pack = PackFactory(name=name, lines={"storage": 10 * GB}, price_cents=price_cents)
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=key
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=key
     )
 
 
 def refund(charge, **kwargs):
     staff = StaffUserFactory(perms=["billing.refund_charge"])
-    return refund_charge(charge=charge, staff_user=staff, **kwargs)
+    return refund_charge(charge=charge, actor=staff, **kwargs)
 
 
 def url(name, account, *args):
@@ -130,7 +130,7 @@ def test_an_outsider_gets_a_404_for_every_document_page(client, me):
     charge = buy(theirs).charge
     refund_row = refund(charge)
     issue_statements(
-        period=Period(date(2026, 6, 1)), now=datetime(2026, 7, 1, 3, tzinfo=UTC)
+        period=Period(date(2026, 6, 1)), at=datetime(2026, 7, 1, 3, tzinfo=UTC)
     )
     number, note = charge.invoice.number, refund_row.credit_note.number
 
@@ -207,7 +207,7 @@ def test_the_list_takes_a_fixed_number_of_queries(
         if n % 2:
             refund(charge)
     issue_statements(
-        period=Period(date(2026, 6, 1)), now=datetime(2026, 7, 1, 3, tzinfo=UTC)
+        period=Period(date(2026, 6, 1)), at=datetime(2026, 7, 1, 3, tzinfo=UTC)
     )
 
     client.get(url("user-overview", acme))  # the session remembers the account
@@ -282,7 +282,7 @@ def test_a_credit_note_page_links_its_invoice_and_back(client, acme):
 def test_a_statement_page_shows_amounts_due_and_links_its_references(client, acme):
     charge = buy(acme).charge
     issue_statements(
-        period=Period(date(2026, 6, 1)), now=datetime(2026, 7, 1, 3, tzinfo=UTC)
+        period=Period(date(2026, 6, 1)), at=datetime(2026, 7, 1, 3, tzinfo=UTC)
     )
 
     response = client.get(url("user-statement", acme, "2026-06"))
@@ -303,7 +303,7 @@ def test_document_pages_take_a_fixed_number_of_queries(
     charge = buy(acme).charge
     refund_row = refund(charge, amount_cents=100)
     issue_statements(
-        period=Period(date(2026, 6, 1)), now=datetime(2026, 7, 1, 3, tzinfo=UTC)
+        period=Period(date(2026, 6, 1)), at=datetime(2026, 7, 1, 3, tzinfo=UTC)
     )
     client.get(url("user-overview", acme))  # the session remembers the account
     # Five for the page (session, user, accounts, manager check, applied
@@ -337,7 +337,7 @@ def test_credit_notes_and_statements_download_as_pdfs(client, acme):
     charge = buy(acme).charge
     refund_row = refund(charge)
     issue_statements(
-        period=Period(date(2026, 6, 1)), now=datetime(2026, 7, 1, 3, tzinfo=UTC)
+        period=Period(date(2026, 6, 1)), at=datetime(2026, 7, 1, 3, tzinfo=UTC)
     )
     note = refund_row.credit_note.number
 
@@ -524,7 +524,7 @@ def test_a_store_receipt_links_the_sales_invoice_and_credit_note(
     client, me, django_assert_max_num_queries
 ):
     sale = purchase_theme(
-        user=me.user, theme=ThemeFactory(price_cents=1500), idempotency_key="t"
+        actor=me.user, theme=ThemeFactory(price_cents=1500), idempotency_key="t"
     ).sale
     receipt = reverse("dashboard:store-receipt", args=[sale.pk])
     charge = sale.charge
@@ -532,7 +532,7 @@ def test_a_store_receipt_links_the_sales_invoice_and_credit_note(
     page = client.get(receipt).content.decode()
     assert f'href="{invoice_url(charge)}"' in page
 
-    refund_sale(sale=sale, staff_user=StaffUserFactory(perms=["billing.refund_charge"]))
+    refund_sale(sale=sale, actor=StaffUserFactory(perms=["billing.refund_charge"]))
     with django_assert_max_num_queries(8):
         page = client.get(receipt).content.decode()
     refund_row = charge.refunds.get()
@@ -543,7 +543,7 @@ def test_a_store_receipt_links_the_sales_invoice_and_credit_note(
 def test_staff_reading_a_store_receipt_see_numbers_without_links(client):
     buyer = UserFactory()
     sale = purchase_theme(
-        user=buyer, theme=ThemeFactory(price_cents=1500), idempotency_key="t"
+        actor=buyer, theme=ThemeFactory(price_cents=1500), idempotency_key="t"
     ).sale
     client.force_login(StaffUserFactory(perms=["store.view_sale"]))
 

@@ -312,7 +312,7 @@ def test_the_projection_follows_the_last_seven_days(client):
     for day in range(1, 20):
         take_usage_snapshots(
             day=datetime(2027, 3, day).date(),
-            now=datetime(2027, 3, day + 1, 0, 5, tzinfo=UTC),
+            at=datetime(2027, 3, day + 1, 0, 5, tzinfo=UTC),
         )
     with at(client, me, 20, 12):
         exceed_bandwidth(me, 1, event_id="today")  # 1 GB today

@@ -236,17 +236,17 @@ def test_page_queries_do_not_grow_with_history(
         bought = purchase_pack(
             account=my_company,
             pack=Pack.objects.get(code=code),
-            user=owner,
+            actor=owner,
             idempotency_key=f"grow-{n}",
         )
         if code.endswith("-sub"):
             renew_purchase(
                 purchase=ending_soon(bought.purchase),
-                user=owner,
+                actor=owner,
                 idempotency_key=f"renew-{n}",
             )
         else:
-            refund_charge(charge=bought.charge, staff_user=staff)
+            refund_charge(charge=bought.charge, actor=staff)
         _alert(my_company, kind=Alert.Kind.EXPIRING_SOON, message=f"Pack {n} expires")
     with django_assert_max_num_queries(limit):
         assert client.get(url).status_code == 200
@@ -263,7 +263,7 @@ def test_a_top_up_is_shown_apart_from_the_monthly_allowance_in_the_order_used(
         name="Bandwidth 10 GB", term_days=30, lines={"bandwidth": 10 * GB}
     )
     for pack in (yearly, sooner):
-        purchase_pack(account=me, pack=pack, user=me.user, idempotency_key=pack.code)
+        purchase_pack(account=me, pack=pack, actor=me.user, idempotency_key=pack.code)
     record_usage_event(event_id="bw", account=me, meter="bandwidth", quantity=6 * GB)
 
     page = client.get(overview_url(me)).content.decode()

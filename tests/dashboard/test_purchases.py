@@ -99,7 +99,7 @@ def _subscription(account, *, days_ago=355):
     purchase = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-sub"),
-        user=account.user,
+        actor=account.user,
         idempotency_key=f"sub-{account.pk}",
     ).purchase
     return shift_term(purchase, by=timedelta(days=days_ago))
@@ -110,7 +110,7 @@ def test_active_packs_list_renew_and_expired(client, me):
     expired = purchase_pack(
         account=me,
         pack=Pack.objects.get(code="bandwidth-100gb-once"),
-        user=me.user,
+        actor=me.user,
         idempotency_key="old",
     ).purchase
     Purchase.objects.filter(pk=expired.pk).update(
@@ -165,7 +165,7 @@ def test_one_time_packs_cannot_be_renewed(client, me):
     purchase = purchase_pack(
         account=me,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=me.user,
+        actor=me.user,
         idempotency_key="once",
     ).purchase
     url = reverse("dashboard:user-renew", args=[me.pk, purchase.pk])
@@ -260,7 +260,7 @@ def _row(page: bytes, purchase) -> str:
 @pytest.mark.time_machine(datetime(2026, 6, 10, 12, tzinfo=UTC))
 def test_sent_expiry_reminders_are_listed_under_their_pack(client, me):
     purchase = _subscription(me, days_ago=362)  # ends in 3 days
-    sweep_expirations(now=datetime(2026, 6, 10, 12, tzinfo=UTC))
+    sweep_expirations(at=datetime(2026, 6, 10, 12, tzinfo=UTC))
     page = client.get(reverse("dashboard:user-purchases", args=[me.pk])).content
     row = _row(page, purchase)
     assert "Reminders sent: 7 days before the end (on 10 Jun 2026)" in row

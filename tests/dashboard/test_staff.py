@@ -202,7 +202,7 @@ def _over_today():
             quantity=2 * GB, timestamp=datetime(2026, 12, 1, 9, tzinfo=UTC),
         )  # fmt: skip
     take_usage_snapshots(
-        day=date(2026, 12, 1), now=datetime(2026, 12, 2, 0, 5, tzinfo=UTC)
+        day=date(2026, 12, 1), at=datetime(2026, 12, 2, 0, 5, tzinfo=UTC)
     )
     record_usage_event(
         event_id="dec2", account=heavy, meter="bandwidth", quantity=4 * GB,

@@ -160,7 +160,7 @@ def test_a_form_without_its_token_buys_nothing(client, buyer):
 
 def test_an_owned_theme_is_not_offered_again(client, buyer):
     theme = ThemeFactory()
-    sale = purchase_theme(user=buyer, theme=theme, idempotency_key="k").sale
+    sale = purchase_theme(actor=buyer, theme=theme, idempotency_key="k").sale
 
     page = client.get(theme_confirm(theme)).content.decode()
 
@@ -172,7 +172,7 @@ def test_an_owned_theme_is_not_offered_again(client, buyer):
 def test_a_theme_held_through_a_time_limited_bundle_can_be_kept_for_good(client, buyer):
     theme = ThemeFactory(price_cents=900)
     bundle = BundleFactory(themes=[theme], licence_days=30)
-    purchase_bundle(user=buyer, bundle=bundle, idempotency_key="b")
+    purchase_bundle(actor=buyer, bundle=bundle, idempotency_key="b")
 
     theme_page = client.get(reverse("dashboard:store-theme", args=[theme.pk]))
     page = client.get(theme_confirm(theme)).content.decode()
@@ -188,7 +188,7 @@ def test_the_bundle_confirmation_lists_themes_saving_and_what_is_owned(
     client, buyer, django_assert_max_num_queries
 ):
     owned = ThemeFactory(name="Alder", price_cents=1500)
-    purchase_theme(user=buyer, theme=owned, idempotency_key="own")
+    purchase_theme(actor=buyer, theme=owned, idempotency_key="own")
     bundle = BundleFactory(
         price_cents=2000,
         themes=[
@@ -240,7 +240,7 @@ def test_an_ended_bundle_is_not_offered(client, buyer):
 
 
 def test_a_receipt_is_for_its_buyer_and_staff_who_read_sales_only(client, buyer):
-    sale = purchase_theme(user=buyer, theme=ThemeFactory(), idempotency_key="k").sale
+    sale = purchase_theme(actor=buyer, theme=ThemeFactory(), idempotency_key="k").sale
     url = reverse("dashboard:store-receipt", args=[sale.pk])
     assert client.get(url).status_code == 200
 
@@ -255,10 +255,10 @@ def test_a_receipt_is_for_its_buyer_and_staff_who_read_sales_only(client, buyer)
 
 def test_the_library_links_each_purchase_to_its_receipt(client, buyer):
     theme = ThemeFactory(name="Alder")
-    theme_sale = purchase_theme(user=buyer, theme=theme, idempotency_key="t").sale
+    theme_sale = purchase_theme(actor=buyer, theme=theme, idempotency_key="t").sale
     bundle = BundleFactory(themes=[ThemeFactory(name="Birch")])
-    bundle_sale = purchase_bundle(user=buyer, bundle=bundle, idempotency_key="b").sale
-    purchase_theme(user=UserFactory(), theme=ThemeFactory(), idempotency_key="o")
+    bundle_sale = purchase_bundle(actor=buyer, bundle=bundle, idempotency_key="b").sale
+    purchase_theme(actor=UserFactory(), theme=ThemeFactory(), idempotency_key="o")
 
     page = client.get(reverse("dashboard:store-library")).content.decode()
 
@@ -268,8 +268,8 @@ def test_the_library_links_each_purchase_to_its_receipt(client, buyer):
 
 
 def test_a_refunded_purchase_says_so_on_its_receipt(client, buyer):
-    sale = purchase_theme(user=buyer, theme=ThemeFactory(), idempotency_key="k").sale
-    refund_sale(sale=sale, staff_user=None, customer_reason="Changed my mind")
+    sale = purchase_theme(actor=buyer, theme=ThemeFactory(), idempotency_key="k").sale
+    refund_sale(sale=sale, actor=None, customer_reason="Changed my mind")
 
     page = client.get(reverse("dashboard:store-receipt", args=[sale.pk]))
 
@@ -287,7 +287,7 @@ def test_a_licence_that_ended_is_not_offered_to_apply(client, buyer):
         available_from=bought_at - timedelta(days=1),
     )
     sale = purchase_bundle(
-        user=buyer, bundle=bundle, idempotency_key="b", now=bought_at
+        actor=buyer, bundle=bundle, idempotency_key="b", at=bought_at
     ).sale
     page = client.get(reverse("dashboard:store-receipt", args=[sale.pk])).content
     assert b"Apply Alder" not in page
@@ -330,9 +330,9 @@ def test_a_bundle_receipt_says_when_a_theme_is_also_owned_for_good(client, buyer
     """The bundle's licence ends; the theme bought alone before does not."""
     owned = ThemeFactory(name="Alder", price_cents=1500)
     other = ThemeFactory(name="Birch", price_cents=900)
-    purchase_theme(user=buyer, theme=owned, idempotency_key="own")
+    purchase_theme(actor=buyer, theme=owned, idempotency_key="own")
     bundle = BundleFactory(themes=[owned, other], licence_days=90)
-    sale = purchase_bundle(user=buyer, bundle=bundle, idempotency_key="b").sale
+    sale = purchase_bundle(actor=buyer, bundle=bundle, idempotency_key="b").sale
 
     page = client.get(reverse("dashboard:store-receipt", args=[sale.pk])).content
     items = page.decode().split('class="receipt-licences"')[1].split("</ul>")[0]

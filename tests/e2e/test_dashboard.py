@@ -141,7 +141,7 @@ def test_raising_a_cap_asks_about_past_overage_and_moves_focus_to_the_answer(
         meter=meter("bandwidth"),
         cap_cents=5,
         recurring=False,
-        user=account.user,
+        actor=account.user,
     )
     record_usage_event(
         event_id="b1", account=account, meter="bandwidth", quantity=6 * GB

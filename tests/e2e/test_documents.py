@@ -35,7 +35,7 @@ def test_an_owner_opens_an_invoice_from_billing_and_downloads_its_pdf(
         )
         save_billing_details(
             account=account,
-            user=owner,
+            actor=owner,
             legal_name="Acme GmbH",
             address="Friedrichstraße 12\n10117 Berlin",
             country="DE",
@@ -44,7 +44,7 @@ def test_an_owner_opens_an_invoice_from_billing_and_downloads_its_pdf(
             name="Storage +10 GB", lines={"storage": 10 * GB}, price_cents=2000
         )
         charge = purchase_pack(
-            account=account, pack=pack, user=owner, idempotency_key="e2e-docs"
+            account=account, pack=pack, actor=owner, idempotency_key="e2e-docs"
         ).charge
     number = charge.invoice.number
 

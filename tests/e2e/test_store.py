@@ -40,7 +40,7 @@ def test_submit_read_the_report_fix_and_buy_an_approved_theme(page, sign_in):
     assert "Fail" not in page.locator("#check-contrast_muted").text_content()
 
     theme = Theme.objects.get(name="Harbour Lights")
-    approve_theme(theme=theme, staff_user=None)
+    approve_theme(theme=theme, actor=None)
 
     page.get_by_role("button", name="Sign out").click()
     sign_in(buyer.email)

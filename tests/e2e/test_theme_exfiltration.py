@@ -60,8 +60,8 @@ def test_a_theme_that_names_another_origin_sends_it_nothing(page, sign_in, liste
     origin, hits = listener
     buyer = UserFactory(email="buyer@example.com")
     theme = ThemeFactory(css=_malicious_css(origin), price_cents=0)
-    purchase_theme(user=buyer, theme=theme, idempotency_key="leak-test")
-    apply_theme(user=buyer, theme=theme)
+    purchase_theme(actor=buyer, theme=theme, idempotency_key="leak-test")
+    apply_theme(actor=buyer, theme=theme)
 
     violations: list[str] = []
     page.on(

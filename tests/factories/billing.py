@@ -243,7 +243,7 @@ def closed_overage_charge(
         ],
         received_at=at,
     )
-    close_billing_period(period=period, now=closed_at)
+    close_billing_period(period=period, at=closed_at)
     return ChargeRecord.objects.get(account=account, kind=ChargeRecord.Kind.OVERAGE)
 
 

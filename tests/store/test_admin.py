@@ -58,7 +58,7 @@ def test_a_sale_refund_shows_the_buyer_the_reason_and_keeps_the_note_internal(
 ):
     buyer = UserFactory()
     sale = purchase_theme(
-        user=buyer, theme=ThemeFactory(price_cents=1500), idempotency_key="k"
+        actor=buyer, theme=ThemeFactory(price_cents=1500), idempotency_key="k"
     ).sale
     client.force_login(StaffUserFactory(perms=["store.view_sale", REFUND_CHARGE]))
     client.post(

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def test_an_approval_is_recorded_with_the_status_it_replaced():
     theme = ThemeFactory(in_review=True)
     reviewer = StaffUserFactory(perms=["store.review_theme"])
-    approve_theme(theme=theme, staff_user=reviewer)
+    approve_theme(theme=theme, actor=reviewer)
     theme.refresh_from_db()
 
     (entry,) = AuditEntry.objects.all()
@@ -42,7 +42,7 @@ def test_an_approval_is_recorded_with_the_status_it_replaced():
 def test_a_rejection_is_recorded_with_its_reason():
     theme = ThemeFactory()  # listed: rejecting delists it
     reviewer = StaffUserFactory(perms=["store.review_theme"])
-    reject_theme(theme=theme, staff_user=reviewer, reason="Stolen artwork.")
+    reject_theme(theme=theme, actor=reviewer, reason="Stolen artwork.")
 
     (entry,) = AuditEntry.objects.all()
     assert (entry.action, entry.actor, entry.reason) == (
@@ -58,12 +58,12 @@ def test_a_rejection_is_recorded_with_its_reason():
 def test_a_sale_refund_is_one_entry_on_the_sale(price_cents):
     buyer = UserFactory()
     sale = purchase_theme(
-        user=buyer,
+        actor=buyer,
         theme=ThemeFactory(price_cents=price_cents),
         idempotency_key="k",
     ).sale
     refunder = StaffUserFactory(perms=["billing.refund_charge"])
-    refund_sale(sale=sale, staff_user=refunder, customer_reason="mistake")
+    refund_sale(sale=sale, actor=refunder, customer_reason="mistake")
 
     (entry,) = AuditEntry.objects.all()  # the charge's refund is not counted twice
     assert (entry.action, entry.actor, entry.target_type, entry.reason) == (
@@ -203,9 +203,7 @@ def test_saving_a_bundle_needs_the_bundle_permission():
     bundle = BundleFactory(price_cents=2000)
     bundle.price_cents = 1
     with pytest.raises(MissingPermission):
-        save_bundle(
-            bundle=bundle, staff_user=StaffUserFactory(perms=["store.view_bundle"])
-        )
+        save_bundle(bundle=bundle, actor=StaffUserFactory(perms=["store.view_bundle"]))
     assert Bundle.objects.get(pk=bundle.pk).price_cents == 2000
     assert not AuditEntry.objects.exists()
 
@@ -313,7 +311,7 @@ def test_deleting_a_future_policy_is_recorded_and_one_in_effect_is_refused(
 
     in_effect = RevenuePolicy.objects.order_by("effective_from").first()
     with pytest.raises(InvalidRequest):
-        delete_revenue_policy(policy=in_effect, staff_user=admin_user)
+        delete_revenue_policy(policy=in_effect, actor=admin_user)
     assert RevenuePolicy.objects.filter(pk=in_effect.pk).exists()
     changelist = admin_client.get(reverse("admin:store_revenuepolicy_changelist"))
     assert "delete_selected" not in changelist.content.decode()
@@ -353,10 +351,8 @@ def test_recording_a_payout_needs_add_payout():
     payout = Payout(creator=UserFactory(), amount_cents=100)
     with pytest.raises(MissingPermission):
         record_payout(
-            payout=payout, staff_user=StaffUserFactory(perms=["store.view_payouts"])
+            payout=payout, actor=StaffUserFactory(perms=["store.view_payouts"])
         )
     assert not Payout.objects.exists()
-    record_payout(
-        payout=payout, staff_user=StaffUserFactory(perms=["store.add_payout"])
-    )
+    record_payout(payout=payout, actor=StaffUserFactory(perms=["store.add_payout"]))
     assert _only_entry().action == "payout_recorded"

@@ -387,7 +387,7 @@ def test_the_good_factory_stylesheet_passes():
 @pytest.mark.django_db
 def test_a_submitted_theme_with_a_faint_rule_goes_back_with_the_pair_named():
     theme = submit_theme(
-        creator=UserFactory(),
+        actor=UserFactory(),
         content=ThemeContent(
             name="Fog",
             description="",

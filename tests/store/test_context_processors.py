@@ -19,8 +19,8 @@ def context_for(user):
 
 def test_one_query_for_a_user_with_a_theme(django_assert_num_queries):
     user, theme = UserFactory(), ThemeFactory()
-    purchase_theme(user=user, theme=theme, idempotency_key="k")
-    apply_theme(user=user, theme=theme)
+    purchase_theme(actor=user, theme=theme, idempotency_key="k")
+    apply_theme(actor=user, theme=theme)
 
     with django_assert_num_queries(1):
         context = context_for(user)

@@ -30,7 +30,7 @@ def _client(user) -> Client:
 
 def _sale() -> Sale:
     return purchase_theme(
-        user=UserFactory(), theme=ThemeFactory(price_cents=1500), idempotency_key="k"
+        actor=UserFactory(), theme=ThemeFactory(price_cents=1500), idempotency_key="k"
     ).sale
 
 
@@ -99,16 +99,16 @@ def test_the_review_services_need_review_theme():
     theme = ThemeFactory(in_review=True)
     other_staff = StaffUserFactory(perms=["store.view_theme", "store.change_theme"])
     with pytest.raises(MissingPermission):
-        approve_theme(theme=theme, staff_user=other_staff)
+        approve_theme(theme=theme, actor=other_staff)
     with pytest.raises(MissingPermission):
-        reject_theme(theme=theme, staff_user=other_staff, reason="x")
+        reject_theme(theme=theme, actor=other_staff, reason="x")
     theme.refresh_from_db()
     assert theme.status == Theme.Status.IN_REVIEW
 
-    approve_theme(theme=theme, staff_user=StaffUserFactory(perms=[REVIEW]))
+    approve_theme(theme=theme, actor=StaffUserFactory(perms=[REVIEW]))
     theme.refresh_from_db()
     assert theme.status == Theme.Status.APPROVED
-    reject_theme(theme=theme, staff_user=StaffUserFactory(perms=[REVIEW]), reason="x")
+    reject_theme(theme=theme, actor=StaffUserFactory(perms=[REVIEW]), reason="x")
     theme.refresh_from_db()
     assert theme.status == Theme.Status.REJECTED
 
@@ -119,11 +119,11 @@ def test_the_review_services_need_review_theme():
 def test_refunding_a_sale_needs_refund_charge():
     sale = _sale()
     with pytest.raises(MissingPermission):
-        refund_sale(sale=sale, staff_user=StaffUserFactory(perms=["store.change_sale"]))
+        refund_sale(sale=sale, actor=StaffUserFactory(perms=["store.change_sale"]))
     sale.refresh_from_db()
     assert sale.status == Sale.Status.COMPLETED
 
-    refund_sale(sale=sale, staff_user=StaffUserFactory(perms=[REFUND]))
+    refund_sale(sale=sale, actor=StaffUserFactory(perms=[REFUND]))
     sale.refresh_from_db()
     assert sale.status == Sale.Status.REFUNDED
 

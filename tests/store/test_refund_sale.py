@@ -37,14 +37,14 @@ def at(year, month, day, hour=12):
 def buy(buyer, theme, when):
     with time_machine.travel(when, tick=False):
         return purchase_theme(
-            user=buyer, theme=theme, idempotency_key=f"buy-{buyer.pk}"
+            actor=buyer, theme=theme, idempotency_key=f"buy-{buyer.pk}"
         ).sale
 
 
 def refund(sale, when):
     with time_machine.travel(when, tick=False):
         return refund_sale(
-            sale=sale, staff_user=StaffUserFactory(perms=["billing.refund_charge"])
+            sale=sale, actor=StaffUserFactory(perms=["billing.refund_charge"])
         )
 
 

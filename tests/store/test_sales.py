@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 def buy(user, theme, key="k", **kwargs):
     return purchase_theme(
-        user=user, theme=theme, idempotency_key=f"{key}-{user.pk}", **kwargs
+        actor=user, theme=theme, idempotency_key=f"{key}-{user.pk}", **kwargs
     )
 
 
@@ -95,7 +95,7 @@ def test_a_token_sent_for_another_item_is_a_conflict_and_charges_nothing():
         buy(buyer, other, key="tok")
     assert excinfo.value.code == "idempotency_conflict"
     with pytest.raises(IdempotencyConflict):
-        purchase_bundle(user=buyer, bundle=bundle, idempotency_key=f"tok-{buyer.pk}")
+        purchase_bundle(actor=buyer, bundle=bundle, idempotency_key=f"tok-{buyer.pk}")
 
     assert [s.theme for s in Sale.objects.all()] == [theme]
     assert ChargeRecord.objects.count() == 1
@@ -104,7 +104,7 @@ def test_a_token_sent_for_another_item_is_a_conflict_and_charges_nothing():
 def test_a_theme_owned_for_good_through_a_bundle_is_not_sold_again():
     buyer, theme = UserFactory(), ThemeFactory()
     purchase_bundle(
-        user=buyer, bundle=BundleFactory(themes=[theme]), idempotency_key="b"
+        actor=buyer, bundle=BundleFactory(themes=[theme]), idempotency_key="b"
     )
     with pytest.raises(AlreadyOwned, match="already own"):
         buy(buyer, theme)
@@ -114,7 +114,7 @@ def test_a_theme_owned_for_good_through_a_bundle_is_not_sold_again():
 def test_a_theme_held_for_a_while_through_a_bundle_can_be_bought_to_keep():
     buyer, theme = UserFactory(), ThemeFactory()
     bundle = BundleFactory(themes=[theme], licence_days=30)
-    purchase_bundle(user=buyer, bundle=bundle, idempotency_key="b")
+    purchase_bundle(actor=buyer, bundle=bundle, idempotency_key="b")
 
     assert buy(buyer, theme).approved
 
@@ -158,7 +158,7 @@ def test_bundle_window_edges(offset, allowed):
 
     def attempt():
         return purchase_bundle(
-            user=buyer, bundle=bundle, idempotency_key="edge", now=opens + offset
+            actor=buyer, bundle=bundle, idempotency_key="edge", at=opens + offset
         )
 
     if allowed:
@@ -173,13 +173,13 @@ def test_upcoming_and_ended_bundles_say_so():
     buyer = UserFactory()
     with pytest.raises(NotOnSale, match="goes on sale"):
         purchase_bundle(
-            user=buyer,
+            actor=buyer,
             bundle=BundleFactory(upcoming=True, themes=[ThemeFactory()]),
             idempotency_key="u",
         )
     with pytest.raises(NotOnSale, match="has ended"):
         purchase_bundle(
-            user=buyer,
+            actor=buyer,
             bundle=BundleFactory(ended=True, themes=[ThemeFactory()]),
             idempotency_key="e",
         )
@@ -190,12 +190,12 @@ def test_a_bundle_with_a_withdrawn_theme_is_paused_and_sells_nothing():
     bundle = BundleFactory(themes=[listed, pulled])
     reject_theme(
         theme=pulled,
-        staff_user=StaffUserFactory(perms=["store.review_theme"]),
+        actor=StaffUserFactory(perms=["store.review_theme"]),
         reason="Stolen",
     )
     buyer = UserFactory()
     with pytest.raises(NotOnSale, match="paused"):
-        purchase_bundle(user=buyer, bundle=bundle, idempotency_key="p")
+        purchase_bundle(actor=buyer, bundle=bundle, idempotency_key="p")
     assert not Licence.objects.filter(account__user=buyer).exists()
     assert not ChargeRecord.objects.filter(account__user=buyer).exists()
 
@@ -209,7 +209,7 @@ def test_bundle_revenue_is_split_by_list_price_to_the_cent():
     bundle = BundleFactory(themes=[a, b, c], price_cents=2500, licence_days=90)
     buyer = UserFactory()
 
-    sale = purchase_bundle(user=buyer, bundle=bundle, idempotency_key="b").sale
+    sale = purchase_bundle(actor=buyer, bundle=bundle, idempotency_key="b").sale
 
     gross = dict(
         EarningLine.objects.filter(sale=sale)
@@ -231,8 +231,8 @@ def test_an_expired_bundle_licence_falls_back_to_the_default_theme():
     theme = ThemeFactory()
     bundle = BundleFactory(themes=[theme], licence_days=30)
     buyer = UserFactory()
-    purchase_bundle(user=buyer, bundle=bundle, idempotency_key="x")
-    apply_theme(user=buyer, theme=theme)
+    purchase_bundle(actor=buyer, bundle=bundle, idempotency_key="x")
+    apply_theme(actor=buyer, theme=theme)
     assert active_theme_stylesheet(user=buyer)[0] == theme.pk
 
     Licence.objects.update(
@@ -243,27 +243,27 @@ def test_an_expired_bundle_licence_falls_back_to_the_default_theme():
     assert active_theme_stylesheet(user=buyer) is None
     assert list_owned_themes(user=buyer) == []
     with pytest.raises(NotLicensed):
-        apply_theme(user=buyer, theme=theme)
+        apply_theme(actor=buyer, theme=theme)
 
 
 def test_applying_needs_a_licence_and_default_removes_the_choice():
     buyer, theme = UserFactory(), ThemeFactory()
     with pytest.raises(NotLicensed):
-        apply_theme(user=buyer, theme=theme)
+        apply_theme(actor=buyer, theme=theme)
     buy(buyer, theme)
-    apply_theme(user=buyer, theme=theme)
-    apply_theme(user=buyer, theme=None)
+    apply_theme(actor=buyer, theme=theme)
+    apply_theme(actor=buyer, theme=None)
     assert not AppliedTheme.objects.exists()
 
 
 def test_a_refund_reverses_charge_licence_and_earnings_lines():
     buyer, theme = UserFactory(), ThemeFactory(price_cents=1500)
     sale = buy(buyer, theme).sale
-    apply_theme(user=buyer, theme=theme)
+    apply_theme(actor=buyer, theme=theme)
 
     refund_sale(
         sale=sale,
-        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        actor=StaffUserFactory(perms=["billing.refund_charge"]),
         customer_reason="mistake",
     )
 
@@ -279,7 +279,7 @@ def test_a_refund_reverses_charge_licence_and_earnings_lines():
     )
     assert totals == {"gross": 0, "creator": 0, "platform": 0}
     with pytest.raises(AlreadyRefunded):
-        refund_sale(sale=sale, staff_user=None)
+        refund_sale(sale=sale, actor=None)
     # Refunded, the theme can be bought again.
     assert buy(buyer, theme, key="again").approved
 

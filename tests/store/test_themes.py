@@ -36,7 +36,7 @@ def content(**overrides):
 
 
 def test_a_theme_passing_every_check_goes_to_review_unlisted():
-    theme = submit_theme(creator=UserFactory(), content=content())
+    theme = submit_theme(actor=UserFactory(), content=content())
     assert theme.status == Theme.Status.IN_REVIEW
     assert theme.checks_passed
     assert theme not in list_listed_themes()
@@ -44,20 +44,18 @@ def test_a_theme_passing_every_check_goes_to_review_unlisted():
 
 def test_a_failing_theme_cannot_reach_review_or_approval():
     theme = submit_theme(
-        creator=UserFactory(),
+        actor=UserFactory(),
         content=content(tokens={**GOOD_TOKENS, "text": "#cccccc"}),
     )
     assert theme.status == Theme.Status.CHANGES_NEEDED
     with pytest.raises(NotReviewable):
-        approve_theme(
-            theme=theme, staff_user=StaffUserFactory(perms=["store.review_theme"])
-        )
+        approve_theme(theme=theme, actor=StaffUserFactory(perms=["store.review_theme"]))
 
 
 def test_bad_fields_are_all_reported_at_once():
     with pytest.raises(InvalidTheme) as excinfo:
         submit_theme(
-            creator=UserFactory(),
+            actor=UserFactory(),
             content=content(name=" ", price_cents=-1, tokens={"bg": "blue"}),
             images=[ImageUpload(data=b"GIF? no")],
         )
@@ -66,7 +64,7 @@ def test_bad_fields_are_all_reported_at_once():
 
 def test_oversized_preview_images_fail_the_check_not_the_upload():
     theme = submit_theme(
-        creator=UserFactory(),
+        actor=UserFactory(),
         content=content(),
         images=[ImageUpload(data=PNG + b"\0" * 400_000, alt="home")],
     )
@@ -77,17 +75,15 @@ def test_oversized_preview_images_fail_the_check_not_the_upload():
 
 def test_fix_and_resubmit_reaches_review():
     creator = UserFactory()
-    theme = submit_theme(creator=creator, content=content(css="@import 'x.css';"))
+    theme = submit_theme(actor=creator, content=content(css="@import 'x.css';"))
     assert theme.status == Theme.Status.CHANGES_NEEDED
-    theme = update_theme(theme=theme, user=creator, content=content())
+    theme = update_theme(theme=theme, actor=creator, content=content())
     assert theme.status == Theme.Status.IN_REVIEW
 
 
 def test_approval_lists_the_theme_and_freezes_its_stylesheet():
-    theme = submit_theme(creator=UserFactory(), content=content())
-    approve_theme(
-        theme=theme, staff_user=StaffUserFactory(perms=["store.review_theme"])
-    )
+    theme = submit_theme(actor=UserFactory(), content=content())
+    approve_theme(theme=theme, actor=StaffUserFactory(perms=["store.review_theme"]))
     theme.refresh_from_db()
     assert theme in list_listed_themes()
     assert "--accent: #1d4ed8;" in theme.published_stylesheet
@@ -98,7 +94,7 @@ def test_editing_a_listed_themes_css_rechecks_and_returns_it_to_review():
     theme = ThemeFactory()
     published = theme.published_stylesheet
     update_theme(
-        theme=theme, user=theme.creator, content=content(name=theme.name, css=".x{}")
+        theme=theme, actor=theme.creator, content=content(name=theme.name, css=".x{}")
     )
     theme.refresh_from_db()
     assert theme.status == Theme.Status.IN_REVIEW
@@ -110,7 +106,7 @@ def test_a_price_change_alone_keeps_the_theme_listed():
     theme = ThemeFactory(css=GOOD_CSS, tokens=dict(GOOD_TOKENS), description="")
     update_theme(
         theme=theme,
-        user=theme.creator,
+        actor=theme.creator,
         content=content(name=theme.name, price_cents=99),
     )
     theme.refresh_from_db()
@@ -120,17 +116,17 @@ def test_a_price_change_alone_keeps_the_theme_listed():
 def test_only_the_creator_edits_and_only_staff_review():
     theme = ThemeFactory(in_review=True)
     with pytest.raises(PermissionDenied):
-        update_theme(theme=theme, user=UserFactory(), content=content())
+        update_theme(theme=theme, actor=UserFactory(), content=content())
     with pytest.raises(PermissionDenied):
-        approve_theme(theme=theme, staff_user=UserFactory())
+        approve_theme(theme=theme, actor=UserFactory())
 
 
 def test_rejection_needs_a_reason_the_creator_sees():
     theme = ThemeFactory(in_review=True)
     staff = StaffUserFactory(perms=["store.review_theme"])
     with pytest.raises(InvalidTheme):
-        reject_theme(theme=theme, staff_user=staff, reason=" ")
-    reject_theme(theme=theme, staff_user=staff, reason="Fonts are blurry.")
+        reject_theme(theme=theme, actor=staff, reason=" ")
+    reject_theme(theme=theme, actor=staff, reason="Fonts are blurry.")
     theme.refresh_from_db()
     assert (theme.status, theme.review_note) == (
         Theme.Status.REJECTED,

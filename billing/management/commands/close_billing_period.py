@@ -22,9 +22,9 @@ class Command(BaseCommand):
         try:
             if period:
                 target = period_option(period)
-                results = [close_billing_period(period=target, now=now)]
+                results = [close_billing_period(period=target, at=now)]
             else:
-                results = close_due_periods(now=now)
+                results = close_due_periods(at=now)
         except BillingError as error:
             raise CommandError(error.message) from None
         if not results:

@@ -21,9 +21,9 @@ class Command(BaseCommand):
         now = timezone.now()
         try:
             if period is not None:
-                runs = [issue_statements(period=period_option(period), now=now)]
+                runs = [issue_statements(period=period_option(period), at=now)]
             else:
-                runs = issue_due_statements(now=now)
+                runs = issue_due_statements(at=now)
         except BillingError as error:
             raise CommandError(error.message) from None
         if not runs:

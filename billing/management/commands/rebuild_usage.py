@@ -38,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{target} has not started yet: there is nothing to rebuild."
             )
-        result = rebuild_usage(now=now, period=target, account_ids=account_ids)
+        result = rebuild_usage(at=now, period=target, account_ids=account_ids)
         first, last = result.periods[0], result.periods[-1]
         self.stdout.write(
             f"Rebuilt {result.accounts} account(s) for {first}..{last}:"

@@ -147,7 +147,7 @@ class DemoSeed:
                     rate_percent=Decimal(rate),
                     valid_from=date(2020, 1, 1),
                 ),
-                staff_user=staff,
+                actor=staff,
                 reason="Demo data",
             )
         for key, name, address, country, vat_id in [
@@ -168,7 +168,7 @@ class DemoSeed:
         ]:
             save_billing_details(
                 account=self.accounts[key],
-                user=staff,
+                actor=staff,
                 legal_name=name,
                 address=address,
                 country=country,
@@ -178,7 +178,7 @@ class DemoSeed:
         member = self.accounts["member@example.com"]
         save_billing_details(
             account=member,
-            user=self.users["member@example.com"],
+            actor=self.users["member@example.com"],
             legal_name=member.name,
             address="Kastanienallee 7\n10435 Berlin",
             country="DE",
@@ -342,7 +342,7 @@ class DemoSeed:
                 meter=meter,
                 cap_cents=cap_cents,
                 recurring=recurring,
-                user=self.users[user_email],
+                actor=self.users[user_email],
                 at=at,
             )
 
@@ -352,7 +352,7 @@ class DemoSeed:
         return purchase_pack(
             account=self.accounts["Globex"],
             pack=Pack.objects.get(code="slots-5-sub"),
-            user=self.users["owner@example.com"],
+            actor=self.users["owner@example.com"],
             idempotency_key="seed-demo:globex:slots-5-sub:first-term",
             at=bought_at,
         ).purchase
@@ -385,7 +385,7 @@ class DemoSeed:
         open_from = period_of(self.today)
         for period in _periods_between(self.first_day, self.today)[:-1]:
             if period.ends_at + grace <= until:
-                close_billing_period(period=period, now=period.ends_at + grace)
+                close_billing_period(period=period, at=period.ends_at + grace)
             elif period.start < open_from.start:
                 open_from = period
         return open_from
@@ -395,7 +395,7 @@ class DemoSeed:
         open_from = self._close_periods(until=self.now).start
         day = max(self.first_day, open_from)
         while day < self.today:
-            take_usage_snapshots(day=day, now=self.now)
+            take_usage_snapshots(day=day, at=self.now)
             day += timedelta(days=1)
 
     def _purchases(self, *, globex_lapsed_term: Purchase) -> None:
@@ -407,7 +407,7 @@ class DemoSeed:
             return purchase_pack(
                 account=accounts[email],
                 pack=pack,
-                user=users[email],
+                actor=users[email],
                 idempotency_key=f"seed-demo:{email}:{pack.code}",
             ).charge
 
@@ -417,7 +417,7 @@ class DemoSeed:
         buy("ok@example.com", Pack.objects.get(code="bandwidth-100gb-once"))
         refund_charge(
             charge=buy("warning@example.com", storage),
-            staff_user=users[STAFF_EMAIL],
+            actor=users[STAFF_EMAIL],
             reason="bought by mistake",
         )
         with override_settings(BILLING_SANDBOX_DECLINE=True):
@@ -427,14 +427,14 @@ class DemoSeed:
         globex = accounts["Globex"]
         renew_purchase(
             purchase=globex_lapsed_term,
-            user=owner,
+            actor=owner,
             idempotency_key="seed-demo:globex:slots-5-sub:renewal",
         )
         for job_ref in ["globex-support-lead", "globex-account-exec"]:
             allocate_job_slot(account=globex, job_ref=job_ref)
         allocate_job_slot(account=globex, job_ref="globex-summer-intern")
         release_job_slot(account=globex, job_ref="globex-summer-intern")
-        pay_outstanding_balance(account=globex, user=owner)
+        pay_outstanding_balance(account=globex, actor=owner)
 
 
 def _periods_between(first: date, last: date) -> list[Period]:

@@ -122,7 +122,7 @@ def _pay(request: AuthedHttpRequest, page: AccountPage, preview: PayPreview) -> 
     try:
         payment = pay_outstanding_balance(
             account=page.account,
-            user=request.user,
+            actor=request.user,
             expected_charge_ids=[c.pk for c in preview.charges],
         )
     except ConfirmationRequired:

@@ -54,7 +54,7 @@ def _give_consent(
             meter=meter,
             cap_cents=form.cap_cents,
             recurring=form.recurring,
-            user=request.user,
+            actor=request.user,
             acknowledged_cents=form.acknowledged_cents,
         )
     except ConfirmationRequired as asked:
@@ -154,7 +154,9 @@ def user_revoke_consent(
     except BillingError as failure:
         raise Http404(failure.message) from failure
     if request.method == "POST":
-        if revoke_overage_consent(account=page.account, meter=meter, user=request.user):
+        if revoke_overage_consent(
+            account=page.account, meter=meter, actor=request.user
+        ):
             figures = period_overage(
                 account=page.account, meter=meter, at=timezone.now()
             )

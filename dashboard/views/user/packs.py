@@ -18,8 +18,8 @@ from billing.errors import BillingError
 from billing.models import Purchase
 from billing.selectors import (
     charge_preview,
+    find_purchase_by_token,
     get_pack,
-    get_purchase_by_token,
     get_purchase_for_account,
     list_account_managers,
     list_catalogue,
@@ -116,7 +116,7 @@ def user_pack_confirm(
             lambda token, price: purchase_pack(
                 account=page.account,
                 pack=pack,
-                user=request.user,
+                actor=request.user,
                 idempotency_key=token,
                 shown_price_cents=price,
             ),
@@ -127,7 +127,7 @@ def user_pack_confirm(
         error = outcome
     key = f"buy:{page.account.pk}:{pack.code}"
     token = intent_token(request, key, rotate=bool(error) or "again" in request.GET)
-    bought = get_purchase_by_token(account=page.account, token=token)
+    bought = find_purchase_by_token(account=page.account, token=token)
     if bought is not None and bought.status == Purchase.Status.FAILED:
         token, bought = intent_token(request, key, rotate=True), None
     context = {
@@ -198,7 +198,7 @@ def user_renew(
             page,
             lambda token, price: renew_purchase(
                 purchase=purchase,
-                user=request.user,
+                actor=request.user,
                 idempotency_key=token,
                 shown_price_cents=price,
             ),

@@ -168,7 +168,7 @@ class Command(BillingSeedCommand):
             StoreSeed(password=password, now=now).run()
             # Every month before this one has its statements, as the monthly
             # run would have written them.
-            issue_due_statements(now=now)
+            issue_due_statements(at=now)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Theme store: {Theme.objects.count()} themes, "
@@ -202,7 +202,7 @@ class StoreSeed:
         paper = self.themes["Paper"]
         update_theme(
             theme=paper,
-            user=paper.creator,
+            actor=paper.creator,
             content=ThemeContent(
                 name=paper.name,
                 description=paper.description + " Now with a ruled-line card border.",
@@ -215,7 +215,7 @@ class StoreSeed:
 
     def _theme(self, spec: dict[str, Any]) -> None:
         theme = submit_theme(
-            creator=self.user(spec["creator"]),
+            actor=self.user(spec["creator"]),
             content=ThemeContent(
                 name=spec["name"],
                 description=spec["description"],
@@ -225,11 +225,9 @@ class StoreSeed:
             ),
         )
         if spec["state"] == "approved":
-            theme = approve_theme(theme=theme, staff_user=self.staff)
+            theme = approve_theme(theme=theme, actor=self.staff)
         elif spec["state"] == "rejected":
-            theme = reject_theme(
-                theme=theme, staff_user=self.staff, reason=spec["reason"]
-            )
+            theme = reject_theme(theme=theme, actor=self.staff, reason=spec["reason"])
         assert theme.status == spec["state"], (theme.name, theme.status)
         self.themes[theme.name] = theme
 
@@ -260,10 +258,10 @@ class StoreSeed:
 
         def buy(email: str, theme: str, at: datetime) -> Sale:
             return purchase_theme(
-                user=self.user(email),
+                actor=self.user(email),
                 theme=t[theme],
                 idempotency_key=f"seed-demo:store:{email}:{theme}",
-                now=at,
+                at=at,
             ).sale
 
         # Two months ago Studio Pro sold 7 copies: $1,043 gross crosses the
@@ -284,28 +282,28 @@ class StoreSeed:
         buy("ok@example.com", "Nightfall", now - timedelta(hours=5))
         buy("warning@example.com", "Harbor", now - timedelta(hours=4))
         purchase_bundle(
-            user=self.user("warning@example.com"),
+            actor=self.user("warning@example.com"),
             bundle=live,
             idempotency_key="seed-demo:store:warning:spring",
-            now=now - timedelta(hours=3),
+            at=now - timedelta(hours=3),
         )
         # The ended bundle's 30-day licence has run out: owner@ applied Forest
         # back then (written directly: apply_theme acts now) and sees the
         # default theme today.
         owner = self.user("owner@example.com")
         purchase_bundle(
-            user=owner,
+            actor=owner,
             bundle=ended,
             idempotency_key="seed-demo:store:owner:winter",
-            now=now - timedelta(days=100),
+            at=now - timedelta(days=100),
         )
         AppliedTheme.objects.create(
             user=owner, theme=t["Forest"], applied_at=now - timedelta(days=99)
         )
         # No refund here: billing's demo holds the one refund its test expects;
         # staff can refund a sale in admin (Sales > "Refund").
-        apply_theme(user=self.user("ok@example.com"), theme=t["Nightfall"])
-        apply_theme(user=self.user("warning@example.com"), theme=t["Forest"])
+        apply_theme(actor=self.user("ok@example.com"), theme=t["Nightfall"])
+        apply_theme(actor=self.user("warning@example.com"), theme=t["Forest"])
         Payout.objects.create(
             creator=self.user(CREATOR),
             amount_cents=50_000,

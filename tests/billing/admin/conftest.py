@@ -57,7 +57,7 @@ def populated() -> dict[str, object]:
     record_usage_event(event_id="e-2", account=person, meter="storage", quantity=GB)
     # Snapshot today as if the day were over: the accounts are new today.
     take_usage_snapshots(
-        day=timezone.now().date(), now=timezone.now() + timedelta(days=1)
+        day=timezone.now().date(), at=timezone.now() + timedelta(days=1)
     )
     ClosedPeriod.objects.create(
         period_start=period_of(timezone.now()).previous().previous().start
@@ -76,10 +76,10 @@ def _documents() -> None:
     TaxRate.objects.create(country="IE", rate_percent=23, valid_from=date(2020, 1, 1))
     account = personal_account()
     save_billing_details(
-        account=account, user=owner_of(account), legal_name="Documents Ltd"
+        account=account, actor=owner_of(account), legal_name="Documents Ltd"
     )
-    refund_charge(charge=buy(account, key="k-doc").charge, staff_user=None)
+    refund_charge(charge=buy(account, key="k-doc").charge, actor=None)
     # A month named outright, so the statement is the same on any day.
     march = Period(date(2025, 3, 1))
     ChargeRecordFactory(account=account, created_at=march.starts_at)
-    issue_statements(period=march, now=datetime(2025, 4, 2, tzinfo=UTC))
+    issue_statements(period=march, at=datetime(2025, 4, 2, tzinfo=UTC))

@@ -55,7 +55,7 @@ def url(model: type, view: str, *args: object) -> str:
 def buy(account: Account, code: str = "storage-50gb-once", key: str = "k-1"):
     pack = Pack.objects.get(code=code)
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=key
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=key
     )
 
 
@@ -66,7 +66,7 @@ def storage_charge(account, *, price_cents: int = 1000, key: str = "k", when=NOV
             lines={"storage": 10**9}, price_cents=price_cents, name="Storage pack"
         )
         return purchase_pack(
-            account=account, pack=pack, user=owner_of(account), idempotency_key=key
+            account=account, pack=pack, actor=owner_of(account), idempotency_key=key
         ).charge
 
 
@@ -106,7 +106,7 @@ def add_adjustment(account: Account) -> None:
         meter=meter("storage"),
         amount=GB,
         reason="goodwill",
-        staff_user=StaffUserFactory(perms=["billing.adjust_grant"]),
+        actor=StaffUserFactory(perms=["billing.adjust_grant"]),
     )
 
 

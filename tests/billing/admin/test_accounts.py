@@ -71,7 +71,7 @@ def test_account_page_shows_staff_the_unbilled_and_billable_overage(
             meter=meter("bandwidth"),
             cap_cents=500,
             recurring=False,
-            user=account.user,
+            actor=account.user,
         )
         record_usage_event(
             event_id="after", account=account, meter="bandwidth", quantity=GB

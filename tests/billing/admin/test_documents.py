@@ -49,8 +49,8 @@ def documents():
         account = personal_account(name="Carla Customer")
     charge = storage_charge(account)
     with time_machine.travel(NOV_10, tick=False):
-        refund_charge(charge=charge, staff_user=None, amount_cents=400)
-    issue_statements(period=parse_period("2026-11"), now=DEC_2)
+        refund_charge(charge=charge, actor=None, amount_cents=400)
+    issue_statements(period=parse_period("2026-11"), at=DEC_2)
     return {
         "account": account,
         "invoice": charge.invoice,
@@ -148,8 +148,8 @@ def test_the_lists_do_no_query_per_row(reader, model, django_assert_max_num_quer
             account = personal_account()
         charge = storage_charge(account, key=f"k{i}")
         with time_machine.travel(NOV_10, tick=False):
-            refund_charge(charge=charge, staff_user=None, amount_cents=100)
-    issue_statements(period=parse_period("2026-11"), now=DEC_2)
+            refund_charge(charge=charge, actor=None, amount_cents=100)
+    issue_statements(period=parse_period("2026-11"), at=DEC_2)
     assert model.objects.count() == 6
 
     with django_assert_max_num_queries(10):

@@ -54,7 +54,7 @@ def bought():
     pack = PackFactory(lines={"storage": 10**9}, price_cents=2000, term_days=30)
     with time_machine.travel(BOUGHT, tick=False):
         return purchase_pack(
-            account=account, pack=pack, user=owner_of(account), idempotency_key="k"
+            account=account, pack=pack, actor=owner_of(account), idempotency_key="k"
         )
 
 
@@ -313,7 +313,7 @@ def test_one_charge_is_refunded_at_a_time(admin_client, bought):
     other = purchase_pack(
         account=bought.purchase.account,
         pack=bought.purchase.pack,
-        user=owner_of(bought.purchase.account),
+        actor=owner_of(bought.purchase.account),
         idempotency_key="k2",
     )
 
@@ -362,7 +362,7 @@ def slots_bought():
     )
     with time_machine.travel(BOUGHT, tick=False):
         return purchase_pack(
-            account=account, pack=pack, user=owner_of(account), idempotency_key="s"
+            account=account, pack=pack, actor=owner_of(account), idempotency_key="s"
         )
 
 

@@ -188,8 +188,8 @@ def test_deleting_a_rate_is_checked_and_recorded():
     invoiced_in_ireland()
 
     with pytest.raises(InvalidRequest, match="Issued invoices keep their rate"):
-        delete_tax_rate(tax_rate=used, staff_user=staff)
-    delete_tax_rate(tax_rate=unused, staff_user=staff)
+        delete_tax_rate(tax_rate=used, actor=staff)
+    delete_tax_rate(tax_rate=unused, actor=staff)
 
     assert list(TaxRate.objects.all()) == [used]
     entry = AuditEntry.objects.get()
@@ -202,10 +202,10 @@ def test_the_service_checks_the_permission_and_the_invoices_itself():
     invoiced_in_ireland()
 
     with pytest.raises(MissingPermission):
-        save_tax_rate(tax_rate=rate, staff_user=StaffUserFactory())
+        save_tax_rate(tax_rate=rate, actor=StaffUserFactory())
     with pytest.raises(InvalidRequest, match="the rate of that day cannot change"):
         save_tax_rate(
-            tax_rate=rate, staff_user=StaffUserFactory(perms=["billing.add_taxrate"])
+            tax_rate=rate, actor=StaffUserFactory(perms=["billing.add_taxrate"])
         )
     assert not TaxRate.objects.exists()
 

@@ -68,14 +68,14 @@ def consent(account, meter_code, cap_cents, *, on, recurring=False):
             meter=meter(meter_code),
             cap_cents=cap_cents,
             recurring=recurring,
-            user=owner_of(account),
+            actor=owner_of(account),
         )
 
 
 def revoke(account, meter_code, *, on):
     with clock(on):
         return revoke_overage_consent(
-            account=account, meter=meter(meter_code), user=owner_of(account)
+            account=account, meter=meter(meter_code), actor=owner_of(account)
         )
 
 
@@ -84,7 +84,7 @@ def buy(account, pack, *, on):
         return purchase_pack(
             account=account,
             pack=pack,
-            user=owner_of(account),
+            actor=owner_of(account),
             idempotency_key=f"buy-{next(_ids)}",
         )
 
@@ -93,7 +93,7 @@ def renew(purchase, *, on):
     with clock(on):
         return renew_purchase(
             purchase=purchase,
-            user=owner_of(purchase.account),
+            actor=owner_of(purchase.account),
             idempotency_key=f"renew-{next(_ids)}",
         )
 
@@ -102,14 +102,14 @@ def refund(charge, *, on, amount=None):
     with clock(on):
         return refund_charge(
             charge=charge,
-            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+            actor=StaffUserFactory(perms=["billing.refund_charge"]),
             amount_cents=amount,
         )
 
 
 def close(period, *, on):
     with clock(on):
-        return close_billing_period(period=period, now=on)
+        return close_billing_period(period=period, at=on)
 
 
 def snapshot_days(first, last):
@@ -166,7 +166,7 @@ def rebuild_diff(account, *, now):
     """Caches before and after rebuild_usage at ``now``: (before, after)."""
     before = caches(account.pk)
     with clock(now):
-        rebuild_usage(now=now, account_ids=[account.pk])
+        rebuild_usage(at=now, account_ids=[account.pk])
     after = caches(account.pk)
     # rebuild fills in days never snapshotted: compare the days that existed
     days = {(m, d) for m, d, *_ in before["snapshots"]}

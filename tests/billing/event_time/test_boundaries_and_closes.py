@@ -166,14 +166,14 @@ def test_grace_keeps_month_open_for_late_counter_events():
     acct = customer()
     consent(acct, "bandwidth", 10_000, on=moment(3, 1))
     with clock(moment(4, 2)):
-        assert close_due_periods(now=moment(4, 2)) == []
+        assert close_due_periods(at=moment(4, 2)) == []
     use(acct, "bandwidth", 6 * GB, on=moment(3, 31, 23, 59), received=moment(4, 3, 23))
     with clock(moment(4, 4)):
-        closes = close_due_periods(now=moment(4, 4))
+        closes = close_due_periods(at=moment(4, 4))
     assert [c.period for c in closes] == [MARCH]
     assert overage_cents(acct, "bandwidth", MARCH) == [9]
     with clock(moment(4, 5)):
-        assert close_due_periods(now=moment(4, 5)) == []
+        assert close_due_periods(at=moment(4, 5)) == []
     close(MARCH, on=moment(4, 6))
     assert overage_cents(acct, "bandwidth", MARCH) == [9]
 
@@ -239,8 +239,8 @@ def test_a_close_that_died_before_charging_is_finished_by_the_next_run():
     ClosedPeriod.objects.create(period_start=MARCH.start, closed_at=moment(4, 4))
 
     with clock(moment(4, 4, 1)):
-        results = close_due_periods(now=moment(4, 4, 1))
-        again = close_due_periods(now=moment(4, 4, 2))
+        results = close_due_periods(at=moment(4, 4, 1))
+        again = close_due_periods(at=moment(4, 4, 2))
 
     assert [r.period for r in results] == [MARCH]
     assert again == []

@@ -137,7 +137,7 @@ def test_a_refunded_storage_pack_still_covers_the_days_before_the_refund():
     with clock(moment(3, 11)):
         refund_charge(
             charge=bought.charge,
-            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+            actor=StaffUserFactory(perms=["billing.refund_charge"]),
         )
 
     close(MARCH, on=moment(4, 4))  # fills every missing snapshot
@@ -162,7 +162,7 @@ def test_a_refunded_top_up_keeps_the_units_it_burned_before_the_refund():
     with clock(moment(4, 10)):
         refund = refund_charge(
             charge=bought.charge,
-            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+            actor=StaffUserFactory(perms=["billing.refund_charge"]),
         )
     use(account, "bandwidth", 2 * GB, on=moment(4, 12))  # nothing covers it
 
@@ -258,11 +258,11 @@ def test_a_late_event_burns_the_top_up_that_was_live_when_it_happened():
             meter=meter("bandwidth"),
             amount=10 * GB,
             reason="goodwill",
-            staff_user=StaffUserFactory(perms=["billing.adjust_grant"]),
+            actor=StaffUserFactory(perms=["billing.adjust_grant"]),
         )
     use(account, "bandwidth", 5 * GB, on=moment(4, 6))  # the allowance
     with clock(moment(4, 20)):
-        revoke_grant(grant=top_up, staff_user=None)
+        revoke_grant(grant=top_up, actor=None)
     # Both arrive on the 22nd: the 15th's was covered, the 21st's was not.
     use(account, "bandwidth", 3 * GB, on=moment(4, 15), received=moment(4, 22))
     use(account, "bandwidth", 2 * GB, on=moment(4, 21), received=moment(4, 22))
@@ -284,7 +284,7 @@ def test_a_top_up_added_later_covers_the_consented_excess_first():
             meter=meter("bandwidth"),
             amount=2 * GB,
             reason="goodwill",
-            staff_user=StaffUserFactory(perms=["billing.adjust_grant"]),
+            actor=StaffUserFactory(perms=["billing.adjust_grant"]),
         )
 
     close(APRIL, on=moment(5, 4))
@@ -341,7 +341,7 @@ def test_a_renewed_term_covers_the_excess_from_the_instant_it_starts():
     use(account, "bandwidth", 8 * GB, on=moment(3, 3))  # allowance + the 3 GB
     with clock(moment(3, 5)):
         renew_purchase(
-            purchase=bought.purchase, user=owner_of(account), idempotency_key="renew"
+            purchase=bought.purchase, actor=owner_of(account), idempotency_key="renew"
         )  # the next term starts 11 Mar 00:00
     use(account, "bandwidth", 2 * GB, on=moment(3, 8))  # 2 GB consented excess
     with clock(moment(3, 12)):

@@ -141,7 +141,7 @@ def test_a_consent_revoked_this_period_still_bills_what_was_used_under_it():
     revoke_overage_consent(
         account=account,
         meter=meter("bandwidth"),
-        user=owner_of(account),
+        actor=owner_of(account),
         at=AT - timedelta(hours=1),
     )
     bandwidth = _bandwidth(overage_overview(account=account, at=AT))
@@ -171,7 +171,7 @@ def _bought(account, code="storage-50gb-sub"):
     result = purchase_pack(
         account=account,
         pack=Pack.objects.get(code=code),
-        user=owner_of(account),
+        actor=owner_of(account),
         idempotency_key=f"buy-{code}",
     )
     return get_purchase_for_account(account=account, purchase_id=result.purchase.pk)
@@ -195,7 +195,7 @@ def test_a_renewal_bought_before_the_end_is_scheduled_with_no_gap():
     assert renewal.no_gap and renewal.preview.refusal is None
     assert [a.meter.code for a in renewal.allowances] == ["storage"]
     result = renew_purchase(
-        purchase=purchase, user=owner_of(account), idempotency_key="renew"
+        purchase=purchase, actor=owner_of(account), idempotency_key="renew"
     )
     renewed = get_purchase_for_account(account=account, purchase_id=result.purchase.pk)
     assert purchase_receipt(purchase=renewed, at=AT).scheduled
@@ -210,7 +210,7 @@ def test_a_charge_held_by_the_cap_says_so():
     record_usage(
         account, "bandwidth", 15 * GB, at=period.starts_at + timedelta(days=11)
     )
-    close_billing_period(period=period, now=period.ends_at)
+    close_billing_period(period=period, at=period.ends_at)
     charge = account.charges.get(kind="overage")
     overview = charge_overview(charge=charge)
     assert overview.document.overage is not None

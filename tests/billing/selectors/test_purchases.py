@@ -28,7 +28,7 @@ def test_rates_are_written_as_people_write_them():
 def test_a_rate_from_a_later_day_does_not_apply_yet():
     account = personal_account()
     save_billing_details(
-        account=account, user=account.user, legal_name="Q", country="FR"
+        account=account, actor=account.user, legal_name="Q", country="FR"
     )
     TaxRate.objects.create(
         country="FR", rate_percent=Decimal("5.50"), valid_from=date(2020, 1, 1)

@@ -35,7 +35,7 @@ def buy(account, pack, *, token="token-1", user=None, at=None):
         return purchase_pack(
             account=account,
             pack=pack,
-            user=user or owner_of(account),
+            actor=user or owner_of(account),
             idempotency_key=token,
         )
 

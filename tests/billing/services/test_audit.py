@@ -44,7 +44,7 @@ def _bought():
     return purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=owner_of(account),
+        actor=owner_of(account),
         idempotency_key=f"k-{account.pk}",
     )
 
@@ -61,7 +61,7 @@ def test_a_refund_is_recorded_with_both_texts_and_the_revoked_grants():
     with time_machine.travel(NOON, tick=False):
         refund = refund_charge(
             charge=bought.charge,
-            staff_user=staff,
+            actor=staff,
             amount_cents=500,
             customer_reason="Bought by mistake",
             staff_note="ticket 42",
@@ -87,7 +87,7 @@ def test_a_refund_is_recorded_with_both_texts_and_the_revoked_grants():
 
 def test_voiding_a_pending_charge_is_recorded_as_a_refund():
     charge = ChargeRecordFactory(account=personal_account(), status="pending")
-    refund_charge(charge=charge, staff_user=None, customer_reason="never paid")
+    refund_charge(charge=charge, actor=None, customer_reason="never paid")
     entry = _only_entry(action="refund")
     assert entry.actor is None  # the system
     assert (entry.before["status"], entry.after["status"]) == ("pending", "void")
@@ -102,7 +102,7 @@ def test_an_adjustment_grant_is_recorded_with_its_reason():
         meter=meter("storage"),
         amount=5 * GB,
         reason="goodwill, ticket 7",
-        staff_user=staff,
+        actor=staff,
     )
     entry = _only_entry()
     assert (entry.action, entry.actor, entry.account) == (
@@ -120,8 +120,8 @@ def test_an_adjustment_grant_is_recorded_with_its_reason():
 def test_a_revocation_is_recorded_once():
     grant = GrantFactory(account=personal_account(), meter=meter("storage"))
     staff = _staff("billing.adjust_grant")
-    revoke_grant(grant=grant, staff_user=staff, reason="granted twice")
-    revoke_grant(grant=grant, staff_user=staff, reason="again")  # nothing to do
+    revoke_grant(grant=grant, actor=staff, reason="granted twice")
+    revoke_grant(grant=grant, actor=staff, reason="again")  # nothing to do
     grant.refresh_from_db()
     entry = _only_entry()
     assert (entry.action, entry.actor, entry.reason) == (
@@ -172,7 +172,7 @@ def test_a_claim_is_recorded():
     account = PlatformAccountFactory(kind=Account.Kind.COMPANY)
     owner = UserFactory()
     staff = _staff("billing.change_account")
-    company = claim_company_account(account=account, owner=owner, staff_user=staff)
+    company = claim_company_account(account=account, owner=owner, actor=staff)
     entry = _only_entry()
     assert (entry.action, entry.actor) == ("account_claimed", staff)
     assert entry.after == {"company_id": company.pk, "owner": owner.email}
@@ -181,7 +181,7 @@ def test_a_claim_is_recorded():
 def test_a_refused_power_records_nothing():
     bought = _bought()
     with pytest.raises(MissingPermission):
-        refund_charge(charge=bought.charge, staff_user=_staff())
+        refund_charge(charge=bought.charge, actor=_staff())
     assert not AuditEntry.objects.exists()
 
 

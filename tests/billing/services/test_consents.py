@@ -37,13 +37,13 @@ def _consent(
         meter=meter(code),
         cap_cents=cap_cents,
         recurring=recurring,
-        user=user or owner_of(account),
+        actor=user or owner_of(account),
     )
 
 
 def _revoke(account, *, user=None, code="bandwidth"):
     return revoke_overage_consent(
-        account=account, meter=meter(code), user=user or owner_of(account)
+        account=account, meter=meter(code), actor=user or owner_of(account)
     )
 
 

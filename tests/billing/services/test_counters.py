@@ -143,7 +143,7 @@ def test_top_up_bought_while_over_the_limit_covers_the_excess():
     result = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="transcoding-500min-once"),
-        user=owner_of(account),
+        actor=owner_of(account),
         idempotency_key="buy-while-over",
     )
 

@@ -63,7 +63,7 @@ def rates():
 def details(account, *, country="", vat_id="", name="Buyer Ltd"):
     save_billing_details(
         account=account,
-        user=owner_of(account),
+        actor=owner_of(account),
         legal_name=name,
         address="1 Main Street\n10115 Berlin",
         country=country,
@@ -74,7 +74,7 @@ def details(account, *, country="", vat_id="", name="Buyer Ltd"):
 def buy(account, *, price_cents=2000, key="buy", **pack):
     pack = PackFactory(lines={"storage": 10 * GB}, price_cents=price_cents, **pack)
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=key
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=key
     )
 
 
@@ -235,7 +235,7 @@ def test_a_partial_refund_credits_net_and_tax_in_proportion(rates):
     details(account, country="DE")
     charge = buy(account, price_cents=2000).charge  # 2000 + 380 = 2380
 
-    half = refund_charge(charge=charge, staff_user=None, amount_cents=1190)
+    half = refund_charge(charge=charge, actor=None, amount_cents=1190)
     note = half.credit_note
 
     assert note.number == "CN-2026-000001"
@@ -253,7 +253,7 @@ def test_an_odd_refund_still_adds_up_to_the_cent(rates):
     details(account, country="DE")
     charge = buy(account, price_cents=2000).charge
 
-    note = refund_charge(charge=charge, staff_user=None, amount_cents=1000).credit_note
+    note = refund_charge(charge=charge, actor=None, amount_cents=1000).credit_note
 
     # 1000 / 1.19 = 840.34 -> 840 net; the tax is the rest.
     assert (note.net_cents, note.tax_cents, note.gross_cents) == (840, 160, 1000)
@@ -266,7 +266,7 @@ def test_a_full_refund_credits_the_whole_invoice_with_the_customer_reason(rates)
     charge = buy(account, price_cents=2000).charge
 
     refund = refund_charge(
-        charge=charge, staff_user=None, customer_reason="Bought by mistake"
+        charge=charge, actor=None, customer_reason="Bought by mistake"
     )
 
     note = refund.credit_note
@@ -304,7 +304,7 @@ def test_voiding_a_pending_charge_credits_its_invoice_in_full(rates):
         account = personal_account()
     with frozen(datetime(2026, 5, 4, tzinfo=UTC)):
         charge = overage_charge(account, at_close=datetime(2026, 5, 4, tzinfo=UTC))
-        voided = refund_charge(charge=charge, staff_user=None)
+        voided = refund_charge(charge=charge, actor=None)
 
     assert voided.status == ChargeRecord.Status.VOID
     note = CreditNote.objects.get(charge=charge)
@@ -335,7 +335,7 @@ def test_the_database_refuses_to_change_or_delete_an_issued_invoice():
 
 @frozen(MARCH_10)
 def test_the_database_refuses_to_change_a_credit_note():
-    refund = refund_charge(charge=buy(personal_account()).charge, staff_user=None)
+    refund = refund_charge(charge=buy(personal_account()).charge, actor=None)
     note = refund.credit_note
 
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -360,18 +360,18 @@ def test_only_owners_and_admins_edit_billing_details():
     account = personal_account()
     stranger = owner_of(personal_account())
     with pytest.raises(PermissionDenied):
-        save_billing_details(account=account, user=stranger, legal_name="Mine now")
+        save_billing_details(account=account, actor=stranger, legal_name="Mine now")
     with pytest.raises(InvalidRequest, match="not a VAT id"):
         save_billing_details(
             account=account,
-            user=owner_of(account),
+            actor=owner_of(account),
             legal_name="X",
             country="DE",
             vat_id="DE12",
         )
     with pytest.raises(InvalidRequest, match="country code"):
         save_billing_details(
-            account=account, user=owner_of(account), legal_name="X", country="ZZ"
+            account=account, actor=owner_of(account), legal_name="X", country="ZZ"
         )
     assert not BillingDetails.objects.filter(account=account).exists()
 
@@ -409,13 +409,13 @@ def test_staff_edits_of_billing_details_need_the_power_and_are_on_record():
     viewer = User.objects.create_user(email="viewer@example.com", is_staff=True)
     with pytest.raises(MissingPermission):
         save_billing_details(
-            account=account, user=viewer, legal_name="Hijacked", staff=True
+            account=account, actor=viewer, legal_name="Hijacked", staff=True
         )
 
     admin = User.objects.create_superuser(email="admin@example.com", password="x")
     details(account, country="FR", name="Before SAS")
     save_billing_details(
-        account=account, user=admin, legal_name="After SAS", country="FR", staff=True
+        account=account, actor=admin, legal_name="After SAS", country="FR", staff=True
     )
 
     entry = AuditEntry.objects.get(action=AuditEntry.Action.BILLING_DETAILS_CHANGED)

@@ -35,7 +35,7 @@ def _buy(account, *, subscription=False, token="buy", name="Storage +50 GB"):
         lines={"storage": 50 * GB},
     )
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=token
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=token
     )
 
 
@@ -49,7 +49,7 @@ def sweep(django_capture_on_commit_callbacks):
 
     def run(*, now):
         with django_capture_on_commit_callbacks(execute=True):
-            return sweep_expirations(now=now)
+            return sweep_expirations(at=now)
 
     return run
 
@@ -117,7 +117,7 @@ def test_a_company_reminder_is_emailed_to_the_owner(sweep):
 def test_a_renewed_purchase_gets_no_reminder(sweep):
     account = personal_account()
     purchase = _buy(account, subscription=True).purchase
-    renew_purchase(purchase=purchase, user=owner_of(account), idempotency_key="r1")
+    renew_purchase(purchase=purchase, actor=owner_of(account), idempotency_key="r1")
 
     week_before = sweep(now=purchase.expires_at - timedelta(days=7))
     day_before = sweep(now=purchase.expires_at - timedelta(days=1))
@@ -131,7 +131,7 @@ def test_a_declined_renewal_still_leaves_the_reminder(sweep, settings):
     account = personal_account()
     purchase = _buy(account, subscription=True).purchase
     settings.BILLING_SANDBOX_DECLINE = True
-    renew_purchase(purchase=purchase, user=owner_of(account), idempotency_key="r1")
+    renew_purchase(purchase=purchase, actor=owner_of(account), idempotency_key="r1")
 
     result = sweep(now=purchase.expires_at - timedelta(days=7))
 
@@ -143,7 +143,7 @@ def test_a_refunded_purchase_gets_no_reminder(sweep):
     bought = _buy(account)
     refund_charge(
         charge=bought.charge,
-        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        actor=StaffUserFactory(perms=["billing.refund_charge"]),
     )
 
     result = sweep(now=bought.purchase.expires_at - timedelta(days=7))

@@ -28,7 +28,7 @@ def test_a_staff_adjustment_raises_the_limit_with_its_reason_on_record():
         meter=meter("storage"),
         amount=5 * GB,
         reason="Goodwill after outage",
-        staff_user=staff,
+        actor=staff,
     )
 
     assert limit(account, "storage") == FREE_STORAGE + 5 * GB
@@ -48,7 +48,7 @@ def test_a_staff_adjustment_needs_a_positive_amount(amount):
             meter=meter("storage"),
             amount=amount,
             reason="Goodwill",
-            staff_user=staff_user(),
+            actor=staff_user(),
         )
 
     assert not account.grants.exists()
@@ -65,7 +65,7 @@ def test_a_staff_adjustment_needs_a_reason(reason):
             meter=meter("storage"),
             amount=GB,
             reason=reason,
-            staff_user=staff_user(),
+            actor=staff_user(),
         )
 
     assert not account.grants.exists()
@@ -81,7 +81,7 @@ def test_a_staff_adjustment_cannot_expire_in_the_past():
             meter=meter("storage"),
             amount=GB,
             reason="Goodwill",
-            staff_user=staff_user(),
+            actor=staff_user(),
             expires_at=timezone.now() - timedelta(minutes=1),
         )
 
@@ -98,7 +98,7 @@ def test_a_staff_adjustment_with_an_expiry_stops_counting_then():
         meter=meter("storage"),
         amount=GB,
         reason="Trial",
-        staff_user=staff_user(),
+        actor=staff_user(),
         expires_at=expires_at,
     )
 
@@ -115,7 +115,7 @@ def test_only_staff_can_add_an_adjustment_grant():
             meter=meter("storage"),
             amount=GB,
             reason="me",
-            staff_user=account.user,
+            actor=account.user,
         )
 
     assert limit(account, "storage") == FREE_STORAGE
@@ -128,12 +128,10 @@ def test_revoking_a_grant_drops_the_limit_back():
         meter=meter("storage"),
         amount=GB,
         reason="Goodwill",
-        staff_user=staff_user(),
+        actor=staff_user(),
     )
 
-    assert (
-        revoke_grant(grant=grant, staff_user=None, reason="Granted by mistake") is True
-    )
+    assert revoke_grant(grant=grant, actor=None, reason="Granted by mistake") is True
 
     assert limit(account, "storage") == FREE_STORAGE
     grant.refresh_from_db()

@@ -53,7 +53,7 @@ def _slot_grant(account, *, amount, **kwargs):
 def _buy_slots(account, amount, *, token="buy-slots"):
     pack = PackFactory(slots=True, lines={"job_slots": amount})
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=token
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=token
     )
 
 
@@ -202,7 +202,7 @@ def test_expiry_sweep_suspends_the_newest_allocations_beyond_the_limit():
     _slot_grant(account, amount=3, expires_at=now + timedelta(hours=1))
     _allocate(account, "job-1", "job-2", "job-3", "job-4", "job-5")
 
-    sweep = sweep_expirations(now=now + timedelta(hours=2))
+    sweep = sweep_expirations(at=now + timedelta(hours=2))
 
     assert sweep.suspended_slots == 3
     assert _statuses(account) == {
@@ -231,7 +231,7 @@ def test_one_suspended_posting_is_written_in_the_singular():
     _slot_grant(account, amount=1, expires_at=now + timedelta(hours=1))
     _allocate(account, "job-1", "job-2", "job-3")  # 2 free + 1 from the grant
 
-    sweep_expirations(now=now + timedelta(hours=2))
+    sweep_expirations(at=now + timedelta(hours=2))
 
     message = account.alerts.get(kind=Alert.Kind.SUSPENDED).message
     assert message.startswith("1 job posting was suspended after ")
@@ -244,7 +244,7 @@ def test_expiry_sweep_suspends_nothing_when_the_slots_still_fit():
     _slot_grant(account, amount=3, expires_at=now + timedelta(hours=1))
     _allocate(account, "job-1", "job-2")
 
-    sweep = sweep_expirations(now=now + timedelta(hours=2))
+    sweep = sweep_expirations(at=now + timedelta(hours=2))
 
     assert sweep.suspended_slots == 0
     assert set(_statuses(account).values()) == {"active"}
@@ -257,9 +257,9 @@ def test_rerunning_the_sweep_does_not_suspend_or_alert_again():
     now = timezone.now()
     _slot_grant(account, amount=1, expires_at=now + timedelta(hours=1))
     _allocate(account, "job-1", "job-2", "job-3")
-    sweep_expirations(now=now + timedelta(hours=2))
+    sweep_expirations(at=now + timedelta(hours=2))
 
-    rerun = sweep_expirations(now=now + timedelta(hours=3))
+    rerun = sweep_expirations(at=now + timedelta(hours=3))
 
     assert (rerun.expired_grants, rerun.suspended_slots) == (0, 0)
     assert account.alerts.filter(kind=Alert.Kind.SUSPENDED).count() == 1
@@ -274,7 +274,7 @@ def test_suspension_alert_is_emailed_to_the_company_owner(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        revoke_grant(grant=grant, staff_user=None)
+        revoke_grant(grant=grant, actor=None)
 
     suspended_mails = [m for m in mail.outbox if "suspended" in m.subject.lower()]
     assert len(suspended_mails) == 1
@@ -286,7 +286,7 @@ def test_revoking_a_slot_grant_suspends_the_newest_allocations():
     grant = _slot_grant(account, amount=2)
     _allocate(account, "job-1", "job-2", "job-3", "job-4")
 
-    assert revoke_grant(grant=grant, staff_user=None) is True
+    assert revoke_grant(grant=grant, actor=None) is True
 
     assert _statuses(account) == {
         "job-1": "active",
@@ -307,9 +307,9 @@ def test_revoking_a_grant_twice_changes_nothing_the_second_time():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant, staff_user=None)
+    revoke_grant(grant=grant, actor=None)
 
-    assert revoke_grant(grant=grant, staff_user=None) is False
+    assert revoke_grant(grant=grant, actor=None) is False
     assert account.job_slots.filter(status=JobSlot.Status.SUSPENDED).count() == 1
 
 
@@ -320,7 +320,7 @@ def test_refunding_a_slot_pack_suspends_the_slots_it_paid_for():
 
     refund_charge(
         charge=bought.charge,
-        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        actor=StaffUserFactory(perms=["billing.refund_charge"]),
     )
 
     assert _statuses(account) == {
@@ -343,7 +343,7 @@ def test_the_job_slots_page_says_why_each_posting_was_suspended(client):
     _allocate(account, "job-1", "job-2", "job-3")
     refund_charge(
         charge=bought.charge,
-        staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+        actor=StaffUserFactory(perms=["billing.refund_charge"]),
     )
     client.force_login(owner_of(account))
     page = client.get(
@@ -357,7 +357,7 @@ def test_buying_slots_reactivates_suspended_jobs_oldest_first_up_to_the_limit():
     account = company_account()
     grant = _slot_grant(account, amount=3)
     _allocate(account, "job-1", "job-2", "job-3", "job-4", "job-5")
-    revoke_grant(grant=grant, staff_user=None)
+    revoke_grant(grant=grant, actor=None)
 
     _buy_slots(account, 1)
 
@@ -375,7 +375,7 @@ def test_buying_enough_slots_reactivates_every_suspended_job():
     account = company_account()
     grant = _slot_grant(account, amount=2)
     _allocate(account, "job-1", "job-2", "job-3", "job-4")
-    revoke_grant(grant=grant, staff_user=None)
+    revoke_grant(grant=grant, actor=None)
 
     _buy_slots(account, 5)
 
@@ -388,7 +388,7 @@ def test_suspended_jobs_get_free_capacity_before_new_jobs():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant, staff_user=None)
+    revoke_grant(grant=grant, actor=None)
 
     release_job_slot(account=account, job_ref="job-1")
 
@@ -401,7 +401,7 @@ def test_allocating_a_suspended_job_returns_it_without_taking_a_slot():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant, staff_user=None)
+    revoke_grant(grant=grant, actor=None)
 
     again = allocate_job_slot(account=account, job_ref="job-3")
 
@@ -414,7 +414,7 @@ def test_releasing_a_suspended_job_removes_it_from_the_queue():
     account = company_account()
     grant = _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3")
-    revoke_grant(grant=grant, staff_user=None)
+    revoke_grant(grant=grant, actor=None)
 
     assert release_job_slot(account=account, job_ref="job-3") is True
 
@@ -444,8 +444,8 @@ def test_a_second_suspension_in_the_same_month_raises_no_second_alert():
     first, second = _slot_grant(account, amount=1), _slot_grant(account, amount=1)
     _allocate(account, "job-1", "job-2", "job-3", "job-4")
 
-    revoke_grant(grant=first, staff_user=None)
-    revoke_grant(grant=second, staff_user=None)
+    revoke_grant(grant=first, actor=None)
+    revoke_grant(grant=second, actor=None)
 
     assert _statuses(account)["job-3"] == "suspended"
     assert _statuses(account)["job-4"] == "suspended"

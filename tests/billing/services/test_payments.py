@@ -32,7 +32,7 @@ def test_paying_settles_every_pending_charge_in_one_payment():
     ]
     ChargeRecordFactory(account=account, amount_cents=1000, paid=True)
 
-    payment = pay_outstanding_balance(account=account, user=owner_of(account))
+    payment = pay_outstanding_balance(account=account, actor=owner_of(account))
 
     assert (payment.paid_cents, payment.charges) == (1225, 2)
     assert outstanding_balance_cents(account=account) == 0
@@ -50,7 +50,7 @@ def test_paying_keeps_every_amount_as_it_was():
     ChargeRecordFactory(account=account, amount_cents=500)
     ChargeRecordFactory(account=account, amount_cents=725)
 
-    pay_outstanding_balance(account=account, user=owner_of(account))
+    pay_outstanding_balance(account=account, actor=owner_of(account))
 
     assert _statuses(account) == [(500, Status.PAID), (725, Status.PAID)]
 
@@ -58,9 +58,9 @@ def test_paying_keeps_every_amount_as_it_was():
 def test_paying_again_pays_nothing():
     account = personal_account()
     ChargeRecordFactory(account=account, amount_cents=500)
-    pay_outstanding_balance(account=account, user=owner_of(account))
+    pay_outstanding_balance(account=account, actor=owner_of(account))
 
-    again = pay_outstanding_balance(account=account, user=owner_of(account))
+    again = pay_outstanding_balance(account=account, actor=owner_of(account))
 
     assert (again.paid_cents, again.charges) == (0, 0)
     assert _statuses(account) == [(500, Status.PAID)]
@@ -70,7 +70,7 @@ def test_paying_with_nothing_outstanding_pays_nothing():
     account = personal_account()
     ChargeRecordFactory(account=account, amount_cents=500, paid=True)
 
-    payment = pay_outstanding_balance(account=account, user=owner_of(account))
+    payment = pay_outstanding_balance(account=account, actor=owner_of(account))
 
     assert (payment.paid_cents, payment.charges) == (0, 0)
 
@@ -80,7 +80,7 @@ def test_paying_leaves_other_accounts_charges_pending():
     ChargeRecordFactory(account=account, amount_cents=500)
     ChargeRecordFactory(account=other, amount_cents=900)
 
-    pay_outstanding_balance(account=account, user=owner_of(account))
+    pay_outstanding_balance(account=account, actor=owner_of(account))
 
     assert outstanding_balance_cents(account=other) == 900
 
@@ -92,7 +92,7 @@ def test_a_declined_payment_leaves_the_charges_pending(settings):
     ChargeRecordFactory(account=account, amount_cents=725)
 
     with pytest.raises(PaymentDeclined) as excinfo:
-        pay_outstanding_balance(account=account, user=owner_of(account))
+        pay_outstanding_balance(account=account, actor=owner_of(account))
 
     assert excinfo.value.code == "payment_declined"
     assert _statuses(account) == [(500, Status.PENDING), (725, Status.PENDING)]
@@ -105,10 +105,10 @@ def test_a_declined_payment_can_be_retried(settings):
     account = personal_account()
     ChargeRecordFactory(account=account, amount_cents=500)
     with pytest.raises(PaymentDeclined):
-        pay_outstanding_balance(account=account, user=owner_of(account))
+        pay_outstanding_balance(account=account, actor=owner_of(account))
     settings.BILLING_SANDBOX_DECLINE = False
 
-    payment = pay_outstanding_balance(account=account, user=owner_of(account))
+    payment = pay_outstanding_balance(account=account, actor=owner_of(account))
 
     assert payment.paid_cents == 500
     assert outstanding_balance_cents(account=account) == 0
@@ -120,7 +120,7 @@ def test_a_company_member_cannot_pay():
     member = MembershipFactory(company=account.company).user
 
     with pytest.raises(PermissionDenied) as excinfo:
-        pay_outstanding_balance(account=account, user=member)
+        pay_outstanding_balance(account=account, actor=member)
 
     assert excinfo.value.code == "forbidden"
     assert outstanding_balance_cents(account=account) == 500
@@ -132,7 +132,7 @@ def test_company_owners_and_admins_can_pay(role):
     ChargeRecordFactory(account=account, amount_cents=500)
     payer = MembershipFactory(company=account.company, role=role).user
 
-    payment = pay_outstanding_balance(account=account, user=payer)
+    payment = pay_outstanding_balance(account=account, actor=payer)
 
     assert payment.paid_cents == 500
     assert outstanding_balance_cents(account=account) == 0
@@ -143,7 +143,7 @@ def test_a_user_cannot_pay_someone_elses_balance():
     ChargeRecordFactory(account=account, amount_cents=500)
 
     with pytest.raises(PermissionDenied):
-        pay_outstanding_balance(account=account, user=UserFactory())
+        pay_outstanding_balance(account=account, actor=UserFactory())
 
     assert outstanding_balance_cents(account=account) == 500
 
@@ -155,13 +155,13 @@ def test_a_charge_that_arrived_after_the_payer_looked_is_not_paid_unseen():
 
     with pytest.raises(ConfirmationRequired):
         pay_outstanding_balance(
-            account=account, user=owner_of(account), expected_charge_ids=[shown.pk]
+            account=account, actor=owner_of(account), expected_charge_ids=[shown.pk]
         )
     assert outstanding_balance_cents(account=account) == 10400
 
     payment = pay_outstanding_balance(
         account=account,
-        user=owner_of(account),
+        actor=owner_of(account),
         expected_charge_ids=list(account.charges.values_list("pk", flat=True)),
     )
     assert (payment.paid_cents, payment.charges) == (10400, 2)

@@ -63,8 +63,8 @@ def test_closing_twice_makes_one_overage_charge():
     consent(account)
     use(account, "bandwidth", 7 * GB)  # 2 GB over x 9c = 18c
 
-    first = close_billing_period(period=APRIL, now=AFTER_APRIL)
-    second = close_billing_period(period=APRIL, now=datetime(2025, 5, 2, tzinfo=UTC))
+    first = close_billing_period(period=APRIL, at=AFTER_APRIL)
+    second = close_billing_period(period=APRIL, at=datetime(2025, 5, 2, tzinfo=UTC))
 
     assert (first.charges_created, first.already_closed) == (1, False)
     assert (second.charges_created, second.already_closed) == (0, True)
@@ -77,7 +77,7 @@ def test_no_overage_charge_without_a_consent():
     use(account, "bandwidth", 7 * GB)
     use(account, "storage", 5 * GB)
 
-    result = close_billing_period(period=APRIL, now=AFTER_APRIL)
+    result = close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert result.charges_created == 0
     assert overage_charges(account) == []
@@ -93,7 +93,7 @@ def test_no_charge_when_usage_stayed_within_the_limit():
     consent(account)
     use(account, "bandwidth", 5 * GB)
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == []
 
@@ -103,7 +103,7 @@ def test_overage_charge_never_exceeds_the_consent_cap():
     consent(account, cap_cents=10)
     use(account, "bandwidth", 7 * GB)  # 18c of overage, capped at 10c
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("bandwidth", APRIL.start, 10, "pending")]
     assert "capped" in ChargeRecord.objects.get(account=account).description
@@ -114,7 +114,7 @@ def test_consent_for_another_period_does_not_apply():
     consent(account, period=MARCH)
     use(account, "bandwidth", 7 * GB)
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == []
 
@@ -124,7 +124,7 @@ def test_recurring_consent_from_an_earlier_period_applies():
     consent(account, period=MARCH, recurring=True)
     use(account, "bandwidth", 7 * GB)
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("bandwidth", APRIL.start, 18, "pending")]
 
@@ -134,7 +134,7 @@ def test_consent_on_another_meter_does_not_bill_this_one():
     consent(account, "transcoding")
     use(account, "bandwidth", 7 * GB)
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == []
 
@@ -147,7 +147,7 @@ def test_each_consented_account_is_charged_its_own_overage():
     use(light, "bandwidth", 6 * GB)  # 1 GB x 9c = 9c
     use(unconsented, "bandwidth", 9 * GB)
 
-    result = close_billing_period(period=APRIL, now=AFTER_APRIL)
+    result = close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert result.charges_created == 2
     assert overage_charges(heavy) == [("bandwidth", APRIL.start, 27, "pending")]
@@ -161,7 +161,7 @@ def test_bandwidth_overage_is_excess_gb_times_9_cents_rounded_half_up():
     use(account, "bandwidth", 7_500_000_000)
     # 7.5 GB - 5 GB allowance = 2.5 GB x 9c = 22.5c -> 23c (half-up).
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("bandwidth", APRIL.start, 23, "pending")]
 
@@ -172,7 +172,7 @@ def test_transcoding_overage_is_excess_minutes_times_3_cents_rounded_half_up():
     use(account, "transcoding", 3750)
     # 3750 s - 3600 s allowance = 150 s = 2.5 min x 3c = 7.5c -> 8c (half-up).
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("transcoding", APRIL.start, 8, "pending")]
 
@@ -190,7 +190,7 @@ def test_counter_overage_is_what_top_ups_did_not_cover():
     use(account, "bandwidth", 7_500_000_000)
     # 7.5 GB - 5 GB allowance - 1 GB top-up = 1.5 GB x 9c = 13.5c -> 14c.
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("bandwidth", APRIL.start, 14, "pending")]
 
@@ -221,7 +221,7 @@ def test_storage_overage_is_billed_per_gb_month():
     # (10 days), 2 GB from 11 April on. Excess 3 GB x 10 days = 30 GB-days;
     # 30 / 30 days = 1 GB-month x 10c = 10c.
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("storage", APRIL.start, 10, "pending")]
 
@@ -252,7 +252,7 @@ def test_storage_overage_rounds_half_a_cent_up():
     # Excess 1.5 GB x 5 days = 7.5 GB-days; 7.5 / 30 days = 0.25 GB-month
     # x 10c = 2.5c -> 3c (half-up; banker's rounding would give 2c).
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("storage", APRIL.start, 3, "pending")]
 
@@ -270,7 +270,7 @@ def test_storage_grant_lasting_to_the_period_end_covers_the_last_day():
     use(account, "storage", 5 * GB, at=APRIL.starts_at)
     # Limit 2 GB + 3 GB all April, level 5 GB: no excess on any day.
 
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == []
 
@@ -283,8 +283,8 @@ def test_storage_excess_of_the_previous_period_is_not_billed_again():
     # March: 31 days at 3 GB over = 93 GB-days / 31 = 3 GB-month x 10c = 30c.
     # April: back at the 2 GB limit from 1 April: nothing.
 
-    close_billing_period(period=MARCH, now=datetime(2025, 4, 1, 1, tzinfo=UTC))
-    close_billing_period(period=APRIL, now=AFTER_APRIL)
+    close_billing_period(period=MARCH, at=datetime(2025, 4, 1, 1, tzinfo=UTC))
+    close_billing_period(period=APRIL, at=AFTER_APRIL)
 
     assert overage_charges(account) == [("storage", MARCH.start, 30, "pending")]
 
@@ -295,9 +295,7 @@ def test_period_not_over_yet_is_refused():
     use(account, "bandwidth", 7 * GB)
 
     with pytest.raises(PeriodNotOver):
-        close_billing_period(
-            period=APRIL, now=datetime(2025, 4, 30, 23, 59, tzinfo=UTC)
-        )
+        close_billing_period(period=APRIL, at=datetime(2025, 4, 30, 23, 59, tzinfo=UTC))
 
     assert not ClosedPeriod.objects.exists()
     assert overage_charges(account) == []

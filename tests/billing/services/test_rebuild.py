@@ -157,7 +157,7 @@ class UsageHistory(RuleBasedStateMachine):
         with self.step():
             day = self.snapshots_through + timedelta(days=1)
             while day < self.now.date():
-                take_usage_snapshots(day=day, now=self.now)
+                take_usage_snapshots(day=day, at=self.now)
                 self.snapshots_through = day
                 day += timedelta(days=1)
 
@@ -189,7 +189,7 @@ class UsageHistory(RuleBasedStateMachine):
             purchase_pack(
                 account=self.account,
                 pack=self.packs[self.focus],
-                user=owner_of(self.account),
+                actor=owner_of(self.account),
                 idempotency_key=f"k-{next(self.ids)}",
             )
 
@@ -206,7 +206,7 @@ class UsageHistory(RuleBasedStateMachine):
         if charge is None:
             return
         with self.step():
-            refund_charge(charge=charge, staff_user=self.staff, amount_cents=amount)
+            refund_charge(charge=charge, actor=self.staff, amount_cents=amount)
 
     @rule(cap_cents=st.integers(1, 150), recurring=st.booleans())
     def consent_given(self, cap_cents: int, recurring: bool) -> None:
@@ -216,7 +216,7 @@ class UsageHistory(RuleBasedStateMachine):
                 meter=meter(self.focus),
                 cap_cents=cap_cents,
                 recurring=recurring,
-                user=owner_of(self.account),
+                actor=owner_of(self.account),
             )
 
     @rule()
@@ -225,7 +225,7 @@ class UsageHistory(RuleBasedStateMachine):
             revoke_overage_consent(
                 account=self.account,
                 meter=meter(self.focus),
-                user=owner_of(self.account),
+                actor=owner_of(self.account),
             )
 
     @rule(
@@ -254,7 +254,7 @@ class UsageHistory(RuleBasedStateMachine):
     @rule()
     def due_months_closed(self) -> None:
         with self.step():
-            close_due_periods(now=self.now)
+            close_due_periods(at=self.now)
 
     # Invariants -------------------------------------------------------
 
@@ -262,7 +262,7 @@ class UsageHistory(RuleBasedStateMachine):
     def caches_equal_a_rebuild(self) -> None:
         before = _caches(self.account.pk)
         with self.step():
-            rebuild_usage(now=self.now)
+            rebuild_usage(at=self.now)
         after = _caches(self.account.pk)
         for name in before:
             assert before[name] == after[name], name

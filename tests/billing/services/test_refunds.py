@@ -52,7 +52,7 @@ def _refund(charge, *, at=REFUNDED, **kwargs):
     with time_machine.travel(at, tick=False):
         return refund_charge(
             charge=charge,
-            staff_user=StaffUserFactory(perms=["billing.refund_charge"]),
+            actor=StaffUserFactory(perms=["billing.refund_charge"]),
             **kwargs,
         )
 
@@ -65,7 +65,7 @@ def test_refunding_a_paid_charge_adds_a_negative_row_pointing_at_it():
     bought = buy(account, storage_pack(price_cents=2000))
 
     refund = refund_charge(
-        charge=bought.charge, staff_user=staff_user(), reason="Customer request"
+        charge=bought.charge, actor=staff_user(), reason="Customer request"
     )
 
     assert refund.kind == ChargeRecord.Kind.REFUND
@@ -84,7 +84,7 @@ def test_refunding_a_pack_ends_its_grants_and_the_limit_drops_back():
     account = personal_account()
     bought = buy(account, storage_pack())
 
-    refund_charge(charge=bought.charge, staff_user=staff_user())
+    refund_charge(charge=bought.charge, actor=staff_user())
 
     assert limit(account, "storage") == FREE_STORAGE
     grant = bought.purchase.grants.get()
@@ -97,10 +97,10 @@ def test_refunding_a_renewal_keeps_the_original_term():
     account = personal_account()
     original = ending_soon(buy(account, storage_pack(subscription=True)).purchase)
     renewal = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="r1"
+        purchase=original, actor=owner_of(account), idempotency_key="r1"
     )
 
-    refund_charge(charge=renewal.charge, staff_user=staff_user())
+    refund_charge(charge=renewal.charge, actor=staff_user())
 
     assert limit(account, "storage") == FREE_STORAGE + 50 * GB
     assert limit(account, "storage", at=original.expires_at) == FREE_STORAGE
@@ -109,10 +109,10 @@ def test_refunding_a_renewal_keeps_the_original_term():
 def test_refunding_twice_is_refused():
     account = personal_account()
     bought = buy(account, storage_pack())
-    refund_charge(charge=bought.charge, staff_user=staff_user())
+    refund_charge(charge=bought.charge, actor=staff_user())
 
     with pytest.raises(AlreadyRefunded) as excinfo:
-        refund_charge(charge=bought.charge, staff_user=staff_user())
+        refund_charge(charge=bought.charge, actor=staff_user())
 
     assert excinfo.value.code == "already_refunded"
     assert account.charges.filter(kind=ChargeRecord.Kind.REFUND).count() == 1
@@ -121,10 +121,10 @@ def test_refunding_twice_is_refused():
 def test_a_refund_cannot_itself_be_refunded():
     account = personal_account()
     bought = buy(account, storage_pack())
-    refund = refund_charge(charge=bought.charge, staff_user=staff_user())
+    refund = refund_charge(charge=bought.charge, actor=staff_user())
 
     with pytest.raises(InvalidRequest):
-        refund_charge(charge=refund, staff_user=staff_user())
+        refund_charge(charge=refund, actor=staff_user())
 
     assert account.charges.count() == 2
 
@@ -134,7 +134,7 @@ def test_refunding_a_pending_charge_voids_it():
     charge = ChargeRecordFactory(account=account, amount_cents=700)
     assert outstanding_balance_cents(account=account) == 700
 
-    result = refund_charge(charge=charge, staff_user=staff_user())
+    result = refund_charge(charge=charge, actor=staff_user())
 
     charge.refresh_from_db()
     assert charge.status == ChargeRecord.Status.VOID
@@ -147,10 +147,10 @@ def test_refunding_a_pending_charge_voids_it():
 def test_a_voided_charge_cannot_be_refunded_again():
     account = personal_account()
     charge = ChargeRecordFactory(account=account)
-    refund_charge(charge=charge, staff_user=staff_user())
+    refund_charge(charge=charge, actor=staff_user())
 
     with pytest.raises(AlreadyRefunded):
-        refund_charge(charge=charge, staff_user=staff_user())
+        refund_charge(charge=charge, actor=staff_user())
 
 
 def test_a_failed_charge_has_nothing_to_refund(settings):
@@ -159,7 +159,7 @@ def test_a_failed_charge_has_nothing_to_refund(settings):
     failed = buy(account, storage_pack()).charge
 
     with pytest.raises(InvalidRequest):
-        refund_charge(charge=failed, staff_user=staff_user())
+        refund_charge(charge=failed, actor=staff_user())
 
     assert account.charges.count() == 1
 
@@ -169,12 +169,12 @@ def test_only_staff_can_refund_a_charge():
     bought = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-once"),
-        user=account.user,
+        actor=account.user,
         idempotency_key="self-refund",
     )
 
     with pytest.raises(PermissionDenied):
-        refund_charge(charge=bought.charge, staff_user=account.user)
+        refund_charge(charge=bought.charge, actor=account.user)
 
     assert not ChargeRecord.objects.filter(kind=ChargeRecord.Kind.REFUND).exists()
     assert limit(account, "storage") == FREE_STORAGE + 50 * GB
@@ -187,7 +187,7 @@ def test_theme_charges_are_refunded_only_through_their_sale():
     )
     with pytest.raises(InvalidRequest, match="store's Sales page"):
         refund_charge(
-            charge=charge, staff_user=StaffUserFactory(perms=["billing.refund_charge"])
+            charge=charge, actor=StaffUserFactory(perms=["billing.refund_charge"])
         )
     assert not charge.refunds.exists()
 

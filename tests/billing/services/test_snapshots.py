@@ -44,8 +44,8 @@ def test_running_twice_makes_one_row_per_account_meter_and_day():
     company = since_march(company_account())
     day = date(2025, 4, 10)
 
-    first = take_usage_snapshots(day=day, now=NOW)
-    second = take_usage_snapshots(day=day, now=NOW + timedelta(hours=1))
+    first = take_usage_snapshots(day=day, at=NOW)
+    second = take_usage_snapshots(day=day, at=NOW + timedelta(hours=1))
 
     rows = UsageSnapshot.objects.filter(day=day)
     assert (first, second) == (7, 0)
@@ -61,8 +61,8 @@ def test_running_twice_makes_one_row_per_account_meter_and_day():
 def test_snapshot_of_another_day_adds_rows_for_that_day():
     account = since_march(personal_account())
 
-    take_usage_snapshots(day=date(2025, 4, 10), now=NOW)
-    take_usage_snapshots(day=date(2025, 4, 11), now=NOW)
+    take_usage_snapshots(day=date(2025, 4, 10), at=NOW)
+    take_usage_snapshots(day=date(2025, 4, 11), at=NOW)
 
     assert UsageSnapshot.objects.filter(account=account).count() == 6
 
@@ -70,7 +70,7 @@ def test_snapshot_of_another_day_adds_rows_for_that_day():
 def test_account_created_later_is_not_snapshotted_for_earlier_days():
     account = personal_account()  # created now, long after April 2025
 
-    assert take_usage_snapshots(day=date(2025, 4, 10), now=NOW) == 0
+    assert take_usage_snapshots(day=date(2025, 4, 10), at=NOW) == 0
     assert not UsageSnapshot.objects.filter(account=account).exists()
 
 
@@ -82,7 +82,7 @@ def test_storage_level_is_taken_at_the_end_of_a_past_day():
     use(account, "storage", 4 * GB, at=datetime(2025, 4, 13, 0, tzinfo=UTC))
 
     for day in range(9, 14):
-        take_usage_snapshots(day=date(2025, 4, day), now=NOW)
+        take_usage_snapshots(day=date(2025, 4, day), at=NOW)
 
     assert [
         snapshot(account, "storage", date(2025, 4, d)).used for d in range(9, 14)
@@ -101,7 +101,7 @@ def test_storage_level_carries_over_from_earlier_periods():
     account = since_march(personal_account())
     use(account, "storage", GB, at=datetime(2025, 3, 5, tzinfo=UTC))
 
-    take_usage_snapshots(day=date(2025, 4, 2), now=NOW)
+    take_usage_snapshots(day=date(2025, 4, 2), at=NOW)
 
     assert snapshot(account, "storage", date(2025, 4, 2)).used == GB
 
@@ -112,9 +112,9 @@ def test_counter_snapshot_is_period_usage_up_to_that_day():
     use(account, "bandwidth", 2 * GB, at=datetime(2025, 4, 3, 12, tzinfo=UTC))
     use(account, "bandwidth", 2 * GB, at=datetime(2025, 4, 5, 12, tzinfo=UTC))
 
-    take_usage_snapshots(day=date(2025, 3, 31), now=NOW)
-    take_usage_snapshots(day=date(2025, 4, 4), now=NOW)
-    take_usage_snapshots(day=date(2025, 4, 5), now=NOW)
+    take_usage_snapshots(day=date(2025, 3, 31), at=NOW)
+    take_usage_snapshots(day=date(2025, 4, 4), at=NOW)
+    take_usage_snapshots(day=date(2025, 4, 5), at=NOW)
 
     march_31 = snapshot(account, "bandwidth", date(2025, 3, 31))
     april_4 = snapshot(account, "bandwidth", date(2025, 4, 4))
@@ -135,7 +135,7 @@ def test_snapshot_limit_counts_only_grants_live_at_the_end_of_that_day():
     )
 
     for day in [10, 11, 14]:
-        take_usage_snapshots(day=date(2025, 4, day), now=NOW)
+        take_usage_snapshots(day=date(2025, 4, day), at=NOW)
 
     assert [
         snapshot(account, "storage", date(2025, 4, d)).limit for d in [10, 11, 14]
@@ -154,7 +154,7 @@ def test_job_slot_snapshot_counts_slots_held_at_the_end_of_that_day():
     JobSlotFactory(account=account, allocated_at=datetime(2025, 4, 12, tzinfo=UTC))
 
     for day in [10, 11, 12]:
-        take_usage_snapshots(day=date(2025, 4, day), now=NOW)
+        take_usage_snapshots(day=date(2025, 4, day), at=NOW)
 
     assert [
         snapshot(account, "job_slots", date(2025, 4, d)).used for d in [10, 11, 12]
@@ -174,8 +174,8 @@ def test_change_at_midnight_belongs_to_the_next_day_for_every_meter():
     )
     JobSlotFactory(account=account, allocated_at=midnight)
 
-    take_usage_snapshots(day=date(2025, 4, 10), now=NOW)
-    take_usage_snapshots(day=date(2025, 4, 11), now=NOW)
+    take_usage_snapshots(day=date(2025, 4, 10), at=NOW)
+    take_usage_snapshots(day=date(2025, 4, 11), at=NOW)
 
     assert snapshot(account, "storage", date(2025, 4, 10)).used == 3 * GB
     assert snapshot(account, "storage", date(2025, 4, 11)).used == 2 * GB
@@ -188,7 +188,7 @@ def test_day_not_over_yet_is_refused():
 
     with pytest.raises(InvalidRequest):
         take_usage_snapshots(
-            day=date(2025, 4, 20), now=datetime(2025, 4, 20, 23, 59, tzinfo=UTC)
+            day=date(2025, 4, 20), at=datetime(2025, 4, 20, 23, 59, tzinfo=UTC)
         )
 
     assert not UsageSnapshot.objects.filter(account=account).exists()
@@ -197,7 +197,7 @@ def test_day_not_over_yet_is_refused():
 def test_day_is_over_at_midnight():
     account = since_march(personal_account())
 
-    take_usage_snapshots(day=date(2025, 4, 20), now=datetime(2025, 4, 21, tzinfo=UTC))
+    take_usage_snapshots(day=date(2025, 4, 20), at=datetime(2025, 4, 21, tzinfo=UTC))
 
     assert UsageSnapshot.objects.filter(account=account).count() == 3
 
@@ -213,7 +213,7 @@ def test_last_day_of_a_month_is_snapshotted_with_that_months_top_ups():
     )
     use(account, "bandwidth", 8 * GB, at=datetime(2025, 4, 20, tzinfo=UTC))
 
-    take_usage_snapshots(day=date(2025, 4, 30), now=datetime(2025, 5, 1, 1, tzinfo=UTC))
+    take_usage_snapshots(day=date(2025, 4, 30), at=datetime(2025, 5, 1, 1, tzinfo=UTC))
 
     # 5 GB allowance + 3 GB the pack covered in April + 7 GB left on it.
     last_day = snapshot(account, "bandwidth", date(2025, 4, 30))
@@ -230,8 +230,8 @@ def test_last_day_of_a_month_is_snapshotted_with_that_months_consent():
     )
     use(account, "bandwidth", 6 * GB, at=datetime(2025, 4, 20, tzinfo=UTC))
 
-    take_usage_snapshots(day=date(2025, 4, 29), now=datetime(2025, 5, 1, 1, tzinfo=UTC))
-    take_usage_snapshots(day=date(2025, 4, 30), now=datetime(2025, 5, 1, 1, tzinfo=UTC))
+    take_usage_snapshots(day=date(2025, 4, 29), at=datetime(2025, 5, 1, 1, tzinfo=UTC))
+    take_usage_snapshots(day=date(2025, 4, 30), at=datetime(2025, 5, 1, 1, tzinfo=UTC))
 
     assert snapshot(account, "bandwidth", date(2025, 4, 29)).state == "overage"
     assert snapshot(account, "bandwidth", date(2025, 4, 30)).state == "overage"
@@ -247,8 +247,8 @@ def test_grant_expiring_at_midnight_still_counts_for_the_day_before():
         expires_at=datetime(2025, 4, 11, tzinfo=UTC),
     )
 
-    take_usage_snapshots(day=date(2025, 4, 10), now=NOW)
-    take_usage_snapshots(day=date(2025, 4, 11), now=NOW)
+    take_usage_snapshots(day=date(2025, 4, 10), at=NOW)
+    take_usage_snapshots(day=date(2025, 4, 11), at=NOW)
 
     assert snapshot(account, "storage", date(2025, 4, 10)).limit == 5 * GB
     assert snapshot(account, "storage", date(2025, 4, 11)).limit == 2 * GB

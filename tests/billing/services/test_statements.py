@@ -60,7 +60,7 @@ def buy(account, price_cents: int, when: datetime, key: str) -> ChargeRecord:
     with frozen(when):
         pack = PackFactory(lines={"storage": GB}, price_cents=price_cents)
         result = purchase_pack(
-            account=account, pack=pack, user=owner_of(account), idempotency_key=key
+            account=account, pack=pack, actor=owner_of(account), idempotency_key=key
         )
     return result.charge
 
@@ -69,7 +69,7 @@ def refund(charge: ChargeRecord, when: datetime, amount_cents: int | None = None
     with frozen(when):
         return refund_charge(
             charge=charge,
-            staff_user=None,
+            actor=None,
             amount_cents=amount_cents,
             customer_reason="Goodwill",
         )
@@ -77,12 +77,12 @@ def refund(charge: ChargeRecord, when: datetime, amount_cents: int | None = None
 
 def pay(account, when: datetime) -> None:
     with frozen(when):
-        pay_outstanding_balance(account=account, user=owner_of(account))
+        pay_outstanding_balance(account=account, actor=owner_of(account))
 
 
 def close(period: Period, when: datetime) -> None:
     with frozen(when):
-        close_billing_period(period=period, now=when)
+        close_billing_period(period=period, at=when)
 
 
 def lines_of(statement: Statement) -> list[tuple]:
@@ -113,7 +113,7 @@ def november(irish_vat):
                 meter=meter(code),
                 cap_cents=10_000,
                 recurring=True,
-                user=owner_of(account),
+                actor=owner_of(account),
             )
     with frozen(at(9, 15)):
         record_usage(account, "bandwidth", 15 * GB)
@@ -163,7 +163,7 @@ def test_a_month_of_mixed_activity_closes_at_the_balance_outstanding(november):
     pay(account, at(12, 5))  # the 221
     buy(account, 700, at(12, 6), "d")  # 861, paid
 
-    run = issue_statements(period=NOVEMBER, now=at(1, 2, year=2027))
+    run = issue_statements(period=NOVEMBER, at=at(1, 2, year=2027))
 
     statement = Statement.objects.get(account=account, period_start=NOVEMBER.start)
     assert (run.issued, run.already_issued, run.statements) == (1, 0, (statement,))
@@ -218,7 +218,7 @@ def test_a_month_of_mixed_activity_closes_at_the_balance_outstanding(november):
     # Nobody else had anything in November.
     assert not Statement.objects.exclude(account=account).exists()
 
-    december = issue_statements(period=DECEMBER, now=at(1, 2, year=2027))
+    december = issue_statements(period=DECEMBER, at=at(1, 2, year=2027))
     next_month = december.statements[0]
     assert next_month.opening_due_cents == statement.closing_due_cents == 221
     assert [
@@ -236,7 +236,7 @@ def test_the_statement_issued_late_says_what_it_said_at_the_month_end(november):
     pay(account, at(12, 5))
     buy(account, 700, at(12, 6), "late")
     refund(november["a"], at(12, 7))
-    issue_statements(period=NOVEMBER, now=at(12, 8))
+    issue_statements(period=NOVEMBER, at=at(12, 8))
 
     statement = Statement.objects.get(account=account)
     assert statement.closing_due_cents == on_time.closing_due_cents == 221
@@ -250,8 +250,8 @@ def test_the_statement_issued_late_says_what_it_said_at_the_month_end(november):
 
 
 def test_rerunning_the_month_writes_nothing_more(november):
-    first = issue_statements(period=NOVEMBER, now=at(12, 1, 1))
-    second = issue_statements(period=NOVEMBER, now=at(12, 2))
+    first = issue_statements(period=NOVEMBER, at=at(12, 1, 1))
+    second = issue_statements(period=NOVEMBER, at=at(12, 2))
 
     assert (first.issued, first.already_issued) == (1, 0)
     assert (second.issued, second.already_issued) == (0, 1)
@@ -261,7 +261,7 @@ def test_rerunning_the_month_writes_nothing_more(november):
 def test_a_run_that_loses_a_race_counts_the_winners_statement(november, monkeypatch):
     """Two runs both saw no statement yet: the second insert meets the unique
     constraint, is rolled back alone, and counts as already issued."""
-    issue_statements(period=NOVEMBER, now=at(12, 1, 1))
+    issue_statements(period=NOVEMBER, at=at(12, 1, 1))
     drafts = statement_reads.statement_drafts
 
     def blind(*, period, skip_account_ids):  # read before the winner committed
@@ -269,7 +269,7 @@ def test_a_run_that_loses_a_race_counts_the_winners_statement(november, monkeypa
 
     monkeypatch.setattr(statement_service, "statement_drafts", blind)
 
-    late = issue_statements(period=NOVEMBER, now=at(12, 1, 2))
+    late = issue_statements(period=NOVEMBER, at=at(12, 1, 2))
 
     assert (late.issued, late.already_issued) == (0, 1)
     assert Statement.objects.count() == 1
@@ -278,15 +278,13 @@ def test_a_run_that_loses_a_race_counts_the_winners_statement(november, monkeypa
 
 def test_a_month_not_over_is_refused(november):
     with pytest.raises(PeriodNotOver) as excinfo:
-        issue_statements(
-            period=NOVEMBER, now=datetime(2026, 11, 30, 23, 59, tzinfo=UTC)
-        )
+        issue_statements(period=NOVEMBER, at=datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
 
     assert excinfo.value.code == "period_not_over"
     assert "2026-11 has not ended yet" in excinfo.value.message
     assert not Statement.objects.exists()
     # From its last instant on, it is issued.
-    assert issue_statements(period=NOVEMBER, now=NOVEMBER.ends_at).issued == 1
+    assert issue_statements(period=NOVEMBER, at=NOVEMBER.ends_at).issued == 1
 
 
 def test_accounts_without_activity_get_no_statement(irish_vat, settings):
@@ -297,7 +295,7 @@ def test_accounts_without_activity_get_no_statement(irish_vat, settings):
     charge = buy(declined, 1000, at(11, 4), "declined")  # a failed charge
     assert charge.status == ChargeRecord.Status.FAILED
 
-    run = issue_statements(period=NOVEMBER, now=at(12, 1))
+    run = issue_statements(period=NOVEMBER, at=at(12, 1))
 
     assert run.issued == 0
     assert not Statement.objects.filter(account__in=[quiet, declined]).exists()
@@ -313,13 +311,13 @@ def test_an_amount_due_from_before_the_month_is_activity_enough(irish_vat):
             meter=meter("bandwidth"),
             cap_cents=10_000,
             recurring=True,
-            user=owner_of(account),
+            actor=owner_of(account),
         )
     with frozen(at(9, 15)):
         record_usage(account, "bandwidth", 15 * GB)
     close(SEPTEMBER, at(10, 1, 2))
 
-    run = issue_statements(period=NOVEMBER, now=at(12, 1))
+    run = issue_statements(period=NOVEMBER, at=at(12, 1))
 
     (statement,) = run.statements
     assert (statement.opening_due_cents, statement.closing_due_cents) == (111, 111)
@@ -384,6 +382,6 @@ def test_issuing_costs_a_few_queries_per_account(django_assert_max_num_queries):
     # 5 to read and look up; per account: the buyer's details and e-mail
     # and the statement with its lines in a savepoint.
     with django_assert_max_num_queries(5 + 6 * len(accounts)):
-        run = issue_statements(period=NOVEMBER, now=at(12, 1))
+        run = issue_statements(period=NOVEMBER, at=at(12, 1))
 
     assert run.issued == 6

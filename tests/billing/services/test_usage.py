@@ -239,7 +239,7 @@ def test_resending_a_recorded_event_after_its_period_closed_is_still_a_duplicate
     original = event(account, "bandwidth", GB, timestamp=late_march)
     record_usage_events(events=[original], received_at=late_march)
     close_billing_period(
-        period=Period(date(2025, 3, 1)), now=datetime(2025, 4, 1, 1, tzinfo=UTC)
+        period=Period(date(2025, 3, 1)), at=datetime(2025, 4, 1, 1, tzinfo=UTC)
     )
 
     result = record_usage_events(events=[original], received_at=NOW)

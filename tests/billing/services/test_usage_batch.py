@@ -276,7 +276,7 @@ def test_timestamp_slightly_ahead_is_accepted():
 def test_event_into_a_closed_period_is_rejected():
     account = personal_account()
     march = Period(date(2025, 3, 1))
-    close_billing_period(period=march, now=datetime(2025, 4, 1, 1, tzinfo=UTC))
+    close_billing_period(period=march, at=datetime(2025, 4, 1, 1, tzinfo=UTC))
 
     with pytest.raises(UsageBatchRejected) as excinfo:
         record_usage_events(

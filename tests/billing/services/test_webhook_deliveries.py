@@ -153,7 +153,7 @@ def test_enabling_again_resends_what_the_endpoint_missed(
     assert receiver.requests == []
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert enable_endpoint(endpoint=endpoint, staff_user=staff) == 1
+        assert enable_endpoint(endpoint=endpoint, actor=staff) == 1
 
     assert len(receiver.requests) == 1
     assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.DELIVERED
@@ -188,7 +188,7 @@ def test_staff_can_resend_a_delivered_event(
     delivery = WebhookDelivery.objects.get()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert resend(deliveries=[delivery], staff_user=staff) == 1
+        assert resend(deliveries=[delivery], actor=staff) == 1
 
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.DELIVERED
@@ -230,7 +230,7 @@ def test_after_a_rotation_both_secrets_sign_for_a_day(
 ):
     endpoint = WebhookEndpointFactory(url=receiver.url)
     old = endpoint.secret
-    new = rotate_secret(endpoint=endpoint, staff_user=staff).secret
+    new = rotate_secret(endpoint=endpoint, actor=staff).secret
     assert new != old
 
     emit(django_capture_on_commit_callbacks, key="during")
@@ -285,7 +285,7 @@ def test_switching_an_endpoint_back_on_sends_what_waited(
             event_types=endpoint.event_types,
             description="",
             is_active=True,
-            staff_user=staff,
+            actor=staff,
         )
 
     assert len(receiver.requests) == 1

@@ -62,7 +62,7 @@ def buy(account, code: str, *, key: str):
     return purchase_pack(
         account=account,
         pack=Pack.objects.get(code=code),
-        user=owner_of(account),
+        actor=owner_of(account),
         idempotency_key=key,
     )
 
@@ -136,7 +136,7 @@ def test_overage_and_the_block_at_the_cap_are_told_once_each(after_commit):
         meter=meter("bandwidth"),
         cap_cents=100,
         recurring=False,
-        user=account.user,
+        actor=account.user,
     )
     later = AT + timedelta(minutes=1)  # usage after the consent is billable
     with after_commit():
@@ -233,7 +233,7 @@ def test_slot_suspension_and_reactivation_name_the_jobs(staff, after_commit):
         allocate_job_slot(account=account, job_ref=ref)
 
     with after_commit():
-        revoke_grant(grant=grant, staff_user=staff)
+        revoke_grant(grant=grant, actor=staff)
     (suspended,) = told("job_slot.suspended", account)
     assert suspended["job_ids"] == ["job-c", "job-d"]
     assert (suspended["used"], suspended["limit"]) == (2, 2)
@@ -252,7 +252,7 @@ def test_a_refund_is_told_with_the_amount_paid_back(staff, after_commit):
 
     refund = refund_charge(
         charge=result.charge,
-        staff_user=staff,
+        actor=staff,
         amount_cents=500,
         customer_reason="Bought by mistake",
     )
@@ -298,14 +298,14 @@ def test_closing_a_period_tells_each_account_once_with_its_overage():
             meter=meter("bandwidth"),
             cap_cents=10_000,
             recurring=False,
-            user=account.user,
+            actor=account.user,
         )
         later = AT + timedelta(minutes=1)
         use(account, "bandwidth", 10 * GB, at=later)  # x $0.09
     closed_at = datetime(2026, 5, 4, tzinfo=UTC)
     with time_machine.travel(closed_at):
-        close_billing_period(period=Period(AT.date().replace(day=1)), now=closed_at)
-        close_billing_period(period=Period(AT.date().replace(day=1)), now=closed_at)
+        close_billing_period(period=Period(AT.date().replace(day=1)), at=closed_at)
+        close_billing_period(period=Period(AT.date().replace(day=1)), at=closed_at)
 
     (closed,) = told("period.closed", account)
     assert (closed["period_start"], closed["period_end"]) == (

@@ -95,7 +95,7 @@ def test_each_endpoint_power_is_checked_in_the_service_itself(
         webhook_endpoints.create_endpoint(
             url="https://93.184.216.34/new",
             event_types=[EventType.PERIOD_CLOSED],
-            staff_user=staff_user,
+            actor=staff_user,
         )
 
     assert unchanged(disabled_endpoint, before)

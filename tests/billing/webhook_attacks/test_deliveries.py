@@ -64,7 +64,7 @@ def test_resending_a_failed_delivery_many_times_sends_it_once(
     # Five clicks; their five queued attempts run together after the commit.
     with django_capture_on_commit_callbacks(execute=True) as queued:
         for _ in range(5):
-            resend(deliveries=[delivery], staff_user=staff)
+            resend(deliveries=[delivery], actor=staff)
     deliver_due_webhooks()
 
     assert len(queued) == 5
@@ -82,10 +82,10 @@ def test_replay_sends_no_event_of_a_type_the_endpoint_did_not_ask_for():
             an_event(type, created_at=AT - timedelta(days=1))
 
     first = replay_events(
-        endpoint=endpoint, since=datetime(2000, 1, 1, tzinfo=UTC), staff_user=staff
+        endpoint=endpoint, since=datetime(2000, 1, 1, tzinfo=UTC), actor=staff
     )
     again = replay_events(
-        endpoint=endpoint, since=datetime(2000, 1, 1, tzinfo=UTC), staff_user=staff
+        endpoint=endpoint, since=datetime(2000, 1, 1, tzinfo=UTC), actor=staff
     )
 
     assert (first, again) == (1, 0)

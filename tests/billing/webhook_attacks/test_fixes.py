@@ -212,7 +212,7 @@ def test_F6_a_resend_does_not_break_the_lease_of_an_attempt_in_flight():
     first = _claim(delivery_id=delivery.pk, now=now)
     assert first is not None
     delivery.refresh_from_db()
-    resend_deliveries(deliveries=[delivery], now=now + timedelta(seconds=1))
+    resend_deliveries(deliveries=[delivery], at=now + timedelta(seconds=1))
     second = _claim(delivery_id=delivery.pk, now=now + timedelta(seconds=2))
     assert second is None, "two attempts of one delivery in flight at once"
 
@@ -293,7 +293,7 @@ def test_F9_replay_reaches_events_past_the_first_ten_thousand():
         data={},
     )
     replayed = replay_events(
-        endpoint=endpoint, since=AT - timedelta(days=1), staff_user=staff, now=AT
+        endpoint=endpoint, since=AT - timedelta(days=1), actor=staff, at=AT
     )
     assert replayed == 1
     assert new.deliveries.exists()

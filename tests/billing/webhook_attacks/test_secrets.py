@@ -56,7 +56,7 @@ def test_the_secret_is_nowhere_after_the_page_that_showed_it(admin_client):
         delivery=delivery, number=1, started_at=AT, error="Refused: whatever."
     )
     UserFactory(is_staff=True, is_superuser=True, email="ops@example.com")
-    disable_if_failing(endpoint=endpoint, since=AT, now=AT)
+    disable_if_failing(endpoint=endpoint, since=AT, at=AT)
     email_staff_endpoint_disabled.call(endpoint_id=endpoint.pk)
 
     pages = [

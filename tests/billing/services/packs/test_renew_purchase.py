@@ -59,7 +59,7 @@ def test_renewing_before_expiry_starts_at_the_old_expiry():
     original = ending_soon(buy(account, pack).purchase)
 
     renewal = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="renew-1"
+        purchase=original, actor=owner_of(account), idempotency_key="renew-1"
     ).purchase
 
     assert renewal.kind == Purchase.Kind.RENEWAL
@@ -76,7 +76,7 @@ def test_an_early_renewal_does_not_double_the_limit_now():
     pack = storage_pack(subscription=True, term_days=30)
     original = buy(account, pack).purchase
 
-    renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r1")
+    renew_purchase(purchase=original, actor=owner_of(account), idempotency_key="r1")
 
     single = FREE_STORAGE + 50 * GB
     assert limit(account, "storage") == single
@@ -99,7 +99,7 @@ def test_renewing_after_expiry_starts_now():
     before = timezone.now()
 
     renewal = renew_purchase(
-        purchase=lapsed, user=owner_of(account), idempotency_key="late"
+        purchase=lapsed, actor=owner_of(account), idempotency_key="late"
     ).purchase
 
     assert before <= renewal.starts_at <= timezone.now()
@@ -113,7 +113,7 @@ def test_a_renewal_is_charged_as_a_renewal():
     original = buy(account, pack).purchase
 
     result = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="renew"
+        purchase=original, actor=owner_of(account), idempotency_key="renew"
     )
 
     assert result.charge.kind == ChargeRecord.Kind.RENEWAL
@@ -129,7 +129,7 @@ def test_a_term_cannot_be_renewed_before_its_renewal_window_opens():
     original = buy(account, pack).purchase
 
     with pytest.raises(NotRenewable) as excinfo:
-        renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r")
+        renew_purchase(purchase=original, actor=owner_of(account), idempotency_key="r")
 
     opens = original.expires_at - timedelta(days=30)
     assert f"Renewal opens on {opens.day} {opens:%b %Y}" in excinfo.value.message
@@ -154,7 +154,7 @@ def test_the_renewal_window_runs_from_30_days_before_the_end_to_30_after(
 
     def renew():
         return renew_purchase(
-            purchase=original, user=owner_of(account), idempotency_key="r"
+            purchase=original, actor=owner_of(account), idempotency_key="r"
         )
 
     if renewable:
@@ -169,7 +169,7 @@ def test_a_one_time_pack_cannot_be_renewed():
     original = buy(account, storage_pack()).purchase
 
     with pytest.raises(NotRenewable) as excinfo:
-        renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r")
+        renew_purchase(purchase=original, actor=owner_of(account), idempotency_key="r")
 
     assert excinfo.value.code == "not_renewable"
     assert account.purchases.count() == 1
@@ -179,10 +179,10 @@ def test_a_one_time_pack_cannot_be_renewed():
 def test_the_same_purchase_cannot_be_renewed_twice():
     account = personal_account()
     original = ending_soon(buy(account, storage_pack(subscription=True)).purchase)
-    renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r1")
+    renew_purchase(purchase=original, actor=owner_of(account), idempotency_key="r1")
 
     with pytest.raises(NotRenewable):
-        renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r2")
+        renew_purchase(purchase=original, actor=owner_of(account), idempotency_key="r2")
 
     assert account.purchases.count() == 2
     assert account.charges.count() == 2
@@ -192,11 +192,11 @@ def test_resubmitting_a_renewal_returns_the_first_one():
     account = personal_account()
     original = ending_soon(buy(account, storage_pack(subscription=True)).purchase)
     first = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="r1"
+        purchase=original, actor=owner_of(account), idempotency_key="r1"
     )
 
     again = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="r1"
+        purchase=original, actor=owner_of(account), idempotency_key="r1"
     )
 
     assert (again.purchase, again.created) == (first.purchase, False)
@@ -208,14 +208,14 @@ def test_the_renewal_itself_can_be_renewed():
     pack = storage_pack(subscription=True, term_days=30)
     original = buy(account, pack).purchase
     renewal = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="r1"
+        purchase=original, actor=owner_of(account), idempotency_key="r1"
     ).purchase
     # Later, when the renewed term is the one ending soon:
     shift_term(original, by=timedelta(days=45))
     renewal = shift_term(renewal, by=timedelta(days=45))
 
     third = renew_purchase(
-        purchase=renewal, user=owner_of(account), idempotency_key="r2"
+        purchase=renewal, actor=owner_of(account), idempotency_key="r2"
     ).purchase
 
     assert third.starts_at == renewal.expires_at
@@ -226,12 +226,12 @@ def test_a_declined_renewal_can_be_retried_with_a_new_token(settings):
     original = ending_soon(buy(account, storage_pack(subscription=True)).purchase)
     settings.BILLING_SANDBOX_DECLINE = True
     declined = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="r1"
+        purchase=original, actor=owner_of(account), idempotency_key="r1"
     )
     settings.BILLING_SANDBOX_DECLINE = False
 
     retried = renew_purchase(
-        purchase=original, user=owner_of(account), idempotency_key="r2"
+        purchase=original, actor=owner_of(account), idempotency_key="r2"
     )
 
     assert declined.charge.status == ChargeRecord.Status.FAILED
@@ -243,11 +243,11 @@ def test_a_declined_renewal_can_be_retried_with_a_new_token(settings):
 def test_a_refunded_purchase_cannot_be_renewed():
     account = personal_account()
     bought = buy(account, storage_pack(subscription=True))
-    refund_charge(charge=bought.charge, staff_user=staff_user())
+    refund_charge(charge=bought.charge, actor=staff_user())
 
     with pytest.raises(NotRenewable):
         renew_purchase(
-            purchase=bought.purchase, user=owner_of(account), idempotency_key="r"
+            purchase=bought.purchase, actor=owner_of(account), idempotency_key="r"
         )
 
 
@@ -257,7 +257,7 @@ def test_a_company_member_cannot_renew():
     member = MembershipFactory(company=account.company).user
 
     with pytest.raises(PermissionDenied):
-        renew_purchase(purchase=original, user=member, idempotency_key="r")
+        renew_purchase(purchase=original, actor=member, idempotency_key="r")
 
     assert account.purchases.count() == 1
 
@@ -269,7 +269,7 @@ def test_a_pack_taken_off_sale_cannot_be_renewed():
     Pack.objects.filter(pk=pack.pk).update(is_active=False)
 
     with pytest.raises(NotRenewable):
-        renew_purchase(purchase=original, user=owner_of(account), idempotency_key="r")
+        renew_purchase(purchase=original, actor=owner_of(account), idempotency_key="r")
 
 
 def test_a_renewal_needs_its_idempotency_token():
@@ -277,11 +277,11 @@ def test_a_renewal_needs_its_idempotency_token():
     bought = purchase_pack(
         account=account,
         pack=Pack.objects.get(code="storage-50gb-sub"),
-        user=account.user,
+        actor=account.user,
         idempotency_key="sub-1",
     )
 
     with pytest.raises(InvalidRequest):
-        renew_purchase(purchase=bought.purchase, user=account.user, idempotency_key="")
+        renew_purchase(purchase=bought.purchase, actor=account.user, idempotency_key="")
 
     assert Purchase.objects.filter(account=account).count() == 1

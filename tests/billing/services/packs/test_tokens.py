@@ -13,13 +13,13 @@ pytestmark = pytest.mark.django_db
 
 def _buy(account, pack, token):
     return purchase_pack(
-        account=account, pack=pack, user=owner_of(account), idempotency_key=token
+        account=account, pack=pack, actor=owner_of(account), idempotency_key=token
     )
 
 
 def _renew(purchase, token):
     return renew_purchase(
-        purchase=purchase, user=owner_of(purchase.account), idempotency_key=token
+        purchase=purchase, actor=owner_of(purchase.account), idempotency_key=token
     )
 
 
