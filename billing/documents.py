@@ -18,6 +18,7 @@ from .models import (
     Pack,
     TaxRate,
 )
+from .selectors.access import account_email
 from .tax import (
     LineAmounts,
     TaxTreatment,
@@ -59,7 +60,7 @@ def buyer_party(*, account: Account, with_email: bool = True) -> Party:
     """The account's billing details, or its name alone; and the owner's
     e-mail, where documents go (a price quote does without it)."""
     details = find_billing_details(account=account)
-    email = account.owner_email if with_email else ""
+    email = account_email(account=account) if with_email else ""
     if details is None:
         return Party(name=account.name, email=email)
     return Party(

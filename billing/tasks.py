@@ -45,7 +45,9 @@ def send_alert_email(dedupe_key: str) -> bool:
     )
     if alert is None or alert.emailed_at is not None:
         return False
-    recipient = alert.account.owner_email
+    from .selectors.access import account_email
+
+    recipient = account_email(account=alert.account)
     if not recipient:
         return False
     send_mail(

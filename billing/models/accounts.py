@@ -59,18 +59,3 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def owner_email(self) -> str:
-        """Where alerts go: the user, the company's first owner, or the API e-mail."""
-        if self.user is not None:
-            return self.user.email
-        if self.company is not None:
-            owner = (
-                self.company.memberships.filter(role="owner")
-                .select_related("user")
-                .first()
-            )
-            if owner:
-                return owner.user.email
-        return self.email

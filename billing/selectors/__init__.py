@@ -19,6 +19,7 @@ from ..quotas.status import (  # noqa: F401
     status_from_facts,
 )
 from .access import (  # noqa: F401
+    account_email,
     api_key_hash,
     can_manage_account,
     find_live_api_key,

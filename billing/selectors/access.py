@@ -33,6 +33,25 @@ def can_manage_account(*, user: User | AnonymousUser | None, account: Account) -
     ).exists()
 
 
+def account_email(*, account: Account) -> str:
+    """Where alerts and documents go: the user, the company's first owner, or
+    the e-mail the platform gave (an account no one has signed up to)."""
+    if account.user is not None:
+        return account.user.email
+    if account.company_id is not None:
+        owner = (
+            Membership.objects.filter(
+                company_id=account.company_id, role=Membership.Role.OWNER
+            )
+            .select_related("user")
+            .order_by("pk")
+            .first()
+        )
+        if owner is not None:
+            return owner.user.email
+    return account.email
+
+
 def list_accounts_for_user(*, user: User) -> QuerySet[Account]:
     """The user's personal account and every company account they belong to."""
     return (

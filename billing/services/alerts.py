@@ -85,7 +85,7 @@ def raise_alerts(*, specs: Sequence[AlertSpec]) -> list[str]:
         )
         for key in sorted(new):
             # An account the platform created without an e-mail has nobody
-            # to write to (``Account.owner_email``): no task to queue.
+            # to write to (``account_email``): no task to queue.
             if by_key[key].account_id not in unreachable:
                 enqueue_with_write(send_alert_email, dedupe_key=key)
     return new

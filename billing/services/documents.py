@@ -33,7 +33,7 @@ from ..models import (
     InvoiceLine,
 )
 from ..permissions import check_staff_power
-from ..selectors import can_manage_account
+from ..selectors import account_email, can_manage_account
 from ..tax import line_from_gross, normalise_vat_id
 from ..units import split_by_weights
 from .audit import record_audit
@@ -126,7 +126,9 @@ def issue_invoice(
     if charge.amount_cents != quote.gross_cents:
         raise InvalidRequest("The charge and its invoice disagree on the amount.")
     # Everything else is read first: the number's lock is held to commit.
-    parties = _parties(replace(quote.buyer, email=charge.account.owner_email))
+    parties = _parties(
+        replace(quote.buyer, email=account_email(account=charge.account))
+    )
     taken = _next_number(DocumentSequence.Series.INVOICE, at=at)
     invoice = Invoice.objects.create(
         number=taken.number,

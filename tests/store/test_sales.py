@@ -311,7 +311,7 @@ def test_lines_record_the_tier_boundary_and_the_cap_hold_back():
 def test_payouts_due_subtract_what_was_paid_for_finished_months():
     theme = ThemeFactory(price_cents=10_000)
     last_month = timezone.now().replace(day=1) - timedelta(days=3)
-    buy(UserFactory(), theme, now=last_month)
+    buy(UserFactory(), theme, at=last_month)
     PayoutFactory(creator=theme.creator, amount_cents=2_000)
 
     [row] = payouts_due(viewer=StaffUserFactory(perms=["store.view_payouts"]))

@@ -54,17 +54,26 @@ def test_creating_an_endpoint_shows_its_secret_once_and_stores_it(
     assert endpoint.secret.startswith("whsec_")
     assert endpoint.secret in response.content.decode()
     assert "webhook-signature" in response.content.decode()  # how to verify
-    assert endpoint.url == "http://127.0.0.1:9/hooks"
-    assert endpoint.event_types == sorted(EventType.values)
-    assert endpoint.created_by == admin_user
+    assert (endpoint.url, endpoint.event_types, endpoint.created_by) == (
+        "http://127.0.0.1:9/hooks",
+        sorted(EventType.values),
+        admin_user,
+    )
     assert LogEntry.objects.get(object_id=str(endpoint.pk)).action_flag == ADDITION
-    # Reloading the page neither shows the secret again nor adds an endpoint.
+
+
+@pytest.mark.time_machine(AT)
+def test_the_secret_is_not_shown_again_on_reload_or_the_change_page(admin_client):
+    response = admin_client.post(url(WebhookEndpoint, "add"), add_form(), follow=True)
+    endpoint = WebhookEndpoint.objects.get()
+
     reload = admin_client.get(response.redirect_chain[-1][0], follow=True)
+    change = admin_client.get(url(WebhookEndpoint, "change", endpoint.pk))
+
+    # Reloading neither shows the secret again nor adds an endpoint.
     assert endpoint.secret not in reload.content.decode()
     assert "shown once and cannot be shown again" in reload.content.decode()
     assert WebhookEndpoint.objects.count() == 1
-
-    change = admin_client.get(url(WebhookEndpoint, "change", endpoint.pk))
     assert change.status_code == 200
     assert endpoint.secret not in change.content.decode()
     assert "whsec_" not in change.content.decode()

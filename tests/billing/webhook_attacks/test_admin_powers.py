@@ -90,7 +90,7 @@ def test_each_endpoint_power_is_checked_in_the_service_itself(
         kwargs = {"endpoint": disabled_endpoint, **SERVICE_CALLS[service]}
 
     with pytest.raises(MissingPermission):
-        call(staff_user=staff_user, **kwargs)
+        call(actor=staff_user, **kwargs)
     with pytest.raises(MissingPermission):
         webhook_endpoints.create_endpoint(
             url="https://93.184.216.34/new",
