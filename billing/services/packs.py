@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from ..documents import ChargeQuote, pack_line, quote_charge
+from ..documents import pack_line, quote_charge
 from ..errors import (
     IdempotencyConflict,
     InvalidRequest,
@@ -95,14 +95,24 @@ def _buy(
     *,
     account: Account,
     pack: Pack,
-    user: User,
+    actor: User,
     idempotency_key: str,
-    quote: ChargeQuote,
+    shown_price_cents: int | None,
     starts_at: datetime,
-    now: datetime,
+    at: datetime,
     renewal_of: Purchase | None = None,
 ) -> PurchaseResult:
-    """Create purchase + charge, collect payment, and on approval the grants."""
+    """Quote the pack at ``at``, then create purchase + charge, collect
+    payment, and on approval the grants. With ``shown_price_cents`` a price
+    changed since the page was shown charges nothing."""
+    quote = quote_charge(
+        account=account,
+        lines=[pack_line(pack=pack, renewal=renewal_of is not None)],
+        at=at,
+    )
+    require_price_shown(
+        shown_cents=shown_price_cents, price_cents=quote.gross_cents, what=pack.name
+    )
     purchase = Purchase.objects.create(
         account=account,
         pack=pack,
@@ -113,8 +123,8 @@ def _buy(
         starts_at=starts_at,
         expires_at=pack.expiry_from(starts_at),
         renewal_of=renewal_of,
-        bought_by=user if getattr(user, "pk", None) else None,
-        created_at=now,
+        bought_by=actor if getattr(actor, "pk", None) else None,
+        created_at=at,
     )
     charge = charge_and_pay(
         account=account,
@@ -123,7 +133,7 @@ def _buy(
         idempotency_key=f"purchase:{idempotency_key}",
         description=quote.lines[0].line.description,
         actor=purchase.bought_by,
-        at=now,
+        at=at,
         purchase=purchase,
     )
     if charge.status == ChargeRecord.Status.FAILED:
@@ -142,26 +152,26 @@ def _buy(
                 expires_at=purchase.expires_at,
                 purchase=purchase,
                 created_by=purchase.bought_by,
-                created_at=now,
+                created_at=at,
             )
             for line in lines
         ]
     )
-    apply_new_capacity(account=account, meters=[line.meter for line in lines], at=now)
+    apply_new_capacity(account=account, meters=[line.meter for line in lines], at=at)
     first_day, last_day = billed_days(purchase.starts_at, purchase.expires_at)
     issue_invoice(
         charge=charge,
         quote=quote,
         period_start=first_day,
         period_end=last_day,
-        at=now,
+        at=at,
     )
     record_events(
         specs=[
             purchase_event(
                 type=EventType.PURCHASE_COMPLETED,
                 purchase=purchase,
-                at=now,
+                at=at,
                 dedupe_key=f"purchase.completed:{purchase.pk}",
             )
         ]
@@ -210,21 +220,15 @@ def purchase_pack(
         if not pack.is_active:
             raise InvalidRequest(f"{pack.name} is not on sale.")
         _check_pack_applies(pack, account)
-        now = at or timezone.now()
-        quote = quote_charge(
-            account=account, lines=[pack_line(pack=pack, renewal=False)], at=now
-        )
-        require_price_shown(
-            shown_cents=shown_price_cents, price_cents=quote.gross_cents, what=pack.name
-        )
+        at = at or timezone.now()
         return _buy(
             account=account,
             pack=pack,
-            user=actor,
+            actor=actor,
             idempotency_key=idempotency_key,
-            quote=quote,
-            starts_at=now,
-            now=now,
+            shown_price_cents=shown_price_cents,
+            starts_at=at,
+            at=at,
         )
 
 
@@ -259,24 +263,18 @@ def renew_purchase(
             return replay
         purchase = Purchase.objects.select_related("pack").get(pk=purchase.pk)
         pack = purchase.pack
-        now = at or timezone.now()
-        refusal = renewal_refusal(purchase=purchase, at=now)
+        at = at or timezone.now()
+        refusal = renewal_refusal(purchase=purchase, at=at)
         if refusal:
             raise NotRenewable(refusal)
         _check_pack_applies(pack, account)
-        quote = quote_charge(
-            account=account, lines=[pack_line(pack=pack, renewal=True)], at=now
-        )
-        require_price_shown(
-            shown_cents=shown_price_cents, price_cents=quote.gross_cents, what=pack.name
-        )
         return _buy(
             account=account,
             pack=pack,
-            user=actor,
+            actor=actor,
             idempotency_key=idempotency_key,
-            quote=quote,
-            starts_at=renewal_start(purchase=purchase, at=now),
-            now=now,
+            shown_price_cents=shown_price_cents,
+            starts_at=renewal_start(purchase=purchase, at=at),
+            at=at,
             renewal_of=purchase,
         )

@@ -14,7 +14,7 @@ from tinycss2.ast import Node
 
 from ..colours import Rgba, UnreadableColour, read_colour
 from .declarations import INHERIT, significant, single_keyword, written
-from .elements import RuleIndex, ancestor, is_page
+from .elements import Cascaded, RuleIndex, ancestor
 from .shades import Page, Shade, block_where
 from .sheet import Block
 from .text_colours import TextColours
@@ -84,7 +84,7 @@ def _gradient_stops(gradient: Node) -> list[tuple[str, Rgba]]:
     return stops
 
 
-class Backgrounds:
+class Backgrounds(Cascaded):
     def __init__(
         self, rules: RuleIndex, values: Values, texts: TextColours, page: Page
     ) -> None:
@@ -206,16 +206,7 @@ class Backgrounds:
 
     def enclosing(self, block: Block) -> list[Shade]:
         """What lies behind the rule's elements when it paints nothing."""
-        if block.parent is not None:
-            return self.of(block.parent)
-        if is_page(block):
-            return list(self.page.backgrounds)
-        shades = [
-            shade
-            for selector in self.rules.selectors[id(block)]
-            for shade in self._element(selector, block)
-        ]
-        return self.findings.cap(block, shades)
+        return self._behind(block, self.page.backgrounds)
 
     def _element(self, selector: str, exclude: Block | None) -> list[Shade]:
         """The element's backgrounds from its rules (but ``exclude``)."""

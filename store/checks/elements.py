@@ -7,10 +7,14 @@ in a state, and that element lies inside the one ``.banner`` styles.
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .declarations import winning
 from .sheet import Block
+
+if TYPE_CHECKING:
+    from .shades import Shade
+    from .values import Findings
 
 _PAGE_SELECTORS = frozenset({":root", "html", "body"})
 _STATES = (
@@ -94,6 +98,34 @@ def _element_key(selector: str) -> str:
         return selector
     combinator, last = compounds[-1]
     return _join([*compounds[:-1], (combinator, _stateless(last))])
+
+
+class Cascaded:
+    """What text colours and backgrounds share: where a rule that sets
+    nothing takes its value from."""
+
+    rules: "RuleIndex"
+    findings: "Findings"
+
+    def of(self, block: Block) -> list["Shade"]:
+        raise NotImplementedError
+
+    def _element(self, selector: str, exclude: Block | None) -> list["Shade"]:
+        raise NotImplementedError
+
+    def _behind(self, block: Block, page: Sequence["Shade"]) -> list["Shade"]:
+        """The rule it is nested in, else the page's (``page``), else what the
+        elements its selectors match show from their other rules."""
+        if block.parent is not None:
+            return self.of(block.parent)
+        if is_page(block):
+            return list(page)
+        shades = [
+            shade
+            for selector in self.rules.selectors[id(block)]
+            for shade in self._element(selector, block)
+        ]
+        return self.findings.cap(block, shades)
 
 
 def ancestor(selector: str) -> str | None:

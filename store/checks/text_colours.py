@@ -9,13 +9,13 @@ page's: ``:root``/``html``/``body`` rules and the Text token. ``inherit``,
 """
 
 from ..colours import Rgba
-from .elements import RuleIndex, ancestor, is_page
+from .elements import Cascaded, RuleIndex, ancestor, is_page
 from .shades import Page, Shade, block_where
 from .sheet import Block
 from .values import Values
 
 
-class TextColours:
+class TextColours(Cascaded):
     def __init__(self, rules: RuleIndex, values: Values, page: Page) -> None:
         self.rules = rules
         self.values = values
@@ -66,16 +66,7 @@ class TextColours:
 
     def _enclosing(self, block: Block) -> list[Shade]:
         """The text colour the rule's elements get when it sets none."""
-        if block.parent is not None:
-            return self.of(block.parent)
-        if is_page(block):
-            return list(self.page.texts)
-        shades = [
-            shade
-            for selector in self.rules.selectors[id(block)]
-            for shade in self._element(selector, block)
-        ]
-        return self.findings.cap(block, shades)
+        return self._behind(block, self.page.texts)
 
     def _inherited(self, block: Block) -> list[Shade]:
         """The enclosing element's text colour, for ``inherit``."""

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing.documents import ChargeQuote, quote_charge
+from billing.documents import ChargeQuote, LineIn, quote_charge
 from billing.errors import (
     AlreadyRefunded,
     IdempotencyConflict,
@@ -104,7 +104,7 @@ def _replay(
     return SaleResult(sale=existing, created=False)
 
 
-def _charge(sale: Sale, *, kind: str, quote: ChargeQuote, user: User) -> bool:
+def _charge(sale: Sale, *, kind: str, quote: ChargeQuote, actor: User) -> bool:
     """Collect the quoted price; False (sale failed) when the gateway declines."""
     if quote.gross_cents == 0:
         return True
@@ -114,7 +114,7 @@ def _charge(sale: Sale, *, kind: str, quote: ChargeQuote, user: User) -> bool:
         quote=quote,
         idempotency_key=f"store:{sale.idempotency_key}",
         description=quote.lines[0].line.description,
-        actor=user,
+        actor=actor,
         at=sale.created_at,
     )
     sale.charge = charge
@@ -166,29 +166,42 @@ def purchase_theme(
         refusal = theme_refusal(account=account, user_id=actor.pk, theme=theme, at=at)
         if refusal:
             raise refusal
-        quote = quote_charge(account=account, lines=[theme_line(theme)], at=at)
-        require_price_shown(
-            shown_cents=shown_price_cents,
-            price_cents=quote.gross_cents,
+        sale, quote = _open_sale(
+            Sale(
+                account=account,
+                kind=Sale.Kind.THEME,
+                theme=theme,
+                idempotency_key=idempotency_key,
+                price_cents=theme.price_cents,
+                bought_by=actor,
+                created_at=at,
+            ),
+            line=theme_line(theme),
             what=theme.name,
+            shown_price_cents=shown_price_cents,
         )
-        sale = Sale.objects.create(
-            account=account,
-            kind=Sale.Kind.THEME,
-            theme=theme,
-            status=Sale.Status.COMPLETED,
-            idempotency_key=idempotency_key,
-            price_cents=theme.price_cents,
-            bought_by=actor,
-            created_at=at,
-        )
-        if _charge(sale, kind=ChargeRecord.Kind.THEME, quote=quote, user=actor):
+        if _charge(sale, kind=ChargeRecord.Kind.THEME, quote=quote, actor=actor):
             Licence.objects.create(
                 account=account, theme=theme, sale=sale, starts_at=at, created_at=at
             )
             _record_earnings(sale=sale, parts=[(theme, sale.price_cents)], at=at)
             _invoice(sale, quote=quote, ends_at=None)
     return SaleResult(sale=sale, created=True)
+
+
+def _open_sale(
+    sale: Sale, *, line: LineIn, what: str, shown_price_cents: int | None
+) -> tuple[Sale, ChargeQuote]:
+    """Quote the sale at its instant and write it, before its charge; with
+    ``shown_price_cents`` a price changed since the page was shown charges
+    nothing."""
+    quote = quote_charge(account=sale.account, lines=[line], at=sale.created_at)
+    require_price_shown(
+        shown_cents=shown_price_cents, price_cents=quote.gross_cents, what=what
+    )
+    sale.status = Sale.Status.COMPLETED
+    sale.save(force_insert=True)
+    return sale, quote
 
 
 def purchase_bundle(
@@ -220,26 +233,24 @@ def purchase_bundle(
         refusal = bundle_refusal(account=account, bundle=bundle, themes=themes, at=at)
         if refusal:
             raise refusal
-        quote = quote_charge(account=account, lines=[bundle_line(bundle)], at=at)
-        require_price_shown(
-            shown_cents=shown_price_cents,
-            price_cents=quote.gross_cents,
+        sale, quote = _open_sale(
+            Sale(
+                account=account,
+                kind=Sale.Kind.BUNDLE,
+                bundle=bundle,
+                idempotency_key=idempotency_key,
+                price_cents=bundle.price_cents,
+                bought_by=actor,
+                created_at=at,
+            ),
+            line=bundle_line(bundle),
             what=bundle.name,
+            shown_price_cents=shown_price_cents,
         )
         expires_at = (
             at + timedelta(days=bundle.licence_days) if bundle.licence_days else None
         )
-        sale = Sale.objects.create(
-            account=account,
-            kind=Sale.Kind.BUNDLE,
-            bundle=bundle,
-            status=Sale.Status.COMPLETED,
-            idempotency_key=idempotency_key,
-            price_cents=bundle.price_cents,
-            bought_by=actor,
-            created_at=at,
-        )
-        if _charge(sale, kind=ChargeRecord.Kind.BUNDLE, quote=quote, user=actor):
+        if _charge(sale, kind=ChargeRecord.Kind.BUNDLE, quote=quote, actor=actor):
             Licence.objects.bulk_create(
                 [
                     Licence(

@@ -9,13 +9,13 @@ from django.utils import timezone
 
 from billing.analytics import (
     DateRange,
-    _band,
     outstanding_balances,
     pack_popularity,
     recurring_revenue_cents,
     revenue_report,
     usage_patterns,
 )
+from billing.analytics.usage import _band
 from billing.models import Pack, Purchase, UsageRollup
 from billing.services.accounts import set_account_block
 from billing.services.consents import give_overage_consent
