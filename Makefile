@@ -15,10 +15,12 @@ TEST_WORKERS ?= 2
 TEST_DATES ?= 2027-03-01T00:05:00Z 2027-01-31T23:55:00Z 2026-12-31T23:55:00Z 2028-02-29T12:00:00Z
 DATE_TESTS ?= tests/billing tests/dashboard tests/store $(addprefix --ignore=,$(NOT_DATE_TESTS))
 # Webhook transport, attack and admin tests use sockets and their own instants
-# only: the calendar cannot change them, so the pinned runs leave them out.
+# only, and the stylesheet checks are pure functions of the CSS: the calendar
+# cannot change them, so the pinned runs leave them out.
 NOT_DATE_TESTS ?= tests/billing/test_webhook_transport.py tests/billing/webhook_attacks \
 	tests/billing/admin/test_webhook_endpoints.py tests/billing/admin/test_webhook_tools.py \
-	tests/billing/admin/test_webhook_deliveries.py tests/billing/services/test_webhook_deliveries.py
+	tests/billing/admin/test_webhook_deliveries.py tests/billing/services/test_webhook_deliveries.py \
+	tests/store/test_checks.py tests/store/test_checks_contrast.py tests/store/test_checks_urls.py
 
 # Django 6 needs Python >= 3.12. Take the newest interpreter that actually
 # runs: a pyenv shim on PATH can exist without its version being active, so

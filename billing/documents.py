@@ -18,7 +18,6 @@ from .models import (
     Pack,
     TaxRate,
 )
-from .selectors.access import account_email
 from .tax import (
     LineAmounts,
     TaxTreatment,
@@ -60,6 +59,9 @@ def buyer_party(*, account: Account, with_email: bool = True) -> Party:
     """The account's billing details, or its name alone; and the owner's
     e-mail, where documents go (a price quote does without it)."""
     details = find_billing_details(account=account)
+    # Here, not at the top: billing.selectors reads this module's quotes.
+    from .selectors.access import account_email
+
     email = account_email(account=account) if with_email else ""
     if details is None:
         return Party(name=account.name, email=email)

@@ -33,7 +33,7 @@ from ..units import (
     format_quantity,
 )
 from .base import changelist_link, confirm_with_reason, money, staff_user
-from .ledger import _overage_note
+from .ledger import overage_note
 
 
 class OwnerForm(forms.Form):
@@ -240,7 +240,7 @@ class AccountAdmin(admin.ModelAdmin):
                     format_quantity(status.remaining, status.meter.unit),
                     status.percent,
                     status.state,
-                    _overage_note(figures.get(status.meter.pk)),
+                    overage_note(figures.get(status.meter.pk)),
                 )
                 for status in statuses
             ),

@@ -54,7 +54,7 @@ AMOUNT_HELP = (
 )
 
 
-def _clean_quantity(form: forms.BaseForm, cleaned: dict[str, Any]) -> int | None:
+def clean_quantity(form: forms.BaseForm, cleaned: dict[str, Any]) -> int | None:
     """Read the typed "amount" in the chosen meter's unit, or note the error."""
     raw, meter = cleaned.get("amount"), cleaned.get("meter")
     if raw is None:

@@ -24,7 +24,7 @@ from ..units import (
     format_quantity,
     format_quantity_input,
 )
-from .base import AMOUNT_HELP, ReadOnlyAdmin, _clean_quantity, money, staff_user
+from .base import AMOUNT_HELP, ReadOnlyAdmin, clean_quantity, money, staff_user
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -142,7 +142,7 @@ class AllowanceForm(forms.ModelForm):
         """Base units from "50 GB"; too small is refused here, not by the DB."""
         super().clean()
         cleaned = self.cleaned_data
-        amount = _clean_quantity(self, cleaned)
+        amount = clean_quantity(self, cleaned)
         if amount is not None and amount < self.minimum:
             self.add_error("amount", self.below_minimum)
         return cleaned

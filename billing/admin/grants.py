@@ -28,7 +28,7 @@ from ..units import (
 from .base import (
     AMOUNT_HELP,
     ReadOnlyAdmin,
-    _clean_quantity,
+    clean_quantity,
     confirm_with_reason,
     money,
     staff_user,
@@ -52,7 +52,7 @@ class AdjustmentGrantForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         """Turn "50 GB" into base units; the service judges the amount itself."""
         super().clean()
-        _clean_quantity(self, self.cleaned_data)
+        clean_quantity(self, self.cleaned_data)
         return self.cleaned_data
 
     def _post_clean(self) -> None:

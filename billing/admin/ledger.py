@@ -55,7 +55,7 @@ class RefundForm(forms.Form):
         return None if amount is None else int(amount * 100)
 
 
-def _overage_note(figures: OverageFigures | None) -> str:
+def overage_note(figures: OverageFigures | None) -> str:
     """Billable and unbilled overage so far: the figures period close uses."""
     if figures is None:
         return "hard limit"

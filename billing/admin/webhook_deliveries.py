@@ -23,11 +23,11 @@ from ..services.webhook_endpoints import (
 from .base import ReadOnlyAdmin, ReadOnlyInline, staff_user
 from .webhook_common import (
     EMPTY,
-    _count,
-    _link,
-    _next_retry,
-    _pretty_json,
-    _to_the_second,
+    admin_link,
+    count_of,
+    next_retry,
+    pretty_json,
+    to_the_second,
 )
 
 
@@ -60,11 +60,11 @@ class AttemptInline(FactsInline):
     # each other within a minute.
     @admin.display(description="Started")
     def started(self, attempt: WebhookAttempt) -> str:
-        return _to_the_second(attempt.started_at)
+        return to_the_second(attempt.started_at)
 
     @admin.display(description="Finished")
     def finished(self, attempt: WebhookAttempt) -> str:
-        return _to_the_second(attempt.finished_at)
+        return to_the_second(attempt.finished_at)
 
     @admin.display(description="Duration")
     def duration(self, attempt: WebhookAttempt) -> str:
@@ -93,11 +93,11 @@ class DeliveryInline(FactsInline):
 
     @admin.display(description="Delivery")
     def delivery(self, obj: WebhookDelivery) -> str:
-        return _link(obj, f"#{obj.pk}")
+        return admin_link(obj, f"#{obj.pk}")
 
     @admin.display(description="Next retry")
     def next_retry(self, obj: WebhookDelivery) -> str:
-        return _next_retry(obj)
+        return next_retry(obj)
 
 
 @admin.register(WebhookDelivery)
@@ -173,7 +173,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin[WebhookDelivery]):
 
     @admin.display(description="Next retry", ordering="next_attempt_at")
     def next_retry(self, obj: WebhookDelivery) -> str:
-        return _next_retry(obj)
+        return next_retry(obj)
 
     @admin.display(description="Attempts", ordering="attempt_count")
     def attempts(self, obj: WebhookDelivery) -> int:
@@ -187,15 +187,15 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin[WebhookDelivery]):
 
     @admin.display(description="Event")
     def event_link(self, obj: WebhookDelivery) -> str:
-        return _link(obj.event, obj.event.event_id)
+        return admin_link(obj.event, obj.event.event_id)
 
     @admin.display(description="Endpoint")
     def endpoint_link(self, obj: WebhookDelivery) -> str:
-        return _link(obj.endpoint, obj.endpoint.url)
+        return admin_link(obj.endpoint, obj.endpoint.url)
 
     @admin.display(description="Body (sent compact, indented here)")
     def body(self, obj: WebhookDelivery) -> str:
-        return _pretty_json(json.loads(event_body(obj.event)))
+        return pretty_json(json.loads(event_body(obj.event)))
 
     @admin.action(description="Resend selected deliveries", permissions=["resend"])
     def resend_selected(
@@ -219,7 +219,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin[WebhookDelivery]):
         )
         self.message_user(
             request,
-            f"{_count(count, 'delivery', 'deliveries')} sent again.{note}",
+            f"{count_of(count, 'delivery', 'deliveries')} sent again.{note}",
             messages.SUCCESS,
         )
 
@@ -244,4 +244,4 @@ class WebhookEventAdmin(ReadOnlyAdmin[WebhookEvent]):
 
     @admin.display(description="Data")
     def payload(self, obj: WebhookEvent) -> str:
-        return _pretty_json(obj.data)
+        return pretty_json(obj.data)

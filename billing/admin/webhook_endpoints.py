@@ -28,7 +28,7 @@ from ..services.webhook_endpoints import (
     update_endpoint,
 )
 from .base import staff_user
-from .webhook_common import EMPTY, _when
+from .webhook_common import EMPTY, when
 from .webhook_tools import EndpointToolsAdmin
 
 
@@ -172,7 +172,7 @@ class WebhookEndpointAdmin(EndpointToolsAdmin):
         expires = obj.previous_secret_expires_at
         if not obj.previous_secret or expires is None or expires <= timezone.now():
             return EMPTY
-        return _when(expires)
+        return when(expires)
 
     @admin.display(description="Deliveries")
     def delivery_counts(self, obj: WebhookEndpoint) -> str:

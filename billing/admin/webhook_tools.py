@@ -31,7 +31,7 @@ from ..services.webhook_endpoints import (
     rotate_secret,
 )
 from .base import staff_user
-from .webhook_common import _admin_url, _count
+from .webhook_common import admin_url, count_of
 
 TEMPLATES = "admin/billing/webhookendpoint"
 DOCS = "docs/webhooks.md"
@@ -72,7 +72,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
             ("resend", "Resend undelivered (held or failed)"),
             ("replay", "Replay events since…"),
         ]
-        return [(_admin_url(endpoint, name), label) for name, label in tools]
+        return [(admin_url(endpoint, name), label) for name, label in tools]
 
     def get_urls(self) -> list[URLPattern]:
         def tool(name: str, view: Callable[..., HttpResponse]) -> URLPattern:
@@ -100,7 +100,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
         return endpoint
 
     def _back(self, endpoint: WebhookEndpoint) -> HttpResponseRedirect:
-        return HttpResponseRedirect(_admin_url(endpoint))
+        return HttpResponseRedirect(admin_url(endpoint))
 
     def _refused(
         self, request: HttpRequest, endpoint: WebhookEndpoint, error: BillingError
@@ -127,7 +127,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
             "lines": lines,
             "button": button,
             "form": form,
-            "change_url": _admin_url(endpoint),
+            "change_url": admin_url(endpoint),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(
@@ -180,7 +180,7 @@ class EndpointToolsAdmin(admin.ModelAdmin):
             "rotated": rotated,
             "overlap_hours": int(ROTATION_OVERLAP / timedelta(hours=1)),
             "docs": DOCS,
-            "change_url": _admin_url(endpoint),
+            "change_url": admin_url(endpoint),
             "changelist_url": reverse("admin:billing_webhookendpoint_changelist"),
         }
         request.current_app = self.admin_site.name
@@ -242,12 +242,12 @@ class EndpointToolsAdmin(admin.ModelAdmin):
         self.log_change(
             request,
             endpoint,
-            f"Enabled again; resent {_count(count, 'delivery', 'deliveries')}.",
+            f"Enabled again; resent {count_of(count, 'delivery', 'deliveries')}.",
         )
         self.message_user(
             request,
             f"{endpoint} is enabled again;"
-            f" {_count(count, 'delivery', 'deliveries')} sent again.",
+            f" {count_of(count, 'delivery', 'deliveries')} sent again.",
             messages.SUCCESS,
         )
         return self._back(endpoint)
@@ -279,13 +279,13 @@ class EndpointToolsAdmin(admin.ModelAdmin):
         self.log_change(
             request,
             endpoint,
-            f"Resent {_count(count, 'delivery', 'deliveries')} (held or failed).",
+            f"Resent {count_of(count, 'delivery', 'deliveries')} (held or failed).",
         )
         held = endpoint.deliveries.filter(status=WebhookDelivery.Status.HELD).count()
         note = f" {held} stay held until the endpoint is enabled." if held else ""
         self.message_user(
             request,
-            f"{_count(count, 'delivery', 'deliveries')} sent again.{note}",
+            f"{count_of(count, 'delivery', 'deliveries')} sent again.{note}",
             messages.SUCCESS,
         )
         return self._back(endpoint)
@@ -318,12 +318,13 @@ class EndpointToolsAdmin(admin.ModelAdmin):
             return self._refused(request, endpoint, error)
         shown = f"{timezone.localtime(since):%Y-%m-%d %H:%M}"
         self.log_change(
-            request, endpoint, f"Replayed {_count(count, 'event')} since {shown}."
+            request, endpoint, f"Replayed {count_of(count, 'event')} since {shown}."
         )
         if count:
             self.message_user(
                 request,
-                f"{_count(count, 'event')} recorded since {shown} sent to {endpoint}.",
+                f"{count_of(count, 'event')} recorded since {shown}"
+                f" sent to {endpoint}.",
                 messages.SUCCESS,
             )
         else:

@@ -8,7 +8,7 @@ gauge level, active slots, the live consent, an unfolded renewal). The ORM
 would compile the same query in milliseconds on every call; this string is
 built once. The arithmetic is not repeated here: the facts go through the
 same ``billing.quotas.status`` rules as every other reader, and a test holds this
-loader equal to the ORM one (``tests/billing/test_authorize_statement.py``).
+loader equal to the set-based one of the pages (``tests/billing/quotas/test_hot.py``).
 
 Mirrored rules, kept in step by that test: a grant counts at ``at`` as in
 ``GrantQuerySet.active_at``; an unfolded term as in

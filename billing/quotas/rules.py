@@ -39,6 +39,13 @@ class State:
 CONSENTED_STATES = (State.OVERAGE, State.BLOCKED)
 
 
+def used_percent(used: int, limit: int) -> float:
+    """Usage as a percentage of the limit; anything used of none is 100%."""
+    if limit <= 0:
+        return 100.0 if used > 0 else 0.0
+    return round(used * 100 / limit, 1)
+
+
 def usage_state(
     *,
     meter: "Meter",
@@ -94,9 +101,9 @@ class ConsentWindow:
 
 
 def live_consent(
-    consents: Iterable[ConsentWindow], moment: datetime
+    consents: Iterable[ConsentWindow], at: datetime
 ) -> ConsentWindow | None:
-    live = [c for c in consents if c.live_at(moment)]
+    live = [c for c in consents if c.live_at(at)]
     return max(live, key=lambda c: c.given_at) if live else None
 
 

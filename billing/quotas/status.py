@@ -25,6 +25,7 @@ from .rules import (
     counter_overage_cents,
     storage_overage_cents,
     usage_state,
+    used_percent,
 )
 
 
@@ -53,9 +54,7 @@ class QuotaStatus:
 
     @property
     def percent(self) -> float:
-        if self.limit <= 0:
-            return 100.0 if self.used > 0 else 0.0
-        return round(self.used * 100 / self.limit, 1)
+        return used_percent(self.used, self.limit)
 
     @property
     def cap_cents(self) -> int | None:

@@ -34,8 +34,9 @@ def can_manage_account(*, user: User | AnonymousUser | None, account: Account) -
 
 
 def account_email(*, account: Account) -> str:
-    """Where alerts and documents go: the user, the company's first owner, or
-    the e-mail the platform gave (an account no one has signed up to)."""
+    """Where alerts and documents go: the user, the company's first owner (in
+    the memberships' order: by e-mail), or the e-mail the platform gave (an
+    account no one has signed up to)."""
     if account.user is not None:
         return account.user.email
     if account.company_id is not None:
@@ -44,7 +45,6 @@ def account_email(*, account: Account) -> str:
                 company_id=account.company_id, role=Membership.Role.OWNER
             )
             .select_related("user")
-            .order_by("pk")
             .first()
         )
         if owner is not None:

@@ -37,19 +37,21 @@ def authorize_usage(
     """
     at = at or timezone.now()
     status = quota_status(account=account, meter=meter, at=at)
-    return _authorization(account=account, status=status, quantity=quantity, at=at)
+    return decide_authorization(
+        account=account, status=status, quantity=quantity, at=at
+    )
 
 
 def authorize_from_facts(*, quantity: int, at: datetime, **facts: Any) -> Authorization:
     """``authorize_usage`` from facts already loaded (``billing.quotas.hot``);
     ``facts`` are ``status_from_facts``'s."""
     status = status_from_facts(at=at, **facts)
-    return _authorization(
+    return decide_authorization(
         account=facts["account"], status=status, quantity=quantity, at=at
     )
 
 
-def _authorization(
+def decide_authorization(
     *, account: Account, status: QuotaStatus, quantity: int, at: datetime
 ) -> Authorization:
     """Within the limit: allowed. Past it: hard limits refuse, priced meters

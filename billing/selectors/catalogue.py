@@ -14,7 +14,7 @@ from ..models import (
 from ..quotas.status import meter_applies  # noqa: F401 (re-exported)
 
 
-def _meters() -> list[Meter]:
+def all_meters() -> list[Meter]:
     return list(Meter.objects.all())
 
 
@@ -52,7 +52,7 @@ def list_meters(*, account: Account | None = None) -> list[Meter]:
     """Meters in display order; with ``account``, only those that apply to it."""
     return [
         m
-        for m in _meters()
+        for m in all_meters()
         if account is None or meter_applies(meter=m, account=account)
     ]
 

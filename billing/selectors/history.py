@@ -11,7 +11,7 @@ from ..models import (
     Meter,
     UsageSnapshot,
 )
-from .catalogue import _meters, meter_applies
+from .catalogue import all_meters, meter_applies
 from .quotas import account_quotas
 
 
@@ -56,6 +56,6 @@ def usage_history(
         )
     return [
         UsageSeries(meter=meter, points=points.get(meter.pk, []))
-        for meter in _meters()
+        for meter in all_meters()
         if meter_applies(meter=meter, account=account)
     ]

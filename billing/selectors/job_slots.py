@@ -14,6 +14,7 @@ from ..models import (
     Meter,
     PlanAllowance,
 )
+from ..quotas.rules import used_percent
 
 
 def job_slot_limit(*, account: Account, at: datetime | None = None) -> int:
@@ -49,9 +50,12 @@ class JobSlotOverview:
 
     @property
     def percent(self) -> float:
-        if self.limit <= 0:
-            return 100.0 if self.used > 0 else 0.0
-        return round(self.used * 100 / self.limit, 1)
+        return used_percent(self.used, self.limit)
+
+    @property
+    def full(self) -> bool:
+        """A posting needs a free slot: the rule allocation applies."""
+        return self.used >= self.limit
 
 
 def job_slot_overview(*, account: Account) -> JobSlotOverview:

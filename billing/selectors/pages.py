@@ -79,7 +79,7 @@ def job_slot_status(*, account: Account) -> JobSlotStatus:
     """A company's slots and whether they are full, by the rule allocation
     applies (a posting needs a free slot), so the page says what the API does."""
     slots = job_slot_overview(account=account)
-    return JobSlotStatus(slots=slots, full=slots.used >= slots.limit)
+    return JobSlotStatus(slots=slots, full=slots.full)
 
 
 # Overage -----------------------------------------------------------------

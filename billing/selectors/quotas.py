@@ -38,7 +38,7 @@ from ..quotas.status import (
     storage_consented_excess,
 )
 from ..units import period_of
-from .catalogue import _meters
+from .catalogue import all_meters
 
 Pair = tuple[int, int]  # (account id, meter id)
 
@@ -153,7 +153,7 @@ def quota_statuses(
     """Used, limit, state and overage so far per meter for each account."""
     at = at or timezone.now()
     cached = _load_cached(accounts=accounts, at=at)
-    meters = _meters()
+    meters = all_meters()
     result: dict[int, list[QuotaStatus]] = {}
     for account in accounts:
         rows = []

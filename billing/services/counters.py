@@ -90,7 +90,7 @@ def refold_counter(
     )
     for grant_id in sorted(touched):
         Grant.objects.filter(pk=grant_id).update(consumed=totals.get(grant_id, 0))
-    # Terms of this period that started by ``now`` are in the caches now.
+    # Terms of this period that started by ``at`` are in the caches now.
     Grant.objects.unfolded_terms(since=period.starts_at, at=at).filter(
         account=account, meter=meter, effective_at__lt=period.ends_at
     ).update(start_folded_at=at)
@@ -112,7 +112,7 @@ def _lock_counter_row(*, account_id: int, meter_id: int, period: Period) -> None
 def refold_counters_from(
     *, account: Account, meter: Meter, period: Period, at: datetime
 ) -> None:
-    """Refold ``period`` and every later one up to ``now``'s, where needed."""
+    """Refold ``period`` and every later one up to ``at``'s, where needed."""
     current = period_of(at)
     while period.start <= current.start:
         if needs_fold(account_id=account.pk, meter_id=meter.pk, period=period):

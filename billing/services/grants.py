@@ -43,8 +43,13 @@ def apply_new_capacity(
     request_quota_evaluation(account_ids=[account.pk], at=at)
     for meter in meters:
         if meter.kind == Meter.Kind.COUNTER:
+            # From the change's period up to today's: a change recorded in
+            # the past (a backfill) moves every later period too.
             refold_counters_from(
-                account=account, meter=meter, period=period_of(at), at=at
+                account=account,
+                meter=meter,
+                period=period_of(at),
+                at=max(at, timezone.now()),
             )
         elif meter.kind == Meter.Kind.ALLOCATION:
             reconcile_job_slots(account=account, at=at, cause=cause)
@@ -58,6 +63,7 @@ def create_adjustment_grant(
     reason: str,
     actor: User | None,
     expires_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> Grant:
     """Staff add capacity by hand (goodwill, correction), with a reason on record.
 
@@ -68,7 +74,7 @@ def create_adjustment_grant(
         raise InvalidRequest("An adjustment adds a positive amount.")
     if not reason.strip():
         raise InvalidRequest("Say why: the reason is kept with the grant.")
-    now = timezone.now()
+    now = at or timezone.now()
     if expires_at is not None and expires_at <= now:
         raise InvalidRequest("The expiry must be in the future.")
     with transaction.atomic():
@@ -107,6 +113,7 @@ def revoke_grant(
     grant: Grant,
     actor: User | None,
     reason: str = "Revoked by staff",
+    at: datetime | None = None,
 ) -> bool:
     """End a grant now. Idempotent; slots beyond the new limit are suspended.
 
@@ -114,7 +121,7 @@ def revoke_grant(
     a revocation that ended the grant is recorded.
     """
     check_staff_power(actor=actor, permission=ADJUST_GRANT, allow_system=True)
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         account = lock_account(grant.account)
         ended = Grant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(

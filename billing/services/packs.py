@@ -206,7 +206,8 @@ def purchase_pack(
     it is refused (``idempotency_conflict``) and nothing is charged. With
     ``shown_price_cents`` a price changed since the page was shown charges
     nothing (``require_price_shown``). The term starts at ``at`` (now by
-    default; the demo seed buys in the past).
+    default). A past ``at`` records history: call in date order (the demo
+    seed, a backfill), as invoices are numbered in the order they are issued.
     """
     _check_can_manage(actor, account)
     if not idempotency_key:

@@ -100,6 +100,7 @@ def pay_outstanding_balance(
     account: Account,
     actor: User,
     expected_charge_ids: Collection[int] | None = None,
+    at: datetime | None = None,
 ) -> Payment:
     """Collect every pending charge in one gateway payment.
 
@@ -133,7 +134,7 @@ def pay_outstanding_balance(
             pk__in=ids, status=ChargeRecord.Status.PENDING
         ).update(
             status=ChargeRecord.Status.PAID,
-            paid_at=timezone.now(),
+            paid_at=at or timezone.now(),
             gateway_reference=result.reference,
         )
     return Payment(paid_cents=total, charges=paid)

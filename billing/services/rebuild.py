@@ -43,7 +43,7 @@ def rebuild_usage(
     period: Period | None = None,
     account_ids: list[int] | None = None,
 ) -> RebuildResult:
-    """Recompute the caches of ``period`` (default: all history) up to ``now``.
+    """Recompute the caches of ``period`` (default: all history) up to ``at``.
 
     Each chunk of accounts is rebuilt in one transaction under their row
     locks (purchases, consents, refunds wait) and, on PostgreSQL, an

@@ -44,15 +44,16 @@ def refund_charge(
     amount_cents: int | None = None,
     customer_reason: str = "",
     staff_note: str = "",
-    reason: str = "",
     for_sale: bool = False,
+    at: datetime | None = None,
 ) -> ChargeRecord:
     """Refund a charge: a negative row pointing at it, and its purchase's grants end.
 
     ``amount_cents`` (1 to the amount charged) defaults to the full price;
     either way the grants end now. A pending charge is voided whole instead
-    (nothing was collected). ``customer_reason`` (``reason`` is its older
-    name) is shown to the customer, ``staff_note`` only in admin. The
+    (nothing was collected). ``customer_reason`` is shown to
+    the customer, ``staff_note`` only in admin; ``at`` is the refund's
+    instant (now by default). The
     original row keeps its amount: the ledger is append-only. Theme and
     bundle charges are refunded only through their sale (``for_sale``), which
     also ends the licences and reverses the creator's earnings, and records
@@ -65,14 +66,14 @@ def refund_charge(
     ):
         raise InvalidRequest("A refund amount is a whole number of cents.")
     texts = _RefundTexts(
-        customer_reason=(customer_reason or reason).strip()[:255],
+        customer_reason=customer_reason.strip()[:255],
         staff_note=staff_note.strip(),
     )
     with transaction.atomic():
         account = lock_account(charge.account)
         charge = ChargeRecord.objects.select_related("purchase").get(pk=charge.pk)
         amount_cents = _refund_amount(charge, amount_cents, for_sale=for_sale)
-        now = timezone.now()
+        now = at or timezone.now()
         before = {"status": charge.status, "amount_cents": charge.amount_cents}
         if charge.status == ChargeRecord.Status.PENDING:
             result_row = _void(charge, texts=texts)

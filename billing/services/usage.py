@@ -197,7 +197,7 @@ def _insert_first(
 ) -> tuple[list[ParsedEvent], int, dict[tuple[int, int, Any], "Total"]]:
     """PostgreSQL path for a batch of distinct ids: write, then check.
 
-    One statement (``_INSERT_AND_COUNT``) inserts the events with ``ON
+    One statement (``insert_and_count_statement``) inserts the events with ``ON
     CONFLICT DO NOTHING`` and adds the ones it inserted to the period
     counters; it returns which ids were new and the counters after. Only the
     other ids are read back, to tell duplicates from conflicts. Any error

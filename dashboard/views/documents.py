@@ -196,8 +196,7 @@ def user_billing_details(request: AuthedHttpRequest, account_id: int) -> HttpRes
             initial={
                 "legal_name": details.legal_name,
                 "address": details.address,
-                # CountryField reads as str to mypy (no stubs): it holds a Country.
-                "country": details.country.code or "",  # type: ignore[attr-defined]
+                "country": str(details.country),
                 "vat_id": details.vat_id,
             }
         )

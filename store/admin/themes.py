@@ -96,6 +96,7 @@ class ThemeAdmin(admin.ModelAdmin):
             except BillingError as error:
                 self.message_user(request, f"{theme}: {error.message}", messages.ERROR)
             else:
+                self.log_change(request, theme, "Approved and listed.")
                 self.message_user(request, f"{theme} is listed.", messages.SUCCESS)
 
     @admin.action(

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.errors import NotFound
-from billing.models import Account
 from billing.permissions import REVIEW_THEME, holds_staff_power
 
 from ..models import (
@@ -117,13 +116,6 @@ def get_published_stylesheet(*, theme_id: int) -> Theme:
 
 
 # Buyers --------------------------------------------------------------------
-
-
-def personal_account(*, user: User) -> Account:
-    account = Account.objects.filter(user_id=user.pk).first()
-    if account is None:
-        raise NotFound("This user has no personal billing account.")
-    return account
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,11 @@ def list_policies() -> list[RevenuePolicy]:
     )
 
 
-def terms_at(policies: list[RevenuePolicy], moment: datetime) -> PolicyTerms:
-    """The policy in effect at ``moment`` (policies sorted by effective_from)."""
+def terms_at(policies: list[RevenuePolicy], at: datetime) -> PolicyTerms:
+    """The policy in effect at ``at`` (policies sorted by effective_from)."""
     current = None
     for policy in policies:
-        if policy.effective_from <= moment:
+        if policy.effective_from <= at:
             current = policy
     return current.terms() if current else DEFAULT_TERMS
 

@@ -87,7 +87,7 @@ def bundle_refusal(
     return None
 
 
-def _payer(user: User) -> Account | None:
+def find_personal_account(*, user: User) -> Account | None:
     """The buyer's personal account: store purchases are always paid from it."""
     return Account.objects.filter(user_id=user.pk).first()
 
@@ -122,7 +122,7 @@ def bundle_line(bundle: Bundle) -> LineIn:
 def theme_offer(*, user: User, theme: Theme, at: datetime | None = None) -> ThemeOffer:
     """What buying ``theme`` would mean for ``user`` now, or why it cannot."""
     at = at or timezone.now()
-    account = _payer(user)
+    account = find_personal_account(user=user)
     if account is None:
         return ThemeOffer(
             theme=theme, account=None, refusal=InvalidRequest(NO_ACCOUNT), licence=None
@@ -172,7 +172,7 @@ def bundle_offer(
     """What buying the bundle would mean for ``user`` now, or why it cannot."""
     at = at or timezone.now()
     card = get_bundle(bundle_id=bundle_id, at=at)
-    account = _payer(user)
+    account = find_personal_account(user=user)
     user_id = user.pk
     held: dict[int, Licence] = {}
     refusal: BillingError | None = InvalidRequest(NO_ACCOUNT)

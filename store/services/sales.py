@@ -44,8 +44,10 @@ from ..selectors.earnings import (
     year_to_date_gross_cents,
 )
 from ..selectors.purchases import (
+    NO_ACCOUNT,
     bundle_line,
     bundle_refusal,
+    find_personal_account,
     theme_line,
     theme_refusal,
 )
@@ -64,9 +66,9 @@ class SaleResult:
 def _buyer_account(user: User) -> Account:
     if not user.is_authenticated:  # fails closed should a view forget login
         raise PermissionDenied("Sign in to buy themes.")
-    account = Account.objects.filter(user_id=user.pk).first()
+    account = find_personal_account(user=user)
     if account is None:
-        raise InvalidRequest("You have no personal billing account to pay from.")
+        raise InvalidRequest(NO_ACCOUNT)
     return account
 
 
@@ -149,7 +151,7 @@ def purchase_theme(
 ) -> SaleResult:
     """Buy a listed theme once: a perpetual licence, a charge, earnings lines.
 
-    ``now`` back-dates a sale (the demo seed); callers otherwise omit it.
+    ``at`` back-dates a sale (the demo seed); callers otherwise omit it.
     With ``shown_price_cents`` a price the creator changed since the page
     was shown charges nothing.
     """
@@ -364,8 +366,10 @@ def refund_sale(
     actor: User | None,
     customer_reason: str = "",
     staff_note: str = "",
+    at: datetime | None = None,
 ) -> Sale:
-    """Refund a sale: the charge is refunded, licences end, earnings lines reversed.
+    """Refund a sale at ``at`` (now by default): the charge is refunded,
+    licences end, earnings lines reversed.
 
     ``customer_reason`` is shown to the buyer next to the refund;
     ``staff_note`` stays in admin, as for any refund.
@@ -379,6 +383,7 @@ def refund_sale(
     creator_ids = set(
         EarningLine.objects.filter(sale=sale).values_list("creator_id", flat=True)
     )
+    now = at or timezone.now()
     with transaction.atomic():
         _lock(sale.account, creator_ids)
         sale = Sale.objects.select_related("charge").get(pk=sale.pk)
@@ -392,8 +397,8 @@ def refund_sale(
                 customer_reason=customer_reason,
                 staff_note=staff_note,
                 for_sale=True,
+                at=now,
             )
-        now = timezone.now()
         sale.status = Sale.Status.REFUNDED
         sale.save(update_fields=["status"])
         licences = sale.licences.filter(revoked_at__isnull=True).update(revoked_at=now)

@@ -20,12 +20,16 @@ from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
 from billing.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEvent
-from billing.services.usage import UsageEventInput, record_usage_events
+from billing.services.usage import record_usage_events
 from billing.services.webhook_deliveries import ABANDONED, deliver_webhook
 from billing.services.webhook_events import EventSpec, record_events
 from billing.units import GB
 from tests.concurrency.conftest import run_concurrently
-from tests.factories.billing import WebhookEndpointFactory, personal_account
+from tests.factories.billing import (
+    UsageEventFactory,
+    WebhookEndpointFactory,
+    personal_account,
+)
 from tests.processes import process_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,11 +105,7 @@ def stop(worker: subprocess.Popen) -> None:
 
 def use(account, quantity: int, *, id: str) -> None:
     record_usage_events(
-        events=[
-            UsageEventInput(
-                id=id, account=account, meter="bandwidth", quantity=quantity
-            )
-        ]
+        events=[UsageEventFactory.build(id=id, account=account, quantity=quantity)]
     )
 
 

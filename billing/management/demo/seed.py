@@ -418,7 +418,7 @@ class DemoSeed:
         refund_charge(
             charge=buy("warning@example.com", storage),
             actor=users[STAFF_EMAIL],
-            reason="bought by mistake",
+            customer_reason="bought by mistake",
         )
         with override_settings(BILLING_SANDBOX_DECLINE=True):
             buy("exceeded@example.com", Pack.objects.get(code="bandwidth-100gb-once"))

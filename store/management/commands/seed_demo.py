@@ -6,8 +6,11 @@ the command of the first app that defines a name, so ``manage.py
 seed_demo`` is this one. It calls billing's seed, then seeds the store in
 its own transaction, once: a theme by creator@example.com marks it done.
 
-Everything goes through the store services; sales in earlier months pass
-``now`` so their charges, licences and earnings lines are dated then.
+Themes, sales, applied themes and payouts go through the store services;
+sales in earlier months pass ``at`` so their charges, licences and earnings
+lines are dated then. The bundles and one applied theme of a past month are
+written directly: bundles are staff catalogue (no audit story to tell), and
+applying a theme always happens now.
 """
 
 from datetime import datetime, timedelta
@@ -25,6 +28,7 @@ from billing.services.statements import issue_due_statements
 from billing.units import period_of
 
 from ...models import AppliedTheme, Bundle, Payout, Sale, Theme
+from ...services.earnings import record_payout
 from ...services.sales import apply_theme, purchase_bundle, purchase_theme
 from ...services.themes import (
     ThemeContent,
@@ -304,10 +308,13 @@ class StoreSeed:
         # staff can refund a sale in admin (Sales > "Refund").
         apply_theme(actor=self.user("ok@example.com"), theme=t["Nightfall"])
         apply_theme(actor=self.user("warning@example.com"), theme=t["Forest"])
-        Payout.objects.create(
-            creator=self.user(CREATOR),
-            amount_cents=50_000,
-            reference="demo transfer",
-            paid_at=last_month + timedelta(days=5),
-            recorded_by=self.staff,
+        record_payout(
+            payout=Payout(
+                creator=self.user(CREATOR),
+                amount_cents=50_000,
+                reference="demo transfer",
+                paid_at=last_month + timedelta(days=5),
+            ),
+            actor=self.staff,
+            reason="Demo data",
         )

@@ -20,10 +20,15 @@ from billing.services.periods import close_billing_period
 from billing.services.rebuild import rebuild_usage
 from billing.services.refunds import refund_charge
 from billing.services.snapshots import take_usage_snapshots
-from billing.services.usage import UsageEventInput, record_usage_events
+from billing.services.usage import record_usage_events
 from billing.units import GB, Period
 from tests.factories.accounts import StaffUserFactory
-from tests.factories.billing import meter, owner_of, personal_account
+from tests.factories.billing import (
+    UsageEventFactory,
+    meter,
+    owner_of,
+    personal_account,
+)
 
 MARCH = Period(date(2027, 3, 1))  # 31 days
 APRIL = Period(date(2027, 4, 1))  # 30 days
@@ -50,7 +55,7 @@ def use(account, meter_code, quantity, *, on, received=None, event_id=None):
     with clock(received or on):
         return record_usage_events(
             events=[
-                UsageEventInput(
+                UsageEventFactory.build(
                     id=event_id or f"r-{next(_ids)}",
                     account=account,
                     meter=meter_code,

@@ -65,7 +65,7 @@ def test_refunding_a_paid_charge_adds_a_negative_row_pointing_at_it():
     bought = buy(account, storage_pack(price_cents=2000))
 
     refund = refund_charge(
-        charge=bought.charge, actor=staff_user(), reason="Customer request"
+        charge=bought.charge, actor=staff_user(), customer_reason="Customer request"
     )
 
     assert refund.kind == ChargeRecord.Kind.REFUND
@@ -297,14 +297,6 @@ def test_the_customer_reason_and_the_staff_note_are_kept_apart(gateway):
     assert refund.staff_note == "Ticket 4411; bug in the storage gauge, see incident 7."
     assert "Sorry" not in refund.description
     assert "Ticket" not in refund.description
-
-
-def test_reason_is_the_older_name_of_the_customer_reason(gateway):
-    bought = buy(personal_account(), storage_pack(), at=BOUGHT)
-
-    refund = _refund(bought.charge, reason="Bought by mistake")
-
-    assert (refund.customer_reason, refund.staff_note) == ("Bought by mistake", "")
 
 
 def test_the_customer_sees_the_reason_and_never_the_staff_note(client, gateway):

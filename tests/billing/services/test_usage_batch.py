@@ -16,16 +16,14 @@ from billing.services.usage import (
 from billing.units import GB, Period
 from tests.factories.billing import (
     PlatformAccountFactory,
-    UsageEventFactory,
     company_account,
     meter,
     personal_account,
 )
 
-pytestmark = pytest.mark.django_db
+from .usage_helpers import NOW, event, used
 
-NOW = datetime(2025, 4, 15, 12, 0, tzinfo=UTC)
-APRIL = Period(date(2025, 4, 1))
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
@@ -34,21 +32,6 @@ def _april_2025():
     decides what is late, closed or in the future) is that month too."""
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-def event(account, meter_code, quantity, **kwargs):
-    """An event (``UsageEventFactory``), dated ``NOW`` unless told."""
-    kwargs.setdefault("timestamp", NOW)
-    return UsageEventFactory.build(
-        account=account, meter=meter_code, quantity=quantity, **kwargs
-    )
-
-
-def used(account, meter_code, period=APRIL):
-    counter = UsageCounter.objects.filter(
-        account=account, meter=meter(meter_code), period_start=period.start
-    ).first()
-    return counter.used if counter else 0
 
 
 def level(account, meter_code="storage"):

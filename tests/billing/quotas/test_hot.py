@@ -1,4 +1,4 @@
-"""The API's one-statement authorize answers exactly as the ORM path does.
+"""The API's one-statement authorize answers exactly as the pages' loader does.
 
 ``billing.quotas.hot`` reads the cached facts with hand-written SQL for
 speed; these cases walk every kind of fact it mirrors (live, expired and
@@ -13,7 +13,8 @@ import pytest
 
 from billing.errors import UnknownAccount, UnknownMeter
 from billing.quotas.hot import authorize_by_ids, quota_status_by_pk, slot_facts
-from billing.selectors import account_quotas, authorize_usage, job_slot_limit
+from billing.selectors import account_quotas, job_slot_limit
+from billing.selectors.authorize import decide_authorization
 from billing.units import GB
 from tests.billing.event_time.helpers import use
 from tests.factories.billing import (
@@ -36,8 +37,9 @@ def assert_same_answers(account, code, quantities):
         fast = authorize_by_ids(
             external_id=account.external_id, meter_code=code, quantity=quantity, at=AT
         )
-        slow = authorize_usage(
-            account=account, meter=meter(code), quantity=quantity, at=AT
+        # The same decision from the set-based loader of the pages.
+        slow = decide_authorization(
+            account=account, status=status, quantity=quantity, at=AT
         )
         assert fast == slow, (code, quantity)
     by_pk = quota_status_by_pk(account_id=account.pk, meter_id=meter(code).pk, at=AT)
