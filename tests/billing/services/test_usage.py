@@ -3,10 +3,9 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import time_machine
 
 from billing.errors import InvalidRequest
-from billing.models import GaugeLevel, UsageEvent
+from billing.models import UsageEvent
 from billing.services.periods import close_billing_period
 from billing.services.usage import (
     record_usage_event,
@@ -15,26 +14,19 @@ from billing.services.usage import (
 from billing.units import GB, Period
 from tests.factories.billing import (
     PlatformAccountFactory,
-    meter,
     personal_account,
 )
 
-from .usage_helpers import APRIL, NOW, event, used
+from .usage_helpers import (
+    APRIL,
+    NOW,
+    april_2025,  # noqa: F401 (autouse fixture: events in April 2025)
+    event,
+    level,
+    used,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _april_2025():
-    """Events are dated in April 2025: receive them then, so "now" (which
-    decides what is late, closed or in the future) is that month too."""
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def level(account, meter_code="storage"):
-    row = GaugeLevel.objects.filter(account=account, meter=meter(meter_code)).first()
-    return row.level if row else 0
 
 
 def rejected_codes(excinfo):

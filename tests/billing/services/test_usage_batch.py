@@ -4,10 +4,9 @@ nothing written unless all are good."""
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import time_machine
 
 from billing.errors import UsageBatchRejected
-from billing.models import GaugeLevel, UsageCounter, UsageEvent
+from billing.models import UsageCounter, UsageEvent
 from billing.services.periods import close_billing_period
 from billing.services.usage import (
     UsageEventInput,
@@ -17,26 +16,18 @@ from billing.units import GB, Period
 from tests.factories.billing import (
     PlatformAccountFactory,
     company_account,
-    meter,
     personal_account,
 )
 
-from .usage_helpers import NOW, event, used
+from .usage_helpers import (
+    NOW,
+    april_2025,  # noqa: F401 (autouse fixture: events in April 2025)
+    event,
+    level,
+    used,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _april_2025():
-    """Events are dated in April 2025: receive them then, so "now" (which
-    decides what is late, closed or in the future) is that month too."""
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def level(account, meter_code="storage"):
-    row = GaugeLevel.objects.filter(account=account, meter=meter(meter_code)).first()
-    return row.level if row else 0
 
 
 def rejected_codes(excinfo):
