@@ -88,6 +88,7 @@ class Backgrounds(Cascaded):
     def __init__(
         self, rules: RuleIndex, values: Values, texts: TextColours, page: Page
     ) -> None:
+        super().__init__()
         self.rules = rules
         self.values = values
         self.texts = texts
@@ -95,7 +96,6 @@ class Backgrounds(Cascaded):
         self.page = page
         self._backgrounds: dict[int, list[Shade]] = {}
         self._own: dict[int, list[Shade] | None] = {}
-        self._by_element: dict[str, list[Shade]] = {}
         self._page_backgrounds: list[Shade] | None = None
 
     def own(self, block: Block) -> list[Shade] | None:
@@ -208,10 +208,8 @@ class Backgrounds(Cascaded):
         """What lies behind the rule's elements when it paints nothing."""
         return self._behind(block, self.page.backgrounds)
 
-    def _element(self, selector: str, exclude: Block | None) -> list[Shade]:
+    def _element_shades(self, selector: str, exclude: Block | None) -> list[Shade]:
         """The element's backgrounds from its rules (but ``exclude``)."""
-        if exclude is None and selector in self._by_element:
-            return self._by_element[selector]
         outer = ancestor(selector)
         below = self._page_layer() if outer is None else self._element(outer, None)
         always, maybe = self.rules.same_element(selector, exclude, self.own)
@@ -222,9 +220,6 @@ class Backgrounds(Cascaded):
             for top in self.own(rule) or []
             for under in below
         )
-        shades = list(dict.fromkeys(shades))
-        if exclude is None:
-            self._by_element[selector] = shades
         return shades
 
     def _page_layer(self) -> list[Shade]:

@@ -6,6 +6,7 @@ in a state, and that element lies inside the one ``.banner`` styles.
 """
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -100,18 +101,33 @@ def _element_key(selector: str) -> str:
     return _join([*compounds[:-1], (combinator, _stateless(last))])
 
 
-class Cascaded:
+class Cascaded(ABC):
     """What text colours and backgrounds share: where a rule that sets
     nothing takes its value from."""
 
     rules: "RuleIndex"
     findings: "Findings"
 
+    def __init__(self) -> None:
+        self._element_cache: dict[str, list[Shade]] = {}
+
+    @abstractmethod
     def of(self, block: Block) -> list["Shade"]:
-        raise NotImplementedError
+        """The shades the rule's elements show."""
+
+    @abstractmethod
+    def _element_shades(self, selector: str, exclude: Block | None) -> list["Shade"]:
+        """The shades an element gets from its rules (but ``exclude``)."""
 
     def _element(self, selector: str, exclude: Block | None) -> list["Shade"]:
-        raise NotImplementedError
+        """``_element_shades`` without repeats, kept per selector when no rule
+        is left out (the same element is asked for again and again)."""
+        if exclude is None and selector in self._element_cache:
+            return self._element_cache[selector]
+        shades = list(dict.fromkeys(self._element_shades(selector, exclude)))
+        if exclude is None:
+            self._element_cache[selector] = shades
+        return shades
 
     def _behind(self, block: Block, page: Sequence["Shade"]) -> list["Shade"]:
         """The rule it is nested in, else the page's (``page``), else what the

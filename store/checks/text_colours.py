@@ -17,13 +17,13 @@ from .values import Values
 
 class TextColours(Cascaded):
     def __init__(self, rules: RuleIndex, values: Values, page: Page) -> None:
+        super().__init__()
         self.rules = rules
         self.values = values
         self.findings = values.findings
         self.page = page
         self._texts: dict[int, list[Shade]] = {}
         self._own: dict[int, list[Shade] | None] = {}
-        self._by_element: dict[str, list[Shade]] = {}
         self._page_texts: list[Shade] | None = None
 
     def own(self, block: Block) -> list[Shade] | None:
@@ -84,17 +84,12 @@ class TextColours(Cascaded):
         outer = ancestor(selector)
         return self._page_layer() if outer is None else self._element(outer, None)
 
-    def _element(self, selector: str, exclude: Block | None) -> list[Shade]:
+    def _element_shades(self, selector: str, exclude: Block | None) -> list[Shade]:
         """The element's text colours from its rules (but ``exclude``)."""
-        if exclude is None and selector in self._by_element:
-            return self._by_element[selector]
         always, maybe = self.rules.same_element(selector, exclude, self.own)
         shades = [s for rule in [*always, *maybe] for s in self.own(rule) or []]
         if not always:
             shades.extend(self._around(selector))
-        shades = list(dict.fromkeys(shades))
-        if exclude is None:
-            self._by_element[selector] = shades
         return shades
 
     def _page_layer(self) -> list[Shade]:

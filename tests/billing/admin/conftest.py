@@ -3,8 +3,8 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.test import TestCase
-from django.utils import timezone
 
 from billing.models import (
     Alert,
@@ -37,10 +37,18 @@ from .helpers import (
     buy,
 )
 
+# The rows are made on a fixed day, so the fixture is the same on any date.
+POPULATED_AT = datetime(2026, 4, 16, 12, tzinfo=UTC)
+
 
 @pytest.fixture
 def populated() -> dict[str, object]:
     """At least one row of every model the admin shows."""
+    with time_machine.travel(POPULATED_AT, tick=False):
+        return _populate()
+
+
+def _populate() -> dict[str, object]:
     WebhookEndpointFactory()  # the changes below queue deliveries to it
     person = personal_account()
     company = company_account()
@@ -56,11 +64,9 @@ def populated() -> dict[str, object]:
         )
     record_usage_event(event_id="e-2", account=person, meter="storage", quantity=GB)
     # Snapshot today as if the day were over: the accounts are new today.
-    take_usage_snapshots(
-        day=timezone.now().date(), at=timezone.now() + timedelta(days=1)
-    )
+    take_usage_snapshots(day=POPULATED_AT.date(), at=POPULATED_AT + timedelta(days=1))
     ClosedPeriod.objects.create(
-        period_start=period_of(timezone.now()).previous().previous().start
+        period_start=period_of(POPULATED_AT).previous().previous().start
     )
     PlatformAccountFactory()
     create_api_key(name="ops")

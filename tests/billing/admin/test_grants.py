@@ -2,7 +2,7 @@
 a reason, read-only once made.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -60,6 +60,7 @@ def test_the_add_grant_form_creates_an_adjustment_and_raises_the_limit(admin_cli
     assert storage_limit(account) == 12 * GB
 
 
+@pytest.mark.time_machine(datetime(2026, 4, 16, 12, tzinfo=UTC))
 def test_the_add_grant_form_takes_base_units_and_an_expiry(admin_client):
     account = company_account()
     expires = timezone.now() + timedelta(days=10)
